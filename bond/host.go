@@ -1,0 +1,104 @@
+package bond
+
+import (
+	"context"
+	"net"
+)
+
+// VnetHdrLen is the size in bytes of the struct virtio_net_hdr that prefixes
+// every frame read from or written to a NetDev (IFF_VNET_HDR on the TAP,
+// PACKET_VNET_HDR on the slave sockets; include/uapi/linux/virtio_net.h).
+// Frames the engine builds itself (ARP probes, LACPDUs) carry an all-zero
+// header.
+const VnetHdrLen = 10
+
+// A NetDev is one interface as the data path uses it: the master TAP or one
+// slave's AF_PACKET socket. A frame is [virtio_net_hdr (VnetHdrLen bytes)]
+// followed by a whole Ethernet II frame without FCS.
+type NetDev interface {
+	// ReadFrame reads one frame (with its vnet header) into buf and returns its
+	// length. It returns an error wrapping os.ErrClosed after Close, and never
+	// returns frames this NetDev sent itself.
+	ReadFrame(buf []byte) (int, error)
+	// WriteFrame sends one frame (with its vnet header). Safe for concurrent
+	// use. After a slave flap the first send may fail with one stale ENETDOWN;
+	// implementations retry it once.
+	WriteFrame(frame []byte) error
+	// Close stops the device; a blocked ReadFrame returns.
+	Close() error
+}
+
+// A Master is the bond device as the kernel stack sees it: a TAP.
+type Master interface {
+	NetDev
+	// SetCarrier turns the TAP's carrier on or off (TUNSETCARRIER), which is
+	// the bond's carrier (bonding/mii_status, operstate).
+	SetCarrier(on bool) error
+}
+
+// A Port is an enslaved interface opened for the data path: an AF_PACKET
+// socket with PACKET_VNET_HDR and PACKET_IGNORE_OUTGOING, plus the isolation
+// that keeps the slave's own kernel stack quiet (netdev ingress drop, IPv6
+// off). Close undoes the isolation.
+type Port interface {
+	NetDev
+}
+
+// LinkInfo is the kernel's view of one network interface (rtnetlink
+// RTM_NEWLINK), as the engine needs it.
+type LinkInfo struct {
+	Index    int
+	Name     string
+	Up       bool // IFF_UP (administratively up)
+	Carrier  bool // IFF_LOWER_UP
+	Loopback bool // IFF_LOOPBACK
+	MTU      int
+	HWAddr   net.HardwareAddr
+	// Kind is the rtnetlink link kind ("veth", "tun", "bridge", "" for lo).
+	Kind string
+	// MasterIndex is IFLA_MASTER: the kernel-level master (a bridge, say).
+	MasterIndex int
+	// Ether is true for ARPHRD_ETHER devices.
+	Ether bool
+}
+
+// LinkEvent is one rtnetlink link notification.
+type LinkEvent struct {
+	Link    LinkInfo
+	Deleted bool // RTM_DELLINK
+}
+
+// Speed and duplex values as ethtool reports them (include/uapi/linux/ethtool.h).
+const (
+	SpeedUnknown  = -1 // SPEED_UNKNOWN
+	DuplexHalf    = 0
+	DuplexFull    = 1
+	DuplexUnknown = 0xff
+)
+
+// Host is the network system the engine drives: rtnetlink, ethtool, TAP and
+// AF_PACKET. internal/netdev implements it on Linux; tests use an in-memory
+// fake. Errors for a missing interface wrap syscall.ENODEV.
+type Host interface {
+	LinkByName(name string) (LinkInfo, error)
+	LinkByIndex(index int) (LinkInfo, error)
+	SetLinkUp(index int, up bool) error
+	SetMTU(index int, mtu int) error
+	SetHWAddr(index int, mac net.HardwareAddr) error
+	// Speed returns the link speed in Mb/s (SpeedUnknown) and duplex
+	// (DuplexHalf, DuplexFull, DuplexUnknown), as ethtool's get_link_ksettings.
+	Speed(index int) (mbps int, duplex int, err error)
+	// CreateMaster creates the bond's TAP device (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR,
+	// TUNSETOFFLOAD, carrier off) and returns it with its LinkInfo.
+	CreateMaster(name string) (Master, LinkInfo, error)
+	// DeleteMaster removes the TAP created by CreateMaster (closing m).
+	DeleteMaster(m Master, index int) error
+	// OpenPort opens the data-path socket on an enslaved interface and
+	// isolates the interface's own stack (ingress drop, IPv6 disabled,
+	// remembering the previous disable_ipv6 value so Close restores it).
+	OpenPort(link LinkInfo) (Port, error)
+	// SubscribeLinks delivers every link event of the namespace to fn, in
+	// order, from one goroutine, until ctx ends. It returns once the
+	// subscription is in place.
+	SubscribeLinks(ctx context.Context, fn func(LinkEvent)) error
+}

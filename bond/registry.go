@@ -1,0 +1,165 @@
+package bond
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Registry.
+type Config struct {
+	Host Host
+	// Log receives each kernel log line, without timestamp or newline.
+	Log func(line string)
+	// Defaults are the parameters every new bond starts with (the module
+	// options after bond_check_params).
+	Defaults Params
+	// Clock drives the monitors; nil means the real clock.
+	Clock Clock
+}
+
+// Clock is the time source of the monitors, replaceable in tests.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc runs f on its own goroutine after d.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a stoppable pending AfterFunc.
+type Timer interface{ Stop() bool }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) Timer {
+	return time.AfterFunc(d, f)
+}
+
+// Registry holds every bond of one network namespace and runs the control
+// goroutine that serialises every change (the kernel's RTNL).
+type Registry struct {
+	cfg      Config
+	ops      chan func()
+	done     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+
+	// control goroutine state
+	bonds []*Bond
+	dirty bool
+
+	snap     atomic.Pointer[Snapshot]
+	watchMu  sync.Mutex
+	watchers []func(*Snapshot)
+}
+
+// NewRegistry returns a registry with no bonds; Start runs it.
+func NewRegistry(cfg Config) *Registry {
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = func(string) {}
+	}
+	r := &Registry{cfg: cfg, ops: make(chan func(), 64), done: make(chan struct{})}
+	r.snap.Store(&Snapshot{})
+	return r
+}
+
+func (r *Registry) logf(format string, args ...any) {
+	r.cfg.Log(fmt.Sprintf(format, args...))
+}
+
+// Host returns the host the registry drives.
+func (r *Registry) Host() Host { return r.cfg.Host }
+
+// Defaults returns the parameters new bonds start with.
+func (r *Registry) Defaults() Params { return r.cfg.Defaults.Clone() }
+
+// Snapshot returns the latest published state. It never blocks.
+func (r *Registry) Snapshot() *Snapshot { return r.snap.Load() }
+
+// Watch registers fn to be called with each new snapshot. fn runs on the
+// control goroutine and must not block or call back into the Registry.
+func (r *Registry) Watch(fn func(*Snapshot)) {
+	r.watchMu.Lock()
+	r.watchers = append(r.watchers, fn)
+	r.watchMu.Unlock()
+}
+
+// Do runs fn on the control goroutine and returns its error. It returns
+// ctx.Err() if ctx ends first (fn may still run later) and
+// ErrClosed after Close.
+func (r *Registry) Do(ctx context.Context, fn func() error) error {
+	res := make(chan error, 1)
+	op := func() { res <- fn() }
+	select {
+	case r.ops <- op:
+	case <-r.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// post queues fn for the control goroutine without waiting.
+func (r *Registry) post(fn func()) {
+	select {
+	case r.ops <- fn:
+	case <-r.done:
+	}
+}
+
+// changed marks the state dirty; the control loop publishes a new snapshot
+// after the current operation.
+func (b *Bond) changed() { b.reg.dirty = true }
+
+// run is the control goroutine.
+func (r *Registry) run() {
+	defer r.wg.Done()
+	for {
+		select {
+		case op := <-r.ops:
+			op()
+			if r.dirty {
+				r.publish()
+			}
+		case <-r.done:
+			return
+		}
+	}
+}
+
+// publish builds and stores a new Snapshot and tells the watchers.
+func (r *Registry) publish() {
+	r.dirty = false
+	s := &Snapshot{Bonds: make([]*BondStatus, 0, len(r.bonds))}
+	for _, b := range r.bonds {
+		s.Bonds = append(s.Bonds, b.status())
+	}
+	r.snap.Store(s)
+	r.watchMu.Lock()
+	ws := append([]func(*Snapshot){}, r.watchers...)
+	r.watchMu.Unlock()
+	for _, w := range ws {
+		w(s)
+	}
+}
+
+// Bond returns the bond named name (control goroutine only), or nil.
+func (r *Registry) Bond(name string) *Bond {
+	for _, b := range r.bonds {
+		if b.name == name {
+			return b
+		}
+	}
+	return nil
+}

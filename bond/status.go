@@ -1,0 +1,111 @@
+package bond
+
+import "net"
+
+// Slave link states (BOND_LINK_*), as bonding_slave/mii_status shows them.
+const (
+	LinkUp   = 0 // "up"
+	LinkFail = 1 // "going down"
+	LinkDown = 2 // "down"
+	LinkBack = 3 // "going back"
+)
+
+// LinkStateName is the text of bonding_slave/mii_status and of the
+// "MII Status:" line of a slave in /proc/net/bonding (bond_slave_link_status).
+func LinkStateName(s int) string {
+	switch s {
+	case LinkUp:
+		return "up"
+	case LinkFail:
+		return "going down"
+	case LinkDown:
+		return "down"
+	case LinkBack:
+		return "going back"
+	}
+	return "unknown"
+}
+
+// Snapshot is an immutable view of every bond, published by the control
+// goroutine after each change. Readers must not modify it.
+type Snapshot struct {
+	Bonds []*BondStatus // in creation order (the order of bonding_masters)
+}
+
+// Bond returns the bond named name, or nil.
+func (s *Snapshot) Bond(name string) *BondStatus {
+	for _, b := range s.Bonds {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// Slave returns the bond that has an enslaved interface named name, and that
+// slave, or nil, nil.
+func (s *Snapshot) Slave(name string) (*BondStatus, *SlaveStatus) {
+	for _, b := range s.Bonds {
+		for i := range b.Slaves {
+			if b.Slaves[i].Name == name {
+				return b, &b.Slaves[i]
+			}
+		}
+	}
+	return nil, nil
+}
+
+// BondStatus is one bond's state at one moment.
+type BondStatus struct {
+	Name    string
+	Index   int // ifindex of the master TAP
+	Params  Params
+	Up      bool // IFF_UP of the master
+	Carrier bool // the bond's carrier (bonding/mii_status)
+	HWAddr  net.HardwareAddr
+	MTU     int
+	Slaves  []SlaveStatus // in enslave order
+	// ActiveSlave is curr_active_slave's name, "" when none.
+	ActiveSlave string
+	// PrimarySlave is the name of the enslaved primary slave, "" when the
+	// primary option names no current slave.
+	PrimarySlave string
+	AD           *ADStatus // non-nil in 802.3ad mode
+}
+
+// SlaveStatus is one slave's state at one moment.
+type SlaveStatus struct {
+	Name             string
+	Index            int
+	Link             int  // LinkUp, LinkFail, LinkDown, LinkBack
+	Active           bool // bonding_slave/state "active" (else "backup")
+	LinkFailureCount int
+	PermHWAddr       net.HardwareAddr
+	QueueID          int
+	Speed            int            // Mb/s or SpeedUnknown
+	Duplex           int            // DuplexHalf, DuplexFull or DuplexUnknown
+	AD               *ADSlaveStatus // nil outside 802.3ad or without aggregator
+}
+
+// ADStatus is the 802.3ad part of /proc/net/bonding and the ad_* files.
+type ADStatus struct {
+	ActiveAggregator *ADAggregator // nil when none
+	SystemPriority   int
+	SystemMAC        net.HardwareAddr
+}
+
+// ADAggregator is one 802.3ad aggregator as the bond reports it.
+type ADAggregator struct {
+	ID         int
+	NumPorts   int
+	ActorKey   int
+	PartnerKey int
+	PartnerMAC net.HardwareAddr
+}
+
+// ADSlaveStatus is one port's 802.3ad state.
+type ADSlaveStatus struct {
+	AggregatorID     int
+	ActorOperState   int
+	PartnerOperState int
+}
