@@ -3,6 +3,8 @@ package bond
 import (
 	"fmt"
 	"net"
+	"sync"
+	"sync/atomic"
 )
 
 // Bond is one bond on the control goroutine (the kernel's struct bonding).
@@ -25,6 +27,15 @@ type Bond struct {
 	currActive   *Slave
 	primary      *Slave // the slave named by params.Primary, if enslaved
 	forcePrimary bool
+
+	unregistering bool // log prefix "bond0 (unregistering)"
+	miiTimer      Timer
+	miiGen        int // invalidates ticks of a stopped timer
+
+	// data path
+	tx      atomic.Pointer[txTable]
+	rrCount atomic.Uint64
+	readers sync.WaitGroup
 }
 
 // Slave is one enslaved interface on the control goroutine (struct slave).
@@ -44,8 +55,10 @@ type Slave struct {
 	speed            int
 	duplex           int
 	origMTU          int
-	origUp           bool
-	lastCarrier      bool
+	devUp            bool        // IFF_UP of the slave
+	carrier          bool        // IFF_LOWER_UP of the slave
+	rxDrop           atomic.Bool // frames received here are not delivered (inactive slave)
+	readerDone       chan struct{}
 }
 
 // Name returns the bond's interface name.
@@ -89,11 +102,19 @@ func (s *Slave) SetQueueID(q int) { s.queueID = q; s.bond.changed() }
 // Logf writes one kernel log line prefixed with the bond's name:
 // "bond0: " + message (netdev_info/netdev_err/netdev_warn).
 func (b *Bond) Logf(format string, args ...any) {
-	b.reg.logf("%s: %s", b.name, fmt.Sprintf(format, args...))
+	b.reg.logf("%s: %s", b.logName(), fmt.Sprintf(format, args...))
+}
+
+// logName is the device name as netdev_printk shows it.
+func (b *Bond) logName() string {
+	if b.unregistering {
+		return b.name + " (unregistering)"
+	}
+	return b.name
 }
 
 // SlaveLogf writes one kernel log line about a slave:
 // "bond0: (slave eth0): " + message (slave_info/slave_err/slave_warn).
 func (b *Bond) SlaveLogf(slave string, format string, args ...any) {
-	b.reg.logf("%s: (slave %s): %s", b.name, slave, fmt.Sprintf(format, args...))
+	b.reg.logf("%s: (slave %s): %s", b.logName(), slave, fmt.Sprintf(format, args...))
 }

@@ -40,11 +40,12 @@ func (realClock) AfterFunc(d time.Duration, f func()) Timer {
 // Registry holds every bond of one network namespace and runs the control
 // goroutine that serialises every change (the kernel's RTNL).
 type Registry struct {
-	cfg      Config
-	ops      chan func()
-	done     chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	cfg       Config
+	ops       chan func()
+	done      chan struct{}
+	stopOnce  sync.Once
+	cancelSub context.CancelFunc
+	wg        sync.WaitGroup
 
 	// control goroutine state
 	bonds []*Bond

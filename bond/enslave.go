@@ -1,0 +1,277 @@
+package bond
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"syscall"
+)
+
+func (b *Bond) slaveByIndex(index int) *Slave {
+	for _, s := range b.slaves {
+		if s.index == index {
+			return s
+		}
+	}
+	return nil
+}
+
+// masterOf returns the bond that has the interface index as a slave.
+func (r *Registry) masterOf(index int) *Bond {
+	for _, b := range r.bonds {
+		if b.slaveByIndex(index) != nil {
+			return b
+		}
+	}
+	return nil
+}
+
+// bondByIndex returns the bond whose master device has ifindex index.
+func (r *Registry) bondByIndex(index int) *Bond {
+	for _, b := range r.bonds {
+		if b.index == index {
+			return b
+		}
+	}
+	return nil
+}
+
+// Enslave adds the interface named name as a slave (bond_main.c
+// bond_enslave). It logs the kernel's lines and returns a syscall.Errno:
+// ENODEV (no such interface), EBUSY (already a slave or another master's
+// port: "Device is in use and cannot be enslaved"), EPERM (the bond itself,
+// or the interface is up), or the errno of a failed device operation.
+func (b *Bond) Enslave(name string) error {
+	h := b.reg.cfg.Host
+	li, err := h.LinkByName(name)
+	if err != nil {
+		return syscall.ENODEV
+	}
+	if b.reg.masterOf(li.Index) != nil || li.MasterIndex != 0 {
+		b.SlaveLogf(li.Name, "Error: Device is in use and cannot be enslaved")
+		return syscall.EBUSY
+	}
+	if li.Index == b.index {
+		b.Logf("Error: Cannot enslave bond to itself.")
+		return syscall.EPERM
+	}
+	if li.Loopback {
+		b.SlaveLogf(li.Name, "enslaved VLAN challenged slave. Adding VLANs will be blocked as long as it is part of bond.")
+	}
+	if li.Up {
+		b.SlaveLogf(li.Name, "Error: Device can not be enslaved while up")
+		return syscall.EPERM
+	}
+
+	s := &Slave{
+		bond:       b,
+		name:       li.Name,
+		index:      li.Index,
+		permHWAddr: append(net.HardwareAddr(nil), li.HWAddr...),
+		origMTU:    li.MTU,
+		speed:      SpeedUnknown,
+		duplex:     DuplexUnknown,
+	}
+	// The first slave gives a bond with a random MAC its address.
+	oldBondMAC := append(net.HardwareAddr(nil), b.hwaddr...)
+	oldMacSet := b.macSet
+	if len(b.slaves) == 0 && !b.macSet && len(li.HWAddr) == 6 {
+		if err := h.SetHWAddr(b.index, li.HWAddr); err != nil {
+			return errnoOr(err, syscall.EINVAL)
+		}
+		b.hwaddr = append(net.HardwareAddr(nil), li.HWAddr...)
+		b.macSet = true
+	}
+	undoBondMAC := func() {
+		if !oldMacSet && b.macSet {
+			_ = h.SetHWAddr(b.index, oldBondMAC)
+			b.hwaddr, b.macSet = oldBondMAC, false
+		}
+	}
+	if li.MTU != b.mtu {
+		if err := h.SetMTU(li.Index, b.mtu); err != nil {
+			undoBondMAC()
+			return errnoOr(err, syscall.EINVAL)
+		}
+	}
+	if b.params.FailOverMAC == FOMNone || b.params.Mode != ModeActiveBackup {
+		if !bytes.Equal(li.HWAddr, b.hwaddr) {
+			if err := h.SetHWAddr(li.Index, b.hwaddr); err != nil {
+				_ = h.SetMTU(li.Index, li.MTU)
+				undoBondMAC()
+				return errnoOr(err, syscall.EOPNOTSUPP)
+			}
+		}
+	}
+	undoSlave := func() {
+		_ = h.SetLinkUp(li.Index, false)
+		_ = h.SetHWAddr(li.Index, s.permHWAddr)
+		_ = h.SetMTU(li.Index, li.MTU)
+		undoBondMAC()
+	}
+	if err := h.SetLinkUp(li.Index, true); err != nil {
+		undoSlave()
+		return errnoOr(err, syscall.EINVAL)
+	}
+	port, err := h.OpenPort(li)
+	if err != nil {
+		undoSlave()
+		return errnoOr(err, syscall.ENOMEM)
+	}
+	s.port = port
+	if cur, err := h.LinkByIndex(li.Index); err == nil {
+		s.devUp, s.carrier = cur.Up, cur.Carrier
+	} else {
+		s.devUp = true
+	}
+	b.updateSpeed(s)
+
+	// initial link state
+	p := &b.params
+	switch {
+	case p.Miimon > 0:
+		if s.linkOK() {
+			if p.UpDelay > 0 {
+				s.link = LinkBack
+				s.delay = p.UpDelay
+			} else {
+				s.link = LinkUp
+			}
+		} else {
+			s.link = LinkDown
+		}
+	case p.ArpInterval > 0:
+		if s.carrier {
+			s.link = LinkUp
+		} else {
+			s.link = LinkDown
+		}
+	default:
+		s.link = LinkUp
+	}
+	s.newLink = s.link
+
+	if UsesPrimary(p.Mode) && p.Primary != "" && p.Primary == s.name {
+		b.primary = s
+		b.forcePrimary = true
+	}
+	switch p.Mode {
+	case ModeActiveBackup, Mode8023AD:
+		b.setInactive(s)
+	case ModeTLB, ModeALB:
+		s.active = true
+		b.setInactive(s)
+	default:
+		b.setActive(s)
+		if b.currActive == nil && s.link == LinkUp {
+			b.currActive = s
+		}
+	}
+	b.slaves = append(b.slaves, s)
+	b.setCarrier()
+	if UsesPrimary(p.Mode) {
+		b.selectActive()
+	}
+	state := "a backup"
+	if s.active {
+		state = "an active"
+	}
+	link := "an up"
+	if s.link == LinkDown {
+		link = "a down"
+	}
+	b.SlaveLogf(s.name, "Enslaving as %s interface with %s link", state, link)
+	b.startPortReader(s)
+	b.rebuildTx()
+	b.changed()
+	return nil
+}
+
+// Release removes the slave named name (bond_main.c bond_release): EINVAL
+// when it is not a slave of b.
+func (b *Bond) Release(name string) error {
+	s := b.SlaveByName(name)
+	if s == nil {
+		return syscall.EINVAL
+	}
+	b.release(s, false)
+	return nil
+}
+
+// release detaches s (__bond_release_one); all is true while the bond itself
+// is being deleted.
+func (b *Bond) release(s *Slave, all bool) {
+	h := b.reg.cfg.Host
+	b.setInactive(s)
+	b.SlaveLogf(s.name, "Releasing backup interface")
+	old := b.currActive
+	for i, x := range b.slaves {
+		if x == s {
+			b.slaves = append(b.slaves[:i], b.slaves[i+1:]...)
+			break
+		}
+	}
+	if !all && (b.params.FailOverMAC == FOMNone || b.params.Mode != ModeActiveBackup) {
+		if bytes.Equal(b.hwaddr, s.permHWAddr) && len(b.slaves) > 0 {
+			b.SlaveLogf(s.name, "the permanent HWaddr of slave - %s - is still in use by bond - set the HWaddr of slave to a different address to avoid conflicts", s.permHWAddr)
+		}
+	}
+	if b.primary == s {
+		b.primary = nil
+	}
+	if old == s {
+		b.changeActive(nil)
+	}
+	if all {
+		b.currActive = nil
+	} else if old == s {
+		b.selectActive()
+	}
+	b.setCarrier()
+	b.rebuildTx()
+	b.stopPortReader(s)
+	// close the slave before restoring its address
+	if _, err := h.LinkByIndex(s.index); err == nil {
+		_ = h.SetLinkUp(s.index, false)
+		if b.params.FailOverMAC != FOMActive || b.params.Mode != ModeActiveBackup {
+			_ = h.SetHWAddr(s.index, s.permHWAddr)
+		}
+		_ = h.SetMTU(s.index, s.origMTU)
+	}
+	b.changed()
+}
+
+// linkOK is bond_check_dev_link with use_carrier: the slave is running and
+// has carrier.
+func (s *Slave) linkOK() bool { return s.devUp && s.carrier }
+
+// updateSpeed refreshes speed and duplex (bond_update_speed_duplex).
+func (b *Bond) updateSpeed(s *Slave) {
+	if o := b.reg.bondByIndex(s.index); o != nil {
+		s.speed, s.duplex = o.speedDuplex()
+		return
+	}
+	mbps, duplex, err := b.reg.cfg.Host.Speed(s.index)
+	if err != nil {
+		mbps, duplex = SpeedUnknown, DuplexUnknown
+	}
+	s.speed, s.duplex = mbps, duplex
+}
+
+// speedDuplex is what the bond device itself reports to ethtool
+// (bond_ethtool_get_link_ksettings): the sum of its usable slaves' speeds,
+// full duplex; unknown without any.
+func (b *Bond) speedDuplex() (int, int) {
+	speed := 0
+	for _, s := range b.slaves {
+		if s.linkOK() && s.link == LinkUp && s.speed > 0 {
+			speed += s.speed
+		}
+	}
+	if speed == 0 {
+		return SpeedUnknown, DuplexUnknown
+	}
+	return speed, DuplexFull
+}
+
+var errNotSlave = errors.New("not a slave")

@@ -1,0 +1,200 @@
+package bond
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+)
+
+// ErrClosed is returned by Registry calls after Close.
+var ErrClosed = errors.New("bond: registry closed")
+
+// ifNameSize is IFNAMSIZ: interface names have at most ifNameSize-1 bytes.
+const ifNameSize = 16
+
+// ValidIfName reports whether name is acceptable as an interface name
+// (net/core/dev.c dev_valid_name): 1..15 bytes, not "." or "..", and no '/',
+// ':' or white space.
+func ValidIfName(name string) bool {
+	if name == "" || len(name) >= ifNameSize || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; c {
+		case '/', ':', ' ', '\t', '\n', '\v', '\f', '\r':
+			return false
+		}
+	}
+	return true
+}
+
+// firstWord returns the first white-space separated token of s, cut to at
+// most max bytes, as sscanf("%<max>s") reads it.
+func firstWord(s string, max int) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	w := f[0]
+	if len(w) > max {
+		w = w[:max]
+	}
+	return w
+}
+
+// WriteMasters handles a write to /sys/class/net/bonding_masters
+// (bond_sysfs.c bonding_store_bonds): "+name" creates a bond, "-name" deletes
+// one. Only the first word counts, cut to 16 bytes. Errors (syscall.Errno,
+// each with the kernel's log line): EPERM for a malformed command or invalid
+// name, EEXIST when the name is taken, ENODEV when deleting something that is
+// not a bond, EINVAL when a "%d" name cannot be expanded.
+func (r *Registry) WriteMasters(ctx context.Context, data string) error {
+	return r.Do(ctx, func() error {
+		cmd := firstWord(data, ifNameSize)
+		if len(cmd) <= 1 || (cmd[0] != '+' && cmd[0] != '-') || !ValidIfName(cmd[1:]) {
+			r.logf("bonding: no command found in bonding_masters - use +ifname or -ifname")
+			return syscall.EPERM
+		}
+		name := cmd[1:]
+		if cmd[0] == '+' {
+			r.logf("bonding: %s is being created...", name)
+			err := r.createBond(name)
+			if err != nil {
+				if errors.Is(err, syscall.EEXIST) {
+					r.logf("bonding: %s already exists", name)
+				} else {
+					r.logf("bonding: %s creation failed", name)
+				}
+			}
+			return err
+		}
+		b := r.Bond(name)
+		if b == nil {
+			r.logf("bonding: unable to delete non-existent %s", name)
+			return syscall.ENODEV
+		}
+		r.logf("bonding: %s is being deleted...", name)
+		r.deleteBond(b)
+		return nil
+	})
+}
+
+// CreateBond creates a bond without the sysfs log lines, as module load does
+// for max_bonds (bonding_init).
+func (r *Registry) CreateBond(ctx context.Context, name string) error {
+	return r.Do(ctx, func() error { return r.createBond(name) })
+}
+
+// nameTaken reports whether an interface called name exists in the namespace.
+func (r *Registry) nameTaken(name string) bool {
+	if r.Bond(name) != nil {
+		return true
+	}
+	_, err := r.cfg.Host.LinkByName(name)
+	return err == nil
+}
+
+// expandName resolves a "%d" pattern to the first free name
+// (net/core/dev.c dev_alloc_name): EINVAL unless the only '%' is one "%d".
+func (r *Registry) expandName(name string) (string, error) {
+	i := strings.IndexByte(name, '%')
+	if i < 0 {
+		return name, nil
+	}
+	if i+1 >= len(name) || name[i+1] != 'd' || strings.IndexByte(name[i+2:], '%') >= 0 {
+		return "", syscall.EINVAL
+	}
+	for n := 0; n < 32768; n++ {
+		cand := name[:i] + fmt.Sprint(n) + name[i+2:]
+		if len(cand) >= ifNameSize {
+			return "", syscall.EINVAL
+		}
+		if !r.nameTaken(cand) {
+			return cand, nil
+		}
+	}
+	return "", syscall.ENFILE
+}
+
+// createBond makes a new bond device (bond_create): a TAP with a random MAC,
+// carrier off, the registry's default parameters.
+func (r *Registry) createBond(name string) error {
+	name, err := r.expandName(name)
+	if err != nil {
+		return err
+	}
+	if r.nameTaken(name) {
+		return syscall.EEXIST
+	}
+	m, li, err := r.cfg.Host.CreateMaster(name)
+	if err != nil {
+		return errnoOr(err, syscall.ENOMEM)
+	}
+	b := &Bond{
+		reg:    r,
+		name:   name,
+		index:  li.Index,
+		params: r.cfg.Defaults.Clone(),
+		master: m,
+		hwaddr: append([]byte(nil), li.HWAddr...),
+		mtu:    li.MTU,
+		up:     li.Up,
+	}
+	if b.mtu == 0 {
+		b.mtu = 1500
+	}
+	b.tx.Store(&txTable{})
+	r.bonds = append(r.bonds, b)
+	b.startTAPReader()
+	b.changed()
+	return nil
+}
+
+// deleteBond releases every slave and removes the device (bond_uninit).
+func (r *Registry) deleteBond(b *Bond) {
+	r.removeBond(b, true)
+}
+
+// removeBond tears b down; deleteDev is false when the device is already
+// gone (ip link del).
+func (r *Registry) removeBond(b *Bond, deleteDev bool) {
+	if b.up {
+		b.close()
+	}
+	b.unregistering = true
+	for len(b.slaves) > 0 {
+		b.release(b.slaves[0], true)
+	}
+	b.Logf("Released all slaves")
+	// a bond enslaved to another bond leaves it too
+	for _, o := range r.bonds {
+		if s := o.slaveByIndex(b.index); s != nil && o != b {
+			o.release(s, false)
+		}
+	}
+	b.stopTimers()
+	if deleteDev {
+		_ = r.cfg.Host.DeleteMaster(b.master, b.index)
+	} else {
+		_ = b.master.Close()
+	}
+	b.waitReaders()
+	for i, x := range r.bonds {
+		if x == b {
+			r.bonds = append(r.bonds[:i], r.bonds[i+1:]...)
+			break
+		}
+	}
+	r.dirty = true
+}
+
+// errnoOr returns the errno in err, or def when it carries none.
+func errnoOr(err error, def syscall.Errno) error {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return def
+}

@@ -1,0 +1,226 @@
+package bond
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"os"
+)
+
+// txTable is the immutable transmit view of a bond, swapped atomically by
+// the control goroutine and read by the TAP reader for every frame.
+type txTable struct {
+	mode   int
+	policy int
+	pps    uint64 // packets_per_slave; 0 = random slave
+	// slaves that can transmit (bond_slave_can_tx: device up, link up,
+	// active), in slave order
+	slaves []Port
+	active Port // active-backup: curr_active_slave if it can transmit
+}
+
+// rebuildTx publishes a new TX table after any change of slaves, links,
+// active slave or parameters.
+func (b *Bond) rebuildTx() {
+	t := &txTable{mode: b.params.Mode, policy: b.params.XmitPolicy, pps: uint64(b.params.PacketsPerSlave)}
+	for _, s := range b.slaves {
+		if s.port != nil && s.devUp && s.link == LinkUp && s.active {
+			t.slaves = append(t.slaves, s.port)
+		}
+	}
+	if c := b.currActive; c != nil && c.port != nil && c.devUp && c.link == LinkUp {
+		t.active = c.port
+	}
+	b.tx.Store(t)
+}
+
+// xmit sends one frame (vnet header + Ethernet frame) from the bond device
+// according to the mode (bond_start_xmit). Frames with no usable slave are
+// dropped, as the kernel drops them.
+func (b *Bond) xmit(frame []byte) {
+	t := b.tx.Load()
+	switch t.mode {
+	case ModeActiveBackup, ModeTLB, ModeALB:
+		if t.active != nil {
+			_ = t.active.WriteFrame(frame)
+		}
+	case ModeBroadcast:
+		for _, p := range t.slaves {
+			_ = p.WriteFrame(frame)
+		}
+	case ModeRoundRobin:
+		n := uint64(len(t.slaves))
+		if n == 0 {
+			return
+		}
+		var id uint64
+		switch t.pps {
+		case 0:
+			id = rand.Uint64()
+		case 1:
+			id = b.rrCount.Add(1) - 1
+		default:
+			id = (b.rrCount.Add(1) - 1) / t.pps
+		}
+		_ = t.slaves[id%n].WriteFrame(frame)
+	default: // balance-xor, 802.3ad
+		n := uint32(len(t.slaves))
+		if n == 0 {
+			return
+		}
+		h := XmitHash(t.policy, frame[VnetHdrLen:])
+		_ = t.slaves[h%n].WriteFrame(frame)
+	}
+}
+
+// startTAPReader runs the bond's one TAP reader: frames the kernel stack
+// sends through the bond device go to xmit.
+func (b *Bond) startTAPReader() {
+	m := b.master
+	b.readers.Add(1)
+	go func() {
+		defer b.readers.Done()
+		buf := make([]byte, VnetHdrLen+65536+14+4)
+		for {
+			n, err := m.ReadFrame(buf)
+			if err != nil {
+				if errors.Is(err, os.ErrClosed) || !temporary(err) {
+					return
+				}
+				continue
+			}
+			if n <= VnetHdrLen+14 {
+				continue
+			}
+			b.xmit(buf[:n])
+		}
+	}()
+}
+
+// startPortReader runs the slave's one reader: frames received on the
+// slave go up the bond device unless the slave is inactive
+// (bond_handle_frame, bond_should_deliver_exact_match).
+func (b *Bond) startPortReader(s *Slave) {
+	m, p := b.master, s.port
+	s.readerDone = make(chan struct{})
+	done := s.readerDone
+	b.readers.Add(1)
+	go func() {
+		defer b.readers.Done()
+		defer close(done)
+		buf := make([]byte, VnetHdrLen+65536+14+4)
+		for {
+			n, err := p.ReadFrame(buf)
+			if err != nil {
+				if errors.Is(err, os.ErrClosed) || !temporary(err) {
+					return
+				}
+				continue
+			}
+			if n <= VnetHdrLen+14 || s.rxDrop.Load() {
+				continue
+			}
+			_ = m.WriteFrame(buf[:n])
+		}
+	}()
+}
+
+// stopPortReader closes the slave's port and waits for its reader.
+func (b *Bond) stopPortReader(s *Slave) {
+	if s.port == nil {
+		return
+	}
+	_ = s.port.Close()
+	if s.readerDone != nil {
+		<-s.readerDone
+	}
+	s.port = nil
+}
+
+// waitReaders waits for every reader of the bond to end.
+func (b *Bond) waitReaders() { b.readers.Wait() }
+
+// temporary reports whether a read error is worth retrying (ENETDOWN after
+// a flap, EINTR, EAGAIN); anything else ends the reader.
+func temporary(err error) bool {
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) && t.Temporary() {
+		return true
+	}
+	e := ErrnoOf(err)
+	return e == 100 /* ENETDOWN */ || e == 4 /* EINTR */ || e == 11 /* EAGAIN */ || e == 6 /* ENXIO */
+}
+
+// XmitHash computes the transmit hash of an Ethernet frame (without vnet
+// header) for an xmit_hash_policy, as bond_main.c bond_xmit_hash defines it
+// (bonding.txt §2 xmit_hash_policy): layer2 XORs the last bytes of the MACs
+// and the EtherType; layer2+3 adds the IPv4/IPv6 addresses; layer3+4 uses the
+// addresses and the TCP/UDP ports (not for fragments). The caller takes the
+// result modulo the number of usable slaves.
+func XmitHash(policy int, f []byte) uint32 {
+	if len(f) < 14 {
+		return 0
+	}
+	l2 := uint32(f[5]^f[11]) ^ uint32(binary.BigEndian.Uint16(f[12:14]))
+	if policy == XmitLayer2 || policy == XmitVlanSrcMAC {
+		return l2
+	}
+	proto := binary.BigEndian.Uint16(f[12:14])
+	off := 14
+	if proto == 0x8100 && len(f) >= 18 {
+		proto = binary.BigEndian.Uint16(f[16:18])
+		off = 18
+	}
+	var src, dst, ports uint32
+	var l4 []byte
+	l4ok := false
+	switch proto {
+	case 0x0800:
+		ip := f[off:]
+		if len(ip) < 20 {
+			return l2
+		}
+		ihl := int(ip[0]&0x0f) * 4
+		if ihl < 20 || len(ip) < ihl {
+			return l2
+		}
+		src = binary.BigEndian.Uint32(ip[12:16])
+		dst = binary.BigEndian.Uint32(ip[16:20])
+		frag := binary.BigEndian.Uint16(ip[6:8])
+		if frag&0x3fff == 0 {
+			switch ip[9] {
+			case 6, 17, 132, 33, 136:
+				l4, l4ok = ip[ihl:], true
+			}
+		}
+	case 0x86dd:
+		ip := f[off:]
+		if len(ip) < 40 {
+			return l2
+		}
+		for i := 0; i < 4; i++ {
+			src ^= binary.BigEndian.Uint32(ip[8+4*i:])
+			dst ^= binary.BigEndian.Uint32(ip[24+4*i:])
+		}
+		switch ip[6] {
+		case 6, 17, 132, 33, 136:
+			l4, l4ok = ip[40:], true
+		}
+	default:
+		return l2
+	}
+	var h uint32
+	if policy == XmitLayer23 || policy == XmitEncap23 {
+		h = l2
+	} else if l4ok && len(l4) >= 4 {
+		ports = binary.LittleEndian.Uint32(l4[:4])
+		h = ports
+	}
+	h ^= dst ^ src
+	h ^= h >> 16
+	h ^= h >> 8
+	if policy == XmitLayer34 || policy == XmitEncap34 {
+		return h >> 1
+	}
+	return h
+}
