@@ -1,0 +1,50 @@
+# bondingfs — the Linux bonding driver's sysfs/procfs interface over FUSE, driving a userspace
+# bonding engine.  `make test` needs root (network namespaces, TAP, FUSE); see README.md.
+
+GO        ?= go
+BIN       := bin/bondingfs
+# Unit tests: every package except the root-only integration tests.
+UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration$$')
+# Integration tests replay the kernel oracle and move real traffic; they take minutes.
+ITEST_TIMEOUT ?= 60m
+ITEST_FLAGS   ?= -count=1 -p 1 -v
+FUZZTIME      ?= 10s
+
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build test unit-test integration-test vet lint demo bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/bondingfs
+
+vet:
+	$(GO) vet ./...
+
+unit-test:
+	$(GO) test -race $(UNIT_PKGS)
+
+# The integration package builds bin/bondingfs itself (BONDINGFS_BIN overrides it).
+integration-test: build
+	$(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
+
+test: vet unit-test integration-test
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')); \
+	if [ -n "$$out" ]; then echo "gofmt -l reports unformatted files:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+demo: build
+	scripts/demo.sh
+
+bench: build
+	scripts/bench.sh
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+clean:
+	rm -rf bin
+	$(GO) clean -testcache
