@@ -1,0 +1,180 @@
+package fusefs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"bondingfs/bond"
+)
+
+// skipUnlessRoot skips a test that needs root (mount(2), /dev/fuse), and
+// fails it instead when CI=true, where every test must run. It has the
+// semantics of internal/nettest.SkipUnlessRoot.
+func skipUnlessRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		if _, err := os.Stat("/dev/fuse"); err == nil {
+			return
+		}
+	}
+	msg := "needs root and /dev/fuse (run: sudo go test ./fusefs/)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + "; CI=true, so not skipping")
+	}
+	t.Skip(msg)
+}
+
+// fakeWrite is one write the fake backend received.
+type fakeWrite struct {
+	Bond, Option, Data string // Bond and Option empty for bonding_masters
+	Caller             bond.Caller
+}
+
+// fakeBackend is a Backend that applies "+name"/"-name" on bonding_masters
+// and on bonding/slaves to its snapshot, and records every write.
+type fakeBackend struct {
+	snap atomic.Pointer[bond.Snapshot]
+
+	mu     sync.Mutex
+	writes []fakeWrite
+	// errs maps "masters" or "<bond>/<option>" to the error writes return.
+	errs map[string]error
+	// hook, if set, runs first in every write; a non-nil error is returned.
+	hook func(ctx context.Context, w fakeWrite) error
+}
+
+func newFake(bonds ...*bond.BondStatus) *fakeBackend {
+	f := &fakeBackend{errs: map[string]error{}}
+	f.snap.Store(&bond.Snapshot{Bonds: bonds})
+	return f
+}
+
+func (f *fakeBackend) Snapshot() *bond.Snapshot { return f.snap.Load() }
+
+// set publishes bonds as the new snapshot.
+func (f *fakeBackend) set(bonds ...*bond.BondStatus) { f.snap.Store(&bond.Snapshot{Bonds: bonds}) }
+
+func (f *fakeBackend) setErr(key string, err error) {
+	f.mu.Lock()
+	f.errs[key] = err
+	f.mu.Unlock()
+}
+
+func (f *fakeBackend) setHook(h func(ctx context.Context, w fakeWrite) error) {
+	f.mu.Lock()
+	f.hook = h
+	f.mu.Unlock()
+}
+
+func (f *fakeBackend) recorded() []fakeWrite {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeWrite(nil), f.writes...)
+}
+
+func (f *fakeBackend) record(ctx context.Context, w fakeWrite, key string) error {
+	f.mu.Lock()
+	f.writes = append(f.writes, w)
+	hook, err := f.hook, f.errs[key]
+	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, w); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (f *fakeBackend) WriteMasters(ctx context.Context, data string) error {
+	if err := f.record(ctx, fakeWrite{Data: data, Caller: bond.Caller{NetAdmin: true}}, "masters"); err != nil {
+		return err
+	}
+	cmd := strings.TrimSpace(data)
+	old := f.snap.Load().Bonds
+	var bonds []*bond.BondStatus
+	switch {
+	case strings.HasPrefix(cmd, "+"):
+		bonds = append(append(bonds, old...), &bond.BondStatus{Name: cmd[1:], Params: bond.DefaultParams()})
+	case strings.HasPrefix(cmd, "-"):
+		for _, b := range old {
+			if b.Name != cmd[1:] {
+				bonds = append(bonds, b)
+			}
+		}
+	}
+	f.set(bonds...)
+	return nil
+}
+
+func (f *fakeBackend) WriteOption(ctx context.Context, bondName, option, data string, c bond.Caller) error {
+	w := fakeWrite{Bond: bondName, Option: option, Data: data, Caller: c}
+	if err := f.record(ctx, w, bondName+"/"+option); err != nil {
+		return err
+	}
+	if option != "slaves" {
+		return nil
+	}
+	cmd := strings.TrimSpace(data)
+	var bonds []*bond.BondStatus
+	for _, b := range f.snap.Load().Bonds {
+		if b.Name == bondName {
+			nb := *b
+			nb.Slaves = nil
+			for _, s := range b.Slaves {
+				if "-"+s.Name != cmd {
+					nb.Slaves = append(nb.Slaves, s)
+				}
+			}
+			if strings.HasPrefix(cmd, "+") {
+				nb.Slaves = append(nb.Slaves, upSlave(cmd[1:]))
+			}
+			b = &nb
+		}
+		bonds = append(bonds, b)
+	}
+	f.set(bonds...)
+	return nil
+}
+
+func upSlave(name string) bond.SlaveStatus {
+	return bond.SlaveStatus{Name: name, Link: bond.LinkUp, Speed: 10000, Duplex: bond.DuplexFull,
+		PermHWAddr: mac("02:00:00:00:00:01")}
+}
+
+// The mount tests use the options "slaves", "mode" (0644) and "mii_status"
+// (0444). Until the real option table is filled in, TestMain installs a
+// stand-in with these three, rendering as the kernel does.
+func installTestOptions() {
+	if bond.OptionByName("slaves") != nil && bond.OptionByName("mode") != nil && bond.OptionByName("mii_status") != nil {
+		return
+	}
+	modes := []string{"balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"}
+	bond.Options = []*bond.Option{
+		{Name: "slaves", Flags: bond.OptRawVal, Show: func(b *bond.BondStatus, _ bond.Caller) string {
+			var names []string
+			for _, s := range b.Slaves {
+				names = append(names, s.Name)
+			}
+			if len(names) == 0 {
+				return ""
+			}
+			return strings.Join(names, " ") + "\n"
+		}},
+		{Name: "mode", Flags: bond.OptNoSlaves | bond.OptIfDown, Show: func(b *bond.BondStatus, _ bond.Caller) string {
+			return fmt.Sprintf("%s %d\n", modes[b.Params.Mode], b.Params.Mode)
+		}},
+		{Name: "mii_status", Flags: bond.OptReadOnly, Show: func(b *bond.BondStatus, _ bond.Caller) string {
+			return upDown(b.Carrier) + "\n"
+		}},
+	}
+}
+
+func TestMain(m *testing.M) {
+	installTestOptions()
+	os.Exit(m.Run())
+}

@@ -1,0 +1,107 @@
+// Package fusefs serves the bonding driver's user interface — bonding_masters,
+// <bond>/bonding/*, <slave>/bonding_slave/*, the master/upper_/lower_ links and
+// /proc/net/bonding/<bond> — as a FUSE filesystem over a Backend.
+package fusefs
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"bondingfs/bond"
+)
+
+// Backend is what the filesystem serves: *bond.Registry implements it; tests
+// use a fake.
+type Backend interface {
+	// Snapshot returns the latest state; it must never block (every read
+	// and lookup uses it).
+	Snapshot() *bond.Snapshot
+	// WriteMasters applies one write(2) on bonding_masters. It returns a
+	// syscall.Errno on failure and logs the kernel lines itself.
+	WriteMasters(ctx context.Context, data string) error
+	// WriteOption applies one write(2) on <bond>/bonding/<option> by caller
+	// c. It returns a syscall.Errno on failure and logs the kernel lines
+	// itself.
+	WriteOption(ctx context.Context, bond, option, data string, c bond.Caller) error
+}
+
+// Options tune Mount.
+type Options struct {
+	// Debug logs every FUSE request and reply (go-fuse's debug output).
+	Debug bool
+	// Logf receives diagnostics (a panicking request); nil means log.Printf.
+	Logf func(format string, args ...any)
+	// AllowFusermount lets go-fuse fall back to the fusermount binary when
+	// mount(2) fails (not root); by default only mount(2) is tried.
+	AllowFusermount bool
+}
+
+// Server is one mounted bondingfs.
+type Server struct {
+	srv *fuse.Server
+	dir string
+}
+
+// Dir returns the mount point.
+func (s *Server) Dir() string { return s.dir }
+
+// Unmount unmounts the filesystem and waits for the request loops to end.
+// It is idempotent.
+func (s *Server) Unmount() error { return s.srv.Unmount() }
+
+// Wait blocks until the filesystem is unmounted (by Unmount or umount(8)).
+func (s *Server) Wait() { s.srv.Wait() }
+
+// Mount mounts the filesystem on dir (which must exist) with mount(2), as
+// root, and serves it until Unmount. Layout under dir:
+//
+//	sys/class/net/bonding_masters                      0644
+//	sys/class/net/<bond>/bonding/<option>              0644, 0444 if read-only (bond.Options)
+//	sys/class/net/<bond>/lower_<slave>                 -> ../<slave>
+//	sys/class/net/<slave>/bonding_slave/<attr>         0444
+//	sys/class/net/<slave>/master, upper_<bond>         -> ../<bond>
+//	proc/net/bonding/<bond>                            0444
+//
+// Every entry under sys/class/net and proc/net/bonding is looked up in the
+// backend's latest Snapshot on each access (entry, attribute and negative
+// cache timeouts are 0), so it exists exactly while the snapshot has it.
+func Mount(dir string, be Backend, opts Options) (*Server, error) {
+	logf := opts.Logf
+	if logf == nil {
+		logf = log.Printf
+	}
+	fsys := &filesystem{be: be, logf: logf, mtime: time.Now()}
+	root := &node{fsys: fsys, kind: kindRoot}
+	zero := time.Duration(0)
+	fo := &fs.Options{
+		MountOptions: fuse.MountOptions{
+			AllowOther:        true,
+			FsName:            "bondingfs",
+			Name:              "bondingfs",
+			DirectMount:       true,
+			DirectMountStrict: !opts.AllowFusermount,
+			// the kernel checks mode bits for callers other than root
+			Options:       []string{"default_permissions"},
+			DisableXAttrs: true,
+			Debug:         opts.Debug,
+			PanicHandler: func(v any) fuse.Status {
+				logf("fusefs: request panicked: %v", v)
+				return fuse.EIO
+			},
+		},
+		EntryTimeout:    &zero,
+		AttrTimeout:     &zero,
+		NegativeTimeout: &zero,
+		RootStableAttr:  &fs.StableAttr{Ino: 1},
+	}
+	srv, err := fs.Mount(dir, root, fo)
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
+	}
+	return &Server{srv: srv, dir: dir}, nil
+}

@@ -1,0 +1,502 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"bondingfs/bond"
+)
+
+// filesystem is the state shared by every node of one mount.
+type filesystem struct {
+	be    Backend
+	logf  func(format string, args ...any)
+	mtime time.Time // the time stamps of every entry
+}
+
+// kind is what a node is; its place in the tree follows from it.
+type kind uint8
+
+const (
+	kindRoot        kind = iota // the mount point: sys, proc
+	kindSys                     // sys: class
+	kindClass                   // sys/class: net
+	kindNet                     // sys/class/net: bonding_masters and the devices
+	kindDev                     // sys/class/net/<dev> (a bond, a slave or both)
+	kindBonding                 // sys/class/net/<bond>/bonding
+	kindSlaveDir                // sys/class/net/<slave>/bonding_slave
+	kindProc                    // proc: net
+	kindProcNet                 // proc/net: bonding
+	kindProcBonding             // proc/net/bonding: one file per bond
+	kindMasters                 // file sys/class/net/bonding_masters
+	kindOption                  // file sys/class/net/<bond>/bonding/<option>
+	kindSlaveAttr               // file sys/class/net/<slave>/bonding_slave/<attr>
+	kindProcFile                // file proc/net/bonding/<bond>
+	kindLower                   // link sys/class/net/<bond>/lower_<slave> -> ../<slave>
+	kindMaster                  // link sys/class/net/<slave>/master -> ../<bond>
+	kindUpper                   // link sys/class/net/<slave>/upper_<bond> -> ../<bond>
+)
+
+func (k kind) isDir() bool  { return k <= kindProcBonding }
+func (k kind) isLink() bool { return k >= kindLower }
+
+// node is every file, directory and symlink of the tree. Nodes hold names
+// only, never state: everything is resolved in the latest snapshot.
+type node struct {
+	fs.Inode
+	fsys *filesystem
+	kind kind
+	path string // relative to the mount point, "" for the root
+	dev  string // the device of kindDev and everything below it; the bond of kindProcFile
+	name string // the entry name of files and links
+}
+
+// entry is one directory entry as a snapshot has it.
+type entry struct {
+	name string
+	kind kind
+	dev  string
+}
+
+// children returns the entries of directory n in snap, and false when n no
+// longer exists.
+func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
+	switch n.kind {
+	case kindRoot:
+		return []entry{{name: "proc", kind: kindProc}, {name: "sys", kind: kindSys}}, true
+	case kindSys:
+		return []entry{{name: "class", kind: kindClass}}, true
+	case kindClass:
+		return []entry{{name: "net", kind: kindNet}}, true
+	case kindProc:
+		return []entry{{name: "net", kind: kindProcNet}}, true
+	case kindProcNet:
+		return []entry{{name: "bonding", kind: kindProcBonding}}, true
+	case kindProcBonding:
+		es := make([]entry, 0, len(snap.Bonds))
+		for _, b := range snap.Bonds {
+			es = append(es, entry{name: b.Name, kind: kindProcFile, dev: b.Name})
+		}
+		return es, true
+	case kindNet:
+		es := []entry{{name: "bonding_masters", kind: kindMasters}}
+		seen := map[string]bool{}
+		for _, b := range snap.Bonds {
+			if !seen[b.Name] {
+				seen[b.Name] = true
+				es = append(es, entry{name: b.Name, kind: kindDev, dev: b.Name})
+			}
+		}
+		for _, b := range snap.Bonds {
+			for i := range b.Slaves {
+				s := b.Slaves[i].Name
+				if !seen[s] {
+					seen[s] = true
+					es = append(es, entry{name: s, kind: kindDev, dev: s})
+				}
+			}
+		}
+		return es, true
+	case kindDev:
+		b := snap.Bond(n.dev)
+		m, _ := snap.Slave(n.dev)
+		if b == nil && m == nil {
+			return nil, false
+		}
+		var es []entry
+		if m != nil {
+			es = append(es,
+				entry{name: "master", kind: kindMaster, dev: n.dev},
+				entry{name: "upper_" + m.Name, kind: kindUpper, dev: n.dev})
+		}
+		if b != nil {
+			for i := range b.Slaves {
+				es = append(es, entry{name: "lower_" + b.Slaves[i].Name, kind: kindLower, dev: n.dev})
+			}
+			es = append(es, entry{name: "bonding", kind: kindBonding, dev: n.dev})
+		}
+		if m != nil {
+			es = append(es, entry{name: "bonding_slave", kind: kindSlaveDir, dev: n.dev})
+		}
+		return es, true
+	case kindBonding:
+		if snap.Bond(n.dev) == nil {
+			return nil, false
+		}
+		es := make([]entry, 0, len(bond.Options))
+		for _, o := range bond.Options {
+			es = append(es, entry{name: o.Name, kind: kindOption, dev: n.dev})
+		}
+		return es, true
+	case kindSlaveDir:
+		if _, s := snap.Slave(n.dev); s == nil {
+			return nil, false
+		}
+		es := make([]entry, 0, len(slaveAttrs))
+		for _, a := range slaveAttrs {
+			es = append(es, entry{name: a, kind: kindSlaveAttr, dev: n.dev})
+		}
+		return es, true
+	}
+	return nil, false
+}
+
+// inoOf derives a stable inode number from a path, so that the kernel's
+// revalidating lookups find the node they cached.
+func inoOf(path string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	ino := h.Sum64() &^ (1 << 63) // below go-fuse's automatic numbers
+	if ino < 2 {
+		ino += 2 // 1 is the root
+	}
+	return ino
+}
+
+func (k kind) fileType() uint32 {
+	switch {
+	case k.isDir():
+		return syscall.S_IFDIR
+	case k.isLink():
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+// perm returns n's permission bits.
+func (n *node) perm() uint32 {
+	switch n.kind {
+	case kindProc, kindProcNet, kindProcBonding:
+		return 0o555
+	case kindMasters:
+		return 0o644
+	case kindOption:
+		if o := bond.OptionByName(n.name); o != nil && optionReadOnly(o) {
+			return 0o444
+		}
+		return 0o644
+	case kindSlaveAttr, kindProcFile:
+		return 0o444
+	}
+	if n.kind.isLink() {
+		return 0o777
+	}
+	return 0o755
+}
+
+// writable reports whether n accepts writes at all (0444 files do not, even
+// for root: kernfs refuses the open).
+func (n *node) writable() bool {
+	return n.kind == kindMasters || (n.kind == kindOption && n.perm()&0o200 != 0)
+}
+
+// fillAttr fills out with n's attributes.
+func (n *node) fillAttr(snap *bond.Snapshot, out *fuse.Attr) {
+	out.Mode = n.kind.fileType() | n.perm()
+	out.Nlink = 1
+	if n.kind.isDir() {
+		out.Nlink = 2
+	}
+	switch n.kind {
+	case kindMasters, kindOption, kindSlaveAttr:
+		out.Size = pageSize
+	case kindLower, kindMaster, kindUpper:
+		t, _ := n.target(snap)
+		out.Size = uint64(len(t))
+	}
+	out.Blksize = pageSize
+	out.SetTimes(&n.fsys.mtime, &n.fsys.mtime, &n.fsys.mtime)
+}
+
+// target returns a link's target, and false when the link is gone.
+func (n *node) target(snap *bond.Snapshot) (string, bool) {
+	switch n.kind {
+	case kindLower:
+		s := strings.TrimPrefix(n.name, "lower_")
+		if b, _ := snap.Slave(s); b == nil || b.Name != n.dev {
+			return "", false
+		}
+		return "../" + s, true
+	case kindUpper:
+		m := strings.TrimPrefix(n.name, "upper_")
+		if b, _ := snap.Slave(n.dev); b == nil || b.Name != m {
+			return "", false
+		}
+		return "../" + m, true
+	case kindMaster:
+		if b, _ := snap.Slave(n.dev); b != nil {
+			return "../" + b.Name, true
+		}
+	}
+	return "", false
+}
+
+// callerOf returns the credentials of the FUSE request behind ctx: only root
+// has CAP_NET_ADMIN.
+func callerOf(ctx context.Context) bond.Caller {
+	c, ok := fuse.FromContext(ctx)
+	return bond.Caller{NetAdmin: ok && c.Uid == 0}
+}
+
+// content renders file n for caller c, or fails with ENOENT when it is gone.
+func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errno) {
+	switch n.kind {
+	case kindMasters:
+		return RenderMasters(snap), 0
+	case kindOption:
+		b := snap.Bond(n.dev)
+		o := bond.OptionByName(n.name)
+		if b == nil || o == nil {
+			return "", syscall.ENOENT
+		}
+		return RenderOption(o, b, c), 0
+	case kindSlaveAttr:
+		_, s := snap.Slave(n.dev)
+		if s == nil {
+			return "", syscall.ENOENT
+		}
+		v, ok := RenderSlaveAttr(s, n.name)
+		if !ok {
+			return "", syscall.ENOENT
+		}
+		return v, 0
+	case kindProcFile:
+		b := snap.Bond(n.dev)
+		if b == nil {
+			return "", syscall.ENOENT
+		}
+		return RenderProcAs(b, c), 0
+	}
+	return "", syscall.EISDIR
+}
+
+var (
+	_ fs.NodeLookuper   = (*node)(nil)
+	_ fs.NodeReaddirer  = (*node)(nil)
+	_ fs.NodeGetattrer  = (*node)(nil)
+	_ fs.NodeSetattrer  = (*node)(nil)
+	_ fs.NodeReadlinker = (*node)(nil)
+	_ fs.NodeOpener     = (*node)(nil)
+	_ fs.NodeReader     = (*node)(nil)
+	_ fs.NodeWriter     = (*node)(nil)
+	_ fs.NodeWritever   = (*node)(nil)
+	_ fs.NodeCreater    = (*node)(nil)
+	_ fs.NodeMknoder    = (*node)(nil)
+	_ fs.NodeMkdirer    = (*node)(nil)
+	_ fs.NodeUnlinker   = (*node)(nil)
+	_ fs.NodeRmdirer    = (*node)(nil)
+	_ fs.NodeSymlinker  = (*node)(nil)
+	_ fs.NodeLinker     = (*node)(nil)
+	_ fs.NodeRenamer    = (*node)(nil)
+)
+
+// Lookup finds name in the latest snapshot.
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if !n.kind.isDir() {
+		return nil, syscall.ENOTDIR
+	}
+	snap := n.fsys.be.Snapshot()
+	es, ok := n.children(snap)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	for _, e := range es {
+		if e.name != name {
+			continue
+		}
+		path := name
+		if n.path != "" {
+			path = n.path + "/" + name
+		}
+		child := &node{fsys: n.fsys, kind: e.kind, path: path, dev: e.dev, name: name}
+		child.fillAttr(snap, &out.Attr)
+		ino := n.NewInode(ctx, child, fs.StableAttr{Mode: e.kind.fileType(), Ino: inoOf(path)})
+		return ino, 0
+	}
+	return nil, syscall.ENOENT
+}
+
+// Readdir lists the directory as the latest snapshot has it.
+func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	if !n.kind.isDir() {
+		return nil, syscall.ENOTDIR
+	}
+	es, ok := n.children(n.fsys.be.Snapshot())
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	list := make([]fuse.DirEntry, 0, len(es))
+	for _, e := range es {
+		path := e.name
+		if n.path != "" {
+			path = n.path + "/" + e.name
+		}
+		list = append(list, fuse.DirEntry{Name: e.name, Mode: e.kind.fileType(), Ino: inoOf(path)})
+	}
+	return fs.NewListDirStream(list), 0
+}
+
+// Getattr reports n's mode and size (sysfs attributes 4096, proc files 0).
+func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fillAttr(n.fsys.be.Snapshot(), &out.Attr)
+	return 0
+}
+
+// Setattr accepts and ignores every change: `echo x > f` truncates (O_TRUNC
+// arrives as a size change) before it writes.
+func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	n.fillAttr(n.fsys.be.Snapshot(), &out.Attr)
+	return 0
+}
+
+// Readlink returns "../<dev>" for the master, upper_ and lower_ links.
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	if !n.kind.isLink() {
+		return nil, syscall.EINVAL
+	}
+	t, ok := n.target(n.fsys.be.Snapshot())
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	return []byte(t), 0
+}
+
+// handle is an open file: its text, rendered once at open (like sysfs's
+// buffer), so that every read of one open sees one consistent text.
+type handle struct {
+	data []byte
+}
+
+// Open renders the file for reading into the handle; opening a 0444 file for
+// writing fails with EACCES, even for root.
+func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if n.kind.isDir() {
+		return nil, 0, syscall.EISDIR
+	}
+	if n.kind.isLink() {
+		return nil, 0, syscall.ELOOP
+	}
+	acc := flags & syscall.O_ACCMODE
+	if acc != syscall.O_RDONLY && !n.writable() {
+		return nil, 0, syscall.EACCES
+	}
+	text, errno := n.content(n.fsys.be.Snapshot(), callerOf(ctx))
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	h := &handle{}
+	if acc != syscall.O_WRONLY {
+		h.data = []byte(text)
+	}
+	return h, fuse.FOPEN_DIRECT_IO, 0
+}
+
+// Read returns the text rendered at open.
+func (n *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h, ok := f.(*handle)
+	if !ok {
+		return nil, syscall.EBADF
+	}
+	if off >= int64(len(h.data)) || off < 0 {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := min(off+int64(len(dest)), int64(len(h.data)))
+	return fuse.ReadResultData(h.data[off:end]), 0
+}
+
+// Write hands one write(2) to the backend. Like sysfs, at most one page is
+// taken per call and the offset is ignored; the backend's errno is returned
+// as is, an interrupted write as EINTR.
+func (n *node) Write(ctx context.Context, f fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	return n.write(ctx, data)
+}
+
+// Writev is Write for data that arrives in pieces.
+func (n *node) Writev(ctx context.Context, f fs.FileHandle, data [][]byte, off int64) (uint32, syscall.Errno) {
+	var all []byte
+	for _, d := range data {
+		all = append(all, d...)
+	}
+	return n.write(ctx, all)
+}
+
+func (n *node) write(ctx context.Context, data []byte) (written uint32, errno syscall.Errno) {
+	if !n.writable() {
+		return 0, syscall.EACCES
+	}
+	if len(data) > pageSize {
+		data = data[:pageSize]
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			n.fsys.logf("fusefs: write %q to %s panicked: %v", data, n.path, r)
+			written, errno = 0, syscall.EIO
+		}
+	}()
+	var err error
+	switch n.kind {
+	case kindMasters:
+		err = n.fsys.be.WriteMasters(ctx, string(data))
+	case kindOption:
+		err = n.fsys.be.WriteOption(ctx, n.dev, n.name, string(data), callerOf(ctx))
+	}
+	if err != nil {
+		return 0, errnoOf(err)
+	}
+	return uint32(len(data)), 0
+}
+
+// errnoOf maps a backend error to the errno write(2) returns.
+func errnoOf(err error) syscall.Errno {
+	var e syscall.Errno
+	switch {
+	case errors.As(err, &e) && e != 0:
+		return e
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return syscall.EINTR
+	}
+	return bond.ErrnoOf(err)
+}
+
+// Create fails with EACCES, as creating a file in sysfs does.
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EACCES
+}
+
+// Mknod fails with EACCES, as Create.
+func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EACCES
+}
+
+// Mkdir fails with EPERM, as in sysfs.
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// Unlink fails with EPERM, as in sysfs.
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
+
+// Rmdir fails with EPERM, as in sysfs.
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
+
+// Symlink fails with EPERM, as in sysfs.
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// Link fails with EPERM, as in sysfs.
+func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// Rename fails with EPERM, as in sysfs.
+func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	return syscall.EPERM
+}

@@ -1,0 +1,228 @@
+package fusefs
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"bondingfs/bond"
+)
+
+// DriverVersion is the version /proc/net/bonding/<bond> reports in its first
+// line ("Ethernet Channel Bonding Driver: v" + DriverVersion): the kernel
+// prints its UTS release there, and this is the release of the Debian 6.1
+// kernel the oracle goldens were recorded on (oracle/golden/KERNEL_VERSION).
+const DriverVersion = "6.1.0-56-amd64"
+
+// modeNames are the "Bonding Mode:" texts of /proc/net/bonding, indexed by
+// bond.Mode* (bond_mode_name in bond_main.c; not the option table's names).
+var modeNames = [...]string{
+	bond.ModeRoundRobin:   "load balancing (round-robin)",
+	bond.ModeActiveBackup: "fault-tolerance (active-backup)",
+	bond.ModeXOR:          "load balancing (xor)",
+	bond.ModeBroadcast:    "fault-tolerance (broadcast)",
+	bond.Mode8023AD:       "IEEE 802.3ad Dynamic link aggregation",
+	bond.ModeTLB:          "transmit load balancing",
+	bond.ModeALB:          "adaptive load balancing",
+}
+
+// modeName returns the proc text of mode m ("unknown" out of range, as the
+// kernel does).
+func modeName(m int) string {
+	if m >= 0 && m < len(modeNames) {
+		return modeNames[m]
+	}
+	return "unknown"
+}
+
+// optValueName returns the name that the option table (bond.Options) gives
+// value v of the option named opt — the one source of enum names shared with
+// the sysfs files. It falls back to the decimal number when the table has no
+// such option or value.
+func optValueName(opt string, v int) string {
+	if o := bond.OptionByName(opt); o != nil {
+		for _, val := range o.Values {
+			if val.Value == uint64(v) && val.Flags&(bond.ValMin|bond.ValMax) == 0 {
+				return val.Name
+			}
+		}
+	}
+	return strconv.Itoa(v)
+}
+
+// usesXmitHash reports whether the proc file shows the Transmit Hash Policy
+// line: balance-xor, 802.3ad, and balance-tlb/alb with tlb_dynamic_lb off.
+func usesXmitHash(p *bond.Params) bool {
+	switch p.Mode {
+	case bond.ModeXOR, bond.Mode8023AD:
+		return true
+	case bond.ModeTLB, bond.ModeALB:
+		return p.TLBDynamicLB == 0
+	}
+	return false
+}
+
+// macString formats a MAC address as "aa:bb:cc:dd:ee:ff" (the kernel's %pM);
+// an empty address prints as all zeros.
+func macString(a net.HardwareAddr) string {
+	if len(a) == 0 {
+		return "00:00:00:00:00:00"
+	}
+	return a.String()
+}
+
+// RenderProc returns the text of /proc/net/bonding/<b.Name> as a caller with
+// CAP_NET_ADMIN reads it (bond_procfs.c, Linux 6.1 layout).
+func RenderProc(b *bond.BondStatus) string {
+	return RenderProcAs(b, bond.Caller{NetAdmin: true})
+}
+
+// RenderProcAs returns the text of /proc/net/bonding/<b.Name> as caller c
+// reads it: without NetAdmin the 802.3ad system/aggregator lines and the
+// per-port LACPDU details are left out, as in the kernel.
+func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
+	var sb strings.Builder
+	p := &b.Params
+	w := func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }
+
+	w("Ethernet Channel Bonding Driver: v%s\n\n", DriverVersion)
+
+	w("Bonding Mode: %s", modeName(p.Mode))
+	if p.Mode == bond.ModeActiveBackup && p.FailOverMAC != bond.FOMNone {
+		w(" (fail_over_mac %s)", optValueName("fail_over_mac", p.FailOverMAC))
+	}
+	sb.WriteByte('\n')
+
+	if usesXmitHash(p) {
+		w("Transmit Hash Policy: %s (%d)\n", optValueName("xmit_hash_policy", p.XmitPolicy), p.XmitPolicy)
+	}
+
+	if bond.UsesPrimary(p.Mode) {
+		w("Primary Slave: %s", orNone(b.PrimarySlave))
+		if b.PrimarySlave != "" {
+			w(" (primary_reselect %s)", optValueName("primary_reselect", p.PrimaryReselect))
+		}
+		w("\nCurrently Active Slave: %s\n", orNone(b.ActiveSlave))
+	}
+
+	w("MII Status: %s\n", upDown(b.Carrier))
+	w("MII Polling Interval (ms): %d\n", p.Miimon)
+	w("Up Delay (ms): %d\n", p.UpDelay*p.Miimon)
+	w("Down Delay (ms): %d\n", p.DownDelay*p.Miimon)
+	w("Peer Notification Delay (ms): %d\n", p.PeerNotifDelay*p.Miimon)
+
+	if p.ArpInterval > 0 {
+		w("ARP Polling Interval (ms): %d\n", p.ArpInterval)
+		w("ARP Missed Max: %d\n", p.MissedMax)
+		sb.WriteString("ARP IP target/s (n.n.n.n form):")
+		for i, t := range p.ArpTargets {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			w(" %s", t)
+		}
+		sb.WriteByte('\n')
+		// IPv6 NS targets are netlink-only in 6.1 and not modelled: the
+		// line is always printed with an empty list.
+		sb.WriteString("NS IPv6 target/s (xx::xx form):\n")
+	}
+
+	if p.Mode == bond.Mode8023AD {
+		sb.WriteString("\n802.3ad info\n")
+		w("LACP active: %s\n", onOff(p.LacpActive != 0))
+		if p.LacpRate != 0 {
+			sb.WriteString("LACP rate: fast\n")
+		} else {
+			sb.WriteString("LACP rate: slow\n")
+		}
+		w("Min links: %d\n", p.MinLinks)
+		w("Aggregator selection policy (ad_select): %s\n", optValueName("ad_select", p.AdSelect))
+		if c.NetAdmin {
+			ad := b.AD
+			if ad == nil {
+				ad = &bond.ADStatus{}
+			}
+			w("System priority: %d\n", ad.SystemPriority)
+			w("System MAC address: %s\n", macString(ad.SystemMAC))
+			if agg := ad.ActiveAggregator; agg == nil {
+				w("bond %s has no active aggregator\n", b.Name)
+			} else {
+				sb.WriteString("Active Aggregator Info:\n")
+				w("\tAggregator ID: %d\n", agg.ID)
+				w("\tNumber of ports: %d\n", agg.NumPorts)
+				w("\tActor Key: %d\n", agg.ActorKey)
+				w("\tPartner Key: %d\n", agg.PartnerKey)
+				w("\tPartner Mac Address: %s\n", macString(agg.PartnerMAC))
+			}
+		}
+	}
+
+	for i := range b.Slaves {
+		renderProcSlave(&sb, b, &b.Slaves[i], c)
+	}
+	return sb.String()
+}
+
+// renderProcSlave appends one slave's block (preceded by an empty line).
+func renderProcSlave(sb *strings.Builder, b *bond.BondStatus, s *bond.SlaveStatus, c bond.Caller) {
+	w := func(format string, args ...any) { fmt.Fprintf(sb, format, args...) }
+	w("\nSlave Interface: %s\n", s.Name)
+	w("MII Status: %s\n", bond.LinkStateName(s.Link))
+	if s.Speed == bond.SpeedUnknown {
+		sb.WriteString("Speed: Unknown\n")
+	} else {
+		w("Speed: %d Mbps\n", s.Speed)
+	}
+	switch s.Duplex {
+	case bond.DuplexUnknown:
+		sb.WriteString("Duplex: Unknown\n")
+	case bond.DuplexHalf:
+		sb.WriteString("Duplex: half\n")
+	default:
+		sb.WriteString("Duplex: full\n")
+	}
+	w("Link Failure Count: %d\n", s.LinkFailureCount)
+	w("Permanent HW addr: %s\n", macString(s.PermHWAddr))
+	w("Slave queue ID: %d\n", s.QueueID)
+
+	if b.Params.Mode != bond.Mode8023AD {
+		return
+	}
+	ad := s.AD
+	if ad == nil {
+		sb.WriteString("Aggregator ID: N/A\n")
+		return
+	}
+	w("Aggregator ID: %d\n", ad.AggregatorID)
+	renderProcPort(sb, ad, c)
+}
+
+func orNone(name string) string {
+	if name == "" {
+		return "None"
+	}
+	return name
+}
+
+func upDown(up bool) string {
+	if up {
+		return "up"
+	}
+	return "down"
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+// renderProcPort appends the churn and LACPDU-detail lines of a port that has
+// an aggregator. bond.ADSlaveStatus does not carry that state yet (churn
+// machine states and counts, actor and partner oper values), so nothing is
+// printed here until it does.
+func renderProcPort(sb *strings.Builder, ad *bond.ADSlaveStatus, c bond.Caller) {
+	_, _, _ = sb, ad, c
+}
