@@ -120,4 +120,3 @@ func RenderOption(o *bond.Option, b *bond.BondStatus, c bond.Caller) string {
 
 // optionReadOnly reports whether bonding/<name> is a 0444 file.
 func optionReadOnly(o *bond.Option) bool { return o.Flags&bond.OptReadOnly != 0 }
-
