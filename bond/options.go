@@ -1,8 +1,268 @@
 package bond
 
+import "math"
+
+// This file is the option table: one entry per file under
+// /sys/class/net/<bond>/bonding/, in the order of bond_sysfs.c
+// per_bond_attrs[] of the Debian 6.1 kernel, with the value tables of
+// bond_options.c. Every consumer (sysfs files, module options, config
+// import, tests, procfs names) reads enum names and numbers from the value
+// tables below; there is no second mapping anywhere.
+
+// allModesExcept is BOND_MODE_ALL_EX: every mode except those in keep (a bit
+// set of 1<<Mode).
+func allModesExcept(keep uint32) uint32 { return ^keep }
+
+func optModeBit(m int) uint32 { return 1 << uint(m) }
+
+// noArpModes are the modes that cannot use the ARP monitor
+// (!bond_mode_uses_arp): 802.3ad, balance-tlb, balance-alb.
+var noArpModes = optModeBit(Mode8023AD) | optModeBit(ModeTLB) | optModeBit(ModeALB)
+
+// optIntMax is INT_MAX, the "maxval" of the millisecond options.
+const optIntMax = math.MaxInt32
+
+// Value tables (bond_options.c bond_*_tbl). Order matters: parsing takes the
+// first entry that matches, as the kernel does.
+var (
+	modeValues = []OptValue{
+		{"balance-rr", ModeRoundRobin, ValDefault},
+		{"active-backup", ModeActiveBackup, 0},
+		{"balance-xor", ModeXOR, 0},
+		{"broadcast", ModeBroadcast, 0},
+		{"802.3ad", Mode8023AD, 0},
+		{"balance-tlb", ModeTLB, 0},
+		{"balance-alb", ModeALB, 0},
+	}
+	packetsPerSlaveValues = []OptValue{
+		{"default", 1, ValDefault},
+		{"maxval", math.MaxUint16, ValMax},
+	}
+	xmitHashValues = []OptValue{
+		{"layer2", XmitLayer2, ValDefault},
+		{"layer3+4", XmitLayer34, 0},
+		{"layer2+3", XmitLayer23, 0},
+		{"encap2+3", XmitEncap23, 0},
+		{"encap3+4", XmitEncap34, 0},
+		{"vlan+srcmac", XmitVlanSrcMAC, 0},
+	}
+	arpValidateValues = []OptValue{
+		{"none", ArpValidateNone, ValDefault},
+		{"active", ArpValidateActive, 0},
+		{"backup", ArpValidateBackup, 0},
+		{"all", ArpValidateAll, 0},
+		{"filter", ArpValidateFilter, 0},
+		{"filter_active", ArpValidateFilterActive, 0},
+		{"filter_backup", ArpValidateFilterBackup, 0},
+	}
+	arpAllTargetsValues = []OptValue{
+		{"any", 0, ValDefault},
+		{"all", 1, 0},
+	}
+	failOverMACValues = []OptValue{
+		{"none", FOMNone, ValDefault},
+		{"active", FOMActive, 0},
+		{"follow", FOMFollow, 0},
+	}
+	// intMaxValues serves every "0 .. INT_MAX" option (miimon, arp_interval,
+	// updelay, downdelay, min_links): bond_intmax_tbl.
+	intMaxValues = []OptValue{
+		{"off", 0, ValDefault},
+		{"maxval", optIntMax, ValMax},
+	}
+	lacpActiveValues = []OptValue{
+		{"off", 0, 0},
+		{"on", 1, ValDefault},
+	}
+	// lacpRateValues has no default entry: "echo default > lacp_rate" fails.
+	lacpRateValues = []OptValue{
+		{"slow", 0, 0},
+		{"fast", 1, 0},
+	}
+	adSelectValues = []OptValue{
+		{"stable", 0, ValDefault},
+		{"bandwidth", 1, 0},
+		{"count", 2, 0},
+	}
+	numPeerNotifValues = []OptValue{
+		{"off", 0, 0},
+		{"maxval", 255, ValMax},
+		{"default", 1, ValDefault},
+	}
+	peerNotifDelayValues = []OptValue{
+		{"off", 0, 0},
+		{"maxval", 300000, ValMax},
+	}
+	primaryReselectValues = []OptValue{
+		{"always", ReselectAlways, ValDefault},
+		{"better", ReselectBetter, 0},
+		{"failure", ReselectFailure, 0},
+	}
+	useCarrierValues = []OptValue{
+		{"off", 0, 0},
+		{"on", 1, ValDefault},
+	}
+	allSlavesActiveValues = []OptValue{
+		{"off", 0, ValDefault},
+		{"on", 1, 0},
+	}
+	resendIGMPValues = []OptValue{
+		{"off", 0, 0},
+		{"maxval", 255, ValMax},
+		{"default", 1, ValDefault},
+	}
+	lpIntervalValues = []OptValue{
+		{"minval", 1, ValMin | ValDefault},
+		{"maxval", optIntMax, ValMax},
+	}
+	tlbDynamicLBValues = []OptValue{
+		{"off", 0, 0},
+		{"on", 1, ValDefault},
+	}
+	adActorSysPrioValues = []OptValue{
+		{"minval", 1, ValMin},
+		{"maxval", 65535, ValMax | ValDefault},
+	}
+	adUserPortKeyValues = []OptValue{
+		{"minval", 0, ValMin | ValDefault},
+		{"maxval", 1023, ValMax},
+	}
+	missedMaxValues = []OptValue{
+		{"minval", 1, ValMin},
+		{"maxval", 255, ValMax},
+		{"default", 2, ValDefault},
+	}
+)
+
 // Options is the option table in the order of bond_sysfs.c per_bond_attrs[]:
-// one entry per file under bonding/.
+// one entry per file under bonding/ (38 in the 6.1 kernel).
 var Options []*Option
+
+func init() {
+	Options = []*Option{
+		{Name: "slaves", Desc: "Slave membership management",
+			Flags: OptRawVal, Show: showSlaves, set: setSlaves},
+		{Name: "mode", Desc: "Mode of operation; 0 for balance-rr, 1 for active-backup, 2 for balance-xor, 3 for broadcast, 4 for 802.3ad, 5 for balance-tlb, 6 for balance-alb",
+			Flags: OptNoSlaves | OptIfDown, Values: modeValues,
+			Show: showEnum("mode", func(p *Params) int { return p.Mode }), set: setMode},
+		{Name: "fail_over_mac", Desc: "For active-backup, do not set all slaves to the same MAC; 0 for none (default), 1 for active, 2 for follow",
+			Flags: OptNoSlaves, Values: failOverMACValues,
+			Show: showEnum("fail_over_mac", func(p *Params) int { return p.FailOverMAC }),
+			set:  setInt(func(p *Params) *int { return &p.FailOverMAC })},
+		{Name: "arp_validate", Desc: "validate src/dst of ARP probes; 0 for none (default), 1 for active, 2 for backup, 3 for all",
+			UnsuppModes: noArpModes, Values: arpValidateValues,
+			Show: showEnum("arp_validate", func(p *Params) int { return p.ArpValidate }),
+			set:  setInt(func(p *Params) *int { return &p.ArpValidate })},
+		{Name: "arp_all_targets", Desc: "fail on any/all arp targets timeout; 0 for any (default), 1 for all",
+			Values: arpAllTargetsValues,
+			Show:   showEnum("arp_all_targets", func(p *Params) int { return p.ArpAllTargets }),
+			set:    setInt(func(p *Params) *int { return &p.ArpAllTargets })},
+		{Name: "arp_interval", Desc: "arp interval in milliseconds",
+			UnsuppModes: noArpModes, Values: intMaxValues,
+			Show: showInt(func(p *Params) int { return p.ArpInterval }), set: setArpInterval},
+		{Name: "arp_ip_target", Desc: "arp targets in n.n.n.n form",
+			Flags: OptRawVal, Show: showArpTargets, set: setArpTargets},
+		{Name: "downdelay", Desc: "Delay before considering link down, in milliseconds",
+			Values: intMaxValues,
+			Show:   showDelay(func(p *Params) int { return p.DownDelay }),
+			set:    setDelay("down delay", func(p *Params) *int { return &p.DownDelay })},
+		{Name: "updelay", Desc: "Delay before considering link up, in milliseconds",
+			Values: intMaxValues,
+			Show:   showDelay(func(p *Params) int { return p.UpDelay }),
+			set:    setDelay("up delay", func(p *Params) *int { return &p.UpDelay })},
+		{Name: "peer_notif_delay", Desc: "Delay between each peer notification on failover event, in milliseconds",
+			Values: peerNotifDelayValues,
+			Show:   showDelay(func(p *Params) int { return p.PeerNotifDelay }),
+			set:    setDelay("peer notification delay", func(p *Params) *int { return &p.PeerNotifDelay })},
+		{Name: "lacp_active", Desc: "Send LACPDU frames with configured lacp rate or acts as speak when spoken to",
+			Flags: OptIfDown, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: lacpActiveValues,
+			Show: showEnum("lacp_active", func(p *Params) int { return p.LacpActive }),
+			set:  setInt(func(p *Params) *int { return &p.LacpActive })},
+		{Name: "lacp_rate", Desc: "LACPDU tx rate to request from 802.3ad partner; 0 for slow, 1 for fast",
+			Flags: OptIfDown, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: lacpRateValues,
+			Show: showEnum("lacp_rate", func(p *Params) int { return p.LacpRate }),
+			set:  setInt(func(p *Params) *int { return &p.LacpRate })},
+		{Name: "ad_select", Desc: "802.3ad aggregation selection logic; 0 for stable (default), 1 for bandwidth, 2 for count",
+			Flags: OptIfDown, Values: adSelectValues,
+			Show: showEnum("ad_select", func(p *Params) int { return p.AdSelect }),
+			set:  setInt(func(p *Params) *int { return &p.AdSelect })},
+		{Name: "xmit_hash_policy", Desc: "balance-alb, balance-tlb, balance-xor, 802.3ad hashing method; 0 for layer 2 (default), 1 for layer 3+4, 2 for layer 2+3, 3 for encap layer 2+3, 4 for encap layer 3+4, 5 for vlan+srcmac",
+			Values: xmitHashValues,
+			Show:   showEnum("xmit_hash_policy", func(p *Params) int { return p.XmitPolicy }),
+			set:    setInt(func(p *Params) *int { return &p.XmitPolicy })},
+		{Name: "num_grat_arp", Desc: "Number of peer notifications to send on failover event (alias of num_unsol_na)",
+			Values: numPeerNotifValues,
+			Show:   showInt(func(p *Params) int { return p.NumPeerNotif }),
+			set:    setInt(func(p *Params) *int { return &p.NumPeerNotif })},
+		{Name: "num_unsol_na", Desc: "Number of peer notifications to send on failover event (alias of num_grat_arp)",
+			Values: numPeerNotifValues,
+			Show:   showInt(func(p *Params) int { return p.NumPeerNotif }),
+			set:    setInt(func(p *Params) *int { return &p.NumPeerNotif })},
+		{Name: "miimon", Desc: "Link check interval in milliseconds",
+			Values: intMaxValues,
+			Show:   showInt(func(p *Params) int { return p.Miimon }), set: setMiimon},
+		{Name: "primary", Desc: "Primary network device to use",
+			Flags: OptRawVal, UnsuppModes: allModesExcept(optModeBit(ModeActiveBackup) | optModeBit(ModeTLB) | optModeBit(ModeALB)),
+			Show: showPrimary, set: setPrimary},
+		{Name: "primary_reselect", Desc: "Reselect primary slave once it comes up; 0 for always (default), 1 for only if speed of primary is better, 2 for only on active slave failure",
+			Values: primaryReselectValues,
+			Show:   showEnum("primary_reselect", func(p *Params) int { return p.PrimaryReselect }),
+			set:    setPrimaryReselect},
+		{Name: "use_carrier", Desc: "Use netif_carrier_ok (vs MII ioctls) in miimon; 0 for off, 1 for on (default)",
+			Values: useCarrierValues,
+			Show:   showInt(func(p *Params) int { return p.UseCarrier }),
+			set:    setInt(func(p *Params) *int { return &p.UseCarrier })},
+		{Name: "active_slave", Desc: "Currently active slave",
+			Flags: OptRawVal, UnsuppModes: allModesExcept(optModeBit(ModeActiveBackup) | optModeBit(ModeTLB) | optModeBit(ModeALB)),
+			Show: showActiveSlave, set: setActiveSlave},
+		{Name: "mii_status", Flags: OptReadOnly, Show: showMIIStatus},
+		{Name: "ad_aggregator", Flags: OptReadOnly, Show: showAgg(false, func(a *ADAggregator) int { return a.ID })},
+		{Name: "ad_num_ports", Flags: OptReadOnly, Show: showAgg(false, func(a *ADAggregator) int { return a.NumPorts })},
+		{Name: "ad_actor_key", Flags: OptReadOnly, Show: showAgg(true, func(a *ADAggregator) int { return a.ActorKey })},
+		{Name: "ad_partner_key", Flags: OptReadOnly, Show: showAgg(true, func(a *ADAggregator) int { return a.PartnerKey })},
+		{Name: "ad_partner_mac", Flags: OptReadOnly, Show: showPartnerMAC},
+		{Name: "queue_id", Desc: "Set queue id of a slave",
+			Flags: OptRawVal, Show: showQueueIDs, set: setQueueID},
+		{Name: "all_slaves_active", Desc: "Keep all frames received on an interface by setting active flag for all slaves; 0 for never (default), 1 for always.",
+			Values: allSlavesActiveValues,
+			Show:   showInt(func(p *Params) int { return p.AllSlavesActive }), set: setAllSlavesActive},
+		{Name: "resend_igmp", Desc: "Number of IGMP membership reports to send on link failure",
+			Values: resendIGMPValues,
+			Show:   showInt(func(p *Params) int { return p.ResendIGMP }),
+			set:    setInt(func(p *Params) *int { return &p.ResendIGMP })},
+		{Name: "min_links", Desc: "Minimum number of available links before turning on carrier",
+			Values: intMaxValues,
+			Show:   showUint(func(p *Params) int { return p.MinLinks }),
+			set:    setInt(func(p *Params) *int { return &p.MinLinks })},
+		{Name: "lp_interval", Desc: "The number of seconds between instances where the bonding driver sends learning packets to each slaves peer switch. The default is 1.",
+			Values: lpIntervalValues,
+			Show:   showInt(func(p *Params) int { return p.LpInterval }),
+			set:    setInt(func(p *Params) *int { return &p.LpInterval })},
+		{Name: "packets_per_slave", Desc: "Packets to send per slave in balance-rr mode; 0 for a random slave, 1 packet per slave (default), >1 packets per slave.",
+			UnsuppModes: allModesExcept(optModeBit(ModeRoundRobin)), Values: packetsPerSlaveValues,
+			Show: showUint(func(p *Params) int { return p.PacketsPerSlave }),
+			set:  setInt(func(p *Params) *int { return &p.PacketsPerSlave })},
+		{Name: "tlb_dynamic_lb", Desc: "Enable dynamic flow shuffling",
+			Flags: OptIfDown, UnsuppModes: allModesExcept(optModeBit(ModeTLB) | optModeBit(ModeALB)), Values: tlbDynamicLBValues,
+			Show: showInt(func(p *Params) int { return p.TLBDynamicLB }),
+			set:  setInt(func(p *Params) *int { return &p.TLBDynamicLB })},
+		{Name: "ad_actor_sys_prio",
+			UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: adActorSysPrioValues,
+			Show: showAD(func(p *Params) string { return optFmtUint(uint64(uint16(p.AdActorSysPrio))) }),
+			set:  setInt(func(p *Params) *int { return &p.AdActorSysPrio })},
+		{Name: "ad_actor_system",
+			Flags: OptRawVal, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)),
+			Show: showAD(func(p *Params) string { return optFmtMAC(p.AdActorSystem) }), set: setAdActorSystem},
+		{Name: "ad_user_port_key",
+			Flags: OptIfDown, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: adUserPortKeyValues,
+			Show: showAD(func(p *Params) string { return optFmtUint(uint64(uint16(p.AdUserPortKey))) }),
+			set:  setInt(func(p *Params) *int { return &p.AdUserPortKey })},
+		{Name: "arp_missed_max", Desc: "Maximum number of missed ARP interval",
+			UnsuppModes: noArpModes, Values: missedMaxValues,
+			Show: showUint(func(p *Params) int { return p.MissedMax }),
+			set:  setInt(func(p *Params) *int { return &p.MissedMax })},
+	}
+}
 
 // OptionByName returns the option named name, or nil.
 func OptionByName(name string) *Option {
@@ -12,4 +272,81 @@ func OptionByName(name string) *Option {
 		}
 	}
 	return nil
+}
+
+// ValueName returns the name the option's value table gives v (the word the
+// sysfs file prints before the number, e.g. ValueName("mode", 1) =
+// "active-backup", ValueName("xmit_hash_policy", 1) = "layer3+4",
+// ValueName("lacp_rate", 1) = "fast"), as bond_opt_get_val does: the first
+// entry with that value. It returns "" when the option or value is unknown.
+func ValueName(opt string, v int) string {
+	o := OptionByName(opt)
+	if o == nil || v < 0 {
+		return ""
+	}
+	for _, e := range o.Values {
+		if e.Value == uint64(v) {
+			return e.Name
+		}
+	}
+	return ""
+}
+
+// ModeDescription returns the long mode name of /proc/net/bonding's
+// "Bonding Mode:" line (bond_main.c bond_mode_name), "unknown" out of range.
+func ModeDescription(mode int) string {
+	switch mode {
+	case ModeRoundRobin:
+		return "load balancing (round-robin)"
+	case ModeActiveBackup:
+		return "fault-tolerance (active-backup)"
+	case ModeXOR:
+		return "load balancing (xor)"
+	case ModeBroadcast:
+		return "fault-tolerance (broadcast)"
+	case Mode8023AD:
+		return "IEEE 802.3ad Dynamic link aggregation"
+	case ModeTLB:
+		return "transmit load balancing"
+	case ModeALB:
+		return "adaptive load balancing"
+	}
+	return "unknown"
+}
+
+// valueFlagged returns the first value table entry carrying one of the flags
+// in mask (bond_opt_get_flags), or nil.
+func (o *Option) valueFlagged(mask int) *OptValue {
+	for i := range o.Values {
+		if o.Values[i].Flags&mask != 0 {
+			return &o.Values[i]
+		}
+	}
+	return nil
+}
+
+// Range returns the option's numeric range [min, max] (min is 0 when the
+// table has no "minval") and whether it has one; options without a "maxval"
+// entry accept only their table's values.
+func (o *Option) Range() (min, max uint64, ok bool) {
+	mx := o.valueFlagged(ValMax)
+	if mx == nil {
+		return 0, 0, false
+	}
+	if mn := o.valueFlagged(ValMin); mn != nil {
+		min = mn.Value
+	}
+	return min, mx.Value, true
+}
+
+// Default returns the table entry "default" selects, or nil when the option
+// has none (lacp_rate, peer_notif_delay, raw options).
+func (o *Option) Default() *OptValue { return o.valueFlagged(ValDefault) }
+
+// ReadOnly reports whether the file is 0444.
+func (o *Option) ReadOnly() bool { return o.Flags&OptReadOnly != 0 }
+
+// Unsupported reports whether setting the option in mode fails with EACCES.
+func (o *Option) Unsupported(mode int) bool {
+	return mode >= 0 && mode < 32 && o.UnsuppModes&optModeBit(mode) != 0
 }

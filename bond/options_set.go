@@ -1,0 +1,428 @@
+package bond
+
+import (
+	"context"
+	"net/netip"
+	"syscall"
+)
+
+// WriteOption writes data to the file bonding/<option> of the bond named
+// bond, as write(2) on the kernel's sysfs file (bond_sysfs.c
+// bonding_sysfs_store_option → bond_options.c __bond_opt_set). It runs on
+// the control goroutine and returns nil or a syscall.Errno:
+//
+//   - ENOENT for an unknown option, ENODEV for an unknown bond;
+//   - EACCES for a read-only file or a caller without CAP_NET_ADMIN (the
+//     kernel refuses the open of a 0444/root-only file);
+//   - E2BIG for more than a page (kernfs atomic_write_len);
+//   - then, in the kernel's order: EACCES when the option is not supported in
+//     the current mode, ENOTEMPTY when it needs a bond without slaves, EBUSY
+//     when it needs the bond down, EINVAL when the value does not parse, and
+//     finally the setter's own errors (EPERM, ENODEV, EINVAL, ...).
+//
+// Failures are logged like bond_opt_error_interpret; successful sets log
+// nothing except the kernel's warnings (delay rounding, last ARP target).
+// ctx ending first returns ctx.Err(); a closed registry returns ErrClosed.
+func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c Caller) error {
+	o := OptionByName(option)
+	if o == nil {
+		return syscall.ENOENT
+	}
+	if o.ReadOnly() || !c.NetAdmin {
+		return syscall.EACCES
+	}
+	if len(data) > optPageSize {
+		return syscall.E2BIG
+	}
+	return r.Do(ctx, func() error {
+		b := r.Bond(bond)
+		if b == nil {
+			return syscall.ENODEV
+		}
+		return b.setOption(o, data)
+	})
+}
+
+// SetOption sets the option named name from text as a write to its sysfs
+// file would (see Registry.WriteOption), on the control goroutine: for
+// BONDING_OPTS-style configuration applied to a bond the caller already
+// holds. It returns nil or a syscall.Errno.
+func (b *Bond) SetOption(name, text string) error {
+	o := OptionByName(name)
+	if o == nil {
+		return syscall.ENOENT
+	}
+	if o.ReadOnly() {
+		return syscall.EACCES
+	}
+	return b.setOption(o, text)
+}
+
+// setOption is __bond_opt_set: dependency checks, parse, set, and the error
+// log of bond_opt_error_interpret.
+func (b *Bond) setOption(o *Option, text string) error {
+	text = cutNUL(text)
+	err := b.trySet(o, text)
+	if err != nil {
+		e := ErrnoOf(err)
+		b.interpretOptError(o, e, text)
+		return e
+	}
+	return nil
+}
+
+func (b *Bond) trySet(o *Option, text string) error {
+	// bond_opt_check_deps
+	if o.Unsupported(b.params.Mode) {
+		return syscall.EACCES
+	}
+	if o.Flags&OptNoSlaves != 0 && b.HasSlaves() {
+		return syscall.ENOTEMPTY
+	}
+	if o.Flags&OptIfDown != 0 && b.IsUp() {
+		return syscall.EBUSY
+	}
+	if o.set == nil {
+		return syscall.EACCES
+	}
+	if o.Flags&OptRawVal != 0 {
+		return o.set(b, nil, text)
+	}
+	v, ok := o.Parse(text)
+	if !ok {
+		return syscall.EINVAL
+	}
+	return o.set(b, &v, text)
+}
+
+// interpretOptError logs a failed set like bond_opt_error_interpret.
+func (b *Bond) interpretOptError(o *Option, e syscall.Errno, text string) {
+	s := cutNL(text)
+	switch e {
+	case syscall.EINVAL:
+		b.Logf("option %s: invalid value (%s)", o.Name, s)
+		if min, max, ok := o.Range(); ok {
+			b.Logf("option %s: allowed values %d - %d", o.Name, min, max)
+		}
+	case syscall.EACCES:
+		if m := b.params.Mode; o.Unsupported(m) {
+			b.Logf("option %s: mode dependency failed, not supported in mode %s(%d)",
+				o.Name, ValueName("mode", m), m)
+		}
+	case syscall.ENOTEMPTY:
+		b.Logf("option %s: unable to set because the bond device has slaves", o.Name)
+	case syscall.EBUSY:
+		b.Logf("option %s: unable to set because the bond device is up", o.Name)
+	case syscall.ENODEV:
+		b.Logf("option %s: interface %s does not exist!", o.Name, s)
+	}
+}
+
+// setInt is the setter of options that only store their value.
+func setInt(field func(*Params) *int) func(*Bond, *OptValue, string) error {
+	return func(b *Bond, v *OptValue, _ string) error {
+		*field(&b.params) = int(v.Value)
+		b.ParamsChanged()
+		return nil
+	}
+}
+
+// setMode is bond_option_mode_set: modes without ARP monitoring (802.3ad,
+// tlb, alb) turn arp_interval off and miimon on (100 ms) if it was off;
+// balance-alb forces tlb_dynamic_lb on; arp_validate is reset.
+func setMode(b *Bond, v *OptValue, _ string) error {
+	p := &b.params
+	m := int(v.Value)
+	if noArpModes&optModeBit(m) != 0 {
+		p.ArpInterval = 0
+		if p.Miimon == 0 {
+			p.Miimon = optDefaultMiimon
+		}
+	}
+	if m == ModeALB {
+		p.TLBDynamicLB = 1
+	}
+	p.ArpValidate = ArpValidateNone
+	p.Mode = m
+	b.ParamsChanged()
+	return nil
+}
+
+// optDefaultMiimon is BOND_DEFAULT_MIIMON (ms).
+const optDefaultMiimon = 100
+
+// setMiimon is bond_option_miimon_set: a non-zero miimon (ms) turns the ARP
+// monitor and arp_validate off. Delays stay stored in ticks, so their shown
+// values scale with the new miimon.
+func setMiimon(b *Bond, v *OptValue, _ string) error {
+	p := &b.params
+	p.Miimon = int(v.Value)
+	if v.Value != 0 && p.ArpInterval != 0 {
+		p.ArpInterval = 0
+		p.ArpValidate = ArpValidateNone
+	}
+	b.ParamsChanged()
+	return nil
+}
+
+// setArpInterval is bond_option_arp_interval_set: a non-zero interval (ms)
+// turns MII monitoring off.
+func setArpInterval(b *Bond, v *OptValue, _ string) error {
+	p := &b.params
+	p.ArpInterval = int(v.Value)
+	if v.Value != 0 {
+		p.Miimon = 0
+	}
+	b.ParamsChanged()
+	return nil
+}
+
+// setDelay is _bond_option_delay_set: the value (ms) is stored in miimon
+// ticks, rounded down with a warning; EPERM while miimon is 0.
+func setDelay(name string, field func(*Params) *int) func(*Bond, *OptValue, string) error {
+	return func(b *Bond, v *OptValue, _ string) error {
+		p := &b.params
+		value := int(int32(v.Value))
+		if p.Miimon == 0 {
+			b.Logf("Unable to set %s as MII monitoring is disabled", name)
+			return syscall.EPERM
+		}
+		if value%p.Miimon != 0 {
+			b.Logf("%s (%d) is not a multiple of miimon (%d), value rounded to %d ms",
+				name, value, p.Miimon, value/p.Miimon*p.Miimon)
+		}
+		*field(p) = value / p.Miimon
+		b.ParamsChanged()
+		return nil
+	}
+}
+
+// setPrimaryReselect stores primary_reselect and reselects the active slave.
+func setPrimaryReselect(b *Bond, v *OptValue, _ string) error {
+	b.params.PrimaryReselect = int(v.Value)
+	b.ParamsChanged()
+	b.Reselect()
+	return nil
+}
+
+// setAllSlavesActive is bond_option_all_slaves_active_set; the engine flips
+// the inactive flags of backup slaves in ParamsChanged.
+func setAllSlavesActive(b *Bond, v *OptValue, _ string) error {
+	if int(v.Value) == b.params.AllSlavesActive {
+		return nil
+	}
+	b.params.AllSlavesActive = int(v.Value)
+	b.ParamsChanged()
+	return nil
+}
+
+// setSlaves is bond_option_slaves_set: "+ifname" enslaves, "-ifname"
+// releases (first word, at most 16 bytes). A malformed command is EPERM; an
+// interface the host does not have is ENODEV; then Bond.Enslave /
+// Bond.Release decide (their errno is interpreted like any setter error).
+func setSlaves(b *Bond, _ *OptValue, raw string) error {
+	cmd, _ := scanWord(raw, ifNameSizeOpt)
+	if len(cmd) <= 1 || (cmd[0] != '+' && cmd[0] != '-') || !validIfName(cmd[1:]) {
+		b.Logf("no command found in slaves file - use +ifname or -ifname")
+		return syscall.EPERM
+	}
+	name := cmd[1:]
+	if err := b.optLookupLink(name); err != nil {
+		return err
+	}
+	if cmd[0] == '+' {
+		return b.Enslave(name)
+	}
+	return b.Release(name)
+}
+
+// optLookupLink is __dev_get_by_name through the Host: ENODEV (or the
+// host's errno) when the interface does not exist.
+func (b *Bond) optLookupLink(name string) error {
+	h := b.reg.Host()
+	if h == nil {
+		return syscall.ENODEV
+	}
+	if _, err := h.LinkByName(name); err != nil {
+		return ErrnoOf(err)
+	}
+	return nil
+}
+
+// setArpTargets is bond_option_arp_ip_targets_set: "+a.b.c.d" adds,
+// "-a.b.c.d" removes one target. An unparsable address or missing command is
+// EPERM; 0.0.0.0, 255.255.255.255, duplicates, a full table (16) and
+// removing an absent target are EINVAL.
+func setArpTargets(b *Bond, _ *OptValue, raw string) error {
+	var addr netip.Addr
+	ok := false
+	if len(raw) >= 1 {
+		addr, ok = in4pton(raw[1:])
+	}
+	if !ok {
+		b.Logf("invalid ARP target specified")
+		return syscall.EPERM
+	}
+	switch raw[0] {
+	case '+':
+		return b.addArpTarget(addr)
+	case '-':
+		return b.removeArpTarget(addr)
+	}
+	b.Logf("no command found in arp_ip_targets file - use +<addr> or -<addr>")
+	return syscall.EPERM
+}
+
+// arpTargetOK is bond_is_ip_target_ok: neither 0.0.0.0 nor 255.255.255.255.
+func arpTargetOK(a netip.Addr) bool {
+	return a != netip.IPv4Unspecified() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+func (b *Bond) addArpTarget(a netip.Addr) error {
+	p := &b.params
+	if !arpTargetOK(a) {
+		b.Logf("invalid ARP target %s specified for addition", a)
+		return syscall.EINVAL
+	}
+	for _, t := range p.ArpTargets {
+		if t == a {
+			b.Logf("ARP target %s is already present", a)
+			return syscall.EINVAL
+		}
+	}
+	if len(p.ArpTargets) >= MaxArpTargets {
+		b.Logf("ARP target table is full!")
+		return syscall.EINVAL
+	}
+	p.ArpTargets = append(append([]netip.Addr(nil), p.ArpTargets...), a)
+	b.ParamsChanged()
+	return nil
+}
+
+func (b *Bond) removeArpTarget(a netip.Addr) error {
+	p := &b.params
+	if !arpTargetOK(a) {
+		b.Logf("invalid ARP target %s specified for removal", a)
+		return syscall.EINVAL
+	}
+	ind := -1
+	for i, t := range p.ArpTargets {
+		if t == a {
+			ind = i
+			break
+		}
+	}
+	if ind < 0 {
+		b.Logf("unable to remove nonexistent ARP target %s", a)
+		return syscall.EINVAL
+	}
+	if ind == 0 && len(p.ArpTargets) == 1 && p.ArpInterval != 0 {
+		b.Logf("Removing last arp target with arp_interval on")
+	}
+	t := make([]netip.Addr, 0, len(p.ArpTargets)-1)
+	t = append(t, p.ArpTargets[:ind]...)
+	p.ArpTargets = append(t, p.ArpTargets[ind+1:]...)
+	b.ParamsChanged()
+	return nil
+}
+
+// setPrimary is bond_option_primary_set: the text up to its first newline
+// names the primary; "" clears it. It never fails: a name that is not (yet)
+// a slave is recorded, cut to 15 bytes.
+func setPrimary(b *Bond, _ *OptValue, raw string) error {
+	name := cutNL(raw)
+	if name != "" && b.SlaveByName(name) == nil && len(name) > ifNameSizeOpt-1 {
+		name = name[:ifNameSizeOpt-1]
+	}
+	b.params.Primary = name
+	b.SetPrimary(name)
+	b.changed()
+	return nil
+}
+
+// setActiveSlave is bond_option_active_slave_set: the first word (at most
+// 15 bytes) names the new active slave; an empty value clears it and
+// reselects. ENODEV when the interface does not exist; EINVAL ("Device is
+// not bonding slave" / "Device is not our slave") when it is not a slave of
+// this bond; then Bond.SetActiveSlave decides.
+func setActiveSlave(b *Bond, _ *OptValue, raw string) error {
+	name, _ := scanWord(raw, ifNameSizeOpt-1)
+	if name == "" || raw[0] == '\n' {
+		err := b.SetActiveSlave("")
+		b.changed()
+		return err
+	}
+	if err := b.optLookupLink(name); err != nil {
+		return err
+	}
+	if b.SlaveByName(name) == nil {
+		if b.optSlaveOfOtherBond(name) {
+			b.SlaveLogf(name, "Device is not our slave")
+		} else {
+			b.SlaveLogf(name, "Device is not bonding slave")
+		}
+		return syscall.EINVAL
+	}
+	err := b.SetActiveSlave(name)
+	b.changed()
+	return err
+}
+
+// optSlaveOfOtherBond reports whether another bond of the registry has an
+// enslaved interface named name.
+func (b *Bond) optSlaveOfOtherBond(name string) bool {
+	for _, o := range b.reg.bonds {
+		if o != b && o.SlaveByName(name) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// setQueueID is bond_option_queue_id_set: "ifname:qid" gives a slave a
+// queue id (0 .. tx_queues; a non-zero id used by another slave is refused).
+// Every failure is EPERM and logs nothing.
+func setQueueID(b *Bond, _ *OptValue, raw string) error {
+	i := -1
+	for j := 0; j < len(raw); j++ {
+		if raw[j] == ':' {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		return syscall.EPERM
+	}
+	name := raw[:i]
+	qid, ok := scanHd(raw[i+1:])
+	if !ok || !validIfName(name) || int(qid) > b.params.TxQueues {
+		return syscall.EPERM
+	}
+	var target *Slave
+	for _, s := range b.slaves {
+		if s.name == name {
+			target = s
+		} else if qid != 0 && int(qid) == s.queueID {
+			return syscall.EPERM
+		}
+	}
+	if target == nil {
+		return syscall.EPERM
+	}
+	target.SetQueueID(int(qid))
+	return nil
+}
+
+// setAdActorSystem is bond_option_ad_actor_system_set: a MAC address
+// "xx:xx:xx:xx:xx:xx" that is not multicast, else EINVAL with "Invalid
+// ad_actor_system MAC address.".
+func setAdActorSystem(b *Bond, _ *OptValue, raw string) error {
+	m, ok := macPton(raw)
+	if !ok || m[0]&1 != 0 {
+		b.Logf("Invalid ad_actor_system MAC address.")
+		return syscall.EINVAL
+	}
+	b.params.AdActorSystem = m
+	b.ParamsChanged()
+	return nil
+}
