@@ -1,0 +1,293 @@
+package integration
+
+// Replay of the kernel oracle (../shared/oracle, vendored in testdata/oracle)
+// against the bondingfs mount: run-host.sh runs each scenario under busybox sh
+// in a fresh network namespace, the load hook (scripts/oracle-load.sh) starts
+// `bondingfs serve --root <tmp> --log <klog> PARAMS` there, and the transcript
+// is compared with the kernel's golden one step by step.
+//
+// Every step's core (sysfs/procfs) records must match, except the steps listed
+// in oracleAllow, which cannot match because the bond is a TAP device to the
+// kernel (README.md, "Oracle differences that cannot be closed"). ip: records
+// are reported, not asserted (flags such as MASTER/SLAVE and master= cannot
+// match). klog: records are reported; BONDINGFS_ORACLE_KLOG=strict asserts them.
+//
+// Environment: ORACLE_DIR (oracle directory), ORACLE_SCENARIOS (comma list to
+// run a subset), BONDINGFS_ORACLE_ARTIFACTS (directory to copy transcripts,
+// klogs and daemon logs into).
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type oracleScenario struct {
+	name  string
+	issue int
+}
+
+// The scenarios replayed by `make test` (issue 2: 01, 09, 11, 12; issue 3: the others).
+var oracleScenarios = []oracleScenario{
+	{"01-masters", 2},
+	{"02-modparams", 3},
+	{"04-opt-mode", 3},
+	{"05-opt-enums", 3},
+	{"07-opt-monitor", 3},
+	{"08-opt-arp-ip-target", 3},
+	{"09-slaves", 2},
+	{"11-failover-ab", 2},
+	{"12-failover-rr", 2},
+	{"16-queue-id", 3},
+}
+
+// oracleAllow lists, per scenario, the steps whose core records cannot match the
+// kernel's, with the reason. Keep it in sync with README.md.
+var oracleAllow = map[string]map[int]string{
+	"09-slaves": {
+		15: "`ip link set eth3 master bond0` / `nomaster` enslave through netlink (IFLA_MASTER): " +
+			"the kernel hands that to the master's ndo_add_slave, and a TAP device has none, so " +
+			"`ip` fails and bondingfs never hears of it",
+	},
+}
+
+func oracleDir(t *testing.T) string {
+	t.Helper()
+	dirs := []string{filepath.Join(repoRoot, "testdata/oracle"), filepath.Join(repoRoot, "../shared/oracle")}
+	if d := os.Getenv("ORACLE_DIR"); d != "" {
+		dirs = []string{d}
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "run-host.sh")); err == nil {
+			abs, err := filepath.Abs(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return abs
+		}
+	}
+	t.Fatalf("no oracle (run-host.sh) in %v; set ORACLE_DIR or run scripts/sync-oracle.sh", dirs)
+	return ""
+}
+
+type oracleStep struct {
+	n              int
+	core, ip, klog bool
+	title          string
+}
+
+var (
+	stepRow    = regexp.MustCompile(`^\s*(\d+)\s+(PASS|FAIL)\s+(PASS|FAIL)\s+(PASS|FAIL)\s+(.*)$`)
+	summaryRow = regexp.MustCompile(`^summary: core (\d+)/(\d+) steps pass, ip (\d+)/\d+, klog (\d+)/\d+`)
+)
+
+// parseOracle reads run-host.sh's per-step table and summary line.
+func parseOracle(out string) (steps []oracleStep, summary string) {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "--- diff") {
+			break
+		}
+		if m := stepRow.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			steps = append(steps, oracleStep{n: n, core: m[2] == "PASS", ip: m[3] == "PASS", klog: m[4] == "PASS", title: m[5]})
+		} else if summaryRow.MatchString(line) {
+			summary = line
+		}
+	}
+	return steps, summary
+}
+
+func TestOracle(t *testing.T) {
+	skipUnlessRoot(t)
+	needTools(t, "ip", "busybox")
+	bin := bondingfsBin(t)
+	od := oracleDir(t)
+	only := map[string]bool{}
+	for _, s := range strings.Split(os.Getenv("ORACLE_SCENARIOS"), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			only[strings.TrimSuffix(s, ".sh")] = true
+		}
+	}
+	var results []string
+	t.Cleanup(func() {
+		if len(results) > 0 {
+			t.Logf("oracle results (%s):\n%s", od, strings.Join(results, "\n"))
+		}
+	})
+	for _, sc := range oracleScenarios {
+		if len(only) > 0 && !only[sc.name] {
+			continue
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			res := replayScenario(t, bin, od, sc)
+			results = append(results, res)
+		})
+	}
+}
+
+// replayScenario runs one scenario and checks its steps; it returns a one-line result.
+func replayScenario(t *testing.T, bin, od string, sc oracleScenario) string {
+	scen := filepath.Join(od, "scenarios", sc.name+".sh")
+	gold := filepath.Join(od, "golden", sc.name+".txt")
+	for _, f := range []string{scen, gold} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("oracle file missing: %v", err)
+		}
+	}
+	work := t.TempDir()
+	root := filepath.Join(work, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	klog := filepath.Join(work, "klog")
+	pidfile := filepath.Join(work, "pid")
+	dlog := filepath.Join(work, "daemon.log")
+	transcript := filepath.Join(work, "transcript.txt")
+	if err := os.WriteFile(klog, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The hooks stop the daemon; this only catches one a failed run left behind
+	// (run-host.sh also signals whatever still runs in its namespace).
+	t.Cleanup(func() { killLeftover(t, pidfile, root) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", filepath.Join(od, "run-host.sh"),
+		"-k", klog, "-o", transcript,
+		"-l", "sh "+filepath.Join(repoRoot, "scripts/oracle-load.sh"),
+		"-u", "sh "+filepath.Join(repoRoot, "scripts/oracle-unload.sh"),
+		scen, filepath.Join(root, "sys/class/net"), filepath.Join(root, "proc/net/bonding"))
+	cmd.Env = append(os.Environ(),
+		"BFS_BIN="+bin, "BFS_ROOT="+root, "BFS_KLOG="+klog,
+		"BFS_PIDFILE="+pidfile, "BFS_DAEMON_LOG="+dlog)
+	// On timeout, SIGTERM lets run-host.sh remove its namespace.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	start := time.Now()
+	outb, err := cmd.CombinedOutput()
+	out := string(outb)
+	elapsed := time.Since(start).Round(100 * time.Millisecond)
+	copyArtifacts(t, sc.name, transcript, klog, dlog)
+
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+		t.Fatalf("run-host.sh %s: %v (after %v)\n%s\n%s", sc.name, err, elapsed, out, fileTail(dlog, 40))
+	}
+	steps, summary := parseOracle(out)
+	if summary == "" || len(steps) == 0 {
+		t.Fatalf("run-host.sh %s: no per-step table in its output:\n%s", sc.name, out)
+	}
+	allow := oracleAllow[sc.name]
+	var bad, allowed, klogBad, ipBad []string
+	for _, s := range steps {
+		label := fmt.Sprintf("[%d] %s", s.n, s.title)
+		if !s.ip {
+			ipBad = append(ipBad, strconv.Itoa(s.n))
+		}
+		if !s.klog {
+			klogBad = append(klogBad, label)
+		}
+		if why, ok := allow[s.n]; ok {
+			if s.core {
+				t.Logf("note: allowlisted step %s passes now; remove it from oracleAllow and README.md", label)
+			} else {
+				allowed = append(allowed, strconv.Itoa(s.n))
+				t.Logf("allowed core difference %s: %s", label, why)
+			}
+			continue
+		}
+		if !s.core {
+			bad = append(bad, label)
+		}
+	}
+	res := fmt.Sprintf("%-22s %s", sc.name+":", summary)
+	if len(allowed) > 0 {
+		res += "; allowlisted core steps: " + strings.Join(allowed, ",")
+	}
+	if len(ipBad) > 0 {
+		res += "; ip differs in steps " + strings.Join(ipBad, ",")
+	}
+	res += fmt.Sprintf(" (%v)", elapsed)
+	t.Log(res)
+	if len(klogBad) > 0 {
+		msg := fmt.Sprintf("klog records differ in %d step(s):\n  %s", len(klogBad), strings.Join(klogBad, "\n  "))
+		if os.Getenv("BONDINGFS_ORACLE_KLOG") == "strict" {
+			t.Error(msg)
+		} else {
+			t.Log(msg)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("%s: core records differ from the kernel's in %d step(s):\n  %s\n\nrun-host.sh output:\n%s\n%s",
+			sc.name, len(bad), strings.Join(bad, "\n  "), out, fileTail(dlog, 40))
+	}
+	return res
+}
+
+// killLeftover stops a daemon the load hook started and no unload hook stopped.
+// It signals the recorded pid only if that process is still our `bondingfs serve --root root`.
+func killLeftover(t *testing.T, pidfile, root string) {
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cl), root) {
+		return
+	}
+	t.Logf("bondingfs (pid %d) still running after the scenario: SIGTERM", pid)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+func copyArtifacts(t *testing.T, name string, files ...string) {
+	dir := os.Getenv("BONDINGFS_ORACLE_ARTIFACTS")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("artifacts: %v", err)
+		return
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		dst := filepath.Join(dir, name+"."+filepath.Base(f))
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Logf("artifacts: %v", err)
+		}
+	}
+}
+
+func fileTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("---- %s (last %d lines)\n%s", filepath.Base(path), n, tail(string(b), n))
+}
