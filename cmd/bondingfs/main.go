@@ -1,0 +1,45 @@
+// Command bondingfs is the Linux bonding driver in userspace: `bondingfs
+// serve` mounts the driver's sysfs/procfs interface over FUSE and runs the
+// bonding engine behind it.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage:
+  bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [module options...]
+  bondingfs check-config PATH...
+  bondingfs help
+
+serve mounts DIR/sys/class/net/{bonding_masters,<bond>/bonding/*,<slave>/bonding_slave/*}
+and DIR/proc/net/bonding/<bond>, and runs the bonding engine until SIGINT/SIGTERM.
+Module options use modprobe syntax (max_bonds=2 mode=active-backup miimon=100);
+"bondingfs serve --help" lists them.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
+	case "check-config":
+		return runCheckConfig(args[1:], stdout, stderr)
+	case reaperCmd:
+		return runReaper(args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "bondingfs: unknown command %q\n%s", args[0], usage)
+	return 2
+}
