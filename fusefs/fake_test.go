@@ -2,7 +2,6 @@ package fusefs
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -144,37 +143,4 @@ func (f *fakeBackend) WriteOption(ctx context.Context, bondName, option, data st
 func upSlave(name string) bond.SlaveStatus {
 	return bond.SlaveStatus{Name: name, Link: bond.LinkUp, Speed: 10000, Duplex: bond.DuplexFull,
 		PermHWAddr: mac("02:00:00:00:00:01")}
-}
-
-// The mount tests use the options "slaves", "mode" (0644) and "mii_status"
-// (0444). Until the real option table is filled in, TestMain installs a
-// stand-in with these three, rendering as the kernel does.
-func installTestOptions() {
-	if bond.OptionByName("slaves") != nil && bond.OptionByName("mode") != nil && bond.OptionByName("mii_status") != nil {
-		return
-	}
-	modes := []string{"balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"}
-	bond.Options = []*bond.Option{
-		{Name: "slaves", Flags: bond.OptRawVal, Show: func(b *bond.BondStatus, _ bond.Caller) string {
-			var names []string
-			for _, s := range b.Slaves {
-				names = append(names, s.Name)
-			}
-			if len(names) == 0 {
-				return ""
-			}
-			return strings.Join(names, " ") + "\n"
-		}},
-		{Name: "mode", Flags: bond.OptNoSlaves | bond.OptIfDown, Show: func(b *bond.BondStatus, _ bond.Caller) string {
-			return fmt.Sprintf("%s %d\n", modes[b.Params.Mode], b.Params.Mode)
-		}},
-		{Name: "mii_status", Flags: bond.OptReadOnly, Show: func(b *bond.BondStatus, _ bond.Caller) string {
-			return upDown(b.Carrier) + "\n"
-		}},
-	}
-}
-
-func TestMain(m *testing.M) {
-	installTestOptions()
-	os.Exit(m.Run())
 }

@@ -15,38 +15,11 @@ import (
 // kernel the oracle goldens were recorded on (oracle/golden/KERNEL_VERSION).
 const DriverVersion = "6.1.0-56-amd64"
 
-// modeNames are the "Bonding Mode:" texts of /proc/net/bonding, indexed by
-// bond.Mode* (bond_mode_name in bond_main.c; not the option table's names).
-var modeNames = [...]string{
-	bond.ModeRoundRobin:   "load balancing (round-robin)",
-	bond.ModeActiveBackup: "fault-tolerance (active-backup)",
-	bond.ModeXOR:          "load balancing (xor)",
-	bond.ModeBroadcast:    "fault-tolerance (broadcast)",
-	bond.Mode8023AD:       "IEEE 802.3ad Dynamic link aggregation",
-	bond.ModeTLB:          "transmit load balancing",
-	bond.ModeALB:          "adaptive load balancing",
-}
-
-// modeName returns the proc text of mode m ("unknown" out of range, as the
-// kernel does).
-func modeName(m int) string {
-	if m >= 0 && m < len(modeNames) {
-		return modeNames[m]
-	}
-	return "unknown"
-}
-
-// optValueName returns the name that the option table (bond.Options) gives
-// value v of the option named opt — the one source of enum names shared with
-// the sysfs files. It falls back to the decimal number when the table has no
-// such option or value.
-func optValueName(opt string, v int) string {
-	if o := bond.OptionByName(opt); o != nil {
-		for _, val := range o.Values {
-			if val.Value == uint64(v) && val.Flags&(bond.ValMin|bond.ValMax) == 0 {
-				return val.Name
-			}
-		}
+// valueName returns bond.ValueName(opt, v) — the option table is the one
+// source of enum names — or the decimal number when the table has none.
+func valueName(opt string, v int) string {
+	if n := bond.ValueName(opt, v); n != "" {
+		return n
 	}
 	return strconv.Itoa(v)
 }
@@ -88,20 +61,20 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 
 	w("Ethernet Channel Bonding Driver: v%s\n\n", DriverVersion)
 
-	w("Bonding Mode: %s", modeName(p.Mode))
+	w("Bonding Mode: %s", bond.ModeDescription(p.Mode))
 	if p.Mode == bond.ModeActiveBackup && p.FailOverMAC != bond.FOMNone {
-		w(" (fail_over_mac %s)", optValueName("fail_over_mac", p.FailOverMAC))
+		w(" (fail_over_mac %s)", valueName("fail_over_mac", p.FailOverMAC))
 	}
 	sb.WriteByte('\n')
 
 	if usesXmitHash(p) {
-		w("Transmit Hash Policy: %s (%d)\n", optValueName("xmit_hash_policy", p.XmitPolicy), p.XmitPolicy)
+		w("Transmit Hash Policy: %s (%d)\n", valueName("xmit_hash_policy", p.XmitPolicy), p.XmitPolicy)
 	}
 
 	if bond.UsesPrimary(p.Mode) {
 		w("Primary Slave: %s", orNone(b.PrimarySlave))
 		if b.PrimarySlave != "" {
-			w(" (primary_reselect %s)", optValueName("primary_reselect", p.PrimaryReselect))
+			w(" (primary_reselect %s)", valueName("primary_reselect", p.PrimaryReselect))
 		}
 		w("\nCurrently Active Slave: %s\n", orNone(b.ActiveSlave))
 	}
@@ -137,7 +110,7 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 			sb.WriteString("LACP rate: slow\n")
 		}
 		w("Min links: %d\n", p.MinLinks)
-		w("Aggregator selection policy (ad_select): %s\n", optValueName("ad_select", p.AdSelect))
+		w("Aggregator selection policy (ad_select): %s\n", valueName("ad_select", p.AdSelect))
 		if c.NetAdmin {
 			ad := b.AD
 			if ad == nil {
