@@ -1,0 +1,553 @@
+package netdev
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"bondingfs/bond"
+	"bondingfs/internal/nettest"
+)
+
+const frameBuf = 65536 + bond.VnetHdrLen + 64
+
+// pair is two namespaces joined by a veth: eth0 in A (where the Host works)
+// and p0 in B with 192.0.2.2/24.
+type pair struct {
+	a, b *nettest.Netns
+	h    *Host
+}
+
+func newPair(t *testing.T) *pair {
+	t.Helper()
+	nettest.SkipUnlessRoot(t)
+	p := &pair{a: nettest.NewNetns(t, "ndA"), b: nettest.NewNetns(t, "ndB")}
+	nettest.Veth(t, p.a, "eth0", p.b, "p0")
+	p.b.AddAddr(t, "p0", "192.0.2.2/24")
+	h, err := NewHost(p.a.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	p.h = h
+	return p
+}
+
+func (p *pair) link(t *testing.T, name string) bond.LinkInfo {
+	t.Helper()
+	li, err := p.h.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return li
+}
+
+// arpFrame builds a vnet-header-prefixed ARP request (op 1) or reply (op 2).
+func arpFrame(op uint16, dst, src net.HardwareAddr, sip, tip net.IP, tha net.HardwareAddr) []byte {
+	b := make([]byte, bond.VnetHdrLen, bond.VnetHdrLen+42)
+	b = append(b, dst...)
+	b = append(b, src...)
+	b = binary.BigEndian.AppendUint16(b, 0x0806)
+	b = append(b, 0, 1, 8, 0, 6, 4)
+	b = binary.BigEndian.AppendUint16(b, op)
+	b = append(b, src...)
+	b = append(b, sip.To4()...)
+	b = append(b, tha...)
+	b = append(b, tip.To4()...)
+	return b
+}
+
+var (
+	bcast    = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	zeroMAC  = net.HardwareAddr{0, 0, 0, 0, 0, 0}
+	testMAC  = net.HardwareAddr{0x02, 0, 0x5e, 0, 0x53, 0x01}
+	bondIP   = net.IPv4(192, 0, 2, 1)
+	peerIP   = net.IPv4(192, 0, 2, 2)
+	errTimed = errors.New("timed out")
+)
+
+// readUntil reads frames from d until match accepts one or the timeout
+// passes; it closes nothing.
+func readUntil(d bond.NetDev, timeout time.Duration, match func(frame []byte) bool) error {
+	done := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() {
+		buf := make([]byte, frameBuf)
+		for {
+			n, err := d.ReadFrame(buf)
+			if err != nil {
+				done <- err
+				return
+			}
+			if match(buf[:n]) {
+				done <- nil
+				return
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		close(stop)
+		return errTimed
+	}
+}
+
+func isARP(frame []byte, op uint16) bool {
+	f := frame[bond.VnetHdrLen:]
+	return len(f) >= 42 && binary.BigEndian.Uint16(f[12:]) == 0x0806 && binary.BigEndian.Uint16(f[20:]) == op
+}
+
+func TestLinkErrorsWrapENODEV(t *testing.T) {
+	p := newPair(t)
+	if _, err := p.h.LinkByName("nosuch0"); !errors.Is(err, syscall.ENODEV) {
+		t.Errorf("LinkByName(nosuch0) = %v, want ENODEV", err)
+	}
+	if _, err := p.h.LinkByIndex(99999); !errors.Is(err, syscall.ENODEV) {
+		t.Errorf("LinkByIndex(99999) = %v, want ENODEV", err)
+	}
+	if err := p.h.SetLinkUp(99999, true); !errors.Is(err, syscall.ENODEV) {
+		t.Errorf("SetLinkUp(99999) = %v, want ENODEV", err)
+	}
+	if _, _, err := p.h.Speed(99999); !errors.Is(err, syscall.ENODEV) {
+		t.Errorf("Speed(99999) = %v, want ENODEV", err)
+	}
+	if _, err := p.h.OpenPort(bond.LinkInfo{Index: 99999}); !errors.Is(err, syscall.ENODEV) {
+		t.Errorf("OpenPort(99999) = %v, want ENODEV", err)
+	}
+}
+
+func TestLinkInfoAndSetters(t *testing.T) {
+	p := newPair(t)
+	li := p.link(t, "eth0")
+	if li.Kind != "veth" || !li.Up || !li.Carrier || !li.Ether || li.Loopback || li.MTU != 1500 || len(li.HWAddr) != 6 {
+		t.Errorf("eth0 = %+v", li)
+	}
+	lo := p.link(t, "lo")
+	if lo.Kind != "" || !lo.Loopback || lo.Ether {
+		t.Errorf("lo = %+v", lo)
+	}
+	if err := p.h.SetMTU(li.Index, 1400); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.h.SetHWAddr(li.Index, testMAC); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.h.SetLinkUp(li.Index, false); err != nil {
+		t.Fatal(err)
+	}
+	got := p.link(t, "eth0")
+	if got.MTU != 1400 || !bytes.Equal(got.HWAddr, testMAC) || got.Up || got.Carrier {
+		t.Errorf("after setters eth0 = %+v", got)
+	}
+	// The host namespace is untouched: no eth0 change leaks out.
+	if out := p.a.Run(t, "ip", "link", "show", "eth0"); !strings.Contains(out, "mtu 1400") {
+		t.Errorf("ip link show eth0 in ns: %s", out)
+	}
+}
+
+func TestSpeed(t *testing.T) {
+	p := newPair(t)
+	li := p.link(t, "eth0")
+	if mbps, dup, err := p.h.Speed(li.Index); err != nil || mbps != 10000 || dup != bond.DuplexFull {
+		t.Errorf("Speed(veth) = %d, %d, %v; want 10000, full", mbps, dup, err)
+	}
+	lo := p.link(t, "lo")
+	if mbps, dup, err := p.h.Speed(lo.Index); err != nil || mbps != bond.SpeedUnknown || dup != bond.DuplexUnknown {
+		t.Errorf("Speed(lo) = %d, %d, %v; want unknown", mbps, dup, err)
+	}
+	m, tli, err := p.h.CreateMaster("bond0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.h.DeleteMaster(m, tli.Index)
+	mbps, dup, err := p.h.Speed(tli.Index)
+	t.Logf("Speed(tap) = %d, %d, %v", mbps, dup, err)
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+func TestCreateMaster(t *testing.T) {
+	p := newPair(t)
+	m, li, err := p.h.CreateMaster("bond0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if li.Name != "bond0" || li.Kind != "tun" || !li.Ether || li.Carrier || li.Up {
+		t.Errorf("LinkInfo = %+v", li)
+	}
+	if _, _, err := p.h.CreateMaster("bond0"); !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("second CreateMaster(bond0) = %v, want EEXIST", err)
+	}
+	if _, _, err := p.h.CreateMaster("eth0"); !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("CreateMaster(eth0) = %v, want EEXIST", err)
+	}
+	// TUNGETIFF reports the flags the TAP was created with.
+	rc, _ := m.(*Tap).f.SyscallConn()
+	var flags uint16
+	rc.Control(func(fd uintptr) {
+		ifr, _ := unix.NewIfreq("")
+		if err := unix.IoctlIfreq(int(fd), unix.TUNGETIFF, ifr); err != nil {
+			t.Error(err)
+		}
+		flags = ifr.Uint16()
+	})
+	if want := uint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR); flags&want != want {
+		t.Errorf("TUNGETIFF flags %#x, want %#x set", flags, want)
+	}
+	if out := p.a.Run(t, "ip", "-d", "link", "show", "bond0"); !strings.Contains(out, "vnet_hdr on") || !strings.Contains(out, "persist off") {
+		t.Errorf("ip -d link show bond0:\n%s", out)
+	}
+
+	if err := p.h.SetLinkUp(li.Index, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, on := range []bool{true, false, true} {
+		if err := m.SetCarrier(on); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.h.LinkByIndex(li.Index)
+		if err != nil || got.Carrier != on {
+			t.Errorf("after SetCarrier(%v): %+v, %v", on, got, err)
+		}
+	}
+	if out := p.a.Run(t, "cat", "/sys/class/net/bond0/operstate"); strings.TrimSpace(out) != "up" {
+		t.Errorf("operstate = %q, want up", out)
+	}
+
+	// A blocked ReadFrame returns os.ErrClosed when the master closes.
+	errc := make(chan error, 1)
+	go func() {
+		buf := make([]byte, frameBuf)
+		for {
+			if _, err := m.ReadFrame(buf); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := p.h.DeleteMaster(m, li.Index); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, os.ErrClosed) {
+			t.Errorf("ReadFrame after DeleteMaster = %v, want os.ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("ReadFrame still blocked after DeleteMaster")
+	}
+	if _, err := p.h.LinkByName("bond0"); !errors.Is(err, syscall.ENODEV) {
+		t.Errorf("bond0 after DeleteMaster: %v, want ENODEV", err)
+	}
+	if err := m.SetCarrier(true); err == nil {
+		t.Error("SetCarrier after close succeeded")
+	}
+}
+
+// TestMasterDeletedFromOutside checks that "ip link del" removes the TAP
+// while the daemon holds it, and what the holder then sees.
+func TestMasterDeletedFromOutside(t *testing.T) {
+	p := newPair(t)
+	m, li, err := p.h.CreateMaster("bond0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		buf := make([]byte, frameBuf)
+		_, err := m.ReadFrame(buf)
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	p.a.Run(t, "ip", "link", "del", "bond0")
+	select {
+	case err := <-errc:
+		if !errors.Is(err, syscall.EBADFD) {
+			t.Errorf("ReadFrame after ip link del = %v, want EBADFD", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("ReadFrame still blocked after ip link del")
+	}
+	if err := m.WriteFrame(make([]byte, bond.VnetHdrLen+60)); !errors.Is(err, syscall.EBADFD) {
+		t.Errorf("WriteFrame after ip link del = %v, want EBADFD", err)
+	}
+	if err := p.h.DeleteMaster(m, li.Index); err != nil {
+		t.Errorf("DeleteMaster after ip link del: %v", err)
+	}
+}
+
+func nftTableText(t *testing.T, ns *nettest.Netns) string {
+	out, err := ns.Exec("nft", "list", "table", "netdev", NftTable)
+	if err != nil {
+		return ""
+	}
+	return out
+}
+
+func TestPortIsolationAppliedAndRestored(t *testing.T) {
+	p := newPair(t)
+	nettest.Veth(t, p.a, "eth1", p.b, "p1")
+	sysctl := func(dev string) string {
+		return strings.TrimSpace(p.a.Run(t, "cat", "/proc/sys/net/ipv6/conf/"+dev+"/disable_ipv6"))
+	}
+	if v := sysctl("eth0"); v != "0" {
+		t.Fatalf("eth0 disable_ipv6 = %s before", v)
+	}
+	p0, err := p.h.OpenPort(p.link(t, "eth0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := p.h.OpenPort(p.link(t, "eth1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := nftTableText(t, p.a)
+	for _, want := range []string{`chain eth0_in`, `chain eth1_in`, `hook ingress device "eth0"`, `policy drop`} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("nft table lacks %q:\n%s", want, txt)
+		}
+	}
+	if v := sysctl("eth0"); v != "1" {
+		t.Errorf("eth0 disable_ipv6 = %s while open", v)
+	}
+	if err := p0.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p0.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	txt = nftTableText(t, p.a)
+	if strings.Contains(txt, "eth0_in") || !strings.Contains(txt, "eth1_in") {
+		t.Errorf("after closing eth0's port:\n%s", txt)
+	}
+	if v := sysctl("eth0"); v != "0" {
+		t.Errorf("eth0 disable_ipv6 = %s after Close", v)
+	}
+	// The last port's Close must work after the Host is gone and removes the table.
+	p.h.Close()
+	if err := p1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if txt := nftTableText(t, p.a); txt != "" {
+		t.Errorf("table left after last Close:\n%s", txt)
+	}
+	if v := sysctl("eth1"); v != "0" {
+		t.Errorf("eth1 disable_ipv6 = %s after Close", v)
+	}
+	// A previous value of 1 is restored as 1.
+	h, err := NewHost(p.a.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	p.a.Run(t, "sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=1")
+	pp, err := h.OpenPort(p.link2(t, h, "eth1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp.Close()
+	if v := sysctl("eth1"); v != "1" {
+		t.Errorf("eth1 disable_ipv6 = %s after Close, want the previous 1", v)
+	}
+}
+
+func (p *pair) link2(t *testing.T, h *Host, name string) bond.LinkInfo {
+	t.Helper()
+	li, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return li
+}
+
+// TestPortExchange sends an ARP request out of the port and reads the peer
+// kernel's reply, then repeats after the slave flapped (the stale ENETDOWN
+// must be retried, not returned).
+func TestPortExchange(t *testing.T) {
+	p := newPair(t)
+	li := p.link(t, "eth0")
+	port, err := p.h.OpenPort(li)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+
+	exchange := func(what string) {
+		t.Helper()
+		req := arpFrame(1, bcast, li.HWAddr, bondIP, peerIP, zeroMAC)
+		got := make(chan error, 1)
+		go func() {
+			got <- readUntil(port, 2*time.Second, func(f []byte) bool {
+				return isARP(f, 2) && bytes.Equal(f[bond.VnetHdrLen:][:6], li.HWAddr)
+			})
+		}()
+		time.Sleep(20 * time.Millisecond)
+		if err := port.WriteFrame(req); err != nil {
+			t.Fatalf("%s: WriteFrame: %v", what, err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("%s: no ARP reply from the peer: %v", what, err)
+		}
+	}
+	exchange("first")
+
+	// Flap the slave: without the retry the next send fails with ENETDOWN.
+	p.a.SetDown(t, "eth0")
+	p.a.SetUp(t, "eth0")
+	time.Sleep(50 * time.Millisecond)
+	exchange("after flap")
+
+	// A frame sent through the port is not read back (IGNORE_OUTGOING), and
+	// the peer saw exactly what we sent: check the peer's neighbour entry.
+	if out := p.b.Run(t, "ip", "neigh", "show", "192.0.2.1"); !strings.Contains(out, li.HWAddr.String()) {
+		t.Errorf("peer neighbour table: %q, want %s", out, li.HWAddr)
+	}
+
+	// Writing while the slave is down fails after one retry.
+	p.a.SetDown(t, "eth0")
+	if err := port.WriteFrame(arpFrame(1, bcast, li.HWAddr, bondIP, peerIP, zeroMAC)); !errors.Is(err, syscall.ENETDOWN) {
+		t.Errorf("WriteFrame on a down slave = %v, want ENETDOWN", err)
+	}
+
+	// Close unblocks a reader with os.ErrClosed.
+	errc := make(chan error, 1)
+	go func() {
+		buf := make([]byte, frameBuf)
+		_, err := port.ReadFrame(buf)
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	port.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, os.ErrClosed) {
+			t.Errorf("ReadFrame after Close = %v, want os.ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("ReadFrame still blocked after Close")
+	}
+}
+
+// TestForwardPing relays frames between a TAP master and a port, as the
+// engine's data path does, and pings the peer through it: replies arrive,
+// exactly once each (the slave's own stack is isolated).
+func TestForwardPing(t *testing.T) {
+	p := newPair(t)
+	m, mli, err := p.h.CreateMaster("bond0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.h.DeleteMaster(m, mli.Index)
+	eth0 := p.link(t, "eth0")
+	// As bonding does, the slave takes the bond's MAC.
+	if err := p.h.SetHWAddr(eth0.Index, mli.HWAddr); err != nil {
+		t.Fatal(err)
+	}
+	port, err := p.h.OpenPort(eth0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	p.a.AddAddr(t, "bond0", "192.0.2.1/24")
+	if err := p.h.SetLinkUp(mli.Index, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetCarrier(true); err != nil {
+		t.Fatal(err)
+	}
+	var maxOut, maxIn atomic.Int64
+	relay := func(from, to bond.NetDev, max *atomic.Int64) {
+		buf := make([]byte, frameBuf)
+		for {
+			n, err := from.ReadFrame(buf)
+			if err != nil {
+				return
+			}
+			if int64(n) > max.Load() {
+				max.Store(int64(n))
+			}
+			to.WriteFrame(buf[:n])
+		}
+	}
+	go relay(m, port, &maxOut)
+	go relay(port, m, &maxIn)
+	out, err := p.a.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", "192.0.2.2")
+	if err != nil || !strings.Contains(out, "3 received") || strings.Contains(out, "DUP") {
+		t.Errorf("ping through the relay: %v\n%s", err, out)
+	}
+	// TCP both ways with offloads on: GSO frames and partial checksums
+	// cross the relay unsegmented.
+	p.b.Start(t, "iperf3", "-s", "-1", "-B", "192.0.2.2")
+	time.Sleep(300 * time.Millisecond)
+	out, err = p.a.Exec("iperf3", "-c", "192.0.2.2", "-t", "1", "--bidir", "-f", "m")
+	if err != nil {
+		t.Fatalf("iperf3 through the relay: %v\n%s", err, out)
+	}
+	t.Logf("largest frame TAP→port %d bytes, port→TAP %d bytes", maxOut.Load(), maxIn.Load())
+	if maxOut.Load() <= 1514+bond.VnetHdrLen || maxIn.Load() <= 1514+bond.VnetHdrLen {
+		t.Errorf("no GSO frame crossed the relay (max %d / %d bytes)", maxOut.Load(), maxIn.Load())
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "receiver") {
+			t.Log(strings.TrimSpace(l))
+		}
+	}
+}
+
+func TestSubscribeLinks(t *testing.T) {
+	p := newPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan bond.LinkEvent, 100)
+	if err := p.h.SubscribeLinks(ctx, func(ev bond.LinkEvent) { events <- ev }); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, ok func(bond.LinkEvent) bool) {
+		t.Helper()
+		deadline := time.After(3 * time.Second)
+		for {
+			select {
+			case ev := <-events:
+				if ok(ev) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no event: %s", what)
+			}
+		}
+	}
+	start := time.Now()
+	p.b.SetDown(t, "p0")
+	wait("eth0 carrier lost", func(ev bond.LinkEvent) bool {
+		return ev.Link.Name == "eth0" && ev.Link.Up && !ev.Link.Carrier && !ev.Deleted
+	})
+	// Includes running "ip netns exec … ip link set p0 down" itself.
+	t.Logf("carrier loss seen %v after starting ip link set down", time.Since(start))
+	p.b.SetUp(t, "p0")
+	wait("eth0 carrier back", func(ev bond.LinkEvent) bool {
+		return ev.Link.Name == "eth0" && ev.Link.Carrier && ev.Link.Kind == "veth" && ev.Link.Ether
+	})
+	p.a.Run(t, "ip", "link", "add", "dummyv", "type", "veth", "peer", "name", "dummyw")
+	wait("new link", func(ev bond.LinkEvent) bool { return ev.Link.Name == "dummyv" && !ev.Deleted })
+	p.a.Run(t, "ip", "link", "del", "dummyv")
+	wait("deleted link", func(ev bond.LinkEvent) bool { return ev.Link.Name == "dummyv" && ev.Deleted })
+}

@@ -1,0 +1,259 @@
+package netdev
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/socket"
+	"golang.org/x/sys/unix"
+
+	"bondingfs/bond"
+)
+
+// NftTable is the name of the netdev-family nftables table that holds one
+// ingress chain (policy drop) per open Port.
+const NftTable = "bondingfs"
+
+// portBufSize is SO_RCVBUFFORCE/SO_SNDBUFFORCE in bytes (the kernel doubles
+// it for bookkeeping). The default 208 KB dropped bursts of 64 KB GSO frames
+// (datapath.md §3).
+const portBufSize = 16 << 20
+
+// Port is an enslaved interface opened for the data path: an AF_PACKET
+// SOCK_RAW socket bound to the interface for every protocol (ETH_P_ALL) with
+// PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING and 16 MB buffers, plus the
+// isolation of the interface's own stack: a netdev ingress chain with policy
+// drop in table NftTable (AF_PACKET taps run before it, so the Port still
+// sees every frame) and net.ipv6.conf.<if>.disable_ipv6=1.
+type Port struct {
+	c     *socket.Conn
+	ns    nsRef // own reference, so Close works after Host.Close
+	nftMu *sync.Mutex
+	name  string
+	index int
+	chain string
+	oldV6 string // previous disable_ipv6 value; "" if unknown (no IPv6)
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ bond.Port = (*Port)(nil)
+
+// Name returns the interface name the Port was opened on.
+func (p *Port) Name() string { return p.name }
+
+// Index returns the interface's ifindex.
+func (p *Port) Index() int { return p.index }
+
+// ReadFrame reads one received frame (vnet header + Ethernet frame) into buf
+// with read(2), waiting in the Go netpoller; it never returns frames sent on
+// the interface (PACKET_IGNORE_OUTGOING). Frames longer than buf are
+// truncated: pass at least 65536+bond.VnetHdrLen bytes. The stale ENETDOWN a
+// packet socket reports once after its interface went down is skipped.
+// After Close the error wraps os.ErrClosed.
+func (p *Port) ReadFrame(buf []byte) (int, error) {
+	for {
+		n, err := p.c.Read(buf)
+		if err != nil && errors.Is(err, syscall.ENETDOWN) {
+			continue
+		}
+		return n, err
+	}
+}
+
+// WriteFrame sends one frame (vnet header + Ethernet frame) out of the
+// interface with write(2). Safe for concurrent use. A send failing with
+// ENETDOWN is retried once: after the interface went down and up the socket
+// reports that stale error on its next call (datapath.md §4); a second
+// ENETDOWN means the interface is down. Other errors: EMSGSIZE for a non-GSO
+// frame above the MTU, EINVAL for a bad vnet header, ENXIO once the
+// interface is gone, os.ErrClosed after Close.
+func (p *Port) WriteFrame(frame []byte) error {
+	_, err := p.c.Write(frame)
+	if err != nil && errors.Is(err, syscall.ENETDOWN) {
+		_, err = p.c.Write(frame)
+	}
+	return err
+}
+
+// Close closes the socket (a blocked ReadFrame returns), removes the
+// interface's ingress chain (and the table once it holds no chain) and
+// restores its previous disable_ipv6 value. A missing interface is not an
+// error. Close is idempotent.
+func (p *Port) Close() error {
+	p.closeOnce.Do(func() {
+		errs := []error{p.c.Close()}
+		errs = append(errs, unisolate(p.ns, p.nftMu, p.chain))
+		if p.oldV6 != "" {
+			errs = append(errs, setDisableIPv6(p.ns, p.name, p.oldV6, nil))
+		}
+		p.ns.close()
+		p.closeErr = errors.Join(errs...)
+	})
+	return p.closeErr
+}
+
+// OpenPort opens the data path on link: the AF_PACKET socket (created in the
+// Host's namespace, all options set before bind(2) so no frame is queued
+// without them), the nftables ingress drop chain and disable_ipv6=1. It is
+// built on github.com/mdlayher/socket, the layer under mdlayher/packet,
+// because packet.Conn only offers ReadFrom/WriteTo, which allocate an
+// address per frame; read(2)/write(2) on the bound socket do not.
+// A missing interface gives an error wrapping syscall.ENODEV.
+func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
+	li, err := h.LinkByIndex(link.Index)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := h.ns.dup()
+	if err != nil {
+		return nil, err
+	}
+	p := &Port{ns: ns, nftMu: &h.nftMu, name: li.Name, index: li.Index, chain: li.Name + "_in"}
+	if err := ns.do(func() error {
+		p.c, err = openPacket(li.Index)
+		return err
+	}); err != nil {
+		ns.close()
+		return nil, noDev("open port", li.Name, err)
+	}
+	if err := isolate(ns, &h.nftMu, li.Name, p.chain); err != nil {
+		p.c.Close()
+		ns.close()
+		return nil, noDev("isolate", li.Name, err)
+	}
+	if err := setDisableIPv6(ns, li.Name, "1", &p.oldV6); err != nil {
+		p.c.Close()
+		unisolate(ns, &h.nftMu, p.chain)
+		ns.close()
+		return nil, noDev("disable_ipv6", li.Name, err)
+	}
+	return p, nil
+}
+
+// openPacket creates the AF_PACKET socket in the calling thread's namespace.
+func openPacket(ifindex int) (*socket.Conn, error) {
+	// Protocol 0 at socket(2): nothing is queued until bind(2) below.
+	c, err := socket.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0, "packet", nil)
+	if err != nil {
+		return nil, err
+	}
+	opts := []struct {
+		level, opt, val int
+		name            string
+	}{
+		{unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR"},
+		{unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING"},
+		{unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, portBufSize, "SO_RCVBUFFORCE"},
+		{unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, portBufSize, "SO_SNDBUFFORCE"},
+	}
+	for _, o := range opts {
+		if err := c.SetsockoptInt(o.level, o.opt, o.val); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: %w", o.name, err)
+		}
+	}
+	if err := c.Bind(&unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func nftConn(ns nsRef) (*nftables.Conn, error) {
+	if ns.fd < 0 {
+		return nftables.New()
+	}
+	return nftables.New(nftables.WithNetNSFd(ns.fd))
+}
+
+var nftTable = &nftables.Table{Family: nftables.TableFamilyNetdev, Name: NftTable}
+
+// isolate adds table NftTable and, in it, an ingress chain for device ifname
+// with policy drop, so the interface's own stack sees no frames.
+func isolate(ns nsRef, mu *sync.Mutex, ifname, chain string) error {
+	mu.Lock()
+	defer mu.Unlock()
+	c, err := nftConn(ns)
+	if err != nil {
+		return err
+	}
+	drop := nftables.ChainPolicyDrop
+	c.AddTable(nftTable)
+	c.AddChain(&nftables.Chain{
+		Name:     chain,
+		Table:    nftTable,
+		Type:     nftables.ChainTypeFilter,
+		Hooknum:  nftables.ChainHookIngress,
+		Priority: nftables.ChainPriorityFilter,
+		Policy:   &drop,
+		Device:   ifname,
+	})
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nft add chain netdev %s %s: %w", NftTable, chain, err)
+	}
+	return nil
+}
+
+// unisolate deletes the chain and then the table if no chain is left.
+// Missing objects are not errors.
+func unisolate(ns nsRef, mu *sync.Mutex, chain string) error {
+	mu.Lock()
+	defer mu.Unlock()
+	c, err := nftConn(ns)
+	if err != nil {
+		return err
+	}
+	c.DelChain(&nftables.Chain{Name: chain, Table: nftTable})
+	if err := c.Flush(); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("nft delete chain netdev %s %s: %w", NftTable, chain, err)
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyNetdev)
+	if err != nil {
+		return fmt.Errorf("nft list chains: %w", err)
+	}
+	for _, ch := range chains {
+		if ch.Table != nil && ch.Table.Name == NftTable {
+			return nil
+		}
+	}
+	c.DelTable(nftTable)
+	if err := c.Flush(); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("nft delete table netdev %s: %w", NftTable, err)
+	}
+	return nil
+}
+
+// setDisableIPv6 writes val to net.ipv6.conf.<ifname>.disable_ipv6 inside
+// ns; if old is not nil it first stores the current value there. A missing
+// file (no IPv6, or the interface is gone) is not an error.
+func setDisableIPv6(ns nsRef, ifname, val string, old *string) error {
+	path := "/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6"
+	return ns.do(func() error {
+		// /proc/sys/net resolves against the namespace of the thread that
+		// opens the file.
+		if old != nil {
+			b, err := os.ReadFile(path)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			*old = strings.TrimSpace(string(b))
+		}
+		err := os.WriteFile(path, []byte(val+"\n"), 0o644)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
+}
