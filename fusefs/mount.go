@@ -30,6 +30,8 @@ type Backend interface {
 	WriteOption(ctx context.Context, bond, option, data string, c bond.Caller) error
 }
 
+var _ Backend = (*bond.Registry)(nil)
+
 // Options tune Mount.
 type Options struct {
 	// Debug logs every FUSE request and reply (go-fuse's debug output).

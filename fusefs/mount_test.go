@@ -268,6 +268,9 @@ func TestMountPermissions(t *testing.T) {
 		t.Errorf("unprivileged proc read shows system priority")
 	}
 	wantOut(t, sh(t, d, 0, `grep -c 'System priority: 65535' $P/bond0`), "1\n")
+	// sysfs files get the caller too: ad_actor_sys_prio is root-only
+	wantOut(t, sh(t, d, nobody, `wc -c < $S/bond0/bonding/ad_actor_sys_prio`), "0\n")
+	wantOut(t, sh(t, d, 0, `cat $S/bond0/bonding/ad_actor_sys_prio`), "65535\n")
 }
 
 // Reads never wait for the engine: with one P, a write blocked in the backend

@@ -21,6 +21,15 @@ type filesystem struct {
 	mtime time.Time // the time stamps of every entry
 }
 
+// snapshot returns the backend's latest snapshot (an empty one if it has
+// none yet).
+func (f *filesystem) snapshot() *bond.Snapshot {
+	if s := f.be.Snapshot(); s != nil {
+		return s
+	}
+	return &bond.Snapshot{}
+}
+
 // kind is what a node is; its place in the tree follows from it.
 type kind uint8
 
@@ -302,7 +311,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	if !n.kind.isDir() {
 		return nil, syscall.ENOTDIR
 	}
-	snap := n.fsys.be.Snapshot()
+	snap := n.fsys.snapshot()
 	es, ok := n.children(snap)
 	if !ok {
 		return nil, syscall.ENOENT
@@ -328,7 +337,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if !n.kind.isDir() {
 		return nil, syscall.ENOTDIR
 	}
-	es, ok := n.children(n.fsys.be.Snapshot())
+	es, ok := n.children(n.fsys.snapshot())
 	if !ok {
 		return nil, syscall.ENOENT
 	}
@@ -345,14 +354,14 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 
 // Getattr reports n's mode and size (sysfs attributes 4096, proc files 0).
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	n.fillAttr(n.fsys.be.Snapshot(), &out.Attr)
+	n.fillAttr(n.fsys.snapshot(), &out.Attr)
 	return 0
 }
 
 // Setattr accepts and ignores every change: `echo x > f` truncates (O_TRUNC
 // arrives as a size change) before it writes.
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	n.fillAttr(n.fsys.be.Snapshot(), &out.Attr)
+	n.fillAttr(n.fsys.snapshot(), &out.Attr)
 	return 0
 }
 
@@ -361,7 +370,7 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if !n.kind.isLink() {
 		return nil, syscall.EINVAL
 	}
-	t, ok := n.target(n.fsys.be.Snapshot())
+	t, ok := n.target(n.fsys.snapshot())
 	if !ok {
 		return nil, syscall.ENOENT
 	}
@@ -387,7 +396,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if acc != syscall.O_RDONLY && !n.writable() {
 		return nil, 0, syscall.EACCES
 	}
-	text, errno := n.content(n.fsys.be.Snapshot(), callerOf(ctx))
+	text, errno := n.content(n.fsys.snapshot(), callerOf(ctx))
 	if errno != 0 {
 		return nil, 0, errno
 	}
