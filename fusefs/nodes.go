@@ -286,6 +286,18 @@ func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errn
 	return "", syscall.EISDIR
 }
 
+// exists reports whether writable file n is still in snap.
+func (n *node) exists(snap *bond.Snapshot) bool {
+	switch n.kind {
+	case kindMasters:
+		return true
+	case kindOption:
+		return snap.Bond(n.dev) != nil && bond.OptionByName(n.name) != nil
+	}
+	_, errno := n.content(snap, bond.Caller{})
+	return errno == 0
+}
+
 var (
 	_ fs.NodeLookuper   = (*node)(nil)
 	_ fs.NodeReaddirer  = (*node)(nil)
@@ -396,14 +408,20 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if acc != syscall.O_RDONLY && !n.writable() {
 		return nil, 0, syscall.EACCES
 	}
-	text, errno := n.content(n.fsys.snapshot(), callerOf(ctx))
+	snap := n.fsys.snapshot()
+	h := &handle{}
+	if acc == syscall.O_WRONLY {
+		// nothing to render; the file must still exist
+		if !n.exists(snap) {
+			return nil, 0, syscall.ENOENT
+		}
+		return h, fuse.FOPEN_DIRECT_IO, 0
+	}
+	text, errno := n.content(snap, callerOf(ctx))
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	h := &handle{}
-	if acc != syscall.O_WRONLY {
-		h.data = []byte(text)
-	}
+	h.data = []byte(text)
 	return h, fuse.FOPEN_DIRECT_IO, 0
 }
 
