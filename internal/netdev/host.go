@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -26,6 +27,8 @@ type Host struct {
 	nftMu   sync.Mutex    // serialises changes to the "bondingfs" nft table
 	closed  chan struct{} // closed by Close; ends subscriptions
 	closeMu sync.Once
+
+	resubscribed atomic.Int64 // link subscriptions restarted after an error
 }
 
 // NewHost opens a Host for the network namespace at netnsPath (for example

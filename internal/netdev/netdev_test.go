@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -360,7 +362,11 @@ func TestPortIsolationAppliedAndRestored(t *testing.T) {
 	}
 	defer h.Close()
 	p.a.Run(t, "sysctl", "-qw", "net.ipv6.conf.eth1.disable_ipv6=1")
-	pp, err := h.OpenPort(p.link2(t, h, "eth1"))
+	li1, err := h.LinkByName("eth1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp, err := h.OpenPort(li1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,15 +374,6 @@ func TestPortIsolationAppliedAndRestored(t *testing.T) {
 	if v := sysctl("eth1"); v != "1" {
 		t.Errorf("eth1 disable_ipv6 = %s after Close, want the previous 1", v)
 	}
-}
-
-func (p *pair) link2(t *testing.T, h *Host, name string) bond.LinkInfo {
-	t.Helper()
-	li, err := h.LinkByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return li
 }
 
 // TestPortExchange sends an ARP request out of the port and reads the peer
@@ -410,7 +407,14 @@ func TestPortExchange(t *testing.T) {
 	}
 	exchange("first")
 
-	// Flap the slave: without the retry the next send fails with ENETDOWN.
+	// After a flap the socket reports one stale ENETDOWN (datapath.md §4):
+	// a plain write(2) shows it ...
+	p.a.SetDown(t, "eth0")
+	p.a.SetUp(t, "eth0")
+	if _, err := port.(*Port).c.Write(arpFrame(1, bcast, li.HWAddr, bondIP, peerIP, zeroMAC)); !errors.Is(err, syscall.ENETDOWN) {
+		t.Errorf("raw write after a flap = %v, want the stale ENETDOWN", err)
+	}
+	// ... and WriteFrame retries past it.
 	p.a.SetDown(t, "eth0")
 	p.a.SetUp(t, "eth0")
 	time.Sleep(50 * time.Millisecond)
@@ -550,4 +554,143 @@ func TestSubscribeLinks(t *testing.T) {
 	wait("new link", func(ev bond.LinkEvent) bool { return ev.Link.Name == "dummyv" && !ev.Deleted })
 	p.a.Run(t, "ip", "link", "del", "dummyv")
 	wait("deleted link", func(ev bond.LinkEvent) bool { return ev.Link.Name == "dummyv" && ev.Deleted })
+}
+
+func TestPortMembership(t *testing.T) {
+	p := newPair(t)
+	port, err := p.h.OpenPort(p.link(t, "eth0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := port.(*Port)
+	// Socket memberships show as counters, not as PROMISC/ALLMULTI flags.
+	flags := func() string { return p.a.Run(t, "ip", "-d", "-o", "link", "show", "eth0") }
+	if err := pp.SetPromiscuous(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := pp.SetAllMulti(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := pp.JoinMulticast(net.HardwareAddr{0x01, 0x80, 0xc2, 0, 0, 0x02}, true); err != nil {
+		t.Fatal(err)
+	}
+	if f := flags(); !strings.Contains(f, "promiscuity 1 ") || !strings.Contains(f, "allmulti 1 ") {
+		t.Errorf("flags while set: %s", f)
+	}
+	if out := p.a.Run(t, "ip", "maddr", "show", "dev", "eth0"); !strings.Contains(out, "01:80:c2:00:00:02") {
+		t.Errorf("multicast list lacks the slow-protocols address:\n%s", out)
+	}
+	if err := pp.SetAllMulti(false); err != nil {
+		t.Fatal(err)
+	}
+	if f := flags(); !strings.Contains(f, "allmulti 0 ") {
+		t.Errorf("ALLMULTI still set: %s", f)
+	}
+	port.Close()
+	if f := flags(); !strings.Contains(f, "promiscuity 0 ") {
+		t.Errorf("PROMISC left after Close: %s", f)
+	}
+	if out := p.a.Run(t, "ip", "maddr", "show", "dev", "eth0"); strings.Contains(out, "01:80:c2:00:00:02") {
+		t.Errorf("multicast address left after Close:\n%s", out)
+	}
+}
+
+// TestSubscribeLinksResync overruns the subscription's socket while the
+// callback is blocked and checks that the resubscription reports the final
+// state, including a link deleted during the overrun.
+func TestSubscribeLinksResync(t *testing.T) {
+	old := subRcvBuf
+	subRcvBuf = 4096
+	defer func() { subRcvBuf = old }()
+	p := newPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan bond.LinkEvent, 10000)
+	gate := make(chan struct{})
+	var blocked atomic.Bool
+	if err := p.h.SubscribeLinks(ctx, func(ev bond.LinkEvent) {
+		if blocked.Load() {
+			<-gate
+		}
+		events <- ev
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p.a.Run(t, "ip", "link", "add", "vx0", "type", "veth", "peer", "name", "vy0")
+	waitEvent(t, events, "vx0 created", func(ev bond.LinkEvent) bool { return ev.Link.Name == "vx0" })
+
+	blocked.Store(true)
+	var batch strings.Builder
+	for i := 0; i < 60; i++ {
+		batch.WriteString("link add fa" + itoa(i) + " type veth peer name fb" + itoa(i) + "\n")
+	}
+	batch.WriteString("link del vx0\nlink set eth0 mtu 1300\n")
+	file := t.TempDir() + "/batch"
+	if err := os.WriteFile(file, []byte(batch.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.a.Run(t, "ip", "-batch", file)
+	time.Sleep(100 * time.Millisecond)
+	blocked.Store(false)
+	close(gate)
+
+	waitEvent(t, events, "vx0 deleted", func(ev bond.LinkEvent) bool { return ev.Link.Name == "vx0" && ev.Deleted })
+	waitEvent(t, events, "eth0 mtu 1300", func(ev bond.LinkEvent) bool { return ev.Link.Name == "eth0" && ev.Link.MTU == 1300 })
+	if n := p.h.resubscribed.Load(); n == 0 {
+		t.Error("the subscription was never overrun; the test proves nothing")
+	} else {
+		t.Logf("resubscribed %d time(s)", n)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func waitEvent(t *testing.T, events <-chan bond.LinkEvent, what string, ok func(bond.LinkEvent) bool) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ok(ev) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no event: %s", what)
+		}
+	}
+}
+
+// TestNoGoroutineLeak checks that subscriptions end with their context or
+// with Host.Close.
+func TestNoGoroutineLeak(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	ns := nettest.NewNetns(t, "ndL")
+	before := runtime.NumGoroutine()
+	h, err := NewHost(ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := h.SubscribeLinks(ctx, func(bond.LinkEvent) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SubscribeLinks(context.Background(), func(bond.LinkEvent) {}); err != nil {
+		t.Fatal(err)
+	}
+	m, li, err := h.CreateMaster("bond0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Run(t, "ip", "link", "set", "bond0", "up")
+	cancel()
+	h.DeleteMaster(m, li.Index)
+	h.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -3,6 +3,7 @@ package netdev
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -80,6 +81,53 @@ func (p *Port) WriteFrame(frame []byte) error {
 		_, err = p.c.Write(frame)
 	}
 	return err
+}
+
+// SetPromiscuous turns promiscuous reception on the interface on or off
+// for as long as the Port is open (PACKET_ADD_MEMBERSHIP PACKET_MR_PROMISC;
+// the kernel counts it per socket and drops it when the socket closes).
+func (p *Port) SetPromiscuous(on bool) error {
+	return p.membership(on, unix.PACKET_MR_PROMISC, nil)
+}
+
+// SetAllMulti makes the interface receive every multicast frame while the
+// Port is open (PACKET_MR_ALLMULTI). Real NICs filter multicast the kernel
+// stack on the bond joined; veth does not filter.
+func (p *Port) SetAllMulti(on bool) error {
+	return p.membership(on, unix.PACKET_MR_ALLMULTI, nil)
+}
+
+// JoinMulticast adds (join) or removes a multicast MAC address, such as the
+// Slow Protocols address 01:80:c2:00:00:02 for LACPDUs, to the interface's
+// filter while the Port is open (PACKET_MR_MULTICAST).
+func (p *Port) JoinMulticast(mac net.HardwareAddr, join bool) error {
+	return p.membership(join, unix.PACKET_MR_MULTICAST, mac)
+}
+
+func (p *Port) membership(add bool, typ uint16, mac net.HardwareAddr) error {
+	mreq := unix.PacketMreq{Ifindex: int32(p.index), Type: typ}
+	if len(mac) > len(mreq.Address) {
+		return fmt.Errorf("netdev: %s: address %v: %w", p.name, mac, syscall.EINVAL)
+	}
+	mreq.Alen = uint16(copy(mreq.Address[:], mac))
+	opt := unix.PACKET_ADD_MEMBERSHIP
+	if !add {
+		opt = unix.PACKET_DROP_MEMBERSHIP
+	}
+	rc, err := p.c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptPacketMreq(int(fd), unix.SOL_PACKET, opt, &mreq)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("netdev: %s: packet membership: %w", p.name, serr)
+	}
+	return nil
 }
 
 // Close closes the socket (a blocked ReadFrame returns), removes the

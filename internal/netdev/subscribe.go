@@ -13,8 +13,9 @@ import (
 )
 
 // subRcvBuf is the netlink receive buffer of a link subscription in bytes
-// (SO_RCVBUFFORCE); a bigger buffer makes ENOBUFS overruns rarer.
-const subRcvBuf = 4 << 20
+// (SO_RCVBUFFORCE); a bigger buffer makes ENOBUFS overruns rarer. Tests
+// shrink it to force overruns.
+var subRcvBuf = 4 << 20
 
 // subscription is one rtnetlink RTNLGRP_LINK socket.
 type subscription struct {
@@ -94,6 +95,7 @@ func (h *Host) runLinks(ctx context.Context, fn func(bond.LinkEvent), s *subscri
 				continue
 			}
 			s.stop()
+			h.resubscribed.Add(1)
 			s = h.resubscribe(ctx, fn, known)
 			if s == nil {
 				return
