@@ -95,7 +95,13 @@ func (r *Registry) Watch(fn func(*Snapshot)) {
 // ErrClosed after Close.
 func (r *Registry) Do(ctx context.Context, fn func() error) error {
 	res := make(chan error, 1)
-	op := func() { res <- fn() }
+	op := func() {
+		err := fn()
+		if r.dirty {
+			r.publish() // readers see the change as soon as the write returns
+		}
+		res <- err
+	}
 	select {
 	case r.ops <- op:
 	case <-r.done:
