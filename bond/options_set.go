@@ -328,55 +328,26 @@ func (b *Bond) removeArpTarget(a netip.Addr) error {
 
 // setPrimary is bond_option_primary_set: the text up to its first newline
 // names the primary; "" clears it. It never fails: a name that is not (yet)
-// a slave is recorded, cut to 15 bytes.
+// a slave is recorded (Bond.SetPrimary keeps at most 15 bytes).
 func setPrimary(b *Bond, _ *OptValue, raw string) error {
-	name := cutNL(raw)
-	if name != "" && b.SlaveByName(name) == nil && len(name) > ifNameSizeOpt-1 {
-		name = name[:ifNameSizeOpt-1]
-	}
-	b.params.Primary = name
-	b.SetPrimary(name)
+	b.SetPrimary(cutNL(raw))
 	b.changed()
 	return nil
 }
 
 // setActiveSlave is bond_option_active_slave_set: the first word (at most
-// 15 bytes) names the new active slave; an empty value clears it and
-// reselects. ENODEV when the interface does not exist; EINVAL ("Device is
-// not bonding slave" / "Device is not our slave") when it is not a slave of
-// this bond; then Bond.SetActiveSlave decides.
+// 15 bytes) names the new active slave; an empty value (or one starting with
+// a newline) clears it and reselects. Bond.SetActiveSlave checks the rest:
+// ENODEV when the interface does not exist, EINVAL when it is not a slave of
+// this bond or its link is not up.
 func setActiveSlave(b *Bond, _ *OptValue, raw string) error {
 	name, _ := scanWord(raw, ifNameSizeOpt-1)
 	if name == "" || raw[0] == '\n' {
-		err := b.SetActiveSlave("")
-		b.changed()
-		return err
-	}
-	if err := b.optLookupLink(name); err != nil {
-		return err
-	}
-	if b.SlaveByName(name) == nil {
-		if b.optSlaveOfOtherBond(name) {
-			b.SlaveLogf(name, "Device is not our slave")
-		} else {
-			b.SlaveLogf(name, "Device is not bonding slave")
-		}
-		return syscall.EINVAL
+		name = ""
 	}
 	err := b.SetActiveSlave(name)
 	b.changed()
 	return err
-}
-
-// optSlaveOfOtherBond reports whether another bond of the registry has an
-// enslaved interface named name.
-func (b *Bond) optSlaveOfOtherBond(name string) bool {
-	for _, o := range b.reg.bonds {
-		if o != b && o.SlaveByName(name) != nil {
-			return true
-		}
-	}
-	return false
 }
 
 // setQueueID is bond_option_queue_id_set: "ifname:qid" gives a slave a
