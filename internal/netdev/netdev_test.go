@@ -283,13 +283,13 @@ func TestMasterDeletedFromOutside(t *testing.T) {
 	p.a.Run(t, "ip", "link", "del", "bond0")
 	select {
 	case err := <-errc:
-		if !errors.Is(err, syscall.EBADFD) {
-			t.Errorf("ReadFrame after ip link del = %v, want EBADFD", err)
+		if !errors.Is(err, syscall.EBADFD) || !errors.Is(err, os.ErrClosed) {
+			t.Errorf("ReadFrame after ip link del = %v, want EBADFD and os.ErrClosed", err)
 		}
 	case <-time.After(2 * time.Second):
 		t.Error("ReadFrame still blocked after ip link del")
 	}
-	if err := m.WriteFrame(make([]byte, bond.VnetHdrLen+60)); !errors.Is(err, syscall.EBADFD) {
+	if err := m.WriteFrame(make([]byte, bond.VnetHdrLen+60)); !errors.Is(err, syscall.EBADFD) || !errors.Is(err, os.ErrClosed) {
 		t.Errorf("WriteFrame after ip link del = %v, want EBADFD", err)
 	}
 	if err := p.h.DeleteMaster(m, li.Index); err != nil {
@@ -692,5 +692,92 @@ func TestNoGoroutineLeak(t *testing.T) {
 			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStaleIsolation: a chain left by a crashed daemon does not stop
+// OpenPort, and ResetIsolation removes the table.
+func TestStaleIsolation(t *testing.T) {
+	p := newPair(t)
+	p.a.Run(t, "nft", "add table netdev "+NftTable+" ; add chain netdev "+NftTable+` eth0_in { type filter hook ingress device "eth0" priority 0; policy drop; }`)
+	port, err := p.h.OpenPort(p.link(t, "eth0"))
+	if err != nil {
+		t.Fatalf("OpenPort over a stale chain: %v", err)
+	}
+	port.Close()
+	if txt := nftTableText(t, p.a); txt != "" {
+		t.Errorf("table left:\n%s", txt)
+	}
+	p.a.Run(t, "nft", "add table netdev "+NftTable+" ; add chain netdev "+NftTable+` eth0_in { type filter hook ingress device "eth0" priority 0; policy drop; }`)
+	if err := p.h.ResetIsolation(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.h.ResetIsolation(); err != nil {
+		t.Errorf("ResetIsolation without a table: %v", err)
+	}
+	if txt := nftTableText(t, p.a); txt != "" {
+		t.Errorf("table left after ResetIsolation:\n%s", txt)
+	}
+}
+
+// TestCurrentNamespace runs this test binary inside a test namespace and
+// uses NewHost("") there, so the no-switch path never touches the host.
+func TestCurrentNamespace(t *testing.T) {
+	if os.Getenv("NETDEV_CHILD") == "1" {
+		h, err := NewHost("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		m, li, err := h.CreateMaster("bond0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.DeleteMaster(m, li.Index)
+		eth0, err := h.LinkByName("eth0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, err := h.OpenPort(eth0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port.Close()
+		if mbps, _, err := h.Speed(eth0.Index); err != nil || mbps != 10000 {
+			t.Fatalf("Speed = %d, %v", mbps, err)
+		}
+		return
+	}
+	p := newPair(t)
+	out, err := p.a.Exec("env", "NETDEV_CHILD=1", os.Args[0], "-test.run=^TestCurrentNamespace$", "-test.v")
+	if err != nil || !strings.Contains(out, "--- PASS") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// TestThreadsStayHome checks that switching namespaces never leaves an
+// unlocked thread of the process in a test namespace.
+func TestThreadsStayHome(t *testing.T) {
+	p := newPair(t)
+	home, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if _, _, err := p.h.Speed(p.link(t, "eth0").Index); err != nil {
+			t.Fatal(err)
+		}
+		port, err := p.h.OpenPort(p.link(t, "eth0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		port.Close()
+	}
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		ns, err := os.Readlink("/proc/self/task/" + task.Name() + "/ns/net")
+		if err == nil && ns != home {
+			t.Errorf("thread %s is in %s, not %s", task.Name(), ns, home)
+		}
 	}
 }

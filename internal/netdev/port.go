@@ -251,6 +251,25 @@ func isolate(ns nsRef, mu *sync.Mutex, ifname, chain string) error {
 	return nil
 }
 
+// ResetIsolation deletes the whole NftTable table of the Host's namespace,
+// dropping ingress chains a crashed daemon left on interfaces that are no
+// longer enslaved. Call it at daemon start, before opening any Port. (The
+// disable_ipv6 values such a daemon changed cannot be recovered.) A missing
+// table is not an error.
+func (h *Host) ResetIsolation() error {
+	h.nftMu.Lock()
+	defer h.nftMu.Unlock()
+	c, err := nftConn(h.ns)
+	if err != nil {
+		return err
+	}
+	c.DelTable(nftTable)
+	if err := c.Flush(); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("netdev: nft delete table netdev %s: %w", NftTable, err)
+	}
+	return nil
+}
+
 // unisolate deletes the chain and then the table if no chain is left.
 // Missing objects are not errors.
 func unisolate(ns nsRef, mu *sync.Mutex, chain string) error {

@@ -37,19 +37,29 @@ func (t *Tap) Index() int { return t.index }
 // ReadFrame reads one frame (vnet header + Ethernet frame) the kernel stack
 // sent through the bond, blocking in the Go netpoller. A frame longer than
 // buf is truncated; pass at least 65536+bond.VnetHdrLen bytes. After Close
-// the error wraps os.ErrClosed. If the link is deleted from outside
-// (ip link del), reads fail with an error wrapping syscall.EBADFD and the
-// caller should stop reading (an RTM_DELLINK follows).
+// the error wraps os.ErrClosed.
+// If the link is deleted from outside (ip link del) the error wraps both
+// syscall.EBADFD, which the kernel returns then, and os.ErrClosed, since
+// the device is gone for good; an RTM_DELLINK event follows.
 func (t *Tap) ReadFrame(buf []byte) (int, error) {
-	return t.f.Read(buf)
+	n, err := t.f.Read(buf)
+	return n, t.deleted(err)
+}
+
+func (t *Tap) deleted(err error) error {
+	if err != nil && errors.Is(err, syscall.EBADFD) {
+		return fmt.Errorf("netdev: %s was deleted (%w): %w", t.name, syscall.EBADFD, os.ErrClosed)
+	}
+	return err
 }
 
 // WriteFrame hands one frame (vnet header + Ethernet frame) to the kernel
 // stack as received on the bond. Safe for concurrent use. A malformed vnet
-// header gives EINVAL; a deleted link gives EBADFD.
+// header gives EINVAL; a link deleted from outside gives an error wrapping
+// syscall.EBADFD and os.ErrClosed, as in ReadFrame.
 func (t *Tap) WriteFrame(frame []byte) error {
 	_, err := t.f.Write(frame)
-	return err
+	return t.deleted(err)
 }
 
 // SetCarrier turns the TAP's carrier on or off (TUNSETCARRIER). The link's
