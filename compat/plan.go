@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"bondingfs/bond"
 )
 
 // Format is a configuration file format.
@@ -132,7 +135,8 @@ func Load(paths ...string) (*Plan, error) {
 // directory is walked (in lexical order) for the files the distributions'
 // scripts read: ifcfg-* (without the backup suffixes initscripts ignore: ~,
 // .bak, .old, .orig, .rpmnew, .rpmorig, .rpmsave), interfaces and the files
-// of interfaces.d, *.conf of modprobe.d, modprobe.conf, modules.conf. A
+// of interfaces.d, *.conf of modprobe.d, modprobe.conf, modules.conf,
+// conf.modules and the files of /etc/modutils (seed 004). A
 // file named explicitly is always read; its format is DetectFormat's.
 //
 // Every modprobe file is applied before the others, as the module is loaded
@@ -205,7 +209,8 @@ func LoadWith(o Options, paths ...string) (*Plan, error) {
 		errList = append(errList, sortErrs(e.list)...)
 	}
 	ordered, dupErrs := dedupe(orderAll(settings))
-	p := &Plan{Errors: append(errList, dupErrs...)}
+	p := &Plan{}
+	errList = append(errList, dupErrs...)
 	idx := map[string]int{}
 	for _, s := range ordered {
 		if s.Bond == "" {
@@ -220,7 +225,104 @@ func LoadWith(o Options, paths ...string) (*Plan, error) {
 		}
 		p.Bonds[i].Settings = append(p.Bonds[i].Settings, s)
 	}
+	errList = append(errList, checkModes(p)...)
+	p.Errors = sortByFile(errList, files)
 	return p, nil
+}
+
+// sortByFile orders errors by the position of their file in files, then by
+// line.
+func sortByFile(list []error, files []string) []error {
+	rank := map[string]int{}
+	for i, f := range files {
+		rank[f] = i
+	}
+	key := func(err error) (int, int) {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return rank[pe.File], pe.Line
+		}
+		return len(files), 0
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		fi, li := key(list[i])
+		fj, lj := key(list[j])
+		return fi < fj || fi == fj && li < lj
+	})
+	return list
+}
+
+// checkModes follows each bond's mode through its writes (starting from the
+// module's mode option, else balance-rr) and reports the options the kernel
+// refuses in that mode with EACCES (the option table's unsupported modes,
+// bond_opt_check_deps): e.g. lacp_rate outside 802.3ad, primary in
+// balance-rr.
+func checkModes(p *Plan) []error {
+	var list []error
+	start := uint64(bond.ModeRoundRobin)
+	for _, s := range p.Module {
+		if s.Key == "mode" {
+			if m, ok := modeNumber(s.Value); ok {
+				start = m
+			}
+		}
+	}
+	for _, b := range p.Bonds {
+		mode := start
+		for _, s := range b.Settings {
+			if s.Key == "mode" {
+				if m, ok := modeNumber(s.Value); ok {
+					mode = m
+				}
+				continue
+			}
+			o := bond.OptionByName(s.Key)
+			if o == nil || mode >= 32 || o.UnsuppModes&(1<<mode) == 0 {
+				continue
+			}
+			list = append(list, &ParseError{File: s.File, Line: s.Line,
+				Msg: fmt.Sprintf("%s: %s is not supported in mode %s(%d): the kernel refuses it (EACCES)", s.Bond, s.Key, modeName(mode), mode)})
+		}
+	}
+	return list
+}
+
+// modeNumber parses a mode value with the option table (name or number).
+func modeNumber(v string) (uint64, bool) {
+	o := bond.OptionByName("mode")
+	if o == nil {
+		return 0, false
+	}
+	f := strings.Fields(v)
+	if len(f) == 0 {
+		return 0, false
+	}
+	for _, x := range o.Values {
+		if x.Name == f[0] {
+			return x.Value, true
+		}
+	}
+	n, err := strconv.ParseUint(f[0], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	for _, x := range o.Values {
+		if x.Value == n {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+func modeName(m uint64) string {
+	if o := bond.OptionByName("mode"); o != nil {
+		for _, x := range o.Values {
+			if x.Value == m {
+				return x.Name
+			}
+		}
+	}
+	return "?"
 }
 
 func sortErrs(list []error) []error {
@@ -261,7 +363,9 @@ func wanted(path string) bool {
 		return ifupdownName.MatchString(base)
 	case dir == "modprobe.d":
 		return strings.HasSuffix(base, ".conf")
-	case base == "modprobe.conf" || base == "modules.conf":
+	case base == "modprobe.conf" || base == "modules.conf" || base == "conf.modules":
+		return true
+	case dir == "modutils":
 		return true
 	}
 	return false
