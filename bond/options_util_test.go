@@ -55,6 +55,16 @@ func (e *optEnv) addSlave(b *Bond, name string) *Slave {
 	return s
 }
 
+// removeSlave takes a slave out of the bond's list without the engine.
+func (e *optEnv) removeSlave(b *Bond, name string) {
+	for i, s := range b.slaves {
+		if s.name == name {
+			b.slaves = append(b.slaves[:i:i], b.slaves[i+1:]...)
+			return
+		}
+	}
+}
+
 // status is the snapshot the Show functions read.
 func (e *optEnv) status(b *Bond) *BondStatus {
 	st := &BondStatus{Name: b.name, Params: b.params.Clone(), Up: b.up}
