@@ -226,6 +226,7 @@ func LoadWith(o Options, paths ...string) (*Plan, error) {
 		p.Bonds[i].Settings = append(p.Bonds[i].Settings, s)
 	}
 	errList = append(errList, checkModes(p)...)
+	errList = append(errList, checkModule(p.Module)...)
 	p.Errors = sortByFile(errList, files)
 	return p, nil
 }
@@ -250,6 +251,29 @@ func sortByFile(list []error, files []string) []error {
 		return fi < fj || fi == fj && li < lj
 	})
 	return list
+}
+
+// checkModule loads the module options as a whole the way the module would
+// (bond.ParseModuleOptions, bond_check_params): an error there (an invalid
+// enum, arp_validate without arp_interval, …) means `modprobe bonding` fails.
+// It is reported at the first module option; the options that are wrong on
+// their own have been reported at their lines already.
+func checkModule(mod []Setting) []error {
+	if len(mod) == 0 {
+		return nil
+	}
+	args := make([]string, len(mod))
+	for i, s := range mod {
+		args[i] = s.Key + "=" + s.Value
+		if strings.ContainsAny(s.Value, " \t") {
+			args[i] = s.Key + "=\"" + s.Value + "\""
+		}
+	}
+	if _, err := bond.ParseModuleOptions(args, nil); err != nil {
+		return []error{&ParseError{File: mod[0].File, Line: mod[0].Line,
+			Msg: fmt.Sprintf("the module options as a whole: %v", err)}}
+	}
+	return nil
 }
 
 // checkModes follows each bond's mode through its writes (starting from the
@@ -277,7 +301,7 @@ func checkModes(p *Plan) []error {
 				continue
 			}
 			o := bond.OptionByName(s.Key)
-			if o == nil || mode >= 32 || o.UnsuppModes&(1<<mode) == 0 {
+			if o == nil || mode >= 32 || !o.Unsupported(int(mode)) {
 				continue
 			}
 			list = append(list, &ParseError{File: s.File, Line: s.Line,

@@ -87,78 +87,21 @@ func DefaultValidator(key, value string) error {
 	return checkTable(o, value)
 }
 
-// checkTable is bond_opt_parse for a non-raw option.
+// checkTable is bond_opt_parse for a non-raw option (bond.Option.Parse).
 func checkTable(o *bond.Option, value string) error {
-	s := value
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	numeric := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9') && !isSpace(c) {
-			numeric = false
-			break
-		}
-	}
-	f := strings.Fields(s)
-	if len(f) == 0 {
+	if strings.TrimSpace(value) == "" {
 		return fmt.Errorf("invalid value %q for %s: empty", value, o.Name)
 	}
-	w := f[0]
-	if !numeric {
-		if len(w) > 32 {
-			w = w[:32]
-		}
-		for _, v := range o.Values {
-			if v.Name == w || (w == "default" && v.Flags&bond.ValDefault != 0) {
-				return nil
-			}
-		}
+	if _, ok := o.Parse(value); !ok {
 		return fmt.Errorf("invalid value %q for %s (expected %s)", value, o.Name, valueNames(o))
 	}
-	// simple_strtoull: wraps modulo 2^64.
-	var n uint64
-	for i := 0; i < len(w); i++ {
-		n = n*10 + uint64(w[i]-'0')
-	}
-	var minv, maxv *bond.OptValue
-	for i := range o.Values {
-		v := &o.Values[i]
-		if v.Value == n {
-			return nil
-		}
-		if v.Flags&bond.ValMin != 0 {
-			minv = v
-		}
-		if v.Flags&bond.ValMax != 0 {
-			maxv = v
-		}
-	}
-	if maxv != nil && (minv == nil || n >= minv.Value) && n <= maxv.Value {
-		return nil
-	}
-	return fmt.Errorf("invalid value %q for %s (expected %s)", value, o.Name, valueNames(o))
+	return nil
 }
 
 func valueNames(o *bond.Option) string {
 	var names []string
-	var minv, maxv *bond.OptValue
-	for i := range o.Values {
-		v := &o.Values[i]
-		switch {
-		case v.Flags&bond.ValMin != 0:
-			minv = v
-		case v.Flags&bond.ValMax != 0:
-			maxv = v
-		}
-	}
-	if maxv != nil {
-		lo := uint64(0)
-		if minv != nil {
-			lo = minv.Value
-		}
-		return fmt.Sprintf("a number from %d to %d", lo, maxv.Value)
+	if lo, hi, ok := o.Range(); ok {
+		return fmt.Sprintf("a number from %d to %d", lo, hi)
 	}
 	for _, v := range o.Values {
 		names = append(names, fmt.Sprintf("%s (%d)", v.Name, v.Value))
@@ -232,19 +175,8 @@ func checkMAC(value string) error {
 	return nil
 }
 
-// validIfName is dev_valid_name (net/core/dev.c): 1..15 bytes, not "." or
-// "..", no '/', ':' or white space.
-func validIfName(name string) bool {
-	if name == "" || len(name) > 15 || name == "." || name == ".." {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c == '/' || c == ':' || isSpace(c) {
-			return false
-		}
-	}
-	return true
-}
+// validIfName is dev_valid_name (net/core/dev.c).
+func validIfName(name string) bool { return bond.ValidIfName(name) }
 
 // moduleParams are the bonding module's parameters (bond_main.c
 // module_param block, Linux 6.1): the keys an `options bonding` line (or a
