@@ -22,6 +22,11 @@ func (h *optFakeHost) LinkByName(name string) (LinkInfo, error) {
 	return LinkInfo{}, fmt.Errorf("link %q: %w", name, syscall.ENODEV)
 }
 
+// optFakeMaster is a master TAP that only takes carrier changes.
+type optFakeMaster struct{ Master }
+
+func (optFakeMaster) SetCarrier(bool) error { return nil }
+
 // optEnv is one bond built directly (no control goroutine): the set path is
 // called as the control goroutine would.
 type optEnv struct {
@@ -43,14 +48,14 @@ func newOptEnv(t *testing.T, links ...string) *optEnv {
 }
 
 func (e *optEnv) addBond(name string) *Bond {
-	b := &Bond{reg: e.reg, name: name, params: DefaultParams()}
+	b := &Bond{reg: e.reg, name: name, params: DefaultParams(), master: optFakeMaster{}}
 	e.reg.bonds = append(e.reg.bonds, b)
 	return b
 }
 
 // addSlave puts a slave into the bond's list without the engine.
 func (e *optEnv) addSlave(b *Bond, name string) *Slave {
-	s := &Slave{bond: b, name: name}
+	s := &Slave{bond: b, name: name, link: LinkDown}
 	b.slaves = append(b.slaves, s)
 	return s
 }
