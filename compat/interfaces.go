@@ -118,6 +118,10 @@ func (st *stanza) emit(b *builder) {
 	master, masterLine := "", 0
 	for _, o := range st.opts {
 		if k, ok := bondKey(o.key); ok && k == "master" {
+			if len(strings.Fields(o.value)) != 1 {
+				e.add(o.line, "%s: bond-master takes one bond name", o.key)
+				continue
+			}
 			if master != "" && o.value != master {
 				e.add(o.line, "%s: second bond-master %s (already %s)", st.name, o.value, master)
 				continue
@@ -150,10 +154,6 @@ func (st *stanza) emit(b *builder) {
 		switch k {
 		case "master":
 			if o.line != masterLine {
-				continue
-			}
-			if len(words) != 1 {
-				e.add(o.line, "%s: bond-master takes one bond name", o.key)
 				continue
 			}
 			b.create(o.line, master)

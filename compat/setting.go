@@ -289,6 +289,9 @@ func (b *builder) create(line int, bondName string) {
 }
 
 func (b *builder) slave(line int, bondName, slave string) {
+	if !validIfName(bondName) {
+		return // reported where the bond is created
+	}
 	if !validIfName(slave) {
 		b.e.add(line, "invalid slave interface name %q", slave)
 		return
@@ -330,6 +333,9 @@ func (b *builder) option(line int, bondName, key, value string) {
 }
 
 func (b *builder) add(line int, bondName, key, value string) {
+	if !validIfName(bondName) {
+		return // reported where the bond is created
+	}
 	if err := b.v(key, value); err != nil {
 		b.e.add(line, "%s: %v", bondName, err)
 		return
