@@ -18,10 +18,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"bondingfs/internal/nettest"
 )
 
 // repoRoot is the module root (go test runs in the package directory).
@@ -32,20 +33,6 @@ var repoRoot = func() string {
 	}
 	return d
 }()
-
-// skipUnlessRoot skips a test that needs root, or fails it when CI=true:
-// in CI every root-only test must run.
-// TODO: switch to internal/nettest.SkipUnlessRoot once it lands.
-func skipUnlessRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (network namespaces, TAP, FUSE) and CI=true: it must not be skipped")
-	}
-	t.Skip("needs root (network namespaces, TAP, FUSE); run as root, e.g. sudo make test")
-}
 
 // needTools fails (CI) or skips the test when a command it runs is missing.
 func needTools(t *testing.T, tools ...string) {
@@ -108,30 +95,6 @@ func runErr(name string, args ...string) (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	return string(out), err
-}
-
-var nsSeq atomic.Int32
-
-// newNetns creates a network namespace named bfs-<prefix>-<pid>-<n> with lo up
-// and removes it when the test ends.
-func newNetns(t *testing.T, prefix string) string {
-	t.Helper()
-	name := fmt.Sprintf("bfs-%s-%d-%d", prefix, os.Getpid(), nsSeq.Add(1))
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := runErr("ip", "netns", "del", name); err != nil {
-			t.Errorf("ip netns del %s: %v %s", name, err, out)
-		}
-	})
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
-}
-
-// addVeth creates the veth pair nameA (in nsA) <-> nameB (in nsB), both down.
-// The pair goes away with its namespaces.
-func addVeth(t *testing.T, nsA, nameA, nsB, nameB string) {
-	t.Helper()
-	run(t, "ip", "-n", nsA, "link", "add", nameA, "type", "veth", "peer", "name", nameB, "netns", nsB)
 }
 
 // isMounted reports whether dir is a mount point in this mount namespace.
@@ -328,7 +291,7 @@ func readTrim(t *testing.T, path string) string {
 // bond0 and the slaves eth0..ethN-1; namespace B holds their veth peers p0..pN-1
 // in bridge br0 with 192.0.2.2/24.
 type topo struct {
-	A, B string
+	A, B *nettest.Netns
 	d    *daemon
 	n    int
 }
@@ -340,16 +303,16 @@ const (
 
 func newTopo(t *testing.T, slaves int, opts ...string) *topo {
 	t.Helper()
-	tp := &topo{A: newNetns(t, "a"), B: newNetns(t, "b"), n: slaves}
-	run(t, "ip", "-n", tp.B, "link", "add", "br0", "type", "bridge")
+	tp := &topo{A: nettest.NewNetns(t, "bfs-a-"), B: nettest.NewNetns(t, "bfs-b-"), n: slaves}
+	var ports []string
 	for i := 0; i < slaves; i++ {
-		addVeth(t, tp.A, fmt.Sprintf("eth%d", i), tp.B, fmt.Sprintf("p%d", i))
-		run(t, "ip", "-n", tp.B, "link", "set", fmt.Sprintf("p%d", i), "master", "br0")
-		run(t, "ip", "-n", tp.B, "link", "set", fmt.Sprintf("p%d", i), "up")
+		eth, p := fmt.Sprintf("eth%d", i), fmt.Sprintf("p%d", i)
+		nettest.Veth(t, tp.A, eth, tp.B, p)
+		tp.A.SetDown(t, eth) // slaves start down, as after boot
+		ports = append(ports, p)
 	}
-	run(t, "ip", "-n", tp.B, "link", "set", "br0", "up")
-	run(t, "ip", "-n", tp.B, "addr", "add", peerAddr+"/24", "dev", "br0")
-	tp.d = startDaemon(t, tp.A, opts...)
+	nettest.Bridge(t, tp.B, "br0", peerAddr+"/24", ports...)
+	tp.d = startDaemon(t, tp.A.Name(), opts...)
 	return tp
 }
 
@@ -364,8 +327,8 @@ func (tp *topo) bond(t *testing.T, kv ...string) {
 // up brings bond0 up with 192.0.2.1/24 and waits until the peer answers.
 func (tp *topo) up(t *testing.T) {
 	t.Helper()
-	run(t, "ip", "-n", tp.A, "link", "set", "bond0", "up")
-	run(t, "ip", "-n", tp.A, "addr", "add", bondAddr+"/24", "dev", "bond0")
+	tp.A.SetUp(t, "bond0")
+	tp.A.AddAddr(t, "bond0", bondAddr+"/24")
 	tp.waitPing(t, 10*time.Second)
 }
 
@@ -373,13 +336,13 @@ func (tp *topo) waitPing(t *testing.T, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		out, err := runErr("ip", "netns", "exec", tp.A, "ping", "-n", "-c", "1", "-W", "1", peerAddr)
+		out, err := tp.A.Exec("ping", "-n", "-c", "1", "-W", "1", peerAddr)
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s not reachable through bond0 within %v:\n%s\n%s", peerAddr, timeout, out,
-				run(t, "ip", "-n", tp.A, "-d", "link", "show"))
+				tp.A.Run(t, "ip", "-d", "link", "show"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"bondingfs/internal/nettest"
 )
 
 type oracleScenario struct {
@@ -111,7 +113,7 @@ func parseOracle(out string) (steps []oracleStep, summary string) {
 }
 
 func TestOracle(t *testing.T) {
-	skipUnlessRoot(t)
+	nettest.SkipUnlessRoot(t)
 	needTools(t, "ip", "busybox")
 	bin := bondingfsBin(t)
 	od := oracleDir(t)

@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bondingfs/internal/nettest"
 )
 
 const maxABLoss = 2
 
 func TestFailover(t *testing.T) {
-	skipUnlessRoot(t)
+	nettest.SkipUnlessRoot(t)
 	needTools(t, "ip", "ping")
 	bondingfsBin(t)
 	for _, mode := range []string{"active-backup", "balance-rr"} {
@@ -22,7 +24,7 @@ func TestFailover(t *testing.T) {
 			tp := newTopo(t, 2)
 			tp.bond(t, "mode", mode, "miimon", "100", "slaves", "+eth0", "slaves", "+eth1")
 			tp.up(t)
-			if out, err := runErr("ip", "netns", "exec", tp.A, "ping", "-n", "-c", "3", "-i", "0.1", "-W", "1", peerAddr); err != nil {
+			if out, err := tp.A.Exec("ping", "-n", "-c", "3", "-i", "0.1", "-W", "1", peerAddr); err != nil {
 				t.Fatalf("warm-up ping: %v\n%s", err, out)
 			}
 
@@ -35,16 +37,16 @@ func TestFailover(t *testing.T) {
 			}
 			peer := "p" + strings.TrimPrefix(victim, "eth")
 
-			ping := startBg(t, "ip", "netns", "exec", tp.A, "ping", "-n", "-i", "0.01", "-c", "400", "-W", "1", peerAddr)
+			ping := startBg(t, "ip", "netns", "exec", tp.A.Name(), "ping", "-n", "-i", "0.01", "-c", "400", "-W", "1", peerAddr)
 			time.Sleep(time.Second)
-			run(t, "ip", "-n", tp.B, "link", "set", peer, "down")
+			tp.B.SetDown(t, peer)
 			time.Sleep(1500 * time.Millisecond)
 			mii := readTrim(t, fmt.Sprintf("%s/%s/bonding_slave/mii_status", tp.d.sys, victim))
 			active := ""
 			if mode == "active-backup" {
 				active = readTrim(t, tp.d.sys+"/bond0/bonding/active_slave")
 			}
-			run(t, "ip", "-n", tp.B, "link", "set", peer, "up")
+			tp.B.SetUp(t, peer)
 			out, err := ping.wait(t, 30*time.Second)
 			sent, recv, ok := pingStats(out)
 			if !ok {
@@ -77,7 +79,7 @@ func TestFailover(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-			if out, err := runErr("ip", "netns", "exec", tp.A, "ping", "-n", "-c", "5", "-i", "0.1", "-W", "1", peerAddr); err != nil {
+			if out, err := tp.A.Exec("ping", "-n", "-c", "5", "-i", "0.1", "-W", "1", peerAddr); err != nil {
 				t.Errorf("ping after the link came back: %v\n%s", err, out)
 			}
 			if t.Failed() {

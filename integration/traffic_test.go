@@ -10,12 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bondingfs/internal/nettest"
 )
 
 var iperfReceiver = regexp.MustCompile(`([0-9.]+) Mbits/sec.*receiver`)
 
 func TestTraffic(t *testing.T) {
-	skipUnlessRoot(t)
+	nettest.SkipUnlessRoot(t)
 	needTools(t, "ip", "ping", "iperf3", "ss")
 	bondingfsBin(t)
 	for _, mode := range []string{"balance-rr", "active-backup", "balance-xor", "broadcast"} {
@@ -30,7 +32,7 @@ func TestTraffic(t *testing.T) {
 			}
 			tp.up(t)
 
-			out, err := runErr("ip", "netns", "exec", tp.A, "ping", "-n", "-c", "5", "-i", "0.2", "-W", "1", peerAddr)
+			out, err := tp.A.Exec("ping", "-n", "-c", "5", "-i", "0.2", "-W", "1", peerAddr)
 			sent, recv, ok := pingStats(out)
 			if err != nil || !ok || recv != sent {
 				t.Errorf("ping across the bond (%s): %v\n%s", mode, err, out)
@@ -54,10 +56,10 @@ func TestTraffic(t *testing.T) {
 // returns the receiver's throughput in Mbit/s.
 func iperfTCP(t *testing.T, tp *topo, secs int) float64 {
 	t.Helper()
-	srv := startBg(t, "ip", "netns", "exec", tp.B, "iperf3", "-s", "-1", "-B", peerAddr)
+	srv := startBg(t, "ip", "netns", "exec", tp.B.Name(), "iperf3", "-s", "-1", "-B", peerAddr)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		out, _ := runErr("ip", "netns", "exec", tp.B, "ss", "-Hltn")
+		out, _ := tp.B.Exec("ss", "-Hltn")
 		if strings.Contains(out, ":5201 ") {
 			break
 		}
@@ -67,7 +69,7 @@ func iperfTCP(t *testing.T, tp *topo, secs int) float64 {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	out, err := runErr("ip", "netns", "exec", tp.A, "iperf3", "-c", peerAddr, "-t", strconv.Itoa(secs),
+	out, err := tp.A.Exec("iperf3", "-c", peerAddr, "-t", strconv.Itoa(secs),
 		"-f", "m", "--connect-timeout", "3000")
 	if err != nil {
 		t.Errorf("iperf3 -c %s: %v\n%s", peerAddr, err, out)
