@@ -214,7 +214,10 @@ func (n *node) fillAttr(snap *bond.Snapshot, out *fuse.Attr) {
 		out.Nlink = 2
 	}
 	switch n.kind {
-	case kindMasters, kindOption, kindSlaveAttr:
+	case kindMasters, kindOption, kindSlaveAttr, kindProcFile:
+		// procfs reports 0 for /proc/net/bonding/<bond>, but on FUSE a 0 size
+		// makes sendfile/splice readers (busybox cat) see an empty file, so
+		// proc files report a page like sysfs attributes.
 		out.Size = pageSize
 	case kindLower, kindMaster, kindUpper:
 		t, _ := n.target(snap)
@@ -364,7 +367,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	return fs.NewListDirStream(list), 0
 }
 
-// Getattr reports n's mode and size (sysfs attributes 4096, proc files 0).
+// Getattr reports n's mode and size (4096 for every file, see fillAttr).
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.fillAttr(n.fsys.snapshot(), &out.Attr)
 	return 0
