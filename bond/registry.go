@@ -135,7 +135,7 @@ func (r *Registry) run() {
 	for {
 		select {
 		case op := <-r.ops:
-			op()
+			r.safely(op)
 			if r.dirty {
 				r.publish()
 			}
@@ -143,6 +143,17 @@ func (r *Registry) run() {
 			return
 		}
 	}
+}
+
+// safely runs op, turning a panic into a log line so that one bad
+// operation never takes the daemon (and its mount) down.
+func (r *Registry) safely(op func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.logf("bondingfs: internal error: %v", p)
+		}
+	}()
+	op()
 }
 
 // publish builds and stores a new Snapshot and tells the watchers.

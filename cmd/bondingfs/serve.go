@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"bondingfs/bond"
+	"bondingfs/compat"
 	"bondingfs/fusefs"
 	"bondingfs/internal/netdev"
 )
@@ -67,7 +68,27 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		klog.w = f
 	}
 
-	mc, err := bond.ParseModuleOptions(fs.Args(), klog.line)
+	// Legacy configuration: its module-wide options (options bonding …)
+	// come before the command line's, which win.
+	var plan *compat.Plan
+	modArgs := fs.Args()
+	if len(configs) > 0 {
+		p, err := compat.Load(configs...)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			return 1
+		}
+		for _, e := range p.Errors {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", e)
+		}
+		var pre []string
+		for _, s := range p.Module {
+			pre = append(pre, s.Key+"="+s.Value)
+		}
+		modArgs = append(pre, modArgs...)
+		plan = p
+	}
+	mc, err := bond.ParseModuleOptions(modArgs, klog.line)
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
@@ -86,6 +107,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer host.Close()
+	// chains a crashed daemon left would keep dropping the slaves' traffic
+	_ = host.ResetIsolation()
 
 	reg := bond.NewRegistry(bond.Config{Host: host, Log: klog.line, Defaults: mc.Params})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -100,10 +123,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			klog.line(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
 		}
 	}
-	if len(configs) > 0 {
-		if err := applyConfigs(ctx, reg, configs, stderr); err != nil {
+	if plan != nil {
+		if err := plan.Apply(ctx, registryApplier{reg}); err != nil {
 			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
-			return 1
 		}
 	}
 
