@@ -2,6 +2,7 @@ package bond
 
 import (
 	"context"
+	"syscall"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -96,11 +97,14 @@ func (r *Registry) Watch(fn func(*Snapshot)) {
 func (r *Registry) Do(ctx context.Context, fn func() error) error {
 	res := make(chan error, 1)
 	op := func() {
-		err := fn()
-		if r.dirty {
-			r.publish() // readers see the change as soon as the write returns
-		}
-		res <- err
+		var err error = syscall.EIO
+		defer func() {
+			if r.dirty {
+				r.publish() // readers see the change as soon as the write returns
+			}
+			res <- err
+		}()
+		err = fn()
 	}
 	select {
 	case r.ops <- op:
