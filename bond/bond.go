@@ -30,6 +30,8 @@ type Bond struct {
 
 	unregistering bool // log prefix "bond0 (unregistering)"
 	miiTimer      Timer
+	pollTimer     Timer
+	pollGen       int
 	miiGen        int // invalidates ticks of a stopped timer
 
 	// data path

@@ -254,6 +254,7 @@ func (b *Bond) ParamsChanged() {
 	if b.up && b.params.Miimon > 0 {
 		if b.miiTimer == nil {
 			b.scheduleMii(0)
+			b.startPoll()
 		}
 	} else {
 		b.stopTimers()
@@ -274,6 +275,7 @@ func (b *Bond) open() {
 	}
 	if b.params.Miimon > 0 {
 		b.scheduleMii(0)
+		b.startPoll()
 	}
 	b.rebuildTx()
 	b.changed()
@@ -291,6 +293,11 @@ func (b *Bond) stopTimers() {
 	if b.miiTimer != nil {
 		b.miiTimer.Stop()
 		b.miiTimer = nil
+	}
+	b.pollGen++
+	if b.pollTimer != nil {
+		b.pollTimer.Stop()
+		b.pollTimer = nil
 	}
 }
 
@@ -316,6 +323,60 @@ func (b *Bond) scheduleMii(d time.Duration) {
 	})
 }
 
+// CarrierPollInterval is how often a running bond with MII monitoring reads
+// its slaves' carrier between miimon ticks. The kernel reads carrier only at
+// each miimon tick, and rtnetlink carrier events can lag by up to a second
+// (linkwatch rate-limits devices whose iflink equals their ifindex, as a veth
+// whose peer has the same ifindex in another namespace), so polling every
+// 10 ms is what bounds failover time. Changes found here run the MII monitor
+// at once (kickMii); up/down delays still count in miimon ticks.
+const CarrierPollInterval = 10 * time.Millisecond
+
+// refreshLinks reads every slave's current admin state and carrier from the
+// host (RTM_GETLINK reports netif_carrier_ok directly, as bond_check_dev_link
+// reads it) and reports whether any changed.
+func (b *Bond) refreshLinks() bool {
+	changed := false
+	for _, s := range b.slaves {
+		li, err := b.reg.cfg.Host.LinkByIndex(s.index)
+		if err != nil {
+			continue
+		}
+		if li.Up != s.devUp || li.Carrier != s.carrier {
+			s.devUp, s.carrier = li.Up, li.Carrier
+			changed = true
+		}
+	}
+	return changed
+}
+
+// startPoll starts the carrier poll chain (a new generation).
+func (b *Bond) startPoll() {
+	if b.pollTimer != nil {
+		b.pollTimer.Stop()
+	}
+	b.pollGen++
+	b.schedulePoll(b.pollGen)
+}
+
+// schedulePoll arms the next carrier poll of generation gen.
+func (b *Bond) schedulePoll(gen int) {
+	r := b.reg
+	b.pollTimer = r.cfg.Clock.AfterFunc(CarrierPollInterval, func() {
+		r.post(func() {
+			if b.pollGen != gen || !b.up || b.params.Miimon <= 0 || r.Bond(b.name) != b {
+				return
+			}
+			if b.refreshLinks() {
+				b.changed()
+				b.kickMii()
+				b.rebuildTx()
+			}
+			b.schedulePoll(gen)
+		})
+	})
+}
+
 // kickMii runs the MII monitor now (a netlink carrier event arrived) and
 // restarts its period, so failures are seen at once instead of at the next
 // miimon tick.
@@ -329,6 +390,7 @@ func (b *Bond) kickMii() {
 
 // miiMonitor is one run of bond_mii_monitor: inspect, then commit.
 func (b *Bond) miiMonitor() {
+	b.refreshLinks()
 	if b.miiInspect() > 0 {
 		for _, s := range b.slaves {
 			if s.newLink == LinkFail || s.newLink == LinkBack {
