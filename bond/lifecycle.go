@@ -25,7 +25,7 @@ func (r *Registry) Start(ctx context.Context) error {
 func (r *Registry) Close() {
 	_ = r.Do(context.Background(), func() error {
 		for len(r.bonds) > 0 {
-			r.deleteBond(r.bonds[len(r.bonds)-1])
+			r.deleteBond(r.bonds[0])
 		}
 		return nil
 	})
