@@ -4,7 +4,9 @@
 # Sends SIGTERM to the daemon whose pid oracle-load.sh recorded in $BFS_PIDFILE,
 # waits until it has exited (SIGKILL after 15 s) and its mount at $BFS_ROOT is gone
 # (lazy unmount after 5 more s, which should never be needed).  Silent unless
-# something goes wrong: what it prints lands in the transcript.
+# something goes wrong: what it prints lands in the transcript.  When no daemon
+# runs because the load failed (no pid file), it prints what rmmod prints for a
+# module that is not loaded, as the kernel's transcript has it.
 : "${BFS_ROOT:?}" "${BFS_PIDFILE:?}"
 alive() {
     st=$(sed -n 's/^.*) \(.\) .*/\1/p' "/proc/$1/stat" 2>/dev/null)
@@ -14,7 +16,14 @@ mounted() { awk -v d="$BFS_ROOT" '$5 == d { f = 1 } END { exit !f }' /proc/self/
 
 pid=$(cat "$BFS_PIDFILE" 2>/dev/null)
 rm -f "$BFS_PIDFILE"
-if [ -n "$pid" ] && alive "$pid"; then
+if [ -z "$pid" ]; then
+    echo "| rmmod: can't unload module 'bonding': No such file or directory"
+    echo "=> rmmod failed"
+    exit 0
+fi
+if ! alive "$pid"; then
+    echo "# bondingfs (pid $pid) had exited before the unload"
+else
     kill -TERM "$pid" 2>/dev/null
     i=0
     while alive "$pid"; do
