@@ -74,7 +74,20 @@ func (b *Bond) Params() *Params { return &b.params }
 func (b *Bond) HasSlaves() bool { return len(b.slaves) > 0 }
 
 // IsUp reports whether the bond device is administratively up (IFF_UP).
-func (b *Bond) IsUp() bool { return b.up }
+// It asks the host first, so that a write right after `ip link set bond0 up`
+// sees the bond up even if the rtnetlink event is still on its way.
+func (b *Bond) IsUp() bool {
+	if h := b.reg.cfg.Host; h != nil && b.index > 0 {
+		if li, err := h.LinkByIndex(b.index); err == nil && li.Up != b.up {
+			if li.Up {
+				b.open()
+			} else {
+				b.close()
+			}
+		}
+	}
+	return b.up
+}
 
 // Registry returns the registry the bond belongs to.
 func (b *Bond) Registry() *Registry { return b.reg }
