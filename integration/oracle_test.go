@@ -12,6 +12,11 @@ package integration
 // are reported, not asserted (flags such as MASTER/SLAVE and master= cannot
 // match). klog: records are reported; BONDINGFS_ORACLE_KLOG=strict asserts them.
 //
+// Scenarios of this project's own (issue 3) live next to the vendored ones in
+// testdata/oracle/scenarios-extra/NAME.sh with their kernel goldens in
+// golden-extra/NAME.txt (recorded with make-golden.sh -d); every such pair is
+// replayed too.
+//
 // Environment: ORACLE_DIR (oracle directory), ORACLE_SCENARIOS (comma list to
 // run a subset), BONDINGFS_ORACLE_ARTIFACTS (directory to copy transcripts,
 // klogs and daemon logs into).
@@ -37,20 +42,21 @@ import (
 type oracleScenario struct {
 	name  string
 	issue int
+	extra bool // scenarios-extra/ + golden-extra/
 }
 
 // The scenarios replayed by `make test` (issue 2: 01, 09, 11, 12; issue 3: the others).
 var oracleScenarios = []oracleScenario{
-	{"01-masters", 2},
-	{"02-modparams", 3},
-	{"04-opt-mode", 3},
-	{"05-opt-enums", 3},
-	{"07-opt-monitor", 3},
-	{"08-opt-arp-ip-target", 3},
-	{"09-slaves", 2},
-	{"11-failover-ab", 2},
-	{"12-failover-rr", 2},
-	{"16-queue-id", 3},
+	{name: "01-masters", issue: 2},
+	{name: "02-modparams", issue: 3},
+	{name: "04-opt-mode", issue: 3},
+	{name: "05-opt-enums", issue: 3},
+	{name: "07-opt-monitor", issue: 3},
+	{name: "08-opt-arp-ip-target", issue: 3},
+	{name: "09-slaves", issue: 2},
+	{name: "11-failover-ab", issue: 2},
+	{name: "12-failover-rr", issue: 2},
+	{name: "16-queue-id", issue: 3},
 }
 
 // oracleAllow lists, per scenario, the steps whose core records cannot match the
@@ -80,6 +86,22 @@ func oracleDir(t *testing.T) string {
 	}
 	t.Fatalf("no oracle (run-host.sh) in %v; set ORACLE_DIR or run scripts/sync-oracle.sh", dirs)
 	return ""
+}
+
+// extraScenarios finds the project's own scenarios that have a golden transcript.
+func extraScenarios(t *testing.T) []oracleScenario {
+	t.Helper()
+	scens, _ := filepath.Glob(filepath.Join(repoRoot, "testdata/oracle/scenarios-extra", "*.sh"))
+	var out []oracleScenario
+	for _, f := range scens {
+		name := strings.TrimSuffix(filepath.Base(f), ".sh")
+		if _, err := os.Stat(filepath.Join(repoRoot, "testdata/oracle/golden-extra", name+".txt")); err != nil {
+			t.Logf("oracle: %s has no golden-extra/%s.txt yet; not replayed", f, name)
+			continue
+		}
+		out = append(out, oracleScenario{name: name, issue: 3, extra: true})
+	}
+	return out
 }
 
 type oracleStep struct {
@@ -129,7 +151,7 @@ func TestOracle(t *testing.T) {
 			t.Logf("oracle results (%s):\n%s", od, strings.Join(results, "\n"))
 		}
 	})
-	for _, sc := range oracleScenarios {
+	for _, sc := range append(oracleScenarios, extraScenarios(t)...) {
 		if len(only) > 0 && !only[sc.name] {
 			continue
 		}
@@ -144,6 +166,10 @@ func TestOracle(t *testing.T) {
 func replayScenario(t *testing.T, bin, od string, sc oracleScenario) string {
 	scen := filepath.Join(od, "scenarios", sc.name+".sh")
 	gold := filepath.Join(od, "golden", sc.name+".txt")
+	if sc.extra {
+		scen = filepath.Join(repoRoot, "testdata/oracle/scenarios-extra", sc.name+".sh")
+		gold = filepath.Join(repoRoot, "testdata/oracle/golden-extra", sc.name+".txt")
+	}
 	for _, f := range []string{scen, gold} {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("oracle file missing: %v", err)
@@ -168,7 +194,7 @@ func replayScenario(t *testing.T, bin, od string, sc oracleScenario) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", filepath.Join(od, "run-host.sh"),
-		"-k", klog, "-o", transcript,
+		"-k", klog, "-o", transcript, "-g", gold,
 		"-l", "sh "+filepath.Join(repoRoot, "scripts/oracle-load.sh"),
 		"-u", "sh "+filepath.Join(repoRoot, "scripts/oracle-unload.sh"),
 		scen, filepath.Join(root, "sys/class/net"), filepath.Join(root, "proc/net/bonding"))

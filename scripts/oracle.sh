@@ -18,9 +18,14 @@ while getopts qv o; do case $o in q) quiet=-q ;; v) keep=1 ;; *) sed -n '2,9p' "
 shift $((OPTIND - 1))
 [ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 2; }
 [ -x "$BIN" ] || make -C "$REPO" build
+EXTRA=$REPO/testdata/oracle   # the project's own scenarios: scenarios-extra/ + golden-extra/
 if [ $# -eq 0 ]; then
     set --
     for g in "$OD"/golden/*.txt; do n=$(basename "$g" .txt); [ -f "$OD/scenarios/$n.sh" ] && set -- "$@" "$n"; done
+    for g in "$EXTRA"/golden-extra/*.txt; do
+        [ -f "$g" ] || continue
+        n=$(basename "$g" .txt); [ -f "$EXTRA/scenarios-extra/$n.sh" ] && set -- "$@" "$n"
+    done
 fi
 work=$(mktemp -d /tmp/bfs-oracle.XXXXXX)
 cleanup() {
@@ -34,11 +39,15 @@ export BFS_BIN=$BIN BFS_PIDFILE=$work/pid
 fail=0
 for s in "$@"; do
     s=$(basename "$s" .sh)
+    scen=$OD/scenarios/$s.sh gold=$OD/golden/$s.txt
+    if [ ! -f "$scen" ] && [ -f "$EXTRA/scenarios-extra/$s.sh" ]; then
+        scen=$EXTRA/scenarios-extra/$s.sh gold=$EXTRA/golden-extra/$s.txt
+    fi
     mkdir -p "$work/$s/root"
     export BFS_ROOT=$work/$s/root BFS_KLOG=$work/$s/klog BFS_DAEMON_LOG=$work/$s/daemon.log
     : >"$BFS_KLOG"
-    sh "$OD/run-host.sh" $quiet -k "$BFS_KLOG" -o "$work/$s/transcript.txt" \
+    sh "$OD/run-host.sh" $quiet -k "$BFS_KLOG" -o "$work/$s/transcript.txt" -g "$gold" \
         -l "sh $REPO/scripts/oracle-load.sh" -u "sh $REPO/scripts/oracle-unload.sh" \
-        "$OD/scenarios/$s.sh" "$BFS_ROOT/sys/class/net" "$BFS_ROOT/proc/net/bonding" || fail=1
+        "$scen" "$BFS_ROOT/sys/class/net" "$BFS_ROOT/proc/net/bonding" || fail=1
 done
 exit $fail
