@@ -1,0 +1,105 @@
+package integration
+
+// Lifecycle: what the daemon must undo. On SIGTERM every slave gets back its
+// MAC, MTU, up/down state and IPv6 setting, the isolation (nft netdev ingress
+// drop) goes, the TAP is deleted and the mount removed; a bond deleted from
+// outside (`ip link del bond0`) disappears from bonding_masters as with -bond0.
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"bondingfs/internal/nettest"
+)
+
+type linkState struct {
+	mac, mtu, up, ipv6off string
+}
+
+func slaveState(t *testing.T, ns *nettest.Netns, dev string) linkState {
+	t.Helper()
+	out := ns.Run(t, "ip", "-o", "link", "show", "dev", dev)
+	var st linkState
+	f := strings.Fields(out)
+	for i := 0; i+1 < len(f); i++ {
+		switch f[i] {
+		case "link/ether":
+			st.mac = f[i+1]
+		case "mtu":
+			st.mtu = f[i+1]
+		}
+	}
+	flags := ""
+	if len(f) > 2 {
+		flags = f[2]
+	}
+	st.up = "down"
+	if strings.Contains(flags, ",UP") || strings.Contains(flags, "<UP") {
+		st.up = "up"
+	}
+	st.ipv6off = strings.TrimSpace(ns.Run(t, "cat", "/proc/sys/net/ipv6/conf/"+dev+"/disable_ipv6"))
+	return st
+}
+
+func TestShutdownRestoresSlaves(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping")
+	bondingfsBin(t)
+	tp := newTopo(t, 2)
+	tp.A.Run(t, "ip", "link", "set", "eth1", "mtu", "1400")
+	before := map[string]linkState{"eth0": slaveState(t, tp.A, "eth0"), "eth1": slaveState(t, tp.A, "eth1")}
+	nftBefore, _ := tp.A.Exec("nft", "list", "ruleset")
+
+	tp.bond(t, "mode", "active-backup", "miimon", "100", "slaves", "+eth0", "slaves", "+eth1")
+	tp.up(t)
+	during := slaveState(t, tp.A, "eth1")
+	t.Logf("eth1 before enslaving %+v, while enslaved %+v", before["eth1"], during)
+	if during.up != "up" {
+		t.Errorf("eth1 is %s while enslaved, want up", during.up)
+	}
+
+	if err := tp.d.stop(); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	if out, err := tp.A.Exec("ip", "link", "show", "dev", "bond0"); err == nil {
+		t.Errorf("bond0 still exists after the daemon stopped:\n%s", out)
+	}
+	for dev, want := range before {
+		if got := slaveState(t, tp.A, dev); got != want {
+			t.Errorf("%s after the daemon stopped: %+v, want %+v as before enslaving", dev, got, want)
+		}
+	}
+	if nftAfter, err := tp.A.Exec("nft", "list", "ruleset"); err == nil && nftAfter != nftBefore {
+		t.Errorf("nft ruleset in the bond's namespace not restored:\nbefore:\n%s\nafter:\n%s", nftBefore, nftAfter)
+	}
+}
+
+func TestBondDeletedFromOutside(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip")
+	bondingfsBin(t)
+	tp := newTopo(t, 1)
+	tp.bond(t, "slaves", "+eth0")
+	tp.A.Run(t, "ip", "link", "del", "bond0")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		masters := readTrim(t, tp.d.sys+"/bonding_masters")
+		if masters == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bonding_masters reads %q 3 s after ip link del bond0, want empty", masters)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// eth0 was released: it is no slave any more and can be enslaved again.
+	mustEcho(t, tp.d.sys+"/bonding_masters", "+bond0")
+	mustEcho(t, tp.d.sys+"/bond0/bonding/slaves", "+eth0")
+	if got := readTrim(t, tp.d.sys+"/bond0/bonding/slaves"); got != "eth0" {
+		t.Errorf("slaves of the recreated bond0: %q, want eth0", got)
+	}
+	if !tp.d.alive() {
+		t.Fatal("the daemon died")
+	}
+}
