@@ -2,10 +2,10 @@ package bond
 
 import (
 	"context"
-	"syscall"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
