@@ -40,15 +40,28 @@ func (b *Bond) setCarrier() bool {
 }
 
 // choosePrimaryOrCurrent follows bond_choose_primary_or_current.
+//
+// Without a usable primary, the first slave whose link is up (the one with
+// the highest slave priority; priorities are netlink-only, so all equal
+// here) stands in for the primary, as 6.0+ kernels do.
 func (b *Bond) choosePrimaryOrCurrent() *Slave {
 	prim, curr := b.primary, b.currActive
 	if prim == nil || prim.link != LinkUp {
-		if curr == nil || curr.link != LinkUp {
-			return nil
+		var hprio *Slave
+		for _, s := range b.slaves {
+			if s.link == LinkUp {
+				hprio = s
+				break
+			}
 		}
-		return curr
-	}
-	if b.forcePrimary {
+		if hprio == nil || hprio == curr {
+			if curr == nil || curr.link != LinkUp {
+				return nil
+			}
+			return curr
+		}
+		prim = hprio
+	} else if b.forcePrimary {
 		b.forcePrimary = false
 		return prim
 	}
@@ -172,8 +185,12 @@ func (b *Bond) failOverMAC(n, old *Slave) {
 // this bond, or its link is not up).
 func (b *Bond) SetActiveSlave(name string) error {
 	if name == "" {
+		old := b.currActive
 		b.currActive = nil
 		b.selectActive()
+		if old != nil && old != b.currActive && b.params.Mode == ModeActiveBackup {
+			b.setInactive(old)
+		}
 		b.rebuildTx()
 		b.changed()
 		return nil
@@ -199,7 +216,7 @@ func (b *Bond) SetActiveSlave(name string) error {
 		b.changeActive(n)
 		return nil
 	}
-	b.SlaveLogf(n.name, "Could not set %s as active slave; either %s is down or the link is down", n.name, n.name)
+	b.SlaveLogf(n.name, "Could not set as active slave; either %s is down or the link is down", n.name)
 	return syscall.EINVAL
 }
 

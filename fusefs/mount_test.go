@@ -250,10 +250,13 @@ func TestMountPermissions(t *testing.T) {
 	be := newFake(b)
 	d := mountFake(t, be)
 
-	for _, f := range []string{"$S/bond0/bonding/mii_status", "$P/bond0", "$S/eth0/bonding_slave/state"} {
+	for _, f := range []string{"$S/bond0/bonding/mii_status", "$S/eth0/bonding_slave/state"} {
 		wantErr(t, sh(t, d, 0, `echo x > `+f), "Permission denied")
 		wantErr(t, sh(t, d, 0, `echo x >> `+f), "Permission denied")
 	}
+	// procfs: root may open the file for writing; the write fails with EIO
+	wantErr(t, sh(t, d, 0, `echo x > $P/bond0`), "Input/output error")
+	wantErr(t, sh(t, d, 65534, `echo x > $P/bond0`), "Permission denied")
 	// sysfs refuses to create names (Debian's ifenslave writes a missing iface_queue_id)
 	wantErr(t, sh(t, d, 0, `echo 1 > $S/bond0/bonding/iface_queue_id`), "Permission denied")
 	wantErr(t, sh(t, d, 0, `echo 1 > $S/newfile`), "Permission denied")

@@ -408,7 +408,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, syscall.ELOOP
 	}
 	acc := flags & syscall.O_ACCMODE
-	if acc != syscall.O_RDONLY && !n.writable() {
+	// procfs (unlike kernfs) lets root open its 0444 files for writing; the
+	// write itself then fails with EIO (proc_reg_write without a write op).
+	procRoot := n.kind == kindProcFile && callerOf(ctx).NetAdmin
+	if acc != syscall.O_RDONLY && !n.writable() && !procRoot {
 		return nil, 0, syscall.EACCES
 	}
 	snap := n.fsys.snapshot()
@@ -458,6 +461,9 @@ func (n *node) Writev(ctx context.Context, f fs.FileHandle, data [][]byte, off i
 }
 
 func (n *node) write(ctx context.Context, data []byte) (written uint32, errno syscall.Errno) {
+	if n.kind == kindProcFile {
+		return 0, syscall.EIO
+	}
 	if !n.writable() {
 		return 0, syscall.EACCES
 	}
