@@ -12,9 +12,13 @@ FUZZTIME      ?= 10s
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build test unit-test integration-test vet lint demo bench fuzz clean
+.PHONY: all deps build test unit-test integration-test vet lint demo bench fuzz clean
 
 all: build
+
+# Installs what a fresh Debian machine lacks (as root; a no-op when all is there).
+deps:
+	@scripts/deps.sh
 
 build:
 	$(GO) build -o $(BIN) ./cmd/bondingfs
@@ -29,17 +33,17 @@ unit-test:
 integration-test: build
 	$(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
 
-test: vet unit-test integration-test
+test: deps vet unit-test integration-test
 
 lint:
 	@out=$$(gofmt -l .); \
 	if [ -n "$$out" ]; then echo "gofmt -l reports unformatted files:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-demo: build
+demo: deps build
 	scripts/demo.sh
 
-bench: build
+bench: deps build
 	scripts/bench.sh
 
 fuzz:

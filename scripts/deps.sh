@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install what a fresh Debian machine lacks to build bondingfs and run its demo,
+# benchmark and tests: apt packages, the kernel modules they use, and Go (the
+# version go.mod names, from go.dev, only when no go is found).  Idempotent: does
+# nothing when everything is present.  Needs root to install; without root it
+# only reports what is missing.  Used by `make demo|test|bench` and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+export PATH="$PATH:/usr/local/go/bin"
+
+pkgs=(iproute2 iperf3 busybox-static nftables iputils-ping ethtool tcpdump kmod procps make
+      util-linux ca-certificates curl git gcc libc6-dev)   # gcc/libc6-dev: go test -race needs cgo
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+gover=$(sed -n 's/^go \([0-9.]*\).*/\1/p' go.mod)
+needgo=
+command -v go >/dev/null 2>&1 || needgo=1
+
+if [ "$(id -u)" -ne 0 ]; then
+    [ ${#missing[@]} -eq 0 ] || echo "deps: missing packages (install as root): ${missing[*]}" >&2
+    [ -z "$needgo" ] || echo "deps: no go on PATH; install Go $gover into /usr/local/go" >&2
+    exit 0
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> apt-get install ${missing[*]}"
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Kernel modules (best effort: built-in ones need nothing).
+for m in fuse tun veth bridge nf_tables af_packet; do modprobe -q "$m" 2>/dev/null || true; done
+[ -e /dev/fuse ] || mknod -m 0666 /dev/fuse c 10 229 || true
+[ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200; } || true
+
+if [ -n "$needgo" ]; then
+    arch=$(dpkg --print-architecture)
+    echo "==> installing go$gover ($arch) into /usr/local/go"
+    curl -fsSL "https://go.dev/dl/go$gover.linux-$arch.tar.gz" -o /tmp/go$$.tgz
+    rm -rf /usr/local/go && tar -C /usr/local -xzf /tmp/go$$.tgz && rm -f /tmp/go$$.tgz
+fi
+exit 0
