@@ -162,8 +162,22 @@ func TestOracle(t *testing.T) {
 	}
 }
 
+// TestOracleGOMAXPROCS1 replays two scenarios with the daemon on one P: the
+// process serving the mount must never block on itself (DESIGN.md §6).
+func TestOracleGOMAXPROCS1(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "busybox")
+	bin := bondingfsBin(t)
+	od := oracleDir(t)
+	for _, name := range []string{"01-masters", "09-slaves"} {
+		t.Run(name, func(t *testing.T) {
+			replayScenario(t, bin, od, oracleScenario{name: name, issue: 2}, "GOMAXPROCS=1")
+		})
+	}
+}
+
 // replayScenario runs one scenario and checks its steps; it returns a one-line result.
-func replayScenario(t *testing.T, bin, od string, sc oracleScenario) string {
+func replayScenario(t *testing.T, bin, od string, sc oracleScenario, env ...string) string {
 	scen := filepath.Join(od, "scenarios", sc.name+".sh")
 	gold := filepath.Join(od, "golden", sc.name+".txt")
 	if sc.extra {
@@ -201,6 +215,7 @@ func replayScenario(t *testing.T, bin, od string, sc oracleScenario) string {
 	cmd.Env = append(os.Environ(),
 		"BFS_BIN="+bin, "BFS_ROOT="+root, "BFS_KLOG="+klog,
 		"BFS_PIDFILE="+pidfile, "BFS_DAEMON_LOG="+dlog)
+	cmd.Env = append(cmd.Env, env...)
 	// On timeout, SIGTERM lets run-host.sh remove its namespace.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
