@@ -233,3 +233,30 @@ func FuzzXmitHash(f *testing.F) {
 		_ = XmitHash(policy%6, frame)
 	})
 }
+
+func TestSyncAppliesPendingHostChanges(t *testing.T) {
+	r, h, lg := newEngine(t, DefaultParams())
+	b := r.bondNamed(t, "bond0")
+	require.NoError(t, do(t, r, func() error { return b.Enslave("eth0") }))
+	require.NoError(t, do(t, r, func() error { return b.Enslave("eth1") }))
+	settle(t, r)
+	lg.take()
+	// eth1 disappears; its RTM_DELLINK has not been delivered yet
+	h.mu.Lock()
+	l, _ := h.find("eth1")
+	delete(h.links, l.Index)
+	h.mu.Unlock()
+	require.NoError(t, r.Sync(context.Background()))
+	st := r.Snapshot().Bond("bond0")
+	require.Len(t, st.Slaves, 1)
+	assert.Equal(t, "eth0", st.Slaves[0].Name)
+	assert.Equal(t, []string{"bond0: (slave eth1): Releasing backup interface"}, lg.take())
+	// the late event changes nothing
+	h.mu.Lock()
+	fn := h.fn
+	h.mu.Unlock()
+	fn(LinkEvent{Link: *l, Deleted: true})
+	settle(t, r)
+	assert.Len(t, r.Snapshot().Bond("bond0").Slaves, 1)
+	assert.Empty(t, lg.take())
+}

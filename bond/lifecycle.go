@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"syscall"
 )
 
 // Start subscribes to the host's link events and runs the control
@@ -190,4 +191,36 @@ func GratuitousARP(mac net.HardwareAddr, ip netip.Addr) []byte {
 	copy(a[14:18], ip4[:])
 	copy(a[24:28], ip4[:])
 	return f
+}
+
+// Sync brings the registry up to date with the host before a read: link
+// changes whose rtnetlink events are still on their way (a slave deleted or
+// renamed, the bond set up or down, carrier) are applied now, as the kernel
+// applies them before `ip` returns. Events arriving later find nothing left
+// to do. It waits at most until ctx ends.
+func (r *Registry) Sync(ctx context.Context) error {
+	return r.Do(ctx, func() error {
+		h := r.cfg.Host
+		for _, b := range append([]*Bond(nil), r.bonds...) {
+			li, err := h.LinkByIndex(b.index)
+			if err != nil {
+				if ErrnoOf(err) == syscall.ENODEV {
+					r.removeBond(b, false)
+				}
+				continue
+			}
+			r.masterEvent(b, LinkEvent{Link: li})
+			for _, s := range append([]*Slave(nil), b.slaves...) {
+				sl, err := h.LinkByIndex(s.index)
+				if err != nil {
+					if ErrnoOf(err) == syscall.ENODEV {
+						b.release(s, false)
+					}
+					continue
+				}
+				b.slaveEvent(s, LinkEvent{Link: sl})
+			}
+		}
+		return nil
+	})
 }

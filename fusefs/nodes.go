@@ -23,6 +23,27 @@ type filesystem struct {
 
 // snapshot returns the backend's latest snapshot (an empty one if it has
 // none yet).
+// syncTimeout bounds how long a read waits for the backend to catch up
+// with the host (Syncer).
+const syncTimeout = 200 * time.Millisecond
+
+// Syncer is implemented by backends that can apply pending host changes
+// before a read (bond.Registry.Sync), so that `ip link del eth2; cat slaves`
+// never shows the deleted slave.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// syncedSnapshot is snapshot after the backend caught up with the host.
+func (f *filesystem) syncedSnapshot(ctx context.Context) *bond.Snapshot {
+	if sy, ok := f.be.(Syncer); ok {
+		c, cancel := context.WithTimeout(ctx, syncTimeout)
+		_ = sy.Sync(c)
+		cancel()
+	}
+	return f.snapshot()
+}
+
 func (f *filesystem) snapshot() *bond.Snapshot {
 	if s := f.be.Snapshot(); s != nil {
 		return s
@@ -352,7 +373,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if !n.kind.isDir() {
 		return nil, syscall.ENOTDIR
 	}
-	es, ok := n.children(n.fsys.snapshot())
+	es, ok := n.children(n.fsys.syncedSnapshot(ctx))
 	if !ok {
 		return nil, syscall.ENOENT
 	}
@@ -414,7 +435,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if acc != syscall.O_RDONLY && !n.writable() && !procRoot {
 		return nil, 0, syscall.EACCES
 	}
-	snap := n.fsys.snapshot()
+	snap := n.fsys.syncedSnapshot(ctx)
 	h := &handle{}
 	if acc == syscall.O_WRONLY {
 		// nothing to render; the file must still exist
