@@ -10,7 +10,8 @@ package integration
 // in oracleAllow, which cannot match because the bond is a TAP device to the
 // kernel (README.md, "Oracle differences that cannot be closed"). ip: records
 // are reported, not asserted (flags such as MASTER/SLAVE and master= cannot
-// match). klog: records are reported; BONDINGFS_ORACLE_KLOG=strict asserts them.
+// match). klog: records must match too, outside the allowlisted steps
+// (BONDINGFS_ORACLE_KLOG=lenient only reports them).
 //
 // Scenarios of this project's own (issue 3) live next to the vendored ones in
 // testdata/oracle/scenarios-extra/NAME.sh with their kernel goldens in
@@ -265,9 +266,9 @@ func replayOnce(t *testing.T, bin, od string, sc oracleScenario, env ...string) 
 		if !s.ip {
 			ipBad = append(ipBad, strconv.Itoa(s.n))
 		}
-		if !s.klog {
+		if _, allowedStep := allow[s.n]; !s.klog && !allowedStep {
 			klogBad = append(klogBad, label)
-			if os.Getenv("BONDINGFS_ORACLE_KLOG") == "strict" {
+			if klogStrict() {
 				badN = append(badN, "klog "+strconv.Itoa(s.n))
 			}
 		}
@@ -296,7 +297,7 @@ func replayOnce(t *testing.T, bin, od string, sc oracleScenario, env ...string) 
 	t.Log(res)
 	if len(klogBad) > 0 {
 		msg := fmt.Sprintf("klog records differ in %d step(s):\n  %s", len(klogBad), strings.Join(klogBad, "\n  "))
-		if os.Getenv("BONDINGFS_ORACLE_KLOG") == "strict" {
+		if klogStrict() {
 			fail = msg + "\n"
 		} else {
 			t.Log(msg)
@@ -366,3 +367,8 @@ func fileTail(path string, n int) string {
 	}
 	return fmt.Sprintf("---- %s (last %d lines)\n%s", filepath.Base(path), n, tail(string(b), n))
 }
+
+// klogStrict reports whether klog records are asserted (the default; issue 3
+// requires every kernel log line to match) or only reported
+// (BONDINGFS_ORACLE_KLOG=lenient).
+func klogStrict() bool { return os.Getenv("BONDINGFS_ORACLE_KLOG") != "lenient" }
