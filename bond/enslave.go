@@ -2,7 +2,6 @@ package bond
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"syscall"
 )
@@ -273,5 +272,3 @@ func (b *Bond) speedDuplex() (int, int) {
 	}
 	return speed, DuplexFull
 }
-
-var errNotSlave = errors.New("not a slave")

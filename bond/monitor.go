@@ -515,9 +515,6 @@ func (b *Bond) miiCommit() {
 	for _, s := range b.slaves {
 		switch s.newLink {
 		case LinkUp:
-			if s.link == LinkUp && s.newLink == LinkUp && false {
-				continue
-			}
 			b.updateSpeed(s)
 			s.link = LinkUp
 			if b.params.Mode == Mode8023AD {

@@ -63,7 +63,6 @@ func ErrnoOf(err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
-	var e syscall.Errno
 	for u := err; u != nil; {
 		if x, ok := u.(syscall.Errno); ok {
 			return x
@@ -74,6 +73,5 @@ func ErrnoOf(err error) syscall.Errno {
 		}
 		u = w.Unwrap()
 	}
-	_ = e
 	return syscall.EINVAL
 }

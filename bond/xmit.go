@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"syscall"
 )
 
 // txTable is the immutable transmit view of a bond, swapped atomically by
@@ -147,8 +148,11 @@ func temporary(err error) bool {
 	if errors.As(err, &t) && t.Temporary() {
 		return true
 	}
-	e := ErrnoOf(err)
-	return e == 100 /* ENETDOWN */ || e == 4 /* EINTR */ || e == 11 /* EAGAIN */ || e == 6 /* ENXIO */
+	switch ErrnoOf(err) {
+	case syscall.ENETDOWN, syscall.EINTR, syscall.EAGAIN, syscall.ENXIO:
+		return true
+	}
+	return false
 }
 
 // XmitHash computes the transmit hash of an Ethernet frame (without vnet
