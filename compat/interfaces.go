@@ -65,18 +65,8 @@ type stanza struct {
 func parseStanzas(data []byte, e *errs) []*stanza {
 	var out []*stanza
 	var cur *stanza
-	lines := strings.Split(string(data), "\n")
-	for i := 0; i < len(lines); i++ {
-		start := i + 1
-		l := strings.TrimRight(lines[i], "\r")
-		for strings.HasSuffix(l, "\\") && i+1 < len(lines) {
-			i++
-			l = l[:len(l)-1] + " " + strings.TrimRight(lines[i], "\r")
-		}
-		t := strings.TrimSpace(l)
-		if t == "" || t[0] == '#' {
-			continue
-		}
+	for _, ll := range logicalLines(data) {
+		start, t := ll.line, ll.text
 		f := strings.Fields(t)
 		switch {
 		case f[0] == "iface":

@@ -110,18 +110,8 @@ func emitModprobe(dirs []mpDirective, aliases map[string]bool, b *builder) {
 // parseModprobeDirectives tokenises the file into the directives that matter.
 func parseModprobeDirectives(data []byte, e *errs) []mpDirective {
 	var out []mpDirective
-	lines := strings.Split(string(data), "\n")
-	for i := 0; i < len(lines); i++ {
-		start := i + 1
-		l := strings.TrimRight(lines[i], "\r")
-		for strings.HasSuffix(l, "\\") && i+1 < len(lines) {
-			i++
-			l = l[:len(l)-1] + " " + strings.TrimRight(lines[i], "\r")
-		}
-		t := strings.TrimSpace(l)
-		if t == "" || t[0] == '#' {
-			continue
-		}
+	for _, ll := range logicalLines(data) {
+		start, t := ll.line, ll.text
 		f := strings.Fields(t)
 		switch f[0] {
 		case "alias":

@@ -440,3 +440,32 @@ func defaultValidator(v Validator) Validator {
 	}
 	return v
 }
+
+// logicalLine is one non-blank, non-comment line of a modprobe.d or
+// interfaces(5) file, with backslash-newline continuations joined.
+type logicalLine struct {
+	line int    // 1-based number of its first physical line
+	text string // trimmed
+}
+
+// logicalLines splits data as modprobe.d(5) and interfaces(5) read it: a
+// trailing backslash continues a line, '#' starts a comment line, CRLF is
+// accepted.
+func logicalLines(data []byte) []logicalLine {
+	var out []logicalLine
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		start := i + 1
+		l := strings.TrimRight(lines[i], "\r")
+		for strings.HasSuffix(l, "\\") && i+1 < len(lines) {
+			i++
+			l = l[:len(l)-1] + " " + strings.TrimRight(lines[i], "\r")
+		}
+		t := strings.TrimSpace(l)
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		out = append(out, logicalLine{line: start, text: t})
+	}
+	return out
+}
