@@ -44,6 +44,7 @@ demo: deps build
 	scripts/demo.sh
 
 bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./bond
 	scripts/bench.sh
 
 fuzz:
