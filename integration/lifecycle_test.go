@@ -103,3 +103,34 @@ func TestBondDeletedFromOutside(t *testing.T) {
 		t.Fatal("the daemon died")
 	}
 }
+
+// A daemon killed with SIGKILL cannot clean up, but it must not leave a dead
+// mount ("Transport endpoint is not connected") behind: its reaper child
+// unmounts the tree; the TAP goes with the process, and the next daemon
+// removes the isolation the dead one left on the slaves.
+func TestKilledDaemonLeavesNoDeadMount(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping")
+	tp := newTopo(t, 1)
+	tp.bond(t, "slaves", "+eth0")
+	_ = tp.d.cmd.Process.Kill()
+	<-tp.d.done
+	deadline := time.Now().Add(3 * time.Second)
+	for isMounted(tp.d.root) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still mounted 3 s after the daemon was killed", tp.d.root)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tp.d.stopped = true // nothing left to stop
+	if out, err := tp.A.Exec("ip", "link", "show", "dev", "bond0"); err == nil {
+		t.Errorf("bond0 outlived the daemon:\n%s", out)
+	}
+	// a new daemon takes over the namespace: the old isolation is gone and
+	// eth0 can be enslaved again once it is down
+	tp.A.SetDown(t, "eth0")
+	d := startDaemon(t, tp.A.Name())
+	mustEcho(t, d.sys+"/bond0/bonding/slaves", "+eth0")
+	tp.d = d
+	tp.up(t)
+}
