@@ -108,4 +108,24 @@ type ADSlaveStatus struct {
 	AggregatorID     int
 	ActorOperState   int
 	PartnerOperState int
+	// Churn detection machine states (802.1AX-2014 §6.4.17; the kernel's
+	// bond_3ad_churn_desc): "monitoring", "churned" or "none".
+	ActorChurnState   string
+	PartnerChurnState string
+	ActorChurnCount   int
+	PartnerChurnCount int
+	// Actor is this port's operational information, Partner the partner's as
+	// last received in an LACPDU (the "details … lacp pdu" blocks).
+	Actor   ADPortInfo
+	Partner ADPortInfo
+}
+
+// ADPortInfo is one side of an 802.3ad port's operational information.
+type ADPortInfo struct {
+	SystemPriority int
+	System         net.HardwareAddr
+	Key            int
+	PortPriority   int
+	PortNumber     int
+	PortState      int
 }

@@ -192,10 +192,30 @@ func onOff(on bool) string {
 	return "off"
 }
 
-// renderProcPort appends the churn and LACPDU-detail lines of a port that has
-// an aggregator. bond.ADSlaveStatus does not carry that state yet (churn
-// machine states and counts, actor and partner oper values), so nothing is
-// printed here until it does.
+// renderProcPort appends the churn lines of a port that has an aggregator,
+// and for CAP_NET_ADMIN callers its actor and partner LACPDU details
+// (bond_procfs.c bond_info_show_slave).
 func renderProcPort(sb *strings.Builder, ad *bond.ADSlaveStatus, c bond.Caller) {
-	_, _, _ = sb, ad, c
+	w := func(format string, args ...any) { fmt.Fprintf(sb, format, args...) }
+	w("Actor Churn State: %s\n", ad.ActorChurnState)
+	w("Partner Churn State: %s\n", ad.PartnerChurnState)
+	w("Actor Churned Count: %d\n", ad.ActorChurnCount)
+	w("Partner Churned Count: %d\n", ad.PartnerChurnCount)
+	if !c.NetAdmin {
+		return
+	}
+	sb.WriteString("details actor lacp pdu:\n")
+	w("    system priority: %d\n", ad.Actor.SystemPriority)
+	w("    system mac address: %s\n", macString(ad.Actor.System))
+	w("    port key: %d\n", ad.Actor.Key)
+	w("    port priority: %d\n", ad.Actor.PortPriority)
+	w("    port number: %d\n", ad.Actor.PortNumber)
+	w("    port state: %d\n", ad.Actor.PortState)
+	sb.WriteString("details partner lacp pdu:\n")
+	w("    system priority: %d\n", ad.Partner.SystemPriority)
+	w("    system mac address: %s\n", macString(ad.Partner.System))
+	w("    oper key: %d\n", ad.Partner.Key)
+	w("    port priority: %d\n", ad.Partner.PortPriority)
+	w("    port number: %d\n", ad.Partner.PortNumber)
+	w("    port state: %d\n", ad.Partner.PortState)
 }
