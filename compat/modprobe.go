@@ -240,16 +240,8 @@ func simpleCommands(s string) [][]string {
 			flush()
 		case ';', '&', '|':
 			end()
-		case '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				j = len(s) - i - 1
-			}
-			w.WriteString(s[i+1 : i+1+j])
-			inWord = true
-			i += j + 1
-		case '"':
-			j := strings.IndexByte(s[i+1:], '"')
+		case '\'', '"': // quoted text up to the same quote (or the end)
+			j := strings.IndexByte(s[i+1:], c)
 			if j < 0 {
 				j = len(s) - i - 1
 			}

@@ -2,31 +2,12 @@ package fusefs
 
 import (
 	"context"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 
 	"bondingfs/bond"
 )
-
-// skipUnlessRoot skips a test that needs root (mount(2), /dev/fuse), and
-// fails it instead when CI=true, where every test must run. It has the
-// semantics of internal/nettest.SkipUnlessRoot.
-func skipUnlessRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		if _, err := os.Stat("/dev/fuse"); err == nil {
-			return
-		}
-	}
-	msg := "needs root and /dev/fuse (run: sudo go test ./fusefs/)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + "; CI=true, so not skipping")
-	}
-	t.Skip(msg)
-}
 
 // fakeWrite is one write the fake backend received.
 type fakeWrite struct {

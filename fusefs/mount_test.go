@@ -18,13 +18,14 @@ import (
 	"time"
 
 	"bondingfs/bond"
+	"bondingfs/internal/nettest"
 )
 
 // mountFake mounts be on a fresh directory, readable by every user, and
 // unmounts it (lazily if need be) when the test ends.
 func mountFake(t *testing.T, be Backend) string {
 	t.Helper()
-	skipUnlessRoot(t)
+	nettest.SkipUnlessRoot(t)
 	dir := t.TempDir()
 	for _, d := range []string{dir, filepath.Dir(dir)} {
 		if err := os.Chmod(d, 0o755); err != nil {
@@ -370,7 +371,7 @@ func TestMountInterrupt(t *testing.T) {
 }
 
 func TestMountUnmountClean(t *testing.T) {
-	skipUnlessRoot(t)
+	nettest.SkipUnlessRoot(t)
 	before := runtime.NumGoroutine()
 	dir := t.TempDir()
 	be := newFake(&bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()})
