@@ -594,3 +594,50 @@ func TestClosedAndUnknown(t *testing.T) {
 	s.Close()
 	assert.False(t, s.IsOpen())
 }
+
+func TestSetLACPActiveAndCoupled(t *testing.T) {
+	n, b0, b1 := backToBack(t, fastOpts(), fastOpts())
+	b0.Open()
+	b1.Open()
+	require.Positive(t, n.until(100, func() bool { return distributing(b0) && distributing(b1) }))
+	// lacp_active off on one side of a working LAG: the bit goes out with
+	// the next LACPDU and the LAG holds (the partner stays active).
+	b0.SetLACPActive(false)
+	assert.False(t, b0.Options().LACPActive)
+	p, _ := b0.Port(0)
+	assert.Zero(t, p.ActorOperState&StateActivity)
+	n.run(50)
+	require.True(t, distributing(b0) && distributing(b1))
+	q, _ := b1.Port(0)
+	assert.Zero(t, q.Partner.PortState&StateActivity)
+	b0.SetLACPActive(true)
+	p, _ = b0.Port(0)
+	assert.NotZero(t, p.ActorOperState&StateActivity)
+	// coupled_control applies to the next Attached → collecting step.
+	b0.SetCoupledControl(false)
+	assert.False(t, b0.Options().CoupledControl)
+	// UpdateCarrier is bond_set_carrier: unchanged here.
+	var got []Change
+	b0.changed = func(c Change) { got = append(got, c) }
+	b0.UpdateCarrier()
+	assert.True(t, b0.Carrier())
+	assert.Empty(t, got)
+}
+
+func TestBandwidthBySpeed(t *testing.T) {
+	// ad_select bandwidth: a single port at each known speed against two
+	// 10G ports; the single port wins from 20G up (a tie keeps the
+	// aggregator found first, eth0's).
+	for _, mbps := range []int{10, 100, 1000, 2500, 5000, 10000, 14000, 20000, 25000, 40000, 50000, 56000, 100000, 200000, 400000} {
+		n, b := selectNet(t, SelectBandwidth, mbps)
+		n.run(50)
+		p, _ := activePartner(t, b)
+		if mbps >= 20000 {
+			assert.Equal(t, mac(0, 0xa, 0), p, "%d Mb/s", mbps)
+		} else {
+			assert.Equal(t, mac(0, 0xb, 0), p, "%d Mb/s", mbps)
+		}
+	}
+	assert.Equal(t, uint32(1), speedCodeMbps(1))
+	assert.Equal(t, uint32(0), speedCodeMbps(17))
+}
