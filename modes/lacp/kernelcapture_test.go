@@ -88,3 +88,90 @@ func TestKernelCaptureNoPartner(t *testing.T) {
 		}
 	}
 }
+
+type capturedLinkPDU struct {
+	capturedPDU
+	from string // "A" or "B"
+}
+
+func readLinkCapture(t *testing.T, path string) []capturedLinkPDU {
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var out []capturedLinkPDU
+	for _, l := range strings.Split(string(b), "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		var c capturedLinkPDU
+		var a, p string
+		_, err := fmt.Sscan(l, &c.at, &c.from, &a, &p)
+		require.NoError(t, err, l)
+		av, err1 := strconv.ParseUint(a, 16, 8)
+		pv, err2 := strconv.ParseUint(p, 16, 8)
+		require.NoError(t, err1)
+		require.NoError(t, err2)
+		c.actor, c.partner = uint8(av), uint8(pv)
+		out = append(out, c)
+	}
+	return out
+}
+
+// simulateLink runs two bonds back to back, B opened delay ticks after A,
+// for secs seconds, and returns the LACPDUs on the first link.
+func simulateLink(t *testing.T, oa, ob Options, delay int, secs float64) []capturedLinkPDU {
+	n, a, b := backToBack(t, oa, ob)
+	var out []capturedLinkPDU
+	for i, s := range []*System{a, b} {
+		from, inner := "AB"[i:i+1], s.transmit
+		s.transmit = func(id PortID, f []byte) {
+			if id == 0 {
+				p, err := DecodeLACPDU(f[HeaderLen:])
+				require.NoError(t, err)
+				out = append(out, capturedLinkPDU{capturedPDU{float64(n.ticks) / TicksPerSecond, p.Actor.State, p.Partner.State}, from})
+			}
+			inner(id, f)
+		}
+	}
+	a.Open()
+	n.run(delay)
+	b.Open()
+	n.run(int(secs*TicksPerSecond) - delay)
+	return out
+}
+
+// TestKernelCapturePassivePassive replays two real 6.1.192 kernels with
+// lacp_active off on both ends: they aggregate through the LACPDUs their
+// state changes trigger, then one end expires every short timeout and the
+// link drops out of Collecting_Distributing for a moment, forever. The
+// simulation must send the same LACPDUs in the same order at the same
+// times (within the VMs' 4% clock drift) until the two VMs' clocks drift
+// apart enough for the other end to expire first (after 34 s), and the
+// same number of expiries over the whole capture.
+func TestKernelCapturePassivePassive(t *testing.T) {
+	want := readLinkCapture(t, "testdata/kernel-passive-passive.txt")
+	o := fastOpts()
+	o.LACPActive = false
+	got := simulateLink(t, o, o, 2, 75/1.04)
+	require.NotEmpty(t, got)
+	t0 := got[0].at
+	i := 0
+	for ; i < len(want) && want[i].at < 34; i++ {
+		require.Less(t, i, len(got))
+		g, w := got[i], want[i]
+		require.Equal(t, w.from, g.from, "PDU %d sender", i)
+		require.Equal(t, w.actor, g.actor, "PDU %d actor state", i)
+		require.Equal(t, w.partner, g.partner, "PDU %d partner state", i)
+		require.LessOrEqual(t, math.Abs(g.at-t0-w.at), 0.3+0.05*w.at, "PDU %d at %.1f s, kernel %.3f s", i, g.at-t0, w.at)
+	}
+	require.Greater(t, i, 25)
+	expiries := func(l []capturedLinkPDU) int {
+		n := 0
+		for _, p := range l {
+			if p.actor&StateExpired != 0 && p.actor&StateDefaulted == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	require.InDelta(t, expiries(want), expiries(got), 1)
+}
