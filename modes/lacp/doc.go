@@ -57,6 +57,21 @@
 // aggregator a port joins. The adapter adds and removes ports in the
 // bond's slave order and reports link changes in the MII monitor's order.
 //
+// The bond's MAC must be current (Config.BondMAC, SetBondMAC) before the
+// first AddPort: like bond_enslave, which gives the bond its first slave's
+// address before bond_3ad_initialize reads it, the adapter sets it first.
+//
+// # Passive ports (lacp_active off)
+//
+// In Linux 6.1 a passive port never runs its periodic timer, but it still
+// sends an LACPDU whenever its own state changes (NTT from the Mux and
+// Receive machines), so a passive bond sends two LACPDUs when it comes up
+// without partner, two passive bonds do aggregate, and then drop out of
+// Collecting_Distributing at every short timeout (3 s with lacp_rate
+// fast). This package does the same; testdata/kernel-*.txt hold captures of
+// the real 6.1.192 driver (no partner, passive against passive, active
+// against passive) that the tests replay.
+//
 // # Differences from the kernel
 //
 // Log events carry RateLimited/Once marks instead of applying the kernel's

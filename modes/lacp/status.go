@@ -14,7 +14,8 @@ type AggregatorInfo struct {
 }
 
 // PortInfo is one side of a port's operational parameters, the "details
-// actor lacp pdu" / "details partner lacp pdu" blocks.
+// actor lacp pdu" / "details partner lacp pdu" blocks. Its fields are those
+// of the engine's bond.ADPortInfo, so a struct conversion fills one.
 type PortInfo struct {
 	SystemPriority int
 	System         net.HardwareAddr
@@ -24,8 +25,10 @@ type PortInfo struct {
 	PortState      int
 }
 
-// PortStatus is one port at one moment. Its first fields match the
-// engine's bond.ADSlaveStatus.
+// PortStatus is one port at one moment. AggregatorID through Partner match
+// the engine's bond.ADSlaveStatus (ChurnState.String gives its churn
+// strings); the adapter leaves bond.SlaveStatus.AD nil when HasAggregator
+// is false.
 type PortStatus struct {
 	ID   PortID
 	Name string

@@ -103,6 +103,8 @@ const (
 
 var rxNames = [...]string{"DUMMY", "INITIALIZE", "PORT_DISABLED", "LACP_DISABLED", "EXPIRED", "DEFAULTED", "CURRENT"}
 
+// String returns the kernel's name of the Receive machine state without its
+// AD_ prefix ("CURRENT", "COLLECTING_DISTRIBUTING").
 func (s RxState) String() string {
 	if s >= 0 && int(s) < len(rxNames) {
 		return rxNames[s]
@@ -125,6 +127,8 @@ const (
 
 var periodicNames = [...]string{"DUMMY", "NO_PERIODIC", "FAST_PERIODIC", "SLOW_PERIODIC", "PERIODIC_TX"}
 
+// String returns the kernel's name of the Periodic Transmission machine state without its
+// AD_ prefix ("CURRENT", "COLLECTING_DISTRIBUTING").
 func (s PeriodicState) String() string {
 	if s >= 0 && int(s) < len(periodicNames) {
 		return periodicNames[s]
@@ -149,6 +153,8 @@ const (
 
 var muxNames = [...]string{"DUMMY", "DETACHED", "WAITING", "ATTACHED", "COLLECTING", "DISTRIBUTING", "COLLECTING_DISTRIBUTING"}
 
+// String returns the kernel's name of the Mux machine state without its
+// AD_ prefix ("CURRENT", "COLLECTING_DISTRIBUTING").
 func (s MuxState) String() string {
 	if s >= 0 && int(s) < len(muxNames) {
 		return muxNames[s]
