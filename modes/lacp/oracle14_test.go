@@ -140,15 +140,15 @@ func TestOracle14(t *testing.T) {
 	}
 	b1.Open()
 	b0.Open()
+	// The first tick selects p0's individual aggregator (carrier, no link
+	// yet): the kernel's one warning. The MII monitor then brings both
+	// links up, which restarts both ports.
 	n.step()
+	assert.Equal(t, []string{"bond1: Warning: No 802.3ad response from the link partner for any adapters in the bond"}, n.takeLogs())
 	require.NoError(t, b1.LinkChange(0, up10G))
 	require.NoError(t, b1.LinkChange(1, up10G))
 	n.run(49)
-	logs := n.takeLogs()
-	assert.Contains(t, logs, "bond1: Warning: No 802.3ad response from the link partner for any adapters in the bond")
-	for _, l := range logs {
-		assert.Equal(t, "bond1: Warning: No 802.3ad response from the link partner for any adapters in the bond", l)
-	}
+	assert.Empty(t, n.takeLogs())
 	b1mac := mac(0, 0xb1, 0)
 	checkActive(t, b0, 1, 2, 15, 15, b1mac)
 	both := func(partnerMAC [6]byte, pport int) wantPort {
