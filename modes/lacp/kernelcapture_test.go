@@ -228,3 +228,31 @@ func TestKernelCaptureActivePassive(t *testing.T) {
 	}
 	assert.InDelta(t, 1.0, rate(want, "A")/rate(want, "B"), 0.15, "kernel passive/active rate")
 }
+
+// TestKernelCaptureActiveActive replays two real 6.1.192 kernels with the
+// defaults and lacp_rate fast: the same LACPDUs in the same order at the
+// same times (within the VMs' clock drift) for the first 20 s, both ends
+// Collecting_Distributing 2.5 s after the first LACPDU, and steady after.
+func TestKernelCaptureActiveActive(t *testing.T) {
+	want := readLinkCapture(t, "testdata/kernel-active-active.txt")
+	got := simulateLink(t, fastOpts(), fastOpts(), 2, 45/1.04)
+	t0 := got[0].at
+	i := 0
+	for ; i < len(want) && want[i].at < 20; i++ {
+		require.Less(t, i, len(got))
+		g, w := got[i], want[i]
+		require.Equal(t, w.from, g.from, "PDU %d sender", i)
+		require.Equal(t, w.actor, g.actor, "PDU %d actor state", i)
+		require.Equal(t, w.partner, g.partner, "PDU %d partner state", i)
+		// The VMs' timers stalled now and then (one second lasted up
+		// to 1.25 s): the times are compared within 10%.
+		require.LessOrEqual(t, math.Abs(g.at-t0-w.at), 0.3+0.1*w.at, "PDU %d at %.1f s, kernel %.3f s", i, g.at-t0, w.at)
+	}
+	require.Greater(t, i, 30)
+	for _, l := range [][]capturedLinkPDU{want, got} {
+		for _, p := range l[i:] {
+			require.Equal(t, uint8(0x3f), p.actor)
+			require.Equal(t, uint8(0x3f), p.partner)
+		}
+	}
+}
