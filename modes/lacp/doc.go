@@ -70,7 +70,7 @@
 // Collecting_Distributing at every short timeout (3 s with lacp_rate
 // fast). This package does the same; testdata/kernel-*.txt hold captures of
 // the real 6.1.192 driver (no partner, passive against passive, active
-// against passive) that the tests replay.
+// against passive, active against active) that the tests replay.
 //
 // # Differences from the kernel
 //
