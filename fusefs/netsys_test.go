@@ -147,4 +147,3 @@ func diffLines(want, got string) string {
 	}
 	return b.String()
 }
-
