@@ -85,6 +85,8 @@ func TestSysfsPassthrough(t *testing.T) {
 	wantOut(t, sh(t, d, 0, `cat $S/bond0/lower_eth0/operstate $S/bond0/lower_eth0/ifindex`),
 		ns.Run(t, "cat", "/sys/class/net/eth0/operstate", "/sys/class/net/eth0/ifindex"))
 	wantErr(t, sh(t, d, 0, `cat $S/bond0/speed`), "Invalid argument")
+	wantErr(t, sh(t, d, 0, `cat $S/bond0/name_assign_type`), "Invalid argument")
+	wantOut(t, sh(t, d, 0, `cat $S/eth1/name_assign_type`), ns.Run(t, "cat", "/sys/class/net/eth1/name_assign_type"))
 	ns.SetUp(t, "bond0")
 	wantOut(t, sh(t, d, 0, `cat $S/bond0/speed $S/bond0/duplex`), "10000\nfull\n")
 

@@ -134,6 +134,9 @@ for i in $(seq 100); do [ "$(cat /sys/class/net/bond0/operstate)" = up ] && brea
 cat /sys/class/net/bond0/operstate /sys/class/net/bond0/lower_eth1/operstate
 readlink /sys/class/net/eth1/master
 cat /sys/class/net/eth1/bonding_slave/mii_status
+cat /sys/class/net/bond0/addr_assign_type
+[ "$(cat /sys/class/net/bond0/address)" = "$(cat /sys/class/net/eth1/address)" ] && echo same mac
+cat /sys/class/net/bond0/speed /sys/class/net/bond0/duplex
 grep -c 'Slave Interface: eth1' /proc/net/bonding/bond0
 echo "== devices"
 ip link add eth5 type veth peer name eth6
@@ -158,7 +161,7 @@ exit 3
 		"proc": "Ethernet Channel Bonding Driver: v6.1.0-56-amd64\n1\n1\n" +
 			"if_inet6 ok\nroute ok\narp ok\nsnmp ok\nnetstat ok\nunix ok\ntcp ok\nss ok\n" + root + "/proc/net\n",
 		"bond":       "1\ndown\nno tun files\n0\n",
-		"enslave":    "up\nup\n../bond0\nup\n1\n",
+		"enslave":    "up\nup\n../bond0\nup\n2\nsame mac\n10000\nfull\n1\n",
 		"devices":    "bond0 bonding_masters eth0 eth1 eth5 eth6 lo \neth5 attrs\nbond0 bonding_masters eth0 eth1 eth6 eth7 lo \neth5 gone\nbond0 bonding_masters eth0 eth1 lo \n",
 		"othernetns": "1\n0\nno bonding\n",
 	}
