@@ -57,7 +57,7 @@ func TestRenderDevAttr(t *testing.T) {
 	})
 	for _, c := range []struct {
 		dev, attr, want string
-		errno      syscall.Errno
+		errno           syscall.Errno
 	}{
 		{"bond0", "flags", "0x1403\n", 0},
 		{"bond0", "operstate", "up\n", 0}, // unknown, up with carrier
