@@ -284,3 +284,19 @@ func lineDiff(want, got string) string {
 	}
 	return b.String()
 }
+
+// Without --netns, exec and the daemon it starts use the caller's network
+// namespace (here A, entered with ip netns exec).
+func TestRealPathsExecCallerNetns(t *testing.T) {
+	a, _ := realPathsTopo(t)
+	root := filepath.Join(t.TempDir(), "mnt")
+	out, err := a.Exec(bondingfsBin(t), "exec", "--root", root, "--log", root+".log", "max_bonds=2", "--", "bash", "-c",
+		`ls /sys/class/net | tr '\n' ' '; ls /proc/net/bonding | tr '\n' ' '; grep -c -e eth0: -e eth1: /proc/net/dev`)
+	if err != nil || out != "bond0 bond1 bonding_masters eth0 eth1 lo bond0 bond1 2\n" {
+		t.Errorf("got %q, %v", out, err)
+	}
+	if isMounted(root) {
+		t.Errorf("%s still mounted", root)
+	}
+	hostPathsUntouched(t)
+}
