@@ -36,7 +36,7 @@ const dumpFn = `dump() { ( cd "$1" && find . -mindepth 1 | LC_ALL=C sort | while
 func realPathsTopo(t *testing.T) (a, b *nettest.Netns) {
 	t.Helper()
 	nettest.SkipUnlessRoot(t)
-	needTools(t, "ip", "bash", "find", "ss")
+	needTools(t, "ip", "bash", "find", "ss", "nsenter", "awk")
 	a = nettest.NewNetns(t, "bfs-rp-a-")
 	b = nettest.NewNetns(t, "bfs-rp-b-")
 	nettest.Veth(t, a, "eth0", b, "p0")
