@@ -217,7 +217,7 @@ func TestRealPathsServeKilled(t *testing.T) {
 start() { ` + bin + ` serve --root ` + root + ` --real-paths 2>>` + root + `.log & P=$!
   for i in $(seq 300); do [ -e /sys/class/net/bonding_masters ] && return; sleep 0.05; done; echo not ready; }
 restored() { for i in $(seq 100); do
-  if [ "$(readlink /proc/net)" = self/net ] && [ ! -e /sys/class/net/bonding_masters ] && ! grep -q bondingfs /proc/self/mountinfo; then
+  if [ "$(readlink /proc/net)" = self/net ] && [ ! -e /sys/class/net/bonding_masters ] && ! grep -q -e ' /proc/net ' -e ' /sys/class/net ' -e ' `+root+` ' /proc/self/mountinfo; then
     echo restored; return; fi; sleep 0.05; done; echo NOT restored; grep bondingfs /proc/self/mountinfo; }
 start
 readlink /proc/net; head -n 1 /proc/net/bonding/bond0; grep -c eth0: /proc/net/dev
@@ -297,6 +297,37 @@ func TestRealPathsExecCallerNetns(t *testing.T) {
 	}
 	if isMounted(root) {
 		t.Errorf("%s still mounted", root)
+	}
+	hostPathsUntouched(t)
+}
+
+// Real paths a daemon left without its reaper (both SIGKILLed) do not stop
+// the next daemon: it removes the dead mounts before it puts up its own,
+// and its SIGTERM then leaves the kernel's paths.
+func TestRealPathsStaleMounts(t *testing.T) {
+	a, _ := realPathsTopo(t)
+	bin := bondingfsBin(t)
+	root := filepath.Join(t.TempDir(), "mnt")
+	script := `
+start() { ` + bin + ` serve --root ` + root + ` --real-paths 2>>` + root + `.log & P=$!
+  for i in $(seq 300); do [ -e /sys/class/net/bonding_masters ] && [ -e ` + root + `/sys/class/net/bonding_masters ] && return; sleep 0.05; done; echo not ready; }
+start
+for p in /proc/[0-9]*; do
+  [ "$(awk '{print $4}' $p/stat 2>/dev/null)" = "$P" ] && [ "$(tr '\0' '\n' < $p/cmdline | sed -n 2p)" = __reaper ] && R=${p#/proc/}
+done
+kill -KILL ${R:?no reaper} $P; wait $P 2>/dev/null
+ls /sys/class/net > /dev/null 2>&1 || echo dead mount
+umount -l ` + root + `
+start
+readlink /proc/net; cat /sys/class/net/bond0/type; head -n 1 /proc/net/bonding/bond0
+kill -TERM $P; wait $P; echo "rc $?"
+readlink /proc/net; grep -c -e ' /proc/net ' -e ' /sys/class/net ' -e ' `+root+` ' /proc/self/mountinfo; ls /sys/class/net | tr '\n' ' '
+`
+	out, err := a.Exec("bash", "-c", script)
+	want := "dead mount\n" + root + "/proc/self/net\n1\nEthernet Channel Bonding Driver: v6.1.0-56-amd64\nrc 0\nself/net\n0\neth0 eth1 lo "
+	if err != nil || out != want {
+		log, _ := os.ReadFile(root + ".log")
+		t.Errorf("got %q (%v), want %q\ndaemon log:\n%s", out, err, want, log)
 	}
 	hostPathsUntouched(t)
 }

@@ -42,6 +42,7 @@ const (
 // symlink to ROOT/proc/self/net over /proc/net in the calling thread's mount
 // namespace. On failure nothing stays mounted.
 func installRealPaths(root string) error {
+	removeStaleRealPaths()
 	if err := unix.Mount(filepath.Join(root, "sys/class/net"), sysClassNet, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind %s/sys/class/net over %s: %w", root, sysClassNet, err)
 	}
@@ -195,6 +196,44 @@ func removeRealPaths(root string) int {
 		removed++
 	}
 	return removed
+}
+
+// removeStaleRealPaths unmounts real-path mounts whose daemon is gone (its
+// FUSE connection aborted, or its tree unmounted) and that no reaper
+// removed, the topmost first, so that new ones do not stack on a dead mount.
+// Live ones (another daemon's) stay.
+func removeStaleRealPaths() {
+	for range 16 {
+		ms, err := mounts()
+		if err != nil {
+			return
+		}
+		var victim string
+		seen := map[string]bool{}
+		for i := len(ms) - 1; i >= 0 && victim == ""; i-- {
+			m := ms[i]
+			if (m.point != procNet && m.point != sysClassNet) || seen[m.point] {
+				continue
+			}
+			seen[m.point] = true
+			var st unix.Statfs_t
+			switch {
+			case m.point == sysClassNet && m.fstype == fuseType:
+				if unix.Statfs(sysClassNet, &st) != nil {
+					victim = m.point
+				}
+			case m.point == procNet && m.fstype == "tmpfs" && m.source == procNetSource:
+				if t, err := os.Readlink(procNet); err == nil {
+					if unix.Statfs(t, &st) != nil || st.Type != unix.FUSE_SUPER_MAGIC {
+						victim = m.point
+					}
+				}
+			}
+		}
+		if victim == "" || unix.Unmount(victim, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW) != nil {
+			return
+		}
+	}
 }
 
 // servedBy reports whether dir is a live bondingfs mount in the calling
