@@ -217,7 +217,7 @@ func TestRealPathsServeKilled(t *testing.T) {
 start() { ` + bin + ` serve --root ` + root + ` --real-paths 2>>` + root + `.log & P=$!
   for i in $(seq 300); do [ -e /sys/class/net/bonding_masters ] && return; sleep 0.05; done; echo not ready; }
 restored() { for i in $(seq 100); do
-  if [ "$(readlink /proc/net)" = self/net ] && [ ! -e /sys/class/net/bonding_masters ] && ! grep -q -e ' /proc/net ' -e ' /sys/class/net ' -e ' `+root+` ' /proc/self/mountinfo; then
+  if [ "$(readlink /proc/net)" = self/net ] && [ ! -e /sys/class/net/bonding_masters ] && ! grep -q -e ' /proc/net ' -e ' /sys/class/net ' -e ' ` + root + ` ' /proc/self/mountinfo; then
     echo restored; return; fi; sleep 0.05; done; echo NOT restored; grep bondingfs /proc/self/mountinfo; }
 start
 readlink /proc/net; head -n 1 /proc/net/bonding/bond0; grep -c eth0: /proc/net/dev
@@ -321,7 +321,7 @@ umount -l ` + root + `
 start
 readlink /proc/net; cat /sys/class/net/bond0/type; head -n 1 /proc/net/bonding/bond0
 kill -TERM $P; wait $P; echo "rc $?"
-readlink /proc/net; grep -c -e ' /proc/net ' -e ' /sys/class/net ' -e ' `+root+` ' /proc/self/mountinfo; ls /sys/class/net | tr '\n' ' '
+readlink /proc/net; grep -c -e ' /proc/net ' -e ' /sys/class/net ' -e ' ` + root + ` ' /proc/self/mountinfo; ls /sys/class/net | tr '\n' ' '
 `
 	out, err := a.Exec("bash", "-c", script)
 	want := "dead mount\n" + root + "/proc/self/net\n1\nEthernet Channel Bonding Driver: v6.1.0-56-amd64\nrc 0\nself/net\n0\neth0 eth1 lo "
