@@ -44,6 +44,18 @@ func (f *filesystem) syncedSnapshot(ctx context.Context) *bond.Snapshot {
 	return f.snapshot()
 }
 
+// Loader is implemented by backends that can be "unloaded", as a kernel
+// without the bonding module: then sys/class/net has no bonding_masters and
+// proc/net has no bonding directory. A backend without it is always loaded.
+type Loader interface {
+	Loaded() bool
+}
+
+func (f *filesystem) loaded() bool {
+	l, ok := f.be.(Loader)
+	return !ok || l.Loaded()
+}
+
 func (f *filesystem) snapshot() *bond.Snapshot {
 	if s := f.be.Snapshot(); s != nil {
 		return s
@@ -108,6 +120,9 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 	case kindProc:
 		return []entry{{name: "net", kind: kindProcNet}}, true
 	case kindProcNet:
+		if !n.fsys.loaded() {
+			return nil, true
+		}
 		return []entry{{name: "bonding", kind: kindProcBonding}}, true
 	case kindProcBonding:
 		es := make([]entry, 0, len(snap.Bonds))
@@ -117,6 +132,9 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 		return es, true
 	case kindNet:
 		es := []entry{{name: "bonding_masters", kind: kindMasters}}
+		if !n.fsys.loaded() {
+			es = es[:0]
+		}
 		seen := map[string]bool{}
 		for _, b := range snap.Bonds {
 			if !seen[b.Name] {
@@ -314,7 +332,7 @@ func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errn
 func (n *node) exists(snap *bond.Snapshot) bool {
 	switch n.kind {
 	case kindMasters:
-		return true
+		return n.fsys.loaded()
 	case kindOption:
 		return snap.Bond(n.dev) != nil && bond.OptionByName(n.name) != nil
 	}

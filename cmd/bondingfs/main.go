@@ -10,14 +10,16 @@ import (
 )
 
 const usage = `usage:
-  bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [module options...]
+  bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--ctl PATH] [--unloaded] [module options...]
+  bondingfs modprobe [-r] [--ctl PATH] [module options...]
   bondingfs check-config PATH...
   bondingfs help
 
 serve mounts DIR/sys/class/net/{bonding_masters,<bond>/bonding/*,<slave>/bonding_slave/*}
 and DIR/proc/net/bonding/<bond>, and runs the bonding engine until SIGINT/SIGTERM.
 Module options use modprobe syntax (max_bonds=2 mode=active-backup miimon=100);
-"bondingfs serve --help" lists them.
+"bondingfs serve --help" lists them. "bondingfs modprobe" loads and unloads
+the emulated module in a running daemon (the modprobe.d install/remove rule).
 `
 
 func main() {
@@ -34,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stdout, stderr)
 	case "check-config":
 		return runCheckConfig(args[1:], stdout, stderr)
+	case "modprobe":
+		return runModprobe(args[1:], stdout, stderr)
 	case reaperCmd:
 		return runReaper(args[1:])
 	case "help", "-h", "--help":

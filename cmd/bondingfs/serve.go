@@ -43,6 +43,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	root := fs.String("root", "/run/bondingfs", "mount point of the sysfs/procfs tree")
 	nsName := fs.String("netns", "", "run the engine in this network namespace (ip netns name or path)")
 	logPath := fs.String("log", "", "append kernel log lines to this file (default stderr)")
+	unloaded := fs.Bool("unloaded", false, "start with the module unloaded (no bonding_masters) until `bondingfs modprobe` loads it")
+	ctlPath := fs.String("ctl", "", "serve the control socket of `bondingfs modprobe` at this path (e.g. "+DefaultCtl+")")
 	var configs multiFlag
 	fs.Var(&configs, "config", "legacy configuration file or directory to apply at start (repeatable)")
 	fs.Usage = func() {
@@ -88,10 +90,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		modArgs = append(pre, modArgs...)
 		plan = p
 	}
-	mc, err := bond.ParseModuleOptions(modArgs, klog.line)
-	if err != nil {
-		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
-		return 1
+	if *unloaded && (len(modArgs) > 0 || len(configs) > 0) {
+		fmt.Fprintf(stderr, "bondingfs: --unloaded takes neither module options nor --config: `bondingfs modprobe` gives the options\n")
+		return 2
+	}
+	var mc bond.ModuleConfig
+	if !*unloaded {
+		var err error
+		if mc, err = bond.ParseModuleOptions(modArgs, klog.line); err != nil {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			return 1
+		}
 	}
 
 	nsPath := ""
@@ -118,6 +127,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer reg.Close()
+	module := &moduleState{reg: reg, log: klog.line}
+	module.loaded.Store(!*unloaded)
 	for i := 0; i < mc.MaxBonds; i++ {
 		if err := reg.CreateBond(ctx, fmt.Sprintf("bond%d", i)); err != nil {
 			klog.line(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
@@ -138,7 +149,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
-	srv, err := fusefs.Mount(dir, reg, fusefs.Options{})
+	srv, err := fusefs.Mount(dir, moduleBackend{reg, module}, fusefs.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: mount %s: %v\n", dir, err)
 		return 1
@@ -146,6 +157,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	// A reaper process unmounts dir if this process dies without doing so
 	// (a crash, SIGKILL), so no dead mount is left behind.
 	stopReaper := startReaper(dir, stderr)
+	if *ctlPath != "" {
+		ctl, err := listenCtl(*ctlPath, module)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			unmount(srv, dir)
+			stopReaper()
+			return 1
+		}
+		defer ctl.close()
+	}
+	sdNotify("READY=1")
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -159,6 +181,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	unmount(srv, dir)
 	stopReaper()
 	return 0
+}
+
+// moduleBackend is the registry as fusefs sees it, with the module's
+// loaded state (fusefs.Loader).
+type moduleBackend struct {
+	*bond.Registry
+	*moduleState
 }
 
 // unmount detaches the FUSE mount, lazily if it is busy.
