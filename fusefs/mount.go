@@ -41,6 +41,21 @@ type Options struct {
 	// AllowFusermount lets go-fuse fall back to the fusermount binary when
 	// mount(2) fails (not root); by default only mount(2) is tried.
 	AllowFusermount bool
+	// Sysfs is the root of a sysfs of the engine's network namespace that
+	// no mount of ours covers (PrivateSysfs.Path). When set, sys/class/net
+	// lists every device of that namespace, and each device directory
+	// passes its real entries through (go-fuse's LoopbackNode) under the
+	// bonding entries; a bond's directory reads as a bonding device's
+	// (netsys.go). "" serves the bonding entries alone.
+	Sysfs string
+	// ProcNet makes proc/net a passthrough of the caller's own
+	// /proc/<tid>/net plus bonding/ (procnet.go), so that it can stand in
+	// for /proc/net. Off, proc/net holds bonding/ alone.
+	ProcNet bool
+	// EngineNetns is the inode number of the engine's network namespace
+	// (stat of /proc/self/ns/net or /var/run/netns/NAME). With ProcNet,
+	// only callers in it see proc/net/bonding; 0 shows it to every caller.
+	EngineNetns uint64
 }
 
 // Server is one mounted bondingfs.
@@ -77,7 +92,8 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 	if logf == nil {
 		logf = log.Printf
 	}
-	fsys := &filesystem{be: be, logf: logf, mtime: time.Now()}
+	fsys := &filesystem{be: be, logf: logf, mtime: time.Now(),
+		sysfs: opts.Sysfs, procNet: opts.ProcNet, engineNetns: opts.EngineNetns}
 	root := &node{fsys: fsys, kind: kindRoot}
 	zero := time.Duration(0)
 	fo := &fs.Options{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,14 @@ type filesystem struct {
 	be    Backend
 	logf  func(format string, args ...any)
 	mtime time.Time // the time stamps of every entry
+	// sysfs is the root of the engine namespace's sysfs (Options.Sysfs);
+	// "" serves the bonding entries only.
+	sysfs string
+	// procNet makes proc/net a per-caller passthrough (Options.ProcNet).
+	procNet bool
+	// engineNetns is the inode of the engine's network namespace; 0 shows
+	// proc/net/bonding to every caller.
+	engineNetns uint64
 }
 
 // snapshot returns the backend's latest snapshot (an empty one if it has
@@ -81,13 +90,15 @@ const (
 	kindOption                  // file sys/class/net/<bond>/bonding/<option>
 	kindSlaveAttr               // file sys/class/net/<slave>/bonding_slave/<attr>
 	kindProcFile                // file proc/net/bonding/<bond>
+	kindDevAttr                 // file sys/class/net/<dev>/<attr> rendered over the real one (netsys.go)
 	kindLower                   // link sys/class/net/<bond>/lower_<slave> -> ../<slave>
 	kindMaster                  // link sys/class/net/<slave>/master -> ../<bond>
 	kindUpper                   // link sys/class/net/<slave>/upper_<bond> -> ../<bond>
+	kindReal                    // a real entry of a device directory (entry only; served by sysNode)
 )
 
 func (k kind) isDir() bool  { return k <= kindProcBonding }
-func (k kind) isLink() bool { return k >= kindLower }
+func (k kind) isLink() bool { return k >= kindLower && k <= kindUpper }
 
 // node is every file, directory and symlink of the tree. Nodes hold names
 // only, never state: everything is resolved in the latest snapshot.
@@ -98,6 +109,9 @@ type node struct {
 	path string // relative to the mount point, "" for the root
 	dev  string // the device of kindDev and everything below it; the bond of kindProcFile
 	name string // the entry name of files and links
+
+	loopOnce sync.Once        // creates loop
+	loop     *fs.LoopbackRoot // kindDev with Sysfs: serves the real entries
 }
 
 // entry is one directory entry as a snapshot has it.
@@ -105,6 +119,8 @@ type entry struct {
 	name string
 	kind kind
 	dev  string
+	mode uint32 // file type of a kindReal entry
+	ino  uint64 // inode number of a kindReal entry
 }
 
 // children returns the entries of directory n in snap, and false when n no
@@ -136,6 +152,12 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 			es = es[:0]
 		}
 		seen := map[string]bool{}
+		if n.fsys.sysfs != "" {
+			for _, d := range n.fsys.realDevs() {
+				seen[d] = true
+				es = append(es, entry{name: d, kind: kindDev, dev: d})
+			}
+		}
 		for _, b := range snap.Bonds {
 			if !seen[b.Name] {
 				seen[b.Name] = true
@@ -155,10 +177,14 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 	case kindDev:
 		b := snap.Bond(n.dev)
 		m, _ := snap.Slave(n.dev)
-		if b == nil && m == nil {
+		real := n.fsys.devExists(n.dev)
+		if b == nil && m == nil && !real {
 			return nil, false
 		}
 		var es []entry
+		if real {
+			es = n.fsys.realEntries(n.dev, b != nil, m != nil)
+		}
 		if m != nil {
 			es = append(es,
 				entry{name: "master", kind: kindMaster, dev: n.dev},
@@ -196,6 +222,72 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 	return nil, false
 }
 
+// lookupCandidates returns the entries of directory n that may be name:
+// all of them, except in the passthrough's class/net and device
+// directories, where the real sysfs is asked about name alone rather than
+// listed.
+func (n *node) lookupCandidates(snap *bond.Snapshot, name string) ([]entry, bool) {
+	if n.fsys.sysfs == "" || (n.kind != kindNet && n.kind != kindDev) {
+		return n.children(snap)
+	}
+	if n.kind == kindNet {
+		if name == "bonding_masters" {
+			if !n.fsys.loaded() {
+				return nil, true
+			}
+			return []entry{{name: name, kind: kindMasters}}, true
+		}
+		b := snap.Bond(name)
+		m, _ := snap.Slave(name)
+		if b != nil || m != nil || n.fsys.devExists(name) {
+			return []entry{{name: name, kind: kindDev, dev: name}}, true
+		}
+		return nil, true
+	}
+	// a device directory: the synthetic entries first
+	b := snap.Bond(n.dev)
+	m, _ := snap.Slave(n.dev)
+	real := n.fsys.devExists(n.dev)
+	if !real {
+		return n.children(snap)
+	}
+	if synthetic(name) {
+		var es []entry
+		if m != nil && (name == "master" || name == "upper_"+m.Name || name == "bonding_slave") {
+			k := kindMaster
+			switch {
+			case name == "bonding_slave":
+				k = kindSlaveDir
+			case strings.HasPrefix(name, "upper_"):
+				k = kindUpper
+			}
+			es = append(es, entry{name: name, kind: k, dev: n.dev})
+		}
+		if b != nil {
+			if name == "bonding" {
+				es = append(es, entry{name: name, kind: kindBonding, dev: n.dev})
+			}
+			for i := range b.Slaves {
+				if name == "lower_"+b.Slaves[i].Name {
+					es = append(es, entry{name: name, kind: kindLower, dev: n.dev})
+				}
+			}
+		}
+		return es, true
+	}
+	if hidden(snap, n.dev, name) || name == "." || name == ".." || strings.Contains(name, "/") {
+		return nil, true
+	}
+	if overridden(snap, n.dev, name) {
+		var st syscall.Stat_t
+		if syscall.Lstat(n.fsys.realDev(n.dev)+"/"+name, &st) != nil {
+			return nil, true
+		}
+		return []entry{{name: name, kind: kindDevAttr, dev: n.dev}}, true
+	}
+	return []entry{{name: name, kind: kindReal, dev: n.dev}}, true
+}
+
 // inoOf derives a stable inode number from a path, so that the kernel's
 // revalidating lookups find the node they cached.
 func inoOf(path string) uint64 {
@@ -206,6 +298,20 @@ func inoOf(path string) uint64 {
 		ino += 2 // 1 is the root
 	}
 	return ino
+}
+
+func (e entry) fileType() uint32 {
+	if e.kind == kindReal {
+		return e.mode
+	}
+	return e.kind.fileType()
+}
+
+func (e entry) inode(path string) uint64 {
+	if e.kind == kindReal && e.ino != 0 {
+		return e.ino
+	}
+	return inoOf(path)
 }
 
 func (k kind) fileType() uint32 {
@@ -232,6 +338,8 @@ func (n *node) perm() uint32 {
 		return 0o644
 	case kindSlaveAttr, kindProcFile:
 		return 0o444
+	case kindDevAttr:
+		return n.fsys.realPerm(n.dev, n.name)
 	}
 	if n.kind.isLink() {
 		return 0o777
@@ -242,7 +350,7 @@ func (n *node) perm() uint32 {
 // writable reports whether n accepts writes at all (0444 files do not, even
 // for root: kernfs refuses the open).
 func (n *node) writable() bool {
-	return n.kind == kindMasters || (n.kind == kindOption && n.perm()&0o200 != 0)
+	return n.kind == kindMasters || ((n.kind == kindOption || n.kind == kindDevAttr) && n.perm()&0o200 != 0)
 }
 
 // fillAttr fills out with n's attributes.
@@ -253,7 +361,7 @@ func (n *node) fillAttr(snap *bond.Snapshot, out *fuse.Attr) {
 		out.Nlink = 2
 	}
 	switch n.kind {
-	case kindMasters, kindOption, kindSlaveAttr, kindProcFile:
+	case kindMasters, kindOption, kindSlaveAttr, kindProcFile, kindDevAttr:
 		// procfs reports 0 for /proc/net/bonding/<bond>, but on FUSE a 0 size
 		// makes sendfile/splice readers (busybox cat) see an empty file, so
 		// proc files report a page like sysfs attributes.
@@ -324,6 +432,8 @@ func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errn
 			return "", syscall.ENOENT
 		}
 		return RenderProcAs(b, c), 0
+	case kindDevAttr:
+		return n.fsys.renderDevAttr(snap, n.dev, n.name)
 	}
 	return "", syscall.EISDIR
 }
@@ -335,6 +445,8 @@ func (n *node) exists(snap *bond.Snapshot) bool {
 		return n.fsys.loaded()
 	case kindOption:
 		return snap.Bond(n.dev) != nil && bond.OptionByName(n.name) != nil
+	case kindDevAttr:
+		return n.fsys.devExists(n.dev)
 	}
 	_, errno := n.content(snap, bond.Caller{})
 	return errno == 0
@@ -366,11 +478,20 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		return nil, syscall.ENOTDIR
 	}
 	snap := n.fsys.snapshot()
-	es, ok := n.children(snap)
+	if n.kind == kindProcNet && n.fsys.procNet && name != "bonding" {
+		return n.lookupProcNet(ctx, name, out)
+	}
+	if n.kind == kindProcNet && n.fsys.procNet && !n.fsys.seesBonding(ctx) {
+		return nil, syscall.ENOENT
+	}
+	es, ok := n.lookupCandidates(snap, name)
 	if !ok {
 		return nil, syscall.ENOENT
 	}
 	for _, e := range es {
+		if e.kind == kindReal && e.name == name {
+			return n.lookupReal(ctx, name, out)
+		}
 		if e.name != name {
 			continue
 		}
@@ -391,6 +512,9 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if !n.kind.isDir() {
 		return nil, syscall.ENOTDIR
 	}
+	if n.kind == kindProcNet && n.fsys.procNet {
+		return n.readdirProcNet(ctx)
+	}
 	es, ok := n.children(n.fsys.syncedSnapshot(ctx))
 	if !ok {
 		return nil, syscall.ENOENT
@@ -401,7 +525,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		if n.path != "" {
 			path = n.path + "/" + e.name
 		}
-		list = append(list, fuse.DirEntry{Name: e.name, Mode: e.kind.fileType(), Ino: inoOf(path)})
+		list = append(list, fuse.DirEntry{Name: e.name, Mode: e.fileType(), Ino: e.inode(path)})
 	}
 	return fs.NewListDirStream(list), 0
 }
@@ -521,6 +645,10 @@ func (n *node) write(ctx context.Context, data []byte) (written uint32, errno sy
 		err = n.fsys.be.WriteMasters(ctx, string(data))
 	case kindOption:
 		err = n.fsys.be.WriteOption(ctx, n.dev, n.name, string(data), callerOf(ctx))
+	case kindDevAttr:
+		if errno := n.fsys.writeDevAttr(n.dev, n.name, data); errno != 0 {
+			return 0, errno
+		}
 	}
 	if err != nil {
 		return 0, errnoOf(err)

@@ -43,12 +43,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	root := fs.String("root", "/run/bondingfs", "mount point of the sysfs/procfs tree")
 	nsName := fs.String("netns", "", "run the engine in this network namespace (ip netns name or path)")
 	logPath := fs.String("log", "", "append kernel log lines to this file (default stderr)")
+	realPaths := fs.Bool("real-paths", false, "also serve the tree at /sys/class/net and /proc/net of this mount namespace until exit")
 	unloaded := fs.Bool("unloaded", false, "start with the module unloaded (no bonding_masters) until `bondingfs modprobe` loads it")
 	ctlPath := fs.String("ctl", "", "serve the control socket of `bondingfs modprobe` at this path (e.g. "+DefaultCtl+")")
 	var configs multiFlag
 	fs.Var(&configs, "config", "legacy configuration file or directory to apply at start (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [module options...]\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths] [module options...]\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nmodule options (modinfo bonding):\n%s", bond.ModuleOptionHelp())
 	}
@@ -110,6 +111,20 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			nsPath = netdev.NetnsPath(nsPath)
 		}
 	}
+	// The real sysfs of the engine's namespace, mounted privately before
+	// anything is mounted over /sys/class/net: the daemon reads the real
+	// device attributes only through it, never through its own mount.
+	sysfs, err := fusefs.OpenPrivateSysfs(nsPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+		return 1
+	}
+	defer sysfs.Close()
+	engineNetns, err := netnsInode(nsPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+		return 1
+	}
 	host, err := netdev.NewHost(nsPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
@@ -149,18 +164,29 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
-	srv, err := fusefs.Mount(dir, moduleBackend{reg, module}, fusefs.Options{})
+	srv, err := fusefs.Mount(dir, moduleBackend{reg, module}, fusefs.Options{Sysfs: sysfs.Path(), ProcNet: true, EngineNetns: engineNetns})
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: mount %s: %v\n", dir, err)
 		return 1
 	}
-	// A reaper process unmounts dir if this process dies without doing so
-	// (a crash, SIGKILL), so no dead mount is left behind.
-	stopReaper := startReaper(dir, stderr)
+	// A reaper process unmounts dir (and the real paths) if this process
+	// dies without doing so (a crash, SIGKILL), so no dead mount is left.
+	stopReaper := startReaper(dir, *realPaths, stderr)
+	if *realPaths {
+		if err := installRealPaths(dir); err != nil {
+			fmt.Fprintf(stderr, "bondingfs: --real-paths: %v\n", err)
+			unmount(srv, dir)
+			stopReaper()
+			return 1
+		}
+	}
 	if *ctlPath != "" {
 		ctl, err := listenCtl(*ctlPath, module)
 		if err != nil {
 			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			if *realPaths {
+				removeRealPaths(dir)
+			}
 			unmount(srv, dir)
 			stopReaper()
 			return 1
@@ -178,6 +204,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	case <-served: // unmounted from outside
 	}
 	signal.Stop(sigs)
+	if *realPaths {
+		removeRealPaths(dir)
+	}
 	unmount(srv, dir)
 	stopReaper()
 	return 0
@@ -188,6 +217,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 type moduleBackend struct {
 	*bond.Registry
 	*moduleState
+}
+
+// netnsInode returns the inode number of the network namespace at nsPath
+// ("" for this process's), which identifies it (nsfs).
+func netnsInode(nsPath string) (uint64, error) {
+	if nsPath == "" {
+		nsPath = "/proc/self/ns/net"
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(nsPath, &st); err != nil {
+		return 0, fmt.Errorf("stat netns %s: %w", nsPath, err)
+	}
+	return st.Ino, nil
 }
 
 // unmount detaches the FUSE mount, lazily if it is busy.
