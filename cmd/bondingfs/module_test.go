@@ -160,3 +160,14 @@ func TestModprobeThroughControlSocket(t *testing.T) {
 		t.Errorf("unknown flag: rc %d, %q", rc, out)
 	}
 }
+
+// --unloaded takes its options from `bondingfs modprobe`, never at start.
+func TestServeUnloadedRejectsOptions(t *testing.T) {
+	for _, args := range [][]string{{"--unloaded", "miimon=100"}, {"--unloaded", "--config", "/etc/modprobe.d"}} {
+		var out, errb bytes.Buffer
+		if rc := run(append([]string{"serve", "--root", t.TempDir()}, args...), &out, &errb); rc != 2 ||
+			!strings.Contains(errb.String(), "--unloaded takes neither module options nor --config") {
+			t.Errorf("serve %v: rc %d, stderr %q", args, rc, errb.String())
+		}
+	}
+}

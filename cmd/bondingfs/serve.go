@@ -49,7 +49,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var configs multiFlag
 	fs.Var(&configs, "config", "legacy configuration file or directory to apply at start (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths] [module options...]\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths] [--ctl PATH] [--unloaded] [module options...]\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nmodule options (modinfo bonding):\n%s", bond.ModuleOptionHelp())
 	}
