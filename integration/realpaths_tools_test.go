@@ -151,13 +151,19 @@ func TestIfenslaveSeedManual(t *testing.T) {
 	needRealPathTools(t, "ifconfig")
 	tp := newToolsTopo(t, 2, nil)
 	eth0MAC := strings.TrimSpace(tp.A.Run(t, "cat", "/sys/class/net/eth0/address"))
-	tp.mustSh(t, `
+	out := tp.mustSh(t, `
+test -e /sys/class/net/bonding_masters && echo UNEXPECTED: bonding_masters before modprobe
+test -e /proc/net/bonding && echo UNEXPECTED: /proc/net/bonding before modprobe
+test -e /sys/class/net/eth0/address || echo UNEXPECTED: no eth0
 modprobe bonding mode=balance-rr miimon=100
 ifconfig bond0 192.0.2.1 netmask 255.255.255.0 up
 ifenslave bond0 eth0
 ifenslave bond0 eth1
 cat /proc/net/bonding/bond0
 `)
+	if strings.Contains(out, "UNEXPECTED") {
+		t.Errorf("the real paths of an unloaded daemon are wrong:\n%s", out)
+	}
 	if got := tp.sys(t, "bond0/bonding/slaves"); got != "eth0 eth1" {
 		t.Errorf("slaves %q, want \"eth0 eth1\"", got)
 	}
@@ -175,7 +181,7 @@ cat /proc/net/bonding/bond0
 	waitPingFrom(t, tp.A, 10*time.Second)
 
 	// ifenslave with no slave shows the master; -d releases eth0.
-	out := tp.mustSh(t, "ifenslave bond0\nifenslave -d bond0 eth0\n")
+	out = tp.mustSh(t, "ifenslave bond0\nifenslave -d bond0 eth0\n")
 	if !strings.Contains(out, "The result of SIOCGIFFLAGS on bond0 is ") {
 		t.Errorf("ifenslave bond0 printed %q", out)
 	}

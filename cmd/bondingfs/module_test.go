@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"bondingfs/bond"
 )
@@ -170,4 +172,24 @@ func TestServeUnloadedRejectsOptions(t *testing.T) {
 			t.Errorf("serve %v: rc %d, stderr %q", args, rc, errb.String())
 		}
 	}
+}
+
+// sdNotify sends READY=1 to systemd's notification socket (Type=notify).
+func TestSdNotify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notify")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t.Setenv("NOTIFY_SOCKET", path)
+	sdNotify("READY=1")
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "READY=1" {
+		t.Errorf("notification %q, %v; want READY=1", buf[:n], err)
+	}
+	t.Setenv("NOTIFY_SOCKET", "")
+	sdNotify("READY=1") // no socket: nothing happens
 }
