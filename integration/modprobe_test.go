@@ -7,7 +7,6 @@ package integration
 // private mount namespace; the host's configuration is never touched.
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,11 +24,19 @@ func TestModprobeRule(t *testing.T) {
 	d := startCtlDaemon(t, A.Name(), "--unloaded")
 	masters := filepath.Join(d.sys, "bonding_masters")
 
+	// /proc/net/bonding shows only to processes in the bond's namespace.
+	existsInA := func(p string) bool {
+		_, err := A.Exec("test", "-e", p)
+		return err == nil
+	}
 	// Unloaded: what a kernel without bonding.ko shows.
 	for _, p := range []string{masters, d.proc} {
-		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("%s exists before modprobe (%v)", p, err)
+		if existsInA(p) {
+			t.Errorf("%s exists before modprobe", p)
 		}
+	}
+	if !existsInA(filepath.Join(d.sys, "eth0")) {
+		t.Errorf("%s/eth0 missing while unloaded", d.sys)
 	}
 
 	// /etc/modprobe.d holds the rule and an `options bonding` line, and
@@ -50,8 +57,8 @@ func TestModprobeRule(t *testing.T) {
 	if rc != 1 || !strings.Contains(out, "modprobe: ERROR: could not insert 'bonding': Invalid argument\n") {
 		t.Errorf("modprobe bonding mode=bogus: rc %d, output %q; want rc 1 and could not insert … Invalid argument", rc, out)
 	}
-	if _, err := os.Stat(masters); !os.IsNotExist(err) {
-		t.Errorf("bonding_masters exists after a refused load (%v)", err)
+	if existsInA(masters) {
+		t.Errorf("bonding_masters exists after a refused load")
 	}
 
 	// The first load: modprobe.d's options, then the command line's,
@@ -71,8 +78,8 @@ func TestModprobeRule(t *testing.T) {
 			t.Errorf("%s miimon %q, want 100 (options bonding in modprobe.d)", b, got)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(d.proc, "bond0")); err != nil {
-		t.Errorf("/proc/net/bonding/bond0 after load: %v", err)
+	if !existsInA(filepath.Join(d.proc, "bond0")) {
+		t.Errorf("%s/bond0 missing after load", d.proc)
 	}
 	n := 0
 	for _, l := range d.klogLines(t)[before:] {
@@ -103,8 +110,8 @@ func TestModprobeRule(t *testing.T) {
 		t.Errorf("modprobe -r bonding: rc %d, output %q", rc, out)
 	}
 	for _, p := range []string{masters, d.proc, filepath.Join(d.sys, "bond0")} {
-		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("%s exists after modprobe -r (%v)", p, err)
+		if existsInA(p) {
+			t.Errorf("%s exists after modprobe -r", p)
 		}
 	}
 	log := strings.Join(d.klogLines(t)[before:], "\n")
