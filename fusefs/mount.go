@@ -1,6 +1,9 @@
 // Package fusefs serves the bonding driver's user interface — bonding_masters,
 // <bond>/bonding/*, <slave>/bonding_slave/*, the master/upper_/lower_ links and
-// /proc/net/bonding/<bond> — as a FUSE filesystem over a Backend.
+// /proc/net/bonding/<bond> — as a FUSE filesystem over a Backend, optionally
+// over a passthrough of the real /sys/class/net (Options.Sysfs) and of the
+// caller's own /proc/net (Options.ProcNet), so that the tree can stand in
+// for both paths.
 package fusefs
 
 import (

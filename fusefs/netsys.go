@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -38,7 +39,8 @@ var tapOnly = map[string]bool{"tun_flags": true, "owner": true, "group": true}
 // bondAttrs are the net-sysfs attributes rendered for a bond rather than
 // passed through from its TAP; slaveAttrsOver those rendered for a slave.
 var (
-	bondAttrs      = map[string]bool{"operstate": true, "uevent": true, "flags": true, "speed": true, "duplex": true}
+	bondAttrs = map[string]bool{"operstate": true, "uevent": true, "flags": true, "speed": true, "duplex": true,
+		"name_assign_type": true, "addr_assign_type": true}
 	slaveAttrsOver = map[string]bool{"flags": true}
 )
 
@@ -284,7 +286,12 @@ func (f *filesystem) realFlags(dev string) (uint64, syscall.Errno) {
 //   - speed, duplex: bond_ethtool_get_link_ksettings over the slaves that
 //     can transmit (link up and active): the sum of their speeds, the
 //     slowest in broadcast mode, -1 when unknown; the first known duplex;
-//     EINVAL while the bond is down (netif_running).
+//     EINVAL while the bond is down (netif_running);
+//   - name_assign_type: EINVAL, as for every bond bond_create makes
+//     (NET_NAME_UNKNOWN; a TAP named at TUNSETIFF says 3, NET_NAME_USER);
+//   - addr_assign_type: 2 (NET_ADDR_STOLEN, bond_set_dev_addr) while the
+//     bond carries the permanent address of one of its slaves; the engine
+//     sets the TAP's address through netlink, which makes it 3.
 func (f *filesystem) renderDevAttr(snap *bond.Snapshot, dev, name string) (string, syscall.Errno) {
 	b := snap.Bond(dev)
 	switch name {
@@ -317,6 +324,19 @@ func (f *filesystem) renderDevAttr(snap *bond.Snapshot, dev, name string) (strin
 			return "up\n", 0
 		}
 		return "down\n", 0
+	case "name_assign_type":
+		return "", syscall.EINVAL
+	case "addr_assign_type":
+		s, errno := f.readReal(dev, name)
+		if errno != 0 || strings.TrimSpace(s) != "3" {
+			return s, errno
+		}
+		for i := range b.Slaves {
+			if len(b.HWAddr) > 0 && bytes.Equal(b.HWAddr, b.Slaves[i].PermHWAddr) {
+				return "2\n", 0
+			}
+		}
+		return s, 0
 	case "uevent":
 		s, errno := f.readReal(dev, name)
 		if errno != 0 {

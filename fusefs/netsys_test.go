@@ -85,6 +85,8 @@ func TestSysfsPassthrough(t *testing.T) {
 	wantOut(t, sh(t, d, 0, `cat $S/bond0/lower_eth0/operstate $S/bond0/lower_eth0/ifindex`),
 		ns.Run(t, "cat", "/sys/class/net/eth0/operstate", "/sys/class/net/eth0/ifindex"))
 	wantErr(t, sh(t, d, 0, `cat $S/bond0/speed`), "Invalid argument")
+	wantErr(t, sh(t, d, 0, `cat $S/bond0/name_assign_type`), "Invalid argument")
+	wantOut(t, sh(t, d, 0, `cat $S/eth1/name_assign_type`), ns.Run(t, "cat", "/sys/class/net/eth1/name_assign_type"))
 	ns.SetUp(t, "bond0")
 	wantOut(t, sh(t, d, 0, `cat $S/bond0/speed $S/bond0/duplex`), "10000\nfull\n")
 
@@ -146,4 +148,37 @@ func diffLines(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// proc/net serves each caller its own network namespace's files, and
+// bonding/ only to callers in the engine's namespace.
+func TestProcNetPerCaller(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	engine := nettest.NewNetns(t, "fsproc")
+	other := nettest.NewNetns(t, "fsproc")
+	nettest.Veth(t, engine, "bfsq0", other, "bfsq1")
+	var st syscall.Stat_t
+	if err := syscall.Stat(engine.Path(), &st); err != nil {
+		t.Fatal(err)
+	}
+	b0 := &bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()}
+	dir := t.TempDir()
+	srv, err := Mount(dir, newFake(b0), Options{ProcNet: true, EngineNetns: st.Ino})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Unmount() })
+	script := `cd ` + dir + `/proc/net && grep -o -e 'bfsq0:' -e 'bfsq1:' dev; ls | grep -c -x -e bonding -e dev -e if_inet6 -e route -e snmp; ` +
+		`head -n 1 bonding/bond0 2>&1 | sed 's/:.*//'; diff <(cut -c1-20 dev) <(cut -c1-20 /proc/self/net/dev) && echo same; stat -c %s snmp; [ -d stat ] && echo dir`
+	if got := engine.Run(t, "bash", "-c", script); got != "bfsq0:\n5\nEthernet Channel Bonding Driver\nsame\n4096\ndir\n" {
+		t.Errorf("in the engine's namespace: %q", got)
+	}
+	if got := other.Run(t, "bash", "-c", script); got != "bfsq1:\n4\nhead\nsame\n4096\ndir\n" {
+		t.Errorf("in another namespace: %q", got)
+	}
+	// the daemon's own namespace (neither of the two) for this process
+	r := sh(t, dir, 0, `grep -c -e 'bfsq0:' -e 'bfsq1:' $D/proc/net/dev`)
+	if r.out != "0\n" {
+		t.Errorf("this process sees %q of the test namespaces' devices", r.out)
+	}
 }

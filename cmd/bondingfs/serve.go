@@ -114,12 +114,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	// The real sysfs of the engine's namespace, mounted privately before
 	// anything is mounted over /sys/class/net: the daemon reads the real
 	// device attributes only through it, never through its own mount.
-	sysfs, err := fusefs.OpenPrivateSysfs(nsPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
-		return 1
+	// Without the new mount API (kernels before 5.2) the tree holds the
+	// bonding entries alone, and the real paths cannot be served.
+	sysfsPath := ""
+	if sysfs, err := fusefs.OpenPrivateSysfs(nsPath); err != nil {
+		if *realPaths {
+			fmt.Fprintf(stderr, "bondingfs: --real-paths needs a private sysfs: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "bondingfs: %v; serving the bonding entries without the real devices\n", err)
+	} else {
+		defer sysfs.Close()
+		sysfsPath = sysfs.Path()
 	}
-	defer sysfs.Close()
 	engineNetns, err := netnsInode(nsPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
@@ -164,7 +171,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
-	srv, err := fusefs.Mount(dir, moduleBackend{reg, module}, fusefs.Options{Sysfs: sysfs.Path(), ProcNet: true, EngineNetns: engineNetns})
+	srv, err := fusefs.Mount(dir, moduleBackend{reg, module}, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns})
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: mount %s: %v\n", dir, err)
 		return 1
