@@ -157,39 +157,45 @@ func (s *ctlServer) serve(c *net.UnixConn) {
 	sc := bufio.NewScanner(c)
 	enc := json.NewEncoder(c)
 	for sc.Scan() {
-		var req ctlRequest
-		var rep ctlReply
-		var err error
-		if jerr := json.Unmarshal(sc.Bytes(), &req); jerr != nil {
-			err = syscall.EINVAL
-		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			switch req.Op {
-			case "load":
-				var r loadResult
-				r, err = s.m.load(ctx, req.Args)
-				rep.Already = r == loadAlready
-			case "unload":
-				err = s.m.unload(ctx)
-			case "status":
-			default:
-				err = syscall.EINVAL
-			}
-			cancel()
-		}
-		rep.Loaded = s.m.Loaded()
-		if err != nil {
-			rep.Error = err.Error()
-			rep.Errno = int(syscall.EIO)
-			var en syscall.Errno
-			if errors.As(err, &en) {
-				rep.Errno = int(en)
-			}
-		}
-		if enc.Encode(rep) != nil {
+		if enc.Encode(s.m.handle(sc.Bytes())) != nil {
 			return
 		}
 	}
+}
+
+// handle answers one request line (a JSON ctlRequest). A line that is not
+// one, or an unknown op, is EINVAL.
+func (m *moduleState) handle(line []byte) ctlReply {
+	var req ctlRequest
+	var rep ctlReply
+	var err error
+	if jerr := json.Unmarshal(line, &req); jerr != nil {
+		err = syscall.EINVAL
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		switch req.Op {
+		case "load":
+			var r loadResult
+			r, err = m.load(ctx, req.Args)
+			rep.Already = r == loadAlready
+		case "unload":
+			err = m.unload(ctx)
+		case "status":
+		default:
+			err = syscall.EINVAL
+		}
+		cancel()
+	}
+	rep.Loaded = m.Loaded()
+	if err != nil {
+		rep.Error = err.Error()
+		rep.Errno = int(syscall.EIO)
+		var en syscall.Errno
+		if errors.As(err, &en) {
+			rep.Errno = int(en)
+		}
+	}
+	return rep
 }
 
 func peerAllowed(c *net.UnixConn) bool {

@@ -193,3 +193,23 @@ func TestSdNotify(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
 	sdNotify("READY=1") // no socket: nothing happens
 }
+
+// FuzzCtlRequest feeds the control socket's request decoder arbitrary
+// lines: it never panics, and a reply's errno is 0 only for a request it
+// carried out.
+func FuzzCtlRequest(f *testing.F) {
+	for _, s := range []string{`{"op":"load","args":["mode=4","max_bonds=2"]}`, `{"op":"unload"}`, `{"op":"status"}`,
+		`{"op":"load","args":["mode=bogus"]}`, `{"op":"frob"}`, `not json`, `{"op":"load","args":["arp_ip_target=\"1.2.3.4"]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		m, _, _ := newModule(t)
+		rep := m.handle(line)
+		if rep.Errno == 0 && rep.Error != "" {
+			t.Errorf("errno 0 with error %q", rep.Error)
+		}
+		if rep.Loaded != m.Loaded() {
+			t.Errorf("reply says loaded=%v, state is %v", rep.Loaded, m.Loaded())
+		}
+	})
+}

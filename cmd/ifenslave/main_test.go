@@ -279,3 +279,23 @@ func TestParseArgsPermutes(t *testing.T) {
 	_, _, err = parseArgs([]string{"--detach=x"})
 	assert.EqualError(t, err, "option '--detach' doesn't allow an argument")
 }
+
+// FuzzArgs runs arbitrary command lines (NUL-separated) against the seeds'
+// machine: ifenslave never panics and exits 0, 1, 2 or an errno.
+func FuzzArgs(f *testing.F) {
+	for _, s := range []string{"bond0\x00eth0\x00eth1", "-d\x00bond0\x00eth0", "-c\x00bond0\x00eth1", "-a", "-vV",
+		"--he", "--detach=x", "-x", "bond0", "--\x00-eth0", "-f\x00bond0\x00lo"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k := seedMachine(t)
+		var args []string
+		if s != "" {
+			args = strings.Split(s, "\x00")
+		}
+		rc, _, _ := runCmd(k, args...)
+		if rc < 0 || rc > 2 && rc != int(syscall.ENODEV) && rc != int(syscall.ENOENT) && rc != int(syscall.EINVAL) {
+			t.Errorf("%q: exit status %d", args, rc)
+		}
+	})
+}
