@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,10 @@ flags (defaults from the environment, then built in):
   --root DIR   mount point for a daemon it starts ($BONDINGFS_ROOT, /run/bondingfs)
   --log FILE   kernel log of a daemon it starts ($BONDINGFS_LOG, /var/log/bondingfs.log)
 `
+
+// modprobeSysfs is where a loaded bonding driver shows bonding_masters
+// (tests point it elsewhere).
+var modprobeSysfs = "/sys/class/net"
 
 // daemonReadyTimeout bounds how long modprobe waits for a daemon it started.
 const daemonReadyTimeout = 20 * time.Second
@@ -119,6 +124,10 @@ func runModprobe(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bondingfs modprobe: unload: %s\n", rep.Error)
 			return 1
 		}
+		if _, serr := os.Stat(filepath.Join(modprobeSysfs, "bonding_masters")); err != nil && serr == nil {
+			fmt.Fprintf(stderr, "bondingfs modprobe: no daemon answers on %s: the bonding driver at %s cannot be unloaded from here\n", ctl, modprobeSysfs)
+			return 1
+		}
 		if !underModprobe {
 			fmt.Fprintln(stderr, "modprobe: FATAL: Module bonding is not in kernel.")
 		}
@@ -127,6 +136,12 @@ func runModprobe(args []string, stdout, stderr io.Writer) int {
 
 	rep, err := ctlCall(ctl, ctlRequest{Op: "load", Args: opts})
 	if err != nil && isNoDaemon(err) {
+		if _, serr := os.Stat(filepath.Join(modprobeSysfs, "bonding_masters")); serr == nil {
+			// A bonding driver is there already (the kernel's, or a
+			// bondingfs daemon without a control socket, such as one
+			// `bondingfs exec` started): loaded, nothing to do.
+			return 0
+		}
 		if serr := startDaemon(ctl, root, logPath); serr != nil {
 			fmt.Fprintf(stderr, "bondingfs modprobe: %v\n", serr)
 			return 1

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -165,7 +166,7 @@ func TestModprobeThroughControlSocket(t *testing.T) {
 
 // --unloaded takes its options from `bondingfs modprobe`, never at start.
 func TestServeUnloadedRejectsOptions(t *testing.T) {
-	for _, args := range [][]string{{"--unloaded", "miimon=100"}, {"--unloaded", "--config", "/etc/modprobe.d"}} {
+	for _, args := range [][]string{{"--unloaded", "--ctl", "x", "miimon=100"}, {"--unloaded", "--ctl", "x", "--config", "/etc/modprobe.d"}} {
 		var out, errb bytes.Buffer
 		if rc := run(append([]string{"serve", "--root", t.TempDir()}, args...), &out, &errb); rc != 2 ||
 			!strings.Contains(errb.String(), "--unloaded takes neither module options nor --config") {
@@ -212,4 +213,37 @@ func FuzzCtlRequest(f *testing.F) {
 			t.Errorf("reply says loaded=%v, state is %v", rep.Loaded, m.Loaded())
 		}
 	})
+}
+
+func TestServeUnloadedNeedsCtl(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := run([]string{"serve", "--root", t.TempDir(), "--unloaded"}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "--unloaded needs --ctl") {
+		t.Errorf("serve --unloaded: rc %d, stderr %q", rc, errb.String())
+	}
+}
+
+// With no daemon at the socket but a bonding driver at /sys/class/net (the
+// kernel's, or a daemon without a control socket), modprobe is a no-op and
+// modprobe -r refuses.
+func TestModprobeDriverPresentWithoutDaemon(t *testing.T) {
+	dir := t.TempDir()
+	old := modprobeSysfs
+	modprobeSysfs = dir
+	t.Cleanup(func() { modprobeSysfs = old })
+	if err := os.WriteFile(filepath.Join(dir, "bonding_masters"), []byte("bond0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MODPROBE_MODULE", "bonding")
+	ctl := filepath.Join(dir, "no-daemon.ctl")
+	var out, errb bytes.Buffer
+	if rc := run([]string{"modprobe", "--ctl", ctl, "--root", filepath.Join(dir, "root"), "mode=1"}, &out, &errb); rc != 0 || errb.Len() != 0 {
+		t.Errorf("modprobe with a driver present: rc %d, stderr %q", rc, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root")); !os.IsNotExist(err) {
+		t.Errorf("a daemon was started (its root exists): %v", err)
+	}
+	errb.Reset()
+	if rc := run([]string{"modprobe", "--ctl", ctl, "-r"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "cannot be unloaded from here") {
+		t.Errorf("modprobe -r with a driver but no daemon: rc %d, stderr %q", rc, errb.String())
+	}
 }

@@ -91,6 +91,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		modArgs = append(pre, modArgs...)
 		plan = p
 	}
+	if *unloaded && *ctlPath == "" {
+		fmt.Fprintf(stderr, "bondingfs: --unloaded needs --ctl: only `bondingfs modprobe` can load the module\n")
+		return 2
+	}
 	if *unloaded && (len(modArgs) > 0 || len(configs) > 0) {
 		fmt.Fprintf(stderr, "bondingfs: --unloaded takes neither module options nor --config: `bondingfs modprobe` gives the options\n")
 		return 2
