@@ -52,12 +52,15 @@ type Options struct {
 	// (netsys.go). "" serves the bonding entries alone.
 	Sysfs string
 	// ProcNet makes proc/net a passthrough of the caller's own
-	// /proc/<tid>/net plus bonding/ (procnet.go), so that it can stand in
-	// for /proc/net. Off, proc/net holds bonding/ alone.
+	// /proc/<tid>/net plus bonding/ (procnet.go), and adds proc/self/net,
+	// the same whose bonding/ is empty for callers outside the engine's
+	// network namespace: the view that stands in for /proc/net. Off,
+	// proc/net holds bonding/ alone.
 	ProcNet bool
 	// EngineNetns is the inode number of the engine's network namespace
 	// (stat of /proc/self/ns/net or /var/run/netns/NAME). With ProcNet,
-	// only callers in it see proc/net/bonding; 0 shows it to every caller.
+	// proc/self/net/bonding lists the bonds only to callers in it; 0
+	// lists them to every caller.
 	EngineNetns uint64
 }
 

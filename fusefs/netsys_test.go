@@ -168,12 +168,15 @@ func TestProcNetPerCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Unmount() })
-	script := `cd ` + dir + `/proc/net && grep -o -e 'bfsq0:' -e 'bfsq1:' dev; ls | grep -c -x -e bonding -e dev -e if_inet6 -e route -e snmp; ` +
-		`head -n 1 bonding/bond0 2>&1 | sed 's/:.*//'; diff <(cut -c1-20 dev) <(cut -c1-20 /proc/self/net/dev) && echo same; stat -c %s snmp; [ -d stat ] && echo dir`
-	if got := engine.Run(t, "bash", "-c", script); got != "bfsq0:\n5\nEthernet Channel Bonding Driver\nsame\n4096\ndir\n" {
+	script := `cd ` + dir + `/proc/self/net && grep -o -e 'bfsq0:' -e 'bfsq1:' dev; ls | grep -c -x -e bonding -e dev -e if_inet6 -e route -e snmp; ` +
+		`ls bonding | wc -l; head -n 1 bonding/bond0 2>&1 | sed 's/:.*//'; diff <(cut -c1-20 dev) <(cut -c1-20 /proc/self/net/dev) && echo same; ` +
+		`stat -c %s snmp; [ -d stat ] && echo dir; ls ../../net/bonding; grep -c -e 'bfsq0:' -e 'bfsq1:' ../../net/dev`
+	if got := engine.Run(t, "bash", "-c", script); got != "bfsq0:\n5\n1\nEthernet Channel Bonding Driver\nsame\n4096\ndir\nbond0\n1\n" {
 		t.Errorf("in the engine's namespace: %q", got)
 	}
-	if got := other.Run(t, "bash", "-c", script); got != "bfsq1:\n4\nhead\nsame\n4096\ndir\n" {
+	// another namespace: its own files, an empty bonding/ at proc/self/net
+	// (the real /proc/net's view), the bonds at proc/net (the mount's)
+	if got := other.Run(t, "bash", "-c", script); got != "bfsq1:\n5\n0\nhead\nsame\n4096\ndir\nbond0\n1\n" {
 		t.Errorf("in another namespace: %q", got)
 	}
 	// the daemon's own namespace (neither of the two) for this process

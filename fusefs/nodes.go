@@ -83,7 +83,8 @@ const (
 	kindDev                     // sys/class/net/<dev> (a bond, a slave or both)
 	kindBonding                 // sys/class/net/<bond>/bonding
 	kindSlaveDir                // sys/class/net/<slave>/bonding_slave
-	kindProc                    // proc: net
+	kindProc                    // proc: net, self (with Options.ProcNet)
+	kindProcSelf                // proc/self: net, the view for the real /proc/net (procnet.go)
 	kindProcNet                 // proc/net: bonding
 	kindProcBonding             // proc/net/bonding: one file per bond
 	kindMasters                 // file sys/class/net/bonding_masters
@@ -134,6 +135,11 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 	case kindClass:
 		return []entry{{name: "net", kind: kindNet}}, true
 	case kindProc:
+		if n.fsys.procNet {
+			return []entry{{name: "net", kind: kindProcNet}, {name: "self", kind: kindProcSelf}}, true
+		}
+		return []entry{{name: "net", kind: kindProcNet}}, true
+	case kindProcSelf:
 		return []entry{{name: "net", kind: kindProcNet}}, true
 	case kindProcNet:
 		if !n.fsys.loaded() {
@@ -327,7 +333,7 @@ func (k kind) fileType() uint32 {
 // perm returns n's permission bits.
 func (n *node) perm() uint32 {
 	switch n.kind {
-	case kindProc, kindProcNet, kindProcBonding:
+	case kindProc, kindProcSelf, kindProcNet, kindProcBonding:
 		return 0o555
 	case kindMasters:
 		return 0o644
@@ -481,8 +487,8 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	if n.kind == kindProcNet && n.fsys.procNet && name != "bonding" {
 		return n.lookupProcNet(ctx, name, out)
 	}
-	if n.kind == kindProcNet && n.fsys.procNet && !n.fsys.seesBonding(ctx) {
-		return nil, syscall.ENOENT
+	if n.kind == kindProcBonding && n.strict() && !n.fsys.seesBonding(ctx) {
+		return nil, syscall.ENOENT // another namespace's bonding/ is empty
 	}
 	es, ok := n.lookupCandidates(snap, name)
 	if !ok {
@@ -514,6 +520,9 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	}
 	if n.kind == kindProcNet && n.fsys.procNet {
 		return n.readdirProcNet(ctx)
+	}
+	if n.kind == kindProcBonding && n.strict() && !n.fsys.seesBonding(ctx) {
+		return fs.NewListDirStream(nil), 0
 	}
 	es, ok := n.children(n.fsys.syncedSnapshot(ctx))
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -15,9 +16,16 @@ import (
 // self/net: every process sees the network namespace of its own thread. A
 // mount over it must keep that, so proc/net here serves, to each request,
 // the entries of /proc/<tid>/net of the thread that made it (the pid of the
-// FUSE request; the kernel reports the thread's id), and adds bonding/ for
-// callers in the engine's network namespace only, as /proc/net/bonding
-// exists only where the bonds are.
+// FUSE request; the kernel reports the thread's id), plus bonding/.
+//
+// Two views: proc/net/bonding lists the bonds to every caller (the mount's
+// own interface, read from anywhere), while proc/self/net/bonding — the
+// target of the real /proc/net — lists them only to callers in the
+// engine's network namespace and is empty for the others, as the kernel
+// gives each namespace its own /proc/net/bonding.
+
+// strict reports whether n is in the proc/self/net view.
+func (n *node) strict() bool { return strings.HasPrefix(n.path, "proc/self/") }
 
 // callerNet returns the /proc/<tid>/net directory of the caller behind ctx.
 // A request without a caller (pid 0: the caller's pid namespace is not the
@@ -43,9 +51,10 @@ func callerNetns(ctx context.Context) uint64 {
 	return st.Ino
 }
 
-// seesBonding reports whether the caller behind ctx sees proc/net/bonding:
-// every caller when the engine's namespace is not known, else only callers
-// in it; nobody while the module is unloaded (Loader).
+// seesBonding reports whether the caller behind ctx sees the bonds in
+// proc/self/net/bonding: every caller when the engine's namespace is not
+// known, else only callers in it; nobody while the module is unloaded
+// (Loader).
 func (f *filesystem) seesBonding(ctx context.Context) bool {
 	return f.loaded() && (f.engineNetns == 0 || callerNetns(ctx) == f.engineNetns)
 }
@@ -56,15 +65,15 @@ func (n *node) lookupProcNet(ctx context.Context, name string, out *fuse.EntryOu
 	return child.stable(ctx, n.EmbeddedInode(), out)
 }
 
-// readdirProcNet lists the caller's /proc/<tid>/net, plus bonding when the
-// caller sees it.
+// readdirProcNet lists the caller's /proc/<tid>/net, plus bonding while
+// the module is loaded.
 func (n *node) readdirProcNet(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	list, errno := listProc(callerNet(ctx))
 	if errno != 0 {
 		return nil, errno
 	}
-	if n.fsys.seesBonding(ctx) {
-		list = append(list, fuse.DirEntry{Name: "bonding", Mode: syscall.S_IFDIR, Ino: inoOf("proc/net/bonding")})
+	if n.fsys.loaded() { // no bonding/ while the module is unloaded (Loader)
+		list = append(list, fuse.DirEntry{Name: "bonding", Mode: syscall.S_IFDIR, Ino: inoOf(n.path + "/bonding")})
 	}
 	return fs.NewListDirStream(list), 0
 }

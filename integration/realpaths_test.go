@@ -36,7 +36,7 @@ const dumpFn = `dump() { ( cd "$1" && find . -mindepth 1 | LC_ALL=C sort | while
 func realPathsTopo(t *testing.T) (a, b *nettest.Netns) {
 	t.Helper()
 	nettest.SkipUnlessRoot(t)
-	needTools(t, "ip", "bash", "find", "ss")
+	needTools(t, "ip", "bash", "find", "ss", "nsenter", "awk")
 	a = nettest.NewNetns(t, "bfs-rp-a-")
 	b = nettest.NewNetns(t, "bfs-rp-b-")
 	nettest.Veth(t, a, "eth0", b, "p0")
@@ -146,7 +146,7 @@ ls /sys/class/net | tr '\n' ' '; echo; [ -e /sys/class/net/eth5 ] || echo eth5 g
 ip link del eth7
 ls /sys/class/net | tr '\n' ' '; echo
 echo "== othernetns"
-nsenter --net=/var/run/netns/`+b.Name()+` sh -c 'grep -c p0: /proc/net/dev; ls /proc/net | grep -c bonding; [ -e /proc/net/bonding/bond0 ] || echo no bonding'
+nsenter --net=/var/run/netns/`+b.Name()+` sh -c 'grep -c p0: /proc/net/dev; ls /proc/net | grep -c bonding; ls /proc/net/bonding | wc -l; [ -e /proc/net/bonding/bond0 ] || echo no bond0'
 exit 3
 `)
 	t.Logf("stderr:\n%s", errOut)
@@ -159,11 +159,11 @@ exit 3
 	want := map[string]string{
 		"ls": "bond0 bonding_masters eth0 eth1 lo \n",
 		"proc": "Ethernet Channel Bonding Driver: v6.1.0-56-amd64\n1\n1\n" +
-			"if_inet6 ok\nroute ok\narp ok\nsnmp ok\nnetstat ok\nunix ok\ntcp ok\nss ok\n" + root + "/proc/net\n",
+			"if_inet6 ok\nroute ok\narp ok\nsnmp ok\nnetstat ok\nunix ok\ntcp ok\nss ok\n" + root + "/proc/self/net\n",
 		"bond":       "1\ndown\nno tun files\n0\n",
 		"enslave":    "up\nup\n../bond0\nup\n2\nsame mac\n10000\nfull\n1\n",
 		"devices":    "bond0 bonding_masters eth0 eth1 eth5 eth6 lo \neth5 attrs\nbond0 bonding_masters eth0 eth1 eth6 eth7 lo \neth5 gone\nbond0 bonding_masters eth0 eth1 lo \n",
-		"othernetns": "1\n0\nno bonding\n",
+		"othernetns": "1\n1\n0\nno bond0\n",
 	}
 	for name, w := range want {
 		if got := section(out, name); got != w {
@@ -228,7 +228,7 @@ kill -KILL $P; wait $P 2>/dev/null; restored
 cat /proc/net/dev > /dev/null && ls /sys/class/net | tr '\n' ' '
 `
 	out, err := a.Exec("bash", "-c", script)
-	want := root + "/proc/net\nEthernet Channel Bonding Driver: v6.1.0-56-amd64\n1\nrc 0\nrestored\n1\nrestored\neth0 eth1 lo "
+	want := root + "/proc/self/net\nEthernet Channel Bonding Driver: v6.1.0-56-amd64\n1\nrc 0\nrestored\n1\nrestored\neth0 eth1 lo "
 	if err != nil || out != want {
 		log, _ := os.ReadFile(root + ".log")
 		t.Errorf("got %q (%v), want %q\ndaemon log:\n%s", out, err, want, log)
@@ -255,7 +255,7 @@ done
 for i in $(seq 100); do [ "$(readlink /proc/net)" = self/net ] && break; sleep 0.05; done
 readlink /proc/net; cat /proc/net/dev > /dev/null && echo dev ok; ls /sys/class/net | tr '\n' ' '
 `)
-	want := root + "/proc/net\nself/net\ndev ok\neth0 eth1 lo "
+	want := root + "/proc/self/net\nself/net\ndev ok\neth0 eth1 lo "
 	if rc != 0 || out != want {
 		t.Errorf("got rc %d stdout %q stderr %q, want %q", rc, out, errOut, want)
 	}
@@ -283,4 +283,20 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// Without --netns, exec and the daemon it starts use the caller's network
+// namespace (here A, entered with ip netns exec).
+func TestRealPathsExecCallerNetns(t *testing.T) {
+	a, _ := realPathsTopo(t)
+	root := filepath.Join(t.TempDir(), "mnt")
+	out, err := a.Exec(bondingfsBin(t), "exec", "--root", root, "--log", root+".log", "max_bonds=2", "--", "bash", "-c",
+		`ls /sys/class/net | tr '\n' ' '; ls /proc/net/bonding | tr '\n' ' '; grep -c -e eth0: -e eth1: /proc/net/dev`)
+	if err != nil || out != "bond0 bond1 bonding_masters eth0 eth1 lo bond0 bond1 2\n" {
+		t.Errorf("got %q, %v", out, err)
+	}
+	if isMounted(root) {
+		t.Errorf("%s still mounted", root)
+	}
+	hostPathsUntouched(t)
 }

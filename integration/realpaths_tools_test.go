@@ -154,6 +154,8 @@ func TestIfenslaveSeedManual(t *testing.T) {
 	out := tp.mustSh(t, `
 test -e /sys/class/net/bonding_masters && echo UNEXPECTED: bonding_masters before modprobe
 test -e /proc/net/bonding && echo UNEXPECTED: /proc/net/bonding before modprobe
+ls /proc/net | grep -qx bonding && echo UNEXPECTED: bonding listed in /proc/net before modprobe
+ls /sys/class/net | grep -qx bonding_masters && echo UNEXPECTED: bonding_masters listed before modprobe
 test -e /sys/class/net/eth0/address || echo UNEXPECTED: no eth0
 modprobe bonding mode=balance-rr miimon=100
 ifconfig bond0 192.0.2.1 netmask 255.255.255.0 up

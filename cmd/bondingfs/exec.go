@@ -103,7 +103,8 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 		daemon.Stdout, daemon.Stderr = stderr, stderr
 		// its own process group: a terminal's ^C reaches CMD, and the
 		// daemon is stopped after CMD, in order
-		daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// and SIGTERM (a clean stop) should exec itself be killed
+		daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 		if err := daemon.Start(); err != nil {
 			fmt.Fprintf(stderr, "bondingfs exec: start serve: %v\n", err)
 			return 1

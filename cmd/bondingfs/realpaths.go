@@ -18,12 +18,13 @@ import (
 //     directory).
 //   - /proc/net: a symlink to self/net, resolved per process, so a bind
 //     mount on it would follow the link and land on the mounter's own
-//     /proc/<pid>/net. Instead a symlink to ROOT/proc/net is mounted over the
+//     /proc/<pid>/net. Instead a symlink to ROOT/proc/self/net is mounted over the
 //     symlink itself: open_tree(OPEN_TREE_CLONE|AT_SYMLINK_NOFOLLOW) of a
 //     symlink made on a private tmpfs, then move_mount onto /proc/net
 //     (which move_mount does not follow). Every process of the namespace,
-//     including later ones, then resolves /proc/net to ROOT/proc/net, which
-//     serves each caller its own /proc/<tid>/net plus bonding/.
+//     including later ones, then resolves /proc/net to ROOT/proc/self/net,
+//     which serves each caller its own /proc/<tid>/net plus bonding/ (with
+//     the bonds for callers in the engine's network namespace).
 //
 // Both mounts are recognisable in mountinfo (fstype fuse.bondingfs; tmpfs
 // with source "bondingfs"), so that a reaper can remove them after the
@@ -38,13 +39,13 @@ const (
 )
 
 // installRealPaths mounts ROOT's sys/class/net over /sys/class/net and a
-// symlink to ROOT/proc/net over /proc/net in the calling thread's mount
+// symlink to ROOT/proc/self/net over /proc/net in the calling thread's mount
 // namespace. On failure nothing stays mounted.
 func installRealPaths(root string) error {
 	if err := unix.Mount(filepath.Join(root, "sys/class/net"), sysClassNet, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind %s/sys/class/net over %s: %w", root, sysClassNet, err)
 	}
-	if err := mountProcNetLink(filepath.Join(root, "proc/net")); err != nil {
+	if err := mountProcNetLink(filepath.Join(root, "proc/self/net")); err != nil {
 		_ = unix.Unmount(sysClassNet, unix.MNT_DETACH)
 		return err
 	}
@@ -148,7 +149,7 @@ func ours(m mountEntry, root, rootDev string) bool {
 			return false
 		}
 		t, err := os.Readlink(procNet) // the topmost link: the one to remove
-		return err == nil && t == filepath.Join(root, "proc/net")
+		return err == nil && t == filepath.Join(root, "proc/self/net")
 	}
 	return false
 }
