@@ -23,6 +23,9 @@ type fakeKernel struct {
 	dirSysfs
 	t      *testing.T
 	writes []string
+	// noOpen: enslaving leaves the slave down (a driver that does not
+	// dev_open its slaves).
+	noOpen bool
 }
 
 func newFakeKernel(t *testing.T) *fakeKernel {
@@ -80,8 +83,10 @@ func (k *fakeKernel) write(path, value string) error {
 			}
 			k.file(name+"/bonding_slave/state", "active")
 			k.file(name+"/mtu", k.get(dev+"/mtu"))
-			flags, _ := readFlags(k, name)
-			k.file(name+"/flags", fmt.Sprintf("0x%x", flags|iffUp))
+			if !k.noOpen {
+				flags, _ := readFlags(k, name)
+				k.file(name+"/flags", fmt.Sprintf("0x%x", flags|iffUp))
+			}
 			slaves = append(slaves, name)
 		case '-':
 			i := indexOf(slaves, name)
@@ -298,4 +303,24 @@ func FuzzArgs(f *testing.F) {
 			t.Errorf("%q: exit status %d", args, rc)
 		}
 	})
+}
+
+// If the driver leaves a new slave down, ifenslave brings it up itself.
+func TestEnslaveBringsSlavesUp(t *testing.T) {
+	k := seedMachine(t)
+	k.noOpen = true
+	rc, _, errs := runCmd(k, "bond0", "eth0", "eth1")
+	require.Equal(t, 0, rc, errs)
+	for _, s := range []string{"eth0", "eth1"} {
+		f, err := readFlags(k, s)
+		require.NoError(t, err)
+		assert.NotZero(t, f&iffUp, "%s is up", s)
+	}
+	assert.Equal(t, []string{
+		"bond0/bonding/slaves < +eth0",
+		"eth0/flags < 0x1003",
+		"eth1/flags < 0x1002",
+		"bond0/bonding/slaves < +eth1",
+		"eth1/flags < 0x1003",
+	}, k.writes)
 }
