@@ -53,6 +53,18 @@ func (f *filesystem) syncedSnapshot(ctx context.Context) *bond.Snapshot {
 	return f.snapshot()
 }
 
+// Loader is implemented by backends that can be "unloaded", as a kernel
+// without the bonding module: then sys/class/net has no bonding_masters and
+// proc/net has no bonding directory. A backend without it is always loaded.
+type Loader interface {
+	Loaded() bool
+}
+
+func (f *filesystem) loaded() bool {
+	l, ok := f.be.(Loader)
+	return !ok || l.Loaded()
+}
+
 func (f *filesystem) snapshot() *bond.Snapshot {
 	if s := f.be.Snapshot(); s != nil {
 		return s
@@ -130,6 +142,9 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 	case kindProcSelf:
 		return []entry{{name: "net", kind: kindProcNet}}, true
 	case kindProcNet:
+		if !n.fsys.loaded() {
+			return nil, true
+		}
 		return []entry{{name: "bonding", kind: kindProcBonding}}, true
 	case kindProcBonding:
 		es := make([]entry, 0, len(snap.Bonds))
@@ -139,6 +154,9 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 		return es, true
 	case kindNet:
 		es := []entry{{name: "bonding_masters", kind: kindMasters}}
+		if !n.fsys.loaded() {
+			es = es[:0]
+		}
 		seen := map[string]bool{}
 		if n.fsys.sysfs != "" {
 			for _, d := range n.fsys.realDevs() {
@@ -220,6 +238,9 @@ func (n *node) lookupCandidates(snap *bond.Snapshot, name string) ([]entry, bool
 	}
 	if n.kind == kindNet {
 		if name == "bonding_masters" {
+			if !n.fsys.loaded() {
+				return nil, true
+			}
 			return []entry{{name: name, kind: kindMasters}}, true
 		}
 		b := snap.Bond(name)
@@ -427,7 +448,7 @@ func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errn
 func (n *node) exists(snap *bond.Snapshot) bool {
 	switch n.kind {
 	case kindMasters:
-		return true
+		return n.fsys.loaded()
 	case kindOption:
 		return snap.Bond(n.dev) != nil && bond.OptionByName(n.name) != nil
 	case kindDevAttr:

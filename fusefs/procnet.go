@@ -53,9 +53,10 @@ func callerNetns(ctx context.Context) uint64 {
 
 // seesBonding reports whether the caller behind ctx sees the bonds in
 // proc/self/net/bonding: every caller when the engine's namespace is not
-// known, else only callers in it.
+// known, else only callers in it; nobody while the module is unloaded
+// (Loader).
 func (f *filesystem) seesBonding(ctx context.Context) bool {
-	return f.engineNetns == 0 || callerNetns(ctx) == f.engineNetns
+	return f.loaded() && (f.engineNetns == 0 || callerNetns(ctx) == f.engineNetns)
 }
 
 // lookupProcNet looks name up in the caller's /proc/<tid>/net.
@@ -64,13 +65,16 @@ func (n *node) lookupProcNet(ctx context.Context, name string, out *fuse.EntryOu
 	return child.stable(ctx, n.EmbeddedInode(), out)
 }
 
-// readdirProcNet lists the caller's /proc/<tid>/net, plus bonding.
+// readdirProcNet lists the caller's /proc/<tid>/net, plus bonding while
+// the module is loaded.
 func (n *node) readdirProcNet(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	list, errno := listProc(callerNet(ctx))
 	if errno != 0 {
 		return nil, errno
 	}
-	list = append(list, fuse.DirEntry{Name: "bonding", Mode: syscall.S_IFDIR, Ino: inoOf(n.path + "/bonding")})
+	if n.fsys.loaded() { // no bonding/ while the module is unloaded (Loader)
+		list = append(list, fuse.DirEntry{Name: "bonding", Mode: syscall.S_IFDIR, Ino: inoOf(n.path + "/bonding")})
+	}
 	return fs.NewListDirStream(list), 0
 }
 

@@ -10,8 +10,10 @@ import (
 )
 
 const usage = `usage:
-  bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths] [module options...]
+  bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths]
+                  [--ctl PATH] [--unloaded] [module options...]
   bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [module options...] -- CMD [ARGS...]
+  bondingfs modprobe [-r] [--ctl PATH] [module options...]
   bondingfs check-config PATH...
   bondingfs help
 
@@ -20,7 +22,9 @@ and DIR/proc/net/bonding/<bond>, and runs the bonding engine until SIGINT/SIGTER
 Module options use modprobe syntax (max_bonds=2 mode=active-backup miimon=100);
 "bondingfs serve --help" lists them. With --real-paths the tree is also served at
 /sys/class/net and /proc/net of the daemon's mount namespace. exec runs one command
-in a private mount namespace with the real paths in place.
+in a private mount namespace with the real paths in place. "bondingfs modprobe"
+loads and unloads the emulated module in a running daemon (the modprobe.d
+install/remove rule); serve --unloaded starts without it.
 `
 
 func main() {
@@ -41,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runExecNS(args[1:], stderr)
 	case "check-config":
 		return runCheckConfig(args[1:], stdout, stderr)
+	case "modprobe":
+		return runModprobe(args[1:], stdout, stderr)
 	case reaperCmd:
 		return runReaper(args[1:])
 	case "help", "-h", "--help":

@@ -256,6 +256,8 @@ func servedBy(dir string) bool {
 	if unix.Statfs(dir, &st) != nil {
 		return false // ENOTCONN: the daemon is gone
 	}
-	_, err = os.Stat(filepath.Join(dir, "sys/class/net/bonding_masters"))
+	// sys/class/net, not bonding_masters: a daemon started --unloaded has
+	// none until `bondingfs modprobe`.
+	_, err = os.Stat(filepath.Join(dir, "sys/class/net"))
 	return err == nil
 }

@@ -44,10 +44,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	nsName := fs.String("netns", "", "run the engine in this network namespace (ip netns name or path)")
 	logPath := fs.String("log", "", "append kernel log lines to this file (default stderr)")
 	realPaths := fs.Bool("real-paths", false, "also serve the tree at /sys/class/net and /proc/net of this mount namespace until exit")
+	unloaded := fs.Bool("unloaded", false, "start with the module unloaded (no bonding_masters) until `bondingfs modprobe` loads it")
+	ctlPath := fs.String("ctl", "", "serve the control socket of `bondingfs modprobe` at this path (e.g. "+DefaultCtl+")")
 	var configs multiFlag
 	fs.Var(&configs, "config", "legacy configuration file or directory to apply at start (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths] [module options...]\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths] [--ctl PATH] [--unloaded] [module options...]\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nmodule options (modinfo bonding):\n%s", bond.ModuleOptionHelp())
 	}
@@ -89,10 +91,21 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		modArgs = append(pre, modArgs...)
 		plan = p
 	}
-	mc, err := bond.ParseModuleOptions(modArgs, klog.line)
-	if err != nil {
-		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
-		return 1
+	if *unloaded && *ctlPath == "" {
+		fmt.Fprintf(stderr, "bondingfs: --unloaded needs --ctl: only `bondingfs modprobe` can load the module\n")
+		return 2
+	}
+	if *unloaded && (len(modArgs) > 0 || len(configs) > 0) {
+		fmt.Fprintf(stderr, "bondingfs: --unloaded takes neither module options nor --config: `bondingfs modprobe` gives the options\n")
+		return 2
+	}
+	var mc bond.ModuleConfig
+	if !*unloaded {
+		var err error
+		if mc, err = bond.ParseModuleOptions(modArgs, klog.line); err != nil {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			return 1
+		}
 	}
 
 	nsPath := ""
@@ -140,6 +153,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer reg.Close()
+	module := &moduleState{reg: reg, log: klog.line}
+	module.loaded.Store(!*unloaded)
 	for i := 0; i < mc.MaxBonds; i++ {
 		if err := reg.CreateBond(ctx, fmt.Sprintf("bond%d", i)); err != nil {
 			klog.line(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
@@ -160,7 +175,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
-	srv, err := fusefs.Mount(dir, reg, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns})
+	srv, err := fusefs.Mount(dir, moduleBackend{reg, module}, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns})
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: mount %s: %v\n", dir, err)
 		return 1
@@ -176,6 +191,20 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if *ctlPath != "" {
+		ctl, err := listenCtl(*ctlPath, module)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			if *realPaths {
+				removeRealPaths(dir)
+			}
+			unmount(srv, dir)
+			stopReaper()
+			return 1
+		}
+		defer ctl.close()
+	}
+	sdNotify("READY=1")
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -192,6 +221,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	unmount(srv, dir)
 	stopReaper()
 	return 0
+}
+
+// moduleBackend is the registry as fusefs sees it, with the module's
+// loaded state (fusefs.Loader).
+type moduleBackend struct {
+	*bond.Registry
+	*moduleState
 }
 
 // netnsInode returns the inode number of the network namespace at nsPath
