@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"bondingfs/bond"
+	"bondingfs/bond/modparams"
 	"bondingfs/compat"
 	"bondingfs/fusefs"
 	"bondingfs/internal/netdev"
@@ -48,7 +49,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [module options...]\n\nflags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nmodule options (modinfo bonding):\n%s", bond.ModuleOptionHelp())
+		fmt.Fprintf(stderr, "\nmodule options (modinfo bonding):\n%s", modparams.Help())
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -88,7 +89,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		modArgs = append(pre, modArgs...)
 		plan = p
 	}
-	mc, err := bond.ParseModuleOptions(modArgs, klog.line)
+	mc, err := modparams.Parse(modArgs, klog.line)
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
@@ -113,7 +114,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	reg := bond.NewRegistry(bond.Config{Host: host, Log: klog.line, Defaults: mc.Params})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := reg.Start(ctx); err != nil {
+	if err := reg.Start(); err != nil {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
