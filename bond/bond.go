@@ -29,7 +29,8 @@ type Bond struct {
 	primary      *Slave // the slave named by params.Primary, if enslaved
 	forcePrimary bool
 
-	unregistering bool // log prefix "bond0 (unregistering)"
+	linkSeq       uint64 // the newest host read applied (fetch)
+	unregistering bool   // log prefix "bond0 (unregistering)"
 	deleted       bool
 
 	modeID    ModeID  // the mode mode is an instance of
@@ -70,6 +71,7 @@ type Slave struct {
 	rxFree           chan *rxBuf // the receive probe's buffers not in use
 	modeData         any
 	released         bool
+	linkSeq          uint64 // the newest host read applied (fetch)
 }
 
 // Name returns the bond's interface name.

@@ -2,10 +2,14 @@ package bond_test
 
 import (
 	"context"
+	"net/netip"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/ndp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -421,4 +425,118 @@ func TestLoopStats(t *testing.T) {
 	assert.Greater(t, st.Wait.Count, uint64(100), "a second of 10 ms MII ticks")
 	assert.Equal(t, st.Wait.Count, st.Run.Count)
 	t.Logf("control loop: wait %v; run %v", st.Wait, st.Run)
+}
+
+func TestXmitHash(t *testing.T) {
+	f := make([]byte, 14+20+8)
+	f[5], f[11] = 1, 2
+	f[12], f[13] = 0x08, 0x00
+	f[14] = 0x45
+	f[14+9] = 17
+	copy(f[14+12:], []byte{192, 0, 2, 1, 192, 0, 2, 2})
+	l2 := bond.XmitHash(bond.XmitLayer2, f)
+	assert.Equal(t, uint32(1^2^0x0800), l2)
+	a := bond.XmitHash(bond.XmitLayer34, f)
+	f[34], f[35] = 0x12, 0x34 // source port
+	assert.NotEqual(t, a, bond.XmitHash(bond.XmitLayer34, f), "layer3+4 uses ports")
+	assert.Equal(t, bond.XmitHash(bond.XmitLayer23, f), bond.XmitHash(bond.XmitLayer23, f[:34+8]))
+}
+
+// TestXmitHashVlanSrcMAC: bond_vlan_srcmac_hash XORs the source MAC's two
+// 24-bit halves and the 802.1Q TCI; the destination and the payload do not
+// count.
+func TestXmitHashVlanSrcMAC(t *testing.T) {
+	f := make([]byte, 14+4+20)
+	copy(f[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(f[6:12], []byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x56})
+	f[12], f[13] = 0x08, 0x00
+	untagged := bond.XmitHash(bond.XmitVlanSrcMAC, f)
+	assert.Equal(t, uint32(0x525400^0x123456), untagged)
+	f[0] = 0x01 // another destination
+	assert.Equal(t, untagged, bond.XmitHash(bond.XmitVlanSrcMAC, f))
+	// VLAN 100, priority 5: the whole TCI
+	f[12], f[13], f[14], f[15], f[16], f[17] = 0x81, 0x00, 0xa0, 0x64, 0x08, 0x00
+	assert.Equal(t, uint32(0x525400^0x123456^0xa064), bond.XmitHash(bond.XmitVlanSrcMAC, f))
+	assert.NotEqual(t, bond.XmitHash(bond.XmitLayer2, f), bond.XmitHash(bond.XmitVlanSrcMAC, f))
+}
+
+func FuzzXmitHash(f *testing.F) {
+	f.Add(0, []byte{})
+	f.Add(1, make([]byte, 60))
+	f.Add(5, make([]byte, 14))
+	f.Fuzz(func(t *testing.T, policy int, frame []byte) {
+		if policy < 0 {
+			policy = -policy
+		}
+		_ = bond.XmitHash(policy%6, frame)
+	})
+}
+
+// TestFailoverNotifiesPeers: after an active-backup failover the new active
+// slave sends num_grat_arp gratuitous ARPs per IPv4 address and as many
+// unsolicited NAs per IPv6 address (NETDEV_NOTIFY_PEERS).
+func TestFailoverNotifiesPeers(t *testing.T) {
+	p := abParams(10)
+	p.NumPeerNotif = 2
+	e := bondtest.New(t, p, "eth0", "eth1")
+	e.Host.SetAddrs("bond0", netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1"))
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	mac := e.Status("bond0").HWAddr
+	eth1 := e.Host.Port("eth1")
+	require.Equal(t, 0, eth1.Sent())
+	e.Host.SetCarrier("eth0", false)
+	e.Settle()
+	require.Equal(t, "eth1", e.Status("bond0").ActiveSlave)
+	frames := eth1.Frames()
+	require.Len(t, frames, 4)
+	for i, f := range frames[:2] {
+		var ef ethernet.Frame
+		require.NoError(t, ef.UnmarshalBinary(f[bond.VnetHdrLen:]), i)
+		assert.Equal(t, ethernet.Broadcast, ef.Destination)
+		assert.Equal(t, mac, ef.Source)
+		require.Equal(t, ethernet.EtherTypeARP, ef.EtherType)
+		ap := new(arp.Packet)
+		require.NoError(t, ap.UnmarshalBinary(ef.Payload))
+		assert.Equal(t, arp.OperationRequest, ap.Operation)
+		assert.Equal(t, netip.MustParseAddr("192.0.2.1"), ap.SenderIP)
+		assert.Equal(t, netip.MustParseAddr("192.0.2.1"), ap.TargetIP)
+		assert.Equal(t, mac, ap.SenderHardwareAddr)
+	}
+	for i, f := range frames[2:] {
+		eth := f[bond.VnetHdrLen:]
+		require.Equal(t, bond.FrameND, bond.ClassifyFrame(eth), i)
+		var ef ethernet.Frame
+		require.NoError(t, ef.UnmarshalBinary(eth))
+		assert.Equal(t, "33:33:00:00:00:01", ef.Destination.String())
+		ip6 := ef.Payload
+		assert.Equal(t, byte(255), ip6[7], "hop limit")
+		m, err := ndp.ParseMessage(ip6[40:])
+		require.NoError(t, err)
+		na, ok := m.(*ndp.NeighborAdvertisement)
+		require.True(t, ok)
+		assert.True(t, na.Override)
+		assert.False(t, na.Solicited)
+		assert.Equal(t, netip.MustParseAddr("2001:db8::1"), na.TargetAddress)
+		require.Len(t, na.Options, 1)
+		assert.Equal(t, mac, na.Options[0].(*ndp.LinkLayerAddress).Addr)
+	}
+}
+
+// TestLateEventDoesNotUndo: a link event delivered late (rtnetlink can lag)
+// carries an old state; the engine takes the link's state when it handles
+// the event, so a slave set down, enslaved again and up does not flap.
+func TestLateEventDoesNotUndo(t *testing.T) {
+	e := bondtest.New(t, abParams(100), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Log.Take()
+	stale, _ := e.Host.Link("eth1")
+	stale.Up, stale.Carrier = false, false
+	e.Host.Send(bond.LinkEvent{Link: stale})
+	e.Settle()
+	e.Tick(time.Second)
+	assert.Empty(t, e.Log.Take())
+	assert.Equal(t, bond.LinkUp, e.Status("bond0").Slaves[1].Link)
+	assert.Equal(t, 0, e.Status("bond0").Slaves[1].LinkFailureCount)
 }

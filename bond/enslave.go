@@ -118,8 +118,9 @@ func (b *Bond) Enslave(name string) error {
 		return errnoOr(err, syscall.ENOMEM)
 	}
 	s.port = port
-	if cur, err := h.LinkByIndex(li.Index); err == nil {
-		s.setLink(cur.Up, cur.Carrier)
+	if f := b.reg.fetch(li.Index); f.ok {
+		s.linkSeq = f.seq
+		s.setLink(f.link.Up, f.link.Carrier)
 	} else {
 		s.setLink(true, false)
 	}

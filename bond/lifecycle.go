@@ -15,7 +15,8 @@ func (r *Registry) Start() error {
 	sctx, cancel := context.WithCancel(context.Background())
 	r.cancelSub = cancel
 	return r.cfg.Host.SubscribeLinks(sctx, func(ev LinkEvent) {
-		r.post(func() { r.linkEvent(ev) })
+		seq := r.refresh(&ev)
+		r.post(func() { r.linkEvent(ev, seq) })
 	})
 }
 
@@ -37,24 +38,61 @@ func (r *Registry) Close() {
 	r.wg.Wait()
 }
 
-// linkEvent handles one rtnetlink notification on the control goroutine.
-func (r *Registry) linkEvent(ev LinkEvent) {
+// refresh replaces the state a link event carries by the link's state
+// now, read on the event's goroutine (outside the control goroutine), as
+// the kernel's MII monitor reads netif_carrier_ok at the moment it runs: an
+// event delivered late (rtnetlink can lag by a second: a slave set down by a
+// release, then enslaved and up again) must not undo what happened since.
+// It returns the read's sequence number; 0 when the event is kept as it is
+// (a deletion, or a link already gone).
+func (r *Registry) refresh(ev *LinkEvent) uint64 {
+	if ev.Deleted {
+		return 0
+	}
+	f := r.fetch(ev.Link.Index)
+	if !f.ok {
+		return 0
+	}
+	ev.Link = f.link
+	return f.seq
+}
+
+// newer reports whether a host read with sequence number seq is newer than
+// the last one applied to the link (*last), and records it; seq 0 (state
+// that was not read, such as a deletion) always applies.
+func newer(last *uint64, seq uint64) bool {
+	if seq == 0 {
+		return true
+	}
+	if seq < *last {
+		return false
+	}
+	*last = seq
+	return true
+}
+
+// linkEvent handles one rtnetlink notification on the control goroutine;
+// seq orders the state it carries among the host reads (refresh).
+func (r *Registry) linkEvent(ev LinkEvent, seq uint64) {
 	li := ev.Link
 	if b := r.bondByIndex(li.Index); b != nil {
-		r.masterEvent(b, ev)
+		r.masterEvent(b, ev, seq)
 	}
 	if b := r.masterOf(li.Index); b != nil {
-		b.slaveEvent(b.slaveByIndex(li.Index), ev)
+		b.slaveEvent(b.slaveByIndex(li.Index), ev, seq)
 	}
 }
 
 // masterEvent follows what the kernel does when the bond device itself is
 // changed through rtnetlink: deleted (ip link del), up/down (bond_open,
 // bond_close), MAC (bond_set_mac_address) or MTU (bond_change_mtu).
-func (r *Registry) masterEvent(b *Bond, ev LinkEvent) {
+func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 	li := ev.Link
 	if ev.Deleted {
 		r.removeBond(b, false)
+		return
+	}
+	if !newer(&b.linkSeq, seq) {
 		return
 	}
 	if li.Name != "" && li.Name != b.name {
@@ -89,10 +127,13 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent) {
 
 // slaveEvent handles a change of an enslaved interface: deletion
 // (NETDEV_UNREGISTER releases it), rename, carrier or admin state.
-func (b *Bond) slaveEvent(s *Slave, ev LinkEvent) {
+func (b *Bond) slaveEvent(s *Slave, ev LinkEvent, seq uint64) {
 	li := ev.Link
 	if ev.Deleted {
 		b.release(s, false)
+		return
+	}
+	if !newer(&s.linkSeq, seq) {
 		return
 	}
 	if li.Name != "" && li.Name != s.name {
@@ -166,20 +207,27 @@ func (r *Registry) Sync(ctx context.Context) error {
 	})
 }
 
-// fetched is one link as read from the host outside the control goroutine.
+// fetched is one link as read from the host, with the read's sequence
+// number: reads are numbered when they start, and the control goroutine
+// applies a link's state only from a read newer than the last it applied
+// (Sync, the carrier poll and events read outside the control goroutine
+// and may arrive out of order).
 type fetched struct {
 	index int
 	link  LinkInfo
 	gone  bool // the host said ENODEV
 	ok    bool
+	seq   uint64
 }
 
+// fetch reads one link (any goroutine).
 func (r *Registry) fetch(index int) fetched {
+	seq := r.readSeq.Add(1)
 	li, err := r.cfg.Host.LinkByIndex(index)
 	if err != nil {
-		return fetched{index: index, gone: ErrnoOf(err) == syscall.ENODEV}
+		return fetched{index: index, gone: ErrnoOf(err) == syscall.ENODEV, seq: seq}
 	}
-	return fetched{index: index, link: li, ok: true}
+	return fetched{index: index, link: li, ok: true, seq: seq}
 }
 
 // applyFetched applies one fetched link to the bond it is, or the bond it
@@ -192,7 +240,7 @@ func (r *Registry) applyFetched(l fetched) {
 		if l.gone {
 			r.removeBond(b, false)
 		} else {
-			r.masterEvent(b, LinkEvent{Link: l.link})
+			r.masterEvent(b, LinkEvent{Link: l.link}, l.seq)
 		}
 	}
 	if b := r.masterOf(l.index); b != nil {
@@ -200,7 +248,7 @@ func (r *Registry) applyFetched(l fetched) {
 		if l.gone {
 			b.release(s, false)
 		} else {
-			b.slaveEvent(s, LinkEvent{Link: l.link})
+			b.slaveEvent(s, LinkEvent{Link: l.link}, l.seq)
 		}
 	}
 }

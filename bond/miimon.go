@@ -91,18 +91,15 @@ func (b *Bond) schedulePoll(gen uint64) {
 			return
 		}
 		type change struct {
-			s           *Slave
-			up, carrier bool
+			s *Slave
+			f fetched
 		}
 		var changes []change
 		if l := b.poll.slaves.Load(); l != nil {
 			for _, s := range *l {
-				li, err := r.cfg.Host.LinkByIndex(s.index)
-				if err != nil {
-					continue
-				}
-				if linkBits(li.Up, li.Carrier) != s.seen.Load() {
-					changes = append(changes, change{s, li.Up, li.Carrier})
+				f := r.fetch(s.index)
+				if f.ok && linkBits(f.link.Up, f.link.Carrier) != s.seen.Load() {
+					changes = append(changes, change{s, f})
 				}
 			}
 		}
@@ -113,7 +110,9 @@ func (b *Bond) schedulePoll(gen uint64) {
 				}
 				changed := false
 				for _, c := range changes {
-					if c.s.bond == b && !c.s.released && c.s.setLink(c.up, c.carrier) {
+					s := c.s
+					if s.bond == b && !s.released && newer(&s.linkSeq, c.f.seq) &&
+						s.setLink(c.f.link.Up, c.f.link.Carrier) {
 						changed = true
 					}
 				}

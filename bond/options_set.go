@@ -44,7 +44,7 @@ func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c
 		if b == nil {
 			return syscall.ENODEV
 		}
-		if fetched && f.ok && f.index == b.index && f.link.Up != b.up {
+		if fetched && f.ok && f.index == b.index && f.link.Up != b.up && newer(&b.linkSeq, f.seq) {
 			if f.link.Up {
 				b.open()
 			} else {

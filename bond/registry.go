@@ -40,6 +40,7 @@ type Registry struct {
 	watchMu  sync.Mutex
 	watchers []func(*Snapshot)
 	stats    loopStats
+	readSeq  atomic.Uint64 // numbers host link reads (fetch)
 }
 
 // op is one operation for the control goroutine and when it was posted.
@@ -125,6 +126,14 @@ func (b *Bond) changed() { b.reg.dirty = true }
 func (r *Registry) run() {
 	defer r.wg.Done()
 	for {
+		// frames from the receive probes first: one queued before an
+		// operation is handled before it (LACPDUs never wait behind ops)
+		select {
+		case f := <-r.recvq:
+			r.recv(f)
+			continue
+		default:
+		}
 		select {
 		case o := <-r.ops:
 			start := time.Now()
@@ -135,13 +144,18 @@ func (r *Registry) run() {
 			}
 			r.stats.run.observe(time.Since(start))
 		case f := <-r.recvq:
-			r.safely(func() { r.deliver(f) })
-			if r.dirty {
-				r.publish()
-			}
+			r.recv(f)
 		case <-r.done:
 			return
 		}
+	}
+}
+
+// recv hands one probed frame to its bond's mode.
+func (r *Registry) recv(f rxFrame) {
+	r.safely(func() { r.deliver(f) })
+	if r.dirty {
+		r.publish()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"sync"
@@ -138,6 +139,7 @@ type Host struct {
 	next    int
 	ports   map[int]*Dev
 	masters map[int]*Dev
+	addrs   map[string][]netip.Addr
 	fn      func(bond.LinkEvent)
 
 	evMu    sync.Mutex
@@ -148,7 +150,7 @@ type Host struct {
 
 // NewHost returns a host with only "lo".
 func NewHost() *Host {
-	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}}
+	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}}
 	h.evCond = sync.NewCond(&h.evMu)
 	h.add(bond.LinkInfo{Name: "lo", Up: true, Carrier: true, Loopback: true, MTU: 65536})
 	return h
@@ -282,6 +284,36 @@ func (h *Host) Master(index int) *Dev {
 	defer h.mu.Unlock()
 	return h.masters[index]
 }
+
+// SetAddrs gives the link named name its IP addresses (what Addrs4 and
+// Addrs6 list: the engine announces them after a failover).
+func (h *Host) SetAddrs(name string, addrs ...netip.Addr) {
+	h.mu.Lock()
+	h.addrs[name] = addrs
+	h.mu.Unlock()
+}
+
+func (h *Host) addrsOf(i int, v4 bool) ([]netip.Addr, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.links[i]
+	if !ok {
+		return nil, syscall.ENODEV
+	}
+	var out []netip.Addr
+	for _, a := range h.addrs[l.Name] {
+		if a.Is4() == v4 {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Addrs4 implements bond.AddrLister.
+func (h *Host) Addrs4(i int) ([]netip.Addr, error) { return h.addrsOf(i, true) }
+
+// Addrs6 implements bond.Addr6Lister.
+func (h *Host) Addrs6(i int) ([]netip.Addr, error) { return h.addrsOf(i, false) }
 
 // WaitEvents waits until every queued link event has been handed to the
 // subscriber.
