@@ -31,6 +31,26 @@ func (b *Bond) rebuildTx() {
 // through the mode's published selector (bond_start_xmit).
 func (b *Bond) xmit(frame []byte) { b.tx.Load().sel.Xmit(frame) }
 
+// readLoop reads frames from d until it is closed or fails for good, and
+// hands each one (vnet header + Ethernet frame, valid during the call) to
+// fn; runts shorter than both headers are skipped. One buffer, no
+// allocation per frame.
+func readLoop(d NetDev, fn func(frame []byte)) {
+	buf := make([]byte, VnetHdrLen+65536+14+4)
+	for {
+		n, err := d.ReadFrame(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || !temporary(err) {
+				return
+			}
+			continue
+		}
+		if n > VnetHdrLen+14 {
+			fn(buf[:n])
+		}
+	}
+}
+
 // startTAPReader runs the bond's one TAP reader: frames the kernel stack
 // sends through the bond device go to xmit.
 func (b *Bond) startTAPReader() {
@@ -38,20 +58,7 @@ func (b *Bond) startTAPReader() {
 	b.readers.Add(1)
 	go func() {
 		defer b.readers.Done()
-		buf := make([]byte, VnetHdrLen+65536+14+4)
-		for {
-			n, err := m.ReadFrame(buf)
-			if err != nil {
-				if errors.Is(err, os.ErrClosed) || !temporary(err) {
-					return
-				}
-				continue
-			}
-			if n <= VnetHdrLen+14 {
-				continue
-			}
-			b.xmit(buf[:n])
-		}
+		readLoop(m, b.xmit)
 	}()
 }
 
@@ -67,23 +74,11 @@ func (b *Bond) startPortReader(s *Slave) {
 	go func() {
 		defer b.readers.Done()
 		defer close(done)
-		buf := make([]byte, VnetHdrLen+65536+14+4)
-		for {
-			n, err := p.ReadFrame(buf)
-			if err != nil {
-				if errors.Is(err, os.ErrClosed) || !temporary(err) {
-					return
-				}
-				continue
+		readLoop(p, func(frame []byte) {
+			if !b.probeFrame(s, frame) && !s.rxDrop.Load() {
+				_ = m.WriteFrame(frame)
 			}
-			if n <= VnetHdrLen+14 {
-				continue
-			}
-			if b.probeFrame(s, buf[:n]) || s.rxDrop.Load() {
-				continue
-			}
-			_ = m.WriteFrame(buf[:n])
-		}
+		})
 	}()
 }
 

@@ -91,16 +91,21 @@ func (d *Dev) Frames() [][]byte {
 // WaitSent waits until at least n frames were written, at most timeout
 // (the data path runs on reader goroutines); it reports whether they were.
 func (d *Dev) WaitSent(n int, timeout time.Duration) bool {
+	return d.wait(timeout, func() (bool, chan struct{}) { return len(d.sent) >= n, d.wrote })
+}
+
+// wait waits until done reports true (called with d.mu held; it also
+// returns the channel that is closed on the next change), at most timeout.
+func (d *Dev) wait(timeout time.Duration, done func() (bool, chan struct{})) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		d.mu.Lock()
-		if len(d.sent) >= n {
-			d.mu.Unlock()
+		ok, ch := done()
+		d.mu.Unlock()
+		if ok {
 			return true
 		}
-		ch := d.wrote
-		d.mu.Unlock()
 		select {
 		case <-ch:
 		case <-deadline.C:
@@ -113,22 +118,7 @@ func (d *Dev) WaitSent(n int, timeout time.Duration) bool {
 // (it came back to ReadFrame for frame n+1), at most timeout; it reports
 // whether it had. Use it to check that a frame was dropped.
 func (d *Dev) WaitConsumed(n int, timeout time.Duration) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		d.mu.Lock()
-		if d.reads > n {
-			d.mu.Unlock()
-			return true
-		}
-		ch := d.readCh
-		d.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return false
-		}
-	}
+	return d.wait(timeout, func() (bool, chan struct{}) { return d.reads > n, d.readCh })
 }
 
 // Host is an in-memory bond.Host: links in a table, link events delivered

@@ -323,46 +323,46 @@ func (v *modValues) check(log func(string)) (Config, error) {
 		log(msg)
 		return Config{}, &Error{Msg: msg}
 	}
+	// enum parses *raw with the option's value table into *dst; a value
+	// the table lacks fails the load with the kernel's message (format
+	// takes the value).
+	var failed error
+	enum := func(opt string, raw *string, dst *int, format string) bool {
+		x, ok := parseEnum(opt, *raw)
+		if !ok {
+			_, failed = fail(format, *raw)
+			return false
+		}
+		*dst = x
+		return true
+	}
 	p := bond.DefaultParams()
 
-	mode := bond.ModeRoundRobin
-	if v.mode != nil {
-		m, ok := parseEnum("mode", *v.mode)
-		if !ok {
-			return fail("Error: Invalid bonding mode \"%s\"", *v.mode)
-		}
-		mode = bond.ModeID(m)
+	modeN := int(bond.ModeRoundRobin)
+	if v.mode != nil && !enum("mode", v.mode, &modeN, `Error: Invalid bonding mode "%s"`) {
+		return Config{}, failed
 	}
+	mode := bond.ModeID(modeN)
 	xmit := bond.XmitLayer2
 	if v.xmitHash != nil {
 		if !mode.CanUseXmitHash() {
 			logf("xmit_hash_policy param is irrelevant in mode %s", bond.ModeDescription(mode))
-		} else {
-			x, ok := parseEnum("xmit_hash_policy", *v.xmitHash)
-			if !ok {
-				return fail("Error: Invalid xmit_hash_policy \"%s\"", *v.xmitHash)
-			}
-			xmit = x
+		} else if !enum("xmit_hash_policy", v.xmitHash, &xmit, `Error: Invalid xmit_hash_policy "%s"`) {
+			return Config{}, failed
 		}
 	}
 	lacpFast := 0
 	if v.lacpRate != nil {
 		if mode != bond.Mode8023AD {
 			logf("lacp_rate param is irrelevant in mode %s", bond.ModeDescription(mode))
-		} else {
-			r, ok := parseEnum("lacp_rate", *v.lacpRate)
-			if !ok {
-				return fail("Error: Invalid lacp rate \"%s\"", *v.lacpRate)
-			}
-			lacpFast = r
+		} else if !enum("lacp_rate", v.lacpRate, &lacpFast, `Error: Invalid lacp rate "%s"`) {
+			return Config{}, failed
 		}
 	}
 	if v.adSelect != nil {
-		a, ok := parseEnum("ad_select", *v.adSelect)
-		if !ok {
-			return fail("Error: Invalid ad_select \"%s\"", *v.adSelect)
+		if !enum("ad_select", v.adSelect, &p.AdSelect, `Error: Invalid ad_select "%s"`) {
+			return Config{}, failed
 		}
-		p.AdSelect = a
 		if mode != bond.Mode8023AD {
 			logf("ad_select param only affects 802.3ad mode")
 		}
@@ -475,11 +475,9 @@ func (v *modValues) check(log func(string)) (Config, error) {
 		if v.arpInterval == 0 {
 			return fail("arp_validate requires arp_interval")
 		}
-		a, ok := parseEnum("arp_validate", *v.arpValidate)
-		if !ok {
-			return fail("Error: invalid arp_validate \"%s\"", *v.arpValidate)
+		if !enum("arp_validate", v.arpValidate, &arpValidate, `Error: invalid arp_validate "%s"`) {
+			return Config{}, failed
 		}
-		arpValidate = a
 	}
 	arpAllTargets := 0
 	if v.arpAllTargets != nil {
@@ -510,19 +508,15 @@ func (v *modValues) check(log func(string)) (Config, error) {
 	}
 	reselect := bond.ReselectAlways
 	if primary != nil && v.primaryReselect != nil {
-		r, ok := parseEnum("primary_reselect", *v.primaryReselect)
-		if !ok {
-			return fail("Error: Invalid primary_reselect \"%s\"", *v.primaryReselect)
+		if !enum("primary_reselect", v.primaryReselect, &reselect, `Error: Invalid primary_reselect "%s"`) {
+			return Config{}, failed
 		}
-		reselect = r
 	}
 	fom := bond.FOMNone
 	if v.failOverMAC != nil {
-		f, ok := parseEnum("fail_over_mac", *v.failOverMAC)
-		if !ok {
-			return fail("Error: invalid fail_over_mac \"%s\"", *v.failOverMAC)
+		if !enum("fail_over_mac", v.failOverMAC, &fom, `Error: invalid fail_over_mac "%s"`) {
+			return Config{}, failed
 		}
-		fom = f
 		if !mode.IsActiveBackup() {
 			logf("Warning: fail_over_mac only affects active-backup mode")
 		}
