@@ -303,7 +303,7 @@ func (b *Bond) switchMode() {
 // openMode is the mode's part of bond_open.
 func (b *Bond) openMode() {
 	if err := b.mode.Open(); err != nil {
-		b.Logf("%s: mode %s failed to start: %v", b.name, b.params.Mode, err)
+		b.Logf("mode %s failed to start: %v", b.params.Mode, err)
 	}
 	b.tickWork.Queue(0)
 }
