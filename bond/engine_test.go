@@ -488,6 +488,7 @@ func TestFailoverNotifiesPeers(t *testing.T) {
 	e.Host.SetCarrier("eth0", false)
 	e.Settle()
 	require.Equal(t, "eth1", e.Status("bond0").ActiveSlave)
+	require.True(t, eth1.WaitSent(4, waitFrames))
 	frames := eth1.Frames()
 	require.Len(t, frames, 4)
 	for i, f := range frames[:2] {

@@ -32,34 +32,43 @@ type Addr6Lister interface {
 // notifyPeers announces the bond's addresses through the new active slave:
 // num_grat_arp gratuitous ARPs per IPv4 address and num_unsol_na
 // unsolicited NAs per IPv6 address (the two options are one value), in
-// address order.
+// address order. The addresses are listed (RTM_GETADDR) and the frames
+// sent on a goroutine of their own, so a failover never waits on the host;
+// Registry.Close waits for it.
 func (b *Bond) notifyPeers(n *Slave) {
-	if n.port == nil || b.params.NumPeerNotif <= 0 {
+	port, count := n.port, b.params.NumPeerNotif
+	if port == nil || count <= 0 {
 		return
 	}
+	r, index := b.reg, b.index
+	mac := append(net.HardwareAddr(nil), b.hwaddr...)
 	send := func(addrs []netip.Addr, err error, build func(net.HardwareAddr, netip.Addr) []byte) {
 		if err != nil {
 			return
 		}
 		sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 		for _, a := range addrs {
-			f := build(b.hwaddr, a)
+			f := build(mac, a)
 			if f == nil {
 				continue
 			}
-			for i := 0; i < b.params.NumPeerNotif; i++ {
-				_ = n.port.WriteFrame(f)
+			for i := 0; i < count; i++ {
+				_ = port.WriteFrame(f)
 			}
 		}
 	}
-	if al, ok := b.reg.cfg.Host.(AddrLister); ok {
-		addrs, err := al.Addrs4(b.index)
-		send(addrs, err, GratuitousARP)
-	}
-	if al, ok := b.reg.cfg.Host.(Addr6Lister); ok {
-		addrs, err := al.Addrs6(b.index)
-		send(addrs, err, UnsolicitedNA)
-	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if al, ok := r.cfg.Host.(AddrLister); ok {
+			addrs, err := al.Addrs4(index)
+			send(addrs, err, GratuitousARP)
+		}
+		if al, ok := r.cfg.Host.(Addr6Lister); ok {
+			addrs, err := al.Addrs6(index)
+			send(addrs, err, UnsolicitedNA)
+		}
+	}()
 }
 
 // withVnetHdr prefixes an Ethernet frame with an all-zero virtio_net_hdr.

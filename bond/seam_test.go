@@ -264,3 +264,24 @@ func TestWorkCancel(t *testing.T) {
 	e.Settle()
 	_ = e.Do(func() error { assert.Equal(t, 1, runs, "a cancelled run never happens"); return nil })
 }
+
+// lacpMode stands for modes/ad.go's adapter of modes/lacp.
+type lacpMode struct {
+	bond.ModeBase
+	c bond.Control
+}
+
+func (m *lacpMode) Open() error {
+	m.c.SetRecvProbe(bond.FrameSlow) // LACPDUs and markers, consumed
+	return nil
+}
+
+func (m *lacpMode) Tick() time.Duration { return 100 * time.Millisecond } // AD_TIMER_INTERVAL
+
+// A mode outside bond registers itself from an init function of its
+// package (modes/ad.go); the daemon imports that package for the side
+// effect (import _ "bondingfs/modes"), and every bond switched to 802.3ad
+// from then on gets a new instance.
+func ExampleRegisterMode() {
+	bond.RegisterMode(bond.Mode8023AD, func(c bond.Control) bond.Mode { return &lacpMode{c: c} })
+}
