@@ -149,7 +149,9 @@ type Control interface {
 	SetRecvProbe(classes FrameClass)
 	// NewWork returns a delayed work that runs fn on the control goroutine
 	// (INIT_DELAYED_WORK); the engine cancels it with the bond's other works
-	// on close (bond_work_cancel_all).
+	// on close (bond_work_cancel_all). Make each work once (in the factory
+	// or the first Open) and queue it again on later Opens: the bond keeps
+	// every work made until the mode is changed.
 	NewWork(fn func()) *Work
 	// Now is the bond's clock (Config.Clock; tests drive it by hand).
 	Now() time.Time
