@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Bond is one bond on the control goroutine (the kernel's struct bonding).
@@ -28,15 +29,20 @@ type Bond struct {
 	primary      *Slave // the slave named by params.Primary, if enslaved
 	forcePrimary bool
 
-	unregistering bool // log prefix "bond0 (unregistering)"
-	miiTimer      Timer
-	pollTimer     Timer
-	pollGen       int
-	miiGen        int // invalidates ticks of a stopped timer
+	linkSeq       uint64 // the newest host read applied (fetch)
+	unregistering bool   // log prefix "bond0 (unregistering)"
+	deleted       bool
+
+	modeID    ModeID  // the mode mode is an instance of
+	mode      Mode    // the instance of params.Mode (modeTable)
+	miiWork   *Work   // the MII monitor (bond->mii_work)
+	tickWork  *Work   // the mode's Tick
+	modeWorks []*Work // works the mode made (Control.NewWork)
+	poll      poller  // the carrier poll (its own goroutine)
 
 	// data path
-	tx      atomic.Pointer[txTable]
-	rrCount atomic.Uint64
+	tx      atomic.Pointer[txBox]
+	probe   atomic.Uint32 // FrameClass the receive probe hands to the mode (0 = none)
 	readers sync.WaitGroup
 }
 
@@ -57,10 +63,16 @@ type Slave struct {
 	speed            int
 	duplex           int
 	origMTU          int
-	devUp            bool        // IFF_UP of the slave
-	carrier          bool        // IFF_LOWER_UP of the slave
-	rxDrop           atomic.Bool // frames received here are not delivered (inactive slave)
+	devUp            bool          // IFF_UP of the slave
+	carrier          bool          // IFF_LOWER_UP of the slave
+	seen             atomic.Uint32 // devUp|carrier as the control goroutine knows them, for the carrier poll
+	rxDrop           atomic.Bool   // frames received here are not delivered (inactive slave)
 	readerDone       chan struct{}
+	rxFree           chan *rxBuf // the receive probe's buffers not in use
+	modeData         any
+	released         bool
+	linkSeq          uint64    // the newest host read applied (fetch)
+	nextSpeed        speedRead // speed read with the newest link state, for the next commit
 }
 
 // Name returns the bond's interface name.
@@ -73,21 +85,24 @@ func (b *Bond) Params() *Params { return &b.params }
 // HasSlaves reports whether the bond has at least one slave.
 func (b *Bond) HasSlaves() bool { return len(b.slaves) > 0 }
 
-// IsUp reports whether the bond device is administratively up (IFF_UP).
-// It asks the host first, so that a write right after `ip link set bond0 up`
-// sees the bond up even if the rtnetlink event is still on its way.
-func (b *Bond) IsUp() bool {
-	if h := b.reg.cfg.Host; h != nil && b.index > 0 {
-		if li, err := h.LinkByIndex(b.index); err == nil && li.Up != b.up {
-			if li.Up {
-				b.open()
-			} else {
-				b.close()
-			}
-		}
-	}
-	return b.up
-}
+// IsUp reports whether the bond device is administratively up (IFF_UP) as
+// the control goroutine knows it. Registry.WriteOption brings it up to date
+// with the host before the write (fetching outside the control goroutine),
+// so that a write right after `ip link set bond0 up` sees the bond up even
+// if the rtnetlink event is still on its way.
+func (b *Bond) IsUp() bool { return b.up }
+
+// HWAddr returns the bond device's MAC address (do not modify).
+func (b *Bond) HWAddr() net.HardwareAddr { return b.hwaddr }
+
+// ActiveSlave returns curr_active_slave, or nil.
+func (b *Bond) ActiveSlave() *Slave { return b.currActive }
+
+// Now returns the time of the bond's clock.
+func (b *Bond) Now() time.Time { return b.reg.cfg.Clock.Now() }
+
+// Mode returns the bond's mode instance.
+func (b *Bond) Mode() Mode { return b.mode }
 
 // Registry returns the registry the bond belongs to.
 func (b *Bond) Registry() *Registry { return b.reg }
@@ -107,6 +122,31 @@ func (b *Bond) Slaves() []*Slave { return b.slaves }
 
 // Name returns the slave's interface name.
 func (s *Slave) Name() string { return s.name }
+
+// Index returns the slave's ifindex.
+func (s *Slave) Index() int { return s.index }
+
+// Link returns the slave's link state (LinkUp, LinkFail, LinkDown, LinkBack).
+func (s *Slave) Link() int { return s.link }
+
+// Active reports whether the slave is active (not a backup).
+func (s *Slave) Active() bool { return s.active }
+
+// DevUp reports whether the slave device is administratively up.
+func (s *Slave) DevUp() bool { return s.devUp }
+
+// Speed returns the slave's speed in Mb/s (SpeedUnknown) and duplex
+// (DuplexHalf, DuplexFull, DuplexUnknown), as last read (bond_update_speed_duplex).
+func (s *Slave) Speed() (mbps, duplex int) { return s.speed, s.duplex }
+
+// PermHWAddr returns the slave's own MAC address from before it was
+// enslaved (do not modify).
+func (s *Slave) PermHWAddr() net.HardwareAddr { return s.permHWAddr }
+
+// ModeData and SetModeData hold the mode's per-slave state (the kernel's
+// SLAVE_AD_INFO, SLAVE_TLB_INFO); control goroutine only.
+func (s *Slave) ModeData() any     { return s.modeData }
+func (s *Slave) SetModeData(v any) { s.modeData = v }
 
 // QueueID returns the slave's queue_id.
 func (s *Slave) QueueID() int { return s.queueID }

@@ -4,7 +4,39 @@
 // and configuration key (bond_options.c), and the immutable Status snapshots
 // that readers (sysfs/procfs files, the data path) use without locks.
 //
+// # Goroutines
+//
 // Everything that changes state runs on one control goroutine per Registry,
-// as the kernel serialises it under rtnl_lock. bond imports no other package
-// of this module; the system it drives is reached through the Host interface.
+// as the kernel serialises it under rtnl_lock: option writes
+// (Registry.WriteOption, Registry.Do), link events, delayed works (Work:
+// the MII monitor, the mode's Tick, works a mode makes), frames the receive
+// probe hands over. The control goroutine does no blocking host I/O except
+// what a write asked for (enslave, release, setting a MAC): the carrier
+// poll (CarrierPollInterval) and Registry.Sync read the links on their own
+// goroutines and post only the results, link events are re-read on the
+// subscription's goroutine, and every read carries a sequence number so an
+// older read never overwrites a newer one. Registry.LoopStats measures each
+// operation's queue wait and run time.
+//
+// The data path has one TAP reader per bond, which hands each frame to the
+// mode's published TxSelector, and one reader per slave, which runs the
+// receive probe and then delivers the frame to the TAP unless the slave is
+// inactive. Neither takes a lock or allocates per frame.
+//
+// # Modes
+//
+// A bonding mode is a Mode (mode.go): hooks shaped like the kernel's
+// bond_3ad.h and bond_alb.h exports, all called on the control goroutine,
+// with a Control view of the bond. Modes come from a table (RegisterMode):
+// balance-rr, active-backup, balance-xor and broadcast are in modes.go;
+// 802.3ad, balance-tlb and balance-alb are stand-ins until their packages
+// register. Outside the hooks the engine tests modes only through the
+// ModeID predicates (UsesPrimary, UsesARPMonitor, IsLB, CanUseXmitHash,
+// IsActiveBackup).
+//
+// bond imports one package of this module, internal/ktext (the kernel's
+// text scanners, shared with compat and bond/modparams); the system it
+// drives is reached through the Host interface. bond/bondtest has the
+// in-memory Host, a hand-driven Clock and the goroutine-leak check that the
+// engine's tests and the modes' tests use.
 package bond

@@ -1,17 +1,54 @@
-package bond
+package bond_test
 
 import (
 	"context"
+	"net/netip"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/ndp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"bondingfs/bond"
+	"bondingfs/bond/bondtest"
 )
 
+// Engine tests: a Registry over bondtest's in-memory host, time driven by
+// hand (bondtest.Clock), waits only on the engine (Env.Settle, Dev.WaitSent)
+// and never on the wall clock.
+
+func TestMain(m *testing.M) { bondtest.VerifyTestMain(m) }
+
+// waitFrames bounds how long a test waits for the data path's reader
+// goroutines (a wait on a channel, not a sleep).
+const waitFrames = 5 * time.Second
+
+func frame() []byte { return make([]byte, bond.VnetHdrLen+60) }
+
+var root = bond.Caller{NetAdmin: true}
+
+func enslave(t *testing.T, e *bondtest.Env, names ...string) {
+	t.Helper()
+	b := e.Bond("bond0")
+	for _, n := range names {
+		require.NoError(t, e.Do(func() error { return b.Enslave(n) }))
+	}
+	e.Settle()
+}
+
+func write(t *testing.T, e *bondtest.Env, opt, val string) {
+	t.Helper()
+	require.NoError(t, e.Reg.WriteOption(context.Background(), "bond0", opt, val, root))
+	e.Settle()
+}
+
 func TestWriteMasters(t *testing.T) {
-	r, h, lg := newEngine(t, DefaultParams())
+	e := bondtest.New(t, bond.DefaultParams(), "eth0", "eth1")
 	ctx := context.Background()
 	cases := []struct {
 		in   string
@@ -34,181 +71,361 @@ func TestWriteMasters(t *testing.T) {
 		{"+averyveryverylongbondname\n", nil, []string{"bonding: averyveryverylo is being created..."}},
 		{"-averyveryverylongbondname\n", nil, []string{"bonding: averyveryverylo is being deleted...", "averyveryverylo (unregistering): Released all slaves"}},
 		{"-bond1", nil, []string{"bonding: bond1 is being deleted...", "bond1 (unregistering): Released all slaves"}},
+		// sscanf %s ends the word at 0xA0 (the kernel's isspace); the byte
+		// before it is a valid name byte
+		{"+bo\xc2\xa0nd\n", nil, []string{"bonding: bo\xc2 is being created..."}},
+		{"-bo\xc2\n", nil, []string{"bonding: bo\xc2 is being deleted...", "bo\xc2 (unregistering): Released all slaves"}},
 	}
 	for _, c := range cases {
-		err := r.WriteMasters(ctx, c.in)
+		err := e.Reg.WriteMasters(ctx, c.in)
 		if c.err == nil {
 			assert.NoError(t, err, c.in)
 		} else {
 			assert.ErrorIs(t, err, c.err, c.in)
 		}
-		assert.Equal(t, c.logs, lg.take(), c.in)
+		assert.Equal(t, c.logs, e.Log.Take(), c.in)
 	}
 	var names []string
-	for _, b := range r.Snapshot().Bonds {
+	for _, b := range e.Reg.Snapshot().Bonds {
 		names = append(names, b.Name)
 	}
 	// "+bond%d" took bond2: bond0 and bond1 existed
 	assert.Equal(t, []string{"bond0", "bond", "bond2"}, names)
-	_, err := h.LinkByName("bond1")
+	_, err := e.Host.LinkByName("bond1")
 	assert.ErrorIs(t, err, syscall.ENODEV, "the TAP of a deleted bond is gone")
 }
 
 func TestEnslaveRules(t *testing.T) {
-	r, h, lg := newEngine(t, DefaultParams())
-	b := r.bondNamed(t, "bond0")
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth0") }))
-	assert.Equal(t, []string{"bond0: (slave eth0): Enslaving as an active interface with an up link"}, lg.take())
-	settle(t, r)
-	st := r.Snapshot().Bond("bond0")
+	e := bondtest.New(t, bond.DefaultParams(), "eth0", "eth1")
+	b := e.Bond("bond0")
+	require.NoError(t, e.Do(func() error { return b.Enslave("eth0") }))
+	assert.Equal(t, []string{"bond0: (slave eth0): Enslaving as an active interface with an up link"}, e.Log.Take())
+	e.Settle()
+	st := e.Status("bond0")
 	assert.Equal(t, "02:00:00:00:00:01", st.HWAddr.String(), "bond takes the first slave's MAC")
 	assert.True(t, st.Carrier)
 	require.Len(t, st.Slaves, 1)
 	assert.Equal(t, 10000, st.Slaves[0].Speed)
 
-	assert.ErrorIs(t, do(t, r, func() error { return b.Enslave("eth0") }), syscall.EBUSY)
-	assert.Equal(t, []string{"bond0: (slave eth0): Error: Device is in use and cannot be enslaved"}, lg.take())
-	assert.ErrorIs(t, do(t, r, func() error { return b.Enslave("bond0") }), syscall.EPERM)
-	assert.Equal(t, []string{"bond0: Error: Cannot enslave bond to itself."}, lg.take())
-	assert.ErrorIs(t, do(t, r, func() error { return b.Enslave("lo") }), syscall.EPERM)
+	assert.ErrorIs(t, e.Do(func() error { return b.Enslave("eth0") }), syscall.EBUSY)
+	assert.Equal(t, []string{"bond0: (slave eth0): Error: Device is in use and cannot be enslaved"}, e.Log.Take())
+	assert.ErrorIs(t, e.Do(func() error { return b.Enslave("bond0") }), syscall.EPERM)
+	assert.Equal(t, []string{"bond0: Error: Cannot enslave bond to itself."}, e.Log.Take())
+	assert.ErrorIs(t, e.Do(func() error { return b.Enslave("lo") }), syscall.EPERM)
 	assert.Equal(t, []string{
 		"bond0: (slave lo): enslaved VLAN challenged slave. Adding VLANs will be blocked as long as it is part of bond.",
 		"bond0: (slave lo): Error: Device can not be enslaved while up",
-	}, lg.take())
-	assert.ErrorIs(t, do(t, r, func() error { return b.Release("eth1") }), syscall.EINVAL)
+	}, e.Log.Take())
+	assert.ErrorIs(t, e.Do(func() error { return b.Release("eth1") }), syscall.EINVAL)
 
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth1") }))
-	lg.take()
-	require.NoError(t, do(t, r, func() error { return b.Release("eth0") }))
+	require.NoError(t, e.Do(func() error { return b.Enslave("eth1") }))
+	e.Log.Take()
+	require.NoError(t, e.Do(func() error { return b.Release("eth0") }))
 	assert.Equal(t, []string{
 		"bond0: (slave eth0): Releasing backup interface",
 		"bond0: (slave eth0): the permanent HWaddr of slave - 02:00:00:00:00:01 - is still in use by bond - set the HWaddr of slave to a different address to avoid conflicts",
-	}, lg.take())
-	settle(t, r)
-	eth0, _ := h.LinkByName("eth0")
+	}, e.Log.Take())
+	e.Settle()
+	eth0, _ := e.Host.Link("eth0")
 	assert.False(t, eth0.Up, "a released slave is closed")
 	assert.Equal(t, "02:00:00:00:00:01", eth0.HWAddr.String())
-	eth1, _ := h.LinkByName("eth1")
+	eth1, _ := e.Host.Link("eth1")
 	assert.True(t, eth1.Up)
 	assert.Equal(t, "02:00:00:00:00:01", eth1.HWAddr.String(), "slaves take the bond's MAC")
 }
 
-func (r *Registry) bondNamed(t *testing.T, name string) *Bond {
-	var b *Bond
-	_ = do(t, r, func() error { b = r.Bond(name); return nil })
-	require.NotNil(t, b)
-	return b
+func abParams(miimon int) bond.Params {
+	p := bond.DefaultParams()
+	p.Mode = bond.ModeActiveBackup
+	p.Miimon = miimon
+	return p
 }
 
 func TestActiveBackupFailover(t *testing.T) {
-	p := DefaultParams()
-	p.Mode = ModeActiveBackup
-	p.Miimon = 10
-	r, h, lg := newEngine(t, p)
-	b := r.bondNamed(t, "bond0")
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth0") }))
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth1") }))
+	e := bondtest.New(t, abParams(10), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
 	assert.Equal(t, []string{
 		"bond0: (slave eth0): making interface the new active one",
 		"bond0: (slave eth0): Enslaving as an active interface with an up link",
 		"bond0: (slave eth1): Enslaving as a backup interface with an up link",
-	}, lg.take())
-	require.NoError(t, h.SetLinkUp(r.Snapshot().Bond("bond0").Index, true))
-	settle(t, r)
-	st := r.Snapshot().Bond("bond0")
+	}, e.Log.Take())
+	e.SetUp("bond0", true)
+	st := e.Status("bond0")
 	assert.Equal(t, "eth0", st.ActiveSlave)
 	assert.True(t, st.Up)
 
 	// data path: frames from the TAP go out of the active slave only
-	m := h.master[st.Index]
-	frame := make([]byte, VnetHdrLen+60)
-	m.in <- frame
-	require.Eventually(t, func() bool { return h.port("eth0").Sent() == 1 }, time.Second, time.Millisecond)
-	assert.Equal(t, 0, h.port("eth1").Sent())
+	m := e.Host.Master(st.Index)
+	m.Inject(frame())
+	require.True(t, e.Host.Port("eth0").WaitSent(1, waitFrames))
+	assert.Equal(t, 0, e.Host.Port("eth1").Sent())
 	// frames received on the backup are dropped, on the active delivered
-	h.port("eth1").in <- frame
-	h.port("eth0").in <- frame
-	require.Eventually(t, func() bool { return m.Sent() == 1 }, time.Second, time.Millisecond)
+	e.Host.Port("eth1").Inject(frame())
+	require.True(t, e.Host.Port("eth1").WaitConsumed(1, waitFrames))
+	assert.Equal(t, 0, m.Sent())
+	e.Host.Port("eth0").Inject(frame())
+	require.True(t, m.WaitSent(1, waitFrames))
 
-	h.setCarrier("eth0", false)
-	settle(t, r)
+	e.Host.SetCarrier("eth0", false)
+	e.Settle()
 	assert.Equal(t, []string{
 		"bond0: (slave eth0): link status definitely down, disabling slave",
 		"bond0: (slave eth1): making interface the new active one",
-	}, lg.take())
-	st = r.Snapshot().Bond("bond0")
+	}, e.Log.Take())
+	st = e.Status("bond0")
 	assert.Equal(t, "eth1", st.ActiveSlave)
 	assert.Equal(t, 1, st.Slaves[0].LinkFailureCount)
-	assert.Equal(t, LinkDown, st.Slaves[0].Link)
+	assert.Equal(t, bond.LinkDown, st.Slaves[0].Link)
 	assert.False(t, st.Slaves[0].Active)
-	m.in <- frame
-	require.Eventually(t, func() bool { return h.port("eth1").Sent() == 1 }, time.Second, time.Millisecond)
+	m.Inject(frame())
+	require.True(t, e.Host.Port("eth1").WaitSent(1, waitFrames))
 
-	h.setCarrier("eth1", false)
-	settle(t, r)
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
 	assert.Equal(t, []string{
 		"bond0: (slave eth1): link status definitely down, disabling slave",
 		"bond0: now running without any active interface!",
-	}, lg.take())
-	assert.False(t, r.Snapshot().Bond("bond0").Carrier)
+	}, e.Log.Take())
+	assert.False(t, e.Status("bond0").Carrier)
+	assert.False(t, m.Carrier())
 
-	h.setCarrier("eth0", true)
-	settle(t, r)
+	e.Host.SetCarrier("eth0", true)
+	e.Settle()
 	assert.Equal(t, []string{
 		"bond0: (slave eth0): link status definitely up, 10000 Mbps full duplex",
 		"bond0: (slave eth0): making interface the new active one",
 		"bond0: active interface up!",
-	}, lg.take())
+	}, e.Log.Take())
 }
 
-func TestDownDelay(t *testing.T) {
-	p := DefaultParams()
-	p.Mode = ModeActiveBackup
-	p.Miimon = 20
-	p.DownDelay = 10 // ticks: 200 ms
-	p.UpDelay = 10
-	r, h, lg := newEngine(t, p)
-	b := r.bondNamed(t, "bond0")
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth0") }))
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth1") }))
-	require.NoError(t, h.SetLinkUp(b.index, true))
-	settle(t, r)
-	time.Sleep(300 * time.Millisecond) // the slaves were "going back" at enslave
-	lg.take()
-	h.setCarrier("eth0", false)
-	settle(t, r)
-	assert.Equal(t, []string{"bond0: (slave eth0): link status down for active interface, disabling it in 200 ms"}, lg.take())
-	assert.Equal(t, LinkFail, r.Snapshot().Bond("bond0").Slaves[0].Link)
-	require.Eventually(t, func() bool { return r.Snapshot().Bond("bond0").ActiveSlave == "eth1" }, 2*time.Second, 5*time.Millisecond)
+// TestCarrierPollFindsSilentChange: a carrier change without a netlink
+// event is found by the carrier poll within CarrierPollInterval.
+func TestCarrierPollFindsSilentChange(t *testing.T) {
+	e := bondtest.New(t, abParams(100), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Log.Take()
+	e.Host.ModifySilently("eth0", func(l *bond.LinkInfo) { l.Carrier = false })
+	e.Tick(bond.CarrierPollInterval - time.Millisecond)
+	assert.Equal(t, "eth0", e.Status("bond0").ActiveSlave)
+	e.Tick(time.Millisecond)
+	assert.Equal(t, "eth1", e.Status("bond0").ActiveSlave)
 	assert.Equal(t, []string{
 		"bond0: (slave eth0): link status definitely down, disabling slave",
 		"bond0: (slave eth1): making interface the new active one",
-	}, lg.take())
+	}, e.Log.Take())
+}
+
+func TestDownDelayStepsTicks(t *testing.T) {
+	p := abParams(20)
+	p.DownDelay = 10 // ticks: 200 ms
+	p.UpDelay = 10
+	e := bondtest.New(t, p, "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	assert.Equal(t, bond.LinkBack, e.Status("bond0").Slaves[0].Link, "going back at enslave (updelay)")
+	e.Log.Take()
+	e.SetUp("bond0", true)
+	// the first MII run ignores updelay without an active slave: eth0 comes
+	// up at once; eth1 counts its 10 ticks
+	assert.Equal(t, []string{
+		"bond0: (slave eth0): link status definitely up, 10000 Mbps full duplex",
+		"bond0: (slave eth0): making interface the new active one",
+		"bond0: active interface up!",
+	}, e.Log.Take())
+	e.Tick(180 * time.Millisecond) // 9 ticks
+	assert.Equal(t, bond.LinkBack, e.Status("bond0").Slaves[1].Link)
+	e.Tick(20 * time.Millisecond) // the 10th
+	assert.Equal(t, []string{"bond0: (slave eth1): link status definitely up, 10000 Mbps full duplex"}, e.Log.Take())
+	assert.Equal(t, bond.LinkUp, e.Status("bond0").Slaves[1].Link)
+
+	e.Host.SetCarrier("eth0", false)
+	e.Settle()
+	assert.Equal(t, []string{"bond0: (slave eth0): link status down for active interface, disabling it in 200 ms"}, e.Log.Take())
+	assert.Equal(t, bond.LinkFail, e.Status("bond0").Slaves[0].Link)
+	e.Tick(180 * time.Millisecond) // 9 more ticks: still going down
+	assert.Empty(t, e.Log.Take())
+	st := e.Status("bond0")
+	assert.Equal(t, bond.LinkFail, st.Slaves[0].Link)
+	assert.Equal(t, "eth0", st.ActiveSlave)
+	e.Tick(20 * time.Millisecond) // 200 ms after the change
+	assert.Equal(t, []string{
+		"bond0: (slave eth0): link status definitely down, disabling slave",
+		"bond0: (slave eth1): making interface the new active one",
+	}, e.Log.Take())
+	assert.Equal(t, "eth1", e.Status("bond0").ActiveSlave)
+}
+
+func TestDownDelayLinkUpAgain(t *testing.T) {
+	p := abParams(10)
+	p.DownDelay = 5
+	e := bondtest.New(t, p, "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Log.Take()
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
+	assert.Equal(t, []string{"bond0: (slave eth1): link status down for backup interface, disabling it in 50 ms"}, e.Log.Take())
+	e.Tick(20 * time.Millisecond)
+	e.Host.SetCarrier("eth1", true)
+	e.Settle()
+	// down at the kick (delay 5→4), two ticks (→2): 30 ms of the 50
+	assert.Equal(t, []string{
+		"bond0: (slave eth1): link status up again after 30 ms",
+		"bond0: (slave eth1): link status definitely up, 10000 Mbps full duplex",
+	}, e.Log.Take())
+	assert.Equal(t, bond.LinkUp, e.Status("bond0").Slaves[1].Link)
+	assert.Equal(t, 0, e.Status("bond0").Slaves[1].LinkFailureCount)
+}
+
+func TestUpDelayGoingBack(t *testing.T) {
+	p := abParams(10)
+	p.UpDelay = 3 // 30 ms
+	e := bondtest.New(t, p, "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Tick(30 * time.Millisecond)
+	e.Log.Take()
+	require.Equal(t, bond.LinkUp, e.Status("bond0").Slaves[1].Link)
+
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
+	assert.Equal(t, []string{"bond0: (slave eth1): link status definitely down, disabling slave"}, e.Log.Take())
+	e.Host.SetCarrier("eth1", true)
+	e.Settle()
+	assert.Equal(t, []string{"bond0: (slave eth1): link status up, enabling it in 30 ms"}, e.Log.Take())
+	assert.Equal(t, bond.LinkBack, e.Status("bond0").Slaves[1].Link)
+	e.Tick(10 * time.Millisecond)
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
+	assert.Equal(t, []string{
+		"bond0: (slave eth1): link status down again after 20 ms",
+		"bond0: (slave eth1): link status definitely down, disabling slave",
+	}, e.Log.Take())
+	assert.Equal(t, bond.LinkDown, e.Status("bond0").Slaves[1].Link)
+
+	e.Host.SetCarrier("eth1", true)
+	e.Settle()
+	e.Log.Take()
+	e.Tick(20 * time.Millisecond)
+	assert.Equal(t, bond.LinkBack, e.Status("bond0").Slaves[1].Link, "2 of 3 ticks")
+	e.Tick(10 * time.Millisecond)
+	assert.Equal(t, []string{"bond0: (slave eth1): link status definitely up, 10000 Mbps full duplex"}, e.Log.Take())
+	assert.Equal(t, bond.LinkUp, e.Status("bond0").Slaves[1].Link)
+	assert.Equal(t, "eth0", e.Status("bond0").ActiveSlave)
+}
+
+func TestPrimaryReselect(t *testing.T) {
+	e := bondtest.New(t, abParams(10), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	write(t, e, "primary", "eth1\n")
+	assert.Equal(t, "eth1", e.Status("bond0").ActiveSlave, "primary takes over at once")
+
+	// failure: the primary coming back does not take over
+	write(t, e, "primary_reselect", "failure\n")
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
+	assert.Equal(t, "eth0", e.Status("bond0").ActiveSlave)
+	e.Host.SetCarrier("eth1", true)
+	e.Settle()
+	assert.Equal(t, "eth0", e.Status("bond0").ActiveSlave)
+
+	// always: reselection gives the primary back
+	e.Log.Take()
+	write(t, e, "primary_reselect", "always\n")
+	assert.Equal(t, "eth1", e.Status("bond0").ActiveSlave)
+	assert.Equal(t, []string{"bond0: (slave eth1): making interface the new active one"}, e.Log.Take())
+
+	// better: equal speed keeps the current one
+	write(t, e, "primary_reselect", "better\n")
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
+	e.Host.SetCarrier("eth1", true)
+	e.Settle()
+	assert.Equal(t, "eth0", e.Status("bond0").ActiveSlave)
 }
 
 func TestRoundRobinAndXOR(t *testing.T) {
-	p := DefaultParams()
+	p := bond.DefaultParams()
 	p.Miimon = 10
-	r, h, _ := newEngine(t, p)
-	b := r.bondNamed(t, "bond0")
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth0") }))
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth1") }))
-	require.NoError(t, h.SetLinkUp(b.index, true))
-	settle(t, r)
-	m := h.master[b.index]
+	e := bondtest.New(t, p, "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	m := e.Host.Master(e.Status("bond0").Index)
 	for i := 0; i < 10; i++ {
-		m.in <- make([]byte, VnetHdrLen+60)
+		m.Inject(frame())
 	}
-	require.Eventually(t, func() bool { return h.port("eth0").Sent()+h.port("eth1").Sent() == 10 }, time.Second, time.Millisecond)
-	assert.Equal(t, 5, h.port("eth0").Sent())
+	require.True(t, m.WaitConsumed(10, waitFrames))
+	assert.Equal(t, 5, e.Host.Port("eth0").Sent())
+	assert.Equal(t, 5, e.Host.Port("eth1").Sent())
 	// a slave without carrier gets nothing
-	h.setCarrier("eth1", false)
-	settle(t, r)
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
 	for i := 0; i < 4; i++ {
-		m.in <- make([]byte, VnetHdrLen+60)
+		m.Inject(frame())
 	}
-	require.Eventually(t, func() bool { return h.port("eth0").Sent() == 9 }, time.Second, time.Millisecond)
-	assert.Equal(t, 5, h.port("eth1").Sent())
+	require.True(t, m.WaitConsumed(14, waitFrames))
+	assert.Equal(t, 9, e.Host.Port("eth0").Sent())
+	assert.Equal(t, 5, e.Host.Port("eth1").Sent())
+}
+
+func TestSyncAppliesPendingHostChanges(t *testing.T) {
+	e := bondtest.New(t, bond.DefaultParams(), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.Log.Take()
+	// eth1 disappears; its RTM_DELLINK has not been delivered yet
+	ev, ok := e.Host.Delete("eth1", false)
+	require.True(t, ok)
+	require.NoError(t, e.Reg.Sync(context.Background()))
+	st := e.Status("bond0")
+	require.Len(t, st.Slaves, 1)
+	assert.Equal(t, "eth0", st.Slaves[0].Name)
+	assert.Equal(t, []string{"bond0: (slave eth1): Releasing backup interface"}, e.Log.Take())
+	// the late event changes nothing
+	e.Host.Send(ev)
+	e.Settle()
+	assert.Len(t, e.Status("bond0").Slaves, 1)
+	assert.Empty(t, e.Log.Take())
+}
+
+// TestOptionWriteSeesBondUp: a write right after `ip link set bond0 up`
+// sees the bond up (EBUSY) although the link event has not been handled.
+func TestOptionWriteSeesBondUp(t *testing.T) {
+	e := bondtest.New(t, bond.DefaultParams())
+	e.Host.ModifySilently("bond0", func(l *bond.LinkInfo) { l.Up = true })
+	err := e.Reg.WriteOption(context.Background(), "bond0", "mode", "1\n", root)
+	assert.ErrorIs(t, err, syscall.EBUSY)
+	assert.True(t, e.Status("bond0").Up)
+	assert.Equal(t, []string{"bond0: option mode: unable to set because the bond device is up"}, e.Log.Take())
+}
+
+func TestAllSlavesActive(t *testing.T) {
+	e := bondtest.New(t, abParams(0), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	m := e.Host.Master(e.Status("bond0").Index)
+	eth1 := e.Host.Port("eth1")
+	eth1.Inject(frame())
+	require.True(t, eth1.WaitConsumed(1, waitFrames))
+	assert.Equal(t, 0, m.Sent(), "the backup slave drops received frames")
+	write(t, e, "all_slaves_active", "1\n")
+	eth1.Inject(frame())
+	require.True(t, m.WaitSent(1, waitFrames), "all_slaves_active=1: the backup delivers")
+	write(t, e, "all_slaves_active", "0\n")
+	eth1.Inject(frame())
+	require.True(t, eth1.WaitConsumed(3, waitFrames))
+	assert.Equal(t, 1, m.Sent(), "all_slaves_active=0 again: the backup drops")
+}
+
+func TestLoopStats(t *testing.T) {
+	e := bondtest.New(t, abParams(10), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Tick(time.Second)
+	st := e.Reg.LoopStats()
+	assert.Greater(t, st.Wait.Count, uint64(100), "a second of 10 ms MII ticks")
+	assert.Equal(t, st.Wait.Count, st.Run.Count)
+	t.Logf("control loop: wait %v; run %v", st.Wait, st.Run)
 }
 
 func TestXmitHash(t *testing.T) {
@@ -218,45 +435,139 @@ func TestXmitHash(t *testing.T) {
 	f[14] = 0x45
 	f[14+9] = 17
 	copy(f[14+12:], []byte{192, 0, 2, 1, 192, 0, 2, 2})
-	l2 := XmitHash(XmitLayer2, f)
+	l2 := bond.XmitHash(bond.XmitLayer2, f)
 	assert.Equal(t, uint32(1^2^0x0800), l2)
-	a := XmitHash(XmitLayer34, f)
+	a := bond.XmitHash(bond.XmitLayer34, f)
 	f[34], f[35] = 0x12, 0x34 // source port
-	assert.NotEqual(t, a, XmitHash(XmitLayer34, f), "layer3+4 uses ports")
-	assert.Equal(t, XmitHash(XmitLayer23, f), XmitHash(XmitLayer23, f[:34+8]))
+	assert.NotEqual(t, a, bond.XmitHash(bond.XmitLayer34, f), "layer3+4 uses ports")
+	assert.Equal(t, bond.XmitHash(bond.XmitLayer23, f), bond.XmitHash(bond.XmitLayer23, f[:34+8]))
+}
+
+// TestXmitHashVlanSrcMAC: bond_vlan_srcmac_hash XORs the source MAC's two
+// 24-bit halves and the 802.1Q TCI; the destination and the payload do not
+// count.
+func TestXmitHashVlanSrcMAC(t *testing.T) {
+	f := make([]byte, 14+4+20)
+	copy(f[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(f[6:12], []byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x56})
+	f[12], f[13] = 0x08, 0x00
+	untagged := bond.XmitHash(bond.XmitVlanSrcMAC, f)
+	assert.Equal(t, uint32(0x525400^0x123456), untagged)
+	f[0] = 0x01 // another destination
+	assert.Equal(t, untagged, bond.XmitHash(bond.XmitVlanSrcMAC, f))
+	// VLAN 100, priority 5: the whole TCI
+	f[12], f[13], f[14], f[15], f[16], f[17] = 0x81, 0x00, 0xa0, 0x64, 0x08, 0x00
+	assert.Equal(t, uint32(0x525400^0x123456^0xa064), bond.XmitHash(bond.XmitVlanSrcMAC, f))
+	assert.NotEqual(t, bond.XmitHash(bond.XmitLayer2, f), bond.XmitHash(bond.XmitVlanSrcMAC, f))
 }
 
 func FuzzXmitHash(f *testing.F) {
 	f.Add(0, []byte{})
 	f.Add(1, make([]byte, 60))
+	f.Add(5, make([]byte, 14))
 	f.Fuzz(func(t *testing.T, policy int, frame []byte) {
-		_ = XmitHash(policy%6, frame)
+		if policy < 0 {
+			policy = -policy
+		}
+		_ = bond.XmitHash(policy%6, frame)
 	})
 }
 
-func TestSyncAppliesPendingHostChanges(t *testing.T) {
-	r, h, lg := newEngine(t, DefaultParams())
-	b := r.bondNamed(t, "bond0")
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth0") }))
-	require.NoError(t, do(t, r, func() error { return b.Enslave("eth1") }))
-	settle(t, r)
-	lg.take()
-	// eth1 disappears; its RTM_DELLINK has not been delivered yet
-	h.mu.Lock()
-	l, _ := h.find("eth1")
-	delete(h.links, l.Index)
-	h.mu.Unlock()
-	require.NoError(t, r.Sync(context.Background()))
-	st := r.Snapshot().Bond("bond0")
-	require.Len(t, st.Slaves, 1)
-	assert.Equal(t, "eth0", st.Slaves[0].Name)
-	assert.Equal(t, []string{"bond0: (slave eth1): Releasing backup interface"}, lg.take())
-	// the late event changes nothing
-	h.mu.Lock()
-	fn := h.fn
-	h.mu.Unlock()
-	fn(LinkEvent{Link: *l, Deleted: true})
-	settle(t, r)
-	assert.Len(t, r.Snapshot().Bond("bond0").Slaves, 1)
-	assert.Empty(t, lg.take())
+// TestFailoverNotifiesPeers: after an active-backup failover the new active
+// slave sends num_grat_arp gratuitous ARPs per IPv4 address and as many
+// unsolicited NAs per IPv6 address (NETDEV_NOTIFY_PEERS).
+func TestFailoverNotifiesPeers(t *testing.T) {
+	p := abParams(10)
+	p.NumPeerNotif = 2
+	e := bondtest.New(t, p, "eth0", "eth1")
+	e.Host.SetAddrs("bond0", netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1"))
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	mac := e.Status("bond0").HWAddr
+	eth1 := e.Host.Port("eth1")
+	require.Equal(t, 0, eth1.Sent())
+	e.Host.SetCarrier("eth0", false)
+	e.Settle()
+	require.Equal(t, "eth1", e.Status("bond0").ActiveSlave)
+	require.True(t, eth1.WaitSent(4, waitFrames))
+	frames := eth1.Frames()
+	require.Len(t, frames, 4)
+	for i, f := range frames[:2] {
+		var ef ethernet.Frame
+		require.NoError(t, ef.UnmarshalBinary(f[bond.VnetHdrLen:]), i)
+		assert.Equal(t, ethernet.Broadcast, ef.Destination)
+		assert.Equal(t, mac, ef.Source)
+		require.Equal(t, ethernet.EtherTypeARP, ef.EtherType)
+		ap := new(arp.Packet)
+		require.NoError(t, ap.UnmarshalBinary(ef.Payload))
+		assert.Equal(t, arp.OperationRequest, ap.Operation)
+		assert.Equal(t, netip.MustParseAddr("192.0.2.1"), ap.SenderIP)
+		assert.Equal(t, netip.MustParseAddr("192.0.2.1"), ap.TargetIP)
+		assert.Equal(t, mac, ap.SenderHardwareAddr)
+	}
+	for i, f := range frames[2:] {
+		eth := f[bond.VnetHdrLen:]
+		require.Equal(t, bond.FrameND, bond.ClassifyFrame(eth), i)
+		var ef ethernet.Frame
+		require.NoError(t, ef.UnmarshalBinary(eth))
+		assert.Equal(t, "33:33:00:00:00:01", ef.Destination.String())
+		ip6 := ef.Payload
+		assert.Equal(t, byte(255), ip6[7], "hop limit")
+		m, err := ndp.ParseMessage(ip6[40:])
+		require.NoError(t, err)
+		na, ok := m.(*ndp.NeighborAdvertisement)
+		require.True(t, ok)
+		assert.True(t, na.Override)
+		assert.False(t, na.Solicited)
+		assert.Equal(t, netip.MustParseAddr("2001:db8::1"), na.TargetAddress)
+		require.Len(t, na.Options, 1)
+		assert.Equal(t, mac, na.Options[0].(*ndp.LinkLayerAddress).Addr)
+	}
+}
+
+// TestLateEventDoesNotUndo: a link event delivered late (rtnetlink can lag)
+// carries an old state; the engine takes the link's state when it handles
+// the event, so a slave set down, enslaved again and up does not flap.
+func TestLateEventDoesNotUndo(t *testing.T) {
+	e := bondtest.New(t, abParams(100), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Log.Take()
+	stale, _ := e.Host.Link("eth1")
+	stale.Up, stale.Carrier = false, false
+	e.Host.Send(bond.LinkEvent{Link: stale})
+	e.Settle()
+	e.Tick(time.Second)
+	assert.Empty(t, e.Log.Take())
+	assert.Equal(t, bond.LinkUp, e.Status("bond0").Slaves[1].Link)
+	assert.Equal(t, 0, e.Status("bond0").Slaves[1].LinkFailureCount)
+}
+
+// TestLinkUpSpeedReadOutside: the speed a link-up commit logs is read with
+// the link state on the event's goroutine; the control goroutine never
+// waits on it (Speed finds the control goroutine free).
+func TestLinkUpSpeedReadOutside(t *testing.T) {
+	e := bondtest.New(t, abParams(10), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
+	e.Log.Take()
+	var mu sync.Mutex
+	var errs []error
+	e.Host.OnSpeed(func(int) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := e.Reg.Do(ctx, func() error { return nil })
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	})
+	e.Host.SetCarrier("eth1", true)
+	e.Settle()
+	e.Host.OnSpeed(nil)
+	assert.Equal(t, []string{"bond0: (slave eth1): link status definitely up, 10000 Mbps full duplex"}, e.Log.Take())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []error{nil}, errs, "one speed read, with the control goroutine free")
 }

@@ -93,7 +93,7 @@ func (b *Bond) Enslave(name string) error {
 			return errnoOr(err, syscall.EINVAL)
 		}
 	}
-	if b.params.FailOverMAC == FOMNone || b.params.Mode != ModeActiveBackup {
+	if b.params.FailOverMACInEffect() == FOMNone {
 		if !bytes.Equal(li.HWAddr, b.hwaddr) {
 			if err := h.SetHWAddr(li.Index, b.hwaddr); err != nil {
 				_ = h.SetMTU(li.Index, li.MTU)
@@ -118,10 +118,11 @@ func (b *Bond) Enslave(name string) error {
 		return errnoOr(err, syscall.ENOMEM)
 	}
 	s.port = port
-	if cur, err := h.LinkByIndex(li.Index); err == nil {
-		s.devUp, s.carrier = cur.Up, cur.Carrier
+	if f := b.reg.fetch(li.Index); f.ok {
+		s.linkSeq = f.seq
+		s.setLink(f.link.Up, f.link.Carrier)
 	} else {
-		s.devUp = true
+		s.setLink(true, false)
 	}
 	b.updateSpeed(s)
 
@@ -150,25 +151,22 @@ func (b *Bond) Enslave(name string) error {
 	}
 	s.newLink = s.link
 
-	if UsesPrimary(p.Mode) && p.Primary != "" && p.Primary == s.name {
+	if p.Mode.UsesPrimary() && p.Primary != "" && p.Primary == s.name {
 		b.primary = s
 		b.forcePrimary = true
 	}
-	switch p.Mode {
-	case ModeActiveBackup, Mode8023AD:
-		b.setInactive(s)
-	case ModeTLB, ModeALB:
-		s.active = true
-		b.setInactive(s)
-	default:
-		b.setActive(s)
-		if b.currActive == nil && s.link == LinkUp {
-			b.currActive = s
-		}
-	}
 	b.slaves = append(b.slaves, s)
+	if err := b.mode.Bind(s); err != nil {
+		b.slaves = b.slaves[:len(b.slaves)-1]
+		if b.primary == s {
+			b.primary = nil
+		}
+		_ = port.Close()
+		undoSlave()
+		return ErrnoOf(err)
+	}
 	b.setCarrier()
-	if UsesPrimary(p.Mode) {
+	if p.Mode.UsesPrimary() {
 		b.selectActive()
 	}
 	state := "a backup"
@@ -180,7 +178,9 @@ func (b *Bond) Enslave(name string) error {
 		link = "a down"
 	}
 	b.SlaveLogf(s.name, "Enslaving as %s interface with %s link", state, link)
+	s.initProbe()
 	b.startPortReader(s)
+	b.publishSlaves()
 	b.rebuildTx()
 	b.changed()
 	return nil
@@ -201,8 +201,9 @@ func (b *Bond) Release(name string) error {
 // is being deleted.
 func (b *Bond) release(s *Slave, all bool) {
 	h := b.reg.cfg.Host
-	b.setInactive(s)
+	b.SetSlaveInactive(s)
 	b.SlaveLogf(s.name, "Releasing backup interface")
+	b.mode.Unbind(s)
 	old := b.currActive
 	for i, x := range b.slaves {
 		if x == s {
@@ -210,7 +211,7 @@ func (b *Bond) release(s *Slave, all bool) {
 			break
 		}
 	}
-	if !all && (b.params.FailOverMAC == FOMNone || b.params.Mode != ModeActiveBackup) {
+	if !all && b.params.FailOverMACInEffect() == FOMNone {
 		if bytes.Equal(b.hwaddr, s.permHWAddr) && len(b.slaves) > 0 {
 			b.SlaveLogf(s.name, "the permanent HWaddr of slave - %s - is still in use by bond - set the HWaddr of slave to a different address to avoid conflicts", s.permHWAddr)
 		}
@@ -219,7 +220,7 @@ func (b *Bond) release(s *Slave, all bool) {
 		b.primary = nil
 	}
 	if old == s {
-		b.changeActive(nil)
+		b.ChangeActiveSlave(nil)
 	}
 	if all {
 		b.currActive = nil
@@ -228,11 +229,13 @@ func (b *Bond) release(s *Slave, all bool) {
 	}
 	b.setCarrier()
 	b.rebuildTx()
+	b.publishSlaves()
+	s.released = true
 	b.stopPortReader(s)
 	// close the slave before restoring its address
 	if _, err := h.LinkByIndex(s.index); err == nil {
 		_ = h.SetLinkUp(s.index, false)
-		if b.params.FailOverMAC != FOMActive || b.params.Mode != ModeActiveBackup {
+		if b.params.FailOverMACInEffect() != FOMActive {
 			_ = h.SetHWAddr(s.index, s.permHWAddr)
 		}
 		_ = h.SetMTU(s.index, s.origMTU)
@@ -240,14 +243,17 @@ func (b *Bond) release(s *Slave, all bool) {
 	b.changed()
 }
 
-// linkOK is bond_check_dev_link with use_carrier: the slave is running and
-// has carrier.
-func (s *Slave) linkOK() bool { return s.devUp && s.carrier }
-
-// updateSpeed refreshes speed and duplex (bond_update_speed_duplex).
+// updateSpeed refreshes speed and duplex (bond_update_speed_duplex): from
+// the read that brought the link state being committed when it has them
+// (read outside the control goroutine), else from the host now.
 func (b *Bond) updateSpeed(s *Slave) {
 	if o := b.reg.bondByIndex(s.index); o != nil {
 		s.speed, s.duplex = o.speedDuplex()
+		return
+	}
+	if sp := s.nextSpeed; sp.ok {
+		s.nextSpeed = speedRead{}
+		s.speed, s.duplex = sp.mbps, sp.duplex
 		return
 	}
 	mbps, duplex, err := b.reg.cfg.Host.Speed(s.index)

@@ -4,20 +4,19 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"net/netip"
-	"sort"
 	"syscall"
 )
 
 // Start subscribes to the host's link events and runs the control
 // goroutine. It returns once events are flowing.
-func (r *Registry) Start(ctx context.Context) error {
+func (r *Registry) Start() error {
 	r.wg.Add(1)
 	go r.run()
 	sctx, cancel := context.WithCancel(context.Background())
 	r.cancelSub = cancel
 	return r.cfg.Host.SubscribeLinks(sctx, func(ev LinkEvent) {
-		r.post(func() { r.linkEvent(ev) })
+		seq, sp := r.refresh(&ev)
+		r.post(func() { r.linkEvent(ev, seq, sp) })
 	})
 }
 
@@ -39,24 +38,97 @@ func (r *Registry) Close() {
 	r.wg.Wait()
 }
 
-// linkEvent handles one rtnetlink notification on the control goroutine.
-func (r *Registry) linkEvent(ev LinkEvent) {
+// refresh replaces the state a link event carries by the link's state
+// now, read on the event's goroutine (outside the control goroutine), as
+// the kernel's MII monitor reads netif_carrier_ok at the moment it runs: an
+// event delivered late (rtnetlink can lag by a second: a slave set down by a
+// release, then enslaved and up again) must not undo what happened since.
+// It returns the read's sequence number, 0 when the event is kept as it is
+// (a deletion, or a link already gone), and for a slave whose link is up
+// its speed, read here too so that the MII monitor's commit need not.
+func (r *Registry) refresh(ev *LinkEvent) (uint64, speedRead) {
+	if ev.Deleted {
+		return 0, speedRead{}
+	}
+	f := r.fetch(ev.Link.Index)
+	if !f.ok {
+		return 0, speedRead{}
+	}
+	ev.Link = f.link
+	if _, s := r.Snapshot().Slave(f.link.Name); s != nil && s.Index == f.index {
+		r.readSpeed(&f)
+	}
+	return f.seq, f.speed
+}
+
+// speedRead is a slave's speed and duplex read outside the control
+// goroutine together with a link state that has carrier.
+type speedRead struct {
+	mbps, duplex int
+	ok           bool
+}
+
+// noteSpeed keeps the speed read with a link state for the next commit:
+// a read with a speed replaces it, a link without carrier drops it, a read
+// of an up link without one (Sync) leaves it.
+func (s *Slave) noteSpeed(li LinkInfo, sp speedRead) {
+	switch {
+	case sp.ok:
+		s.nextSpeed = sp
+	case !li.Up || !li.Carrier:
+		s.nextSpeed = speedRead{}
+	}
+}
+
+// readSpeed adds the speed to a read of a link that is up with carrier
+// (any goroutine; ethtool's get_link_ksettings through Host.Speed).
+func (r *Registry) readSpeed(f *fetched) {
+	if !f.ok || !f.link.Up || !f.link.Carrier {
+		return
+	}
+	mbps, duplex, err := r.cfg.Host.Speed(f.index)
+	if err != nil {
+		mbps, duplex = SpeedUnknown, DuplexUnknown
+	}
+	f.speed = speedRead{mbps: mbps, duplex: duplex, ok: true}
+}
+
+// newer reports whether a host read with sequence number seq is newer than
+// the last one applied to the link (*last), and records it; seq 0 (state
+// that was not read, such as a deletion) always applies.
+func newer(last *uint64, seq uint64) bool {
+	if seq == 0 {
+		return true
+	}
+	if seq < *last {
+		return false
+	}
+	*last = seq
+	return true
+}
+
+// linkEvent handles one rtnetlink notification on the control goroutine;
+// seq orders the state it carries among the host reads (refresh).
+func (r *Registry) linkEvent(ev LinkEvent, seq uint64, sp speedRead) {
 	li := ev.Link
 	if b := r.bondByIndex(li.Index); b != nil {
-		r.masterEvent(b, ev)
+		r.masterEvent(b, ev, seq)
 	}
 	if b := r.masterOf(li.Index); b != nil {
-		b.slaveEvent(b.slaveByIndex(li.Index), ev)
+		b.slaveEvent(b.slaveByIndex(li.Index), ev, seq, sp)
 	}
 }
 
 // masterEvent follows what the kernel does when the bond device itself is
 // changed through rtnetlink: deleted (ip link del), up/down (bond_open,
 // bond_close), MAC (bond_set_mac_address) or MTU (bond_change_mtu).
-func (r *Registry) masterEvent(b *Bond, ev LinkEvent) {
+func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 	li := ev.Link
 	if ev.Deleted {
 		r.removeBond(b, false)
+		return
+	}
+	if !newer(&b.linkSeq, seq) {
 		return
 	}
 	if li.Name != "" && li.Name != b.name {
@@ -73,7 +145,7 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent) {
 	if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) {
 		b.hwaddr = append(net.HardwareAddr(nil), li.HWAddr...)
 		b.macSet = true
-		if b.params.FailOverMAC == FOMNone || b.params.Mode != ModeActiveBackup {
+		if b.params.FailOverMACInEffect() == FOMNone {
 			for _, s := range b.slaves {
 				_ = r.cfg.Host.SetHWAddr(s.index, b.hwaddr)
 			}
@@ -91,19 +163,22 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent) {
 
 // slaveEvent handles a change of an enslaved interface: deletion
 // (NETDEV_UNREGISTER releases it), rename, carrier or admin state.
-func (b *Bond) slaveEvent(s *Slave, ev LinkEvent) {
+func (b *Bond) slaveEvent(s *Slave, ev LinkEvent, seq uint64, sp speedRead) {
 	li := ev.Link
 	if ev.Deleted {
 		b.release(s, false)
 		return
 	}
+	if !newer(&s.linkSeq, seq) {
+		return
+	}
+	s.noteSpeed(li, sp)
 	if li.Name != "" && li.Name != s.name {
 		b.reg.logf("%s: renamed from %s", li.Name, s.name)
 		s.name = li.Name
 		b.changed()
 	}
-	if li.Up != s.devUp || li.Carrier != s.carrier {
-		s.devUp, s.carrier = li.Up, li.Carrier
+	if s.setLink(li.Up, li.Carrier) {
 		b.changed()
 		b.kickMii()
 		b.rebuildTx()
@@ -122,7 +197,7 @@ func (b *Bond) status() *BondStatus {
 		MTU:     b.mtu,
 		Slaves:  make([]SlaveStatus, 0, len(b.slaves)),
 	}
-	if UsesPrimary(b.params.Mode) && b.currActive != nil {
+	if b.params.Mode.UsesPrimary() && b.currActive != nil {
 		st.ActiveSlave = b.currActive.name
 	}
 	if b.primary != nil {
@@ -141,86 +216,166 @@ func (b *Bond) status() *BondStatus {
 			Duplex:           s.duplex,
 		})
 	}
+	b.mode.Status(st)
 	return st
-}
-
-// AddrLister is implemented by hosts that can list an interface's IPv4
-// addresses; the engine then announces failovers with gratuitous ARPs.
-type AddrLister interface {
-	Addrs4(index int) ([]netip.Addr, error)
-}
-
-// notifyPeers announces the bond's addresses through the new active slave
-// after a failover: the kernel raises NETDEV_NOTIFY_PEERS and the IPv4 stack
-// sends a gratuitous ARP per address (num_grat_arp times); a TAP master
-// cannot raise it, so the engine builds the ARP itself.
-func (b *Bond) notifyPeers(n *Slave) {
-	al, ok := b.reg.cfg.Host.(AddrLister)
-	if !ok || n.port == nil || b.params.NumPeerNotif <= 0 {
-		return
-	}
-	addrs, err := al.Addrs4(b.index)
-	if err != nil || len(addrs) == 0 {
-		return
-	}
-	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
-	for _, a := range addrs {
-		f := GratuitousARP(b.hwaddr, a)
-		for i := 0; i < b.params.NumPeerNotif; i++ {
-			_ = n.port.WriteFrame(f)
-		}
-	}
-}
-
-// GratuitousARP builds a vnet-header-prefixed broadcast ARP request
-// announcing ip at mac (RFC 5227 §3 announcement: sender and target IP
-// both ip).
-func GratuitousARP(mac net.HardwareAddr, ip netip.Addr) []byte {
-	f := make([]byte, VnetHdrLen+42)
-	e := f[VnetHdrLen:]
-	copy(e[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-	copy(e[6:12], mac)
-	e[12], e[13] = 0x08, 0x06
-	a := e[14:]
-	a[0], a[1] = 0, 1 // Ethernet
-	a[2], a[3] = 0x08, 0x00
-	a[4], a[5] = 6, 4
-	a[6], a[7] = 0, 1 // request
-	copy(a[8:14], mac)
-	ip4 := ip.As4()
-	copy(a[14:18], ip4[:])
-	copy(a[24:28], ip4[:])
-	return f
 }
 
 // Sync brings the registry up to date with the host before a read: link
 // changes whose rtnetlink events are still on their way (a slave deleted or
 // renamed, the bond set up or down, carrier) are applied now, as the kernel
 // applies them before `ip` returns. Events arriving later find nothing left
-// to do. It waits at most until ctx ends.
+// to do. The links are read on the caller's goroutine (one RTM_GETLINK per
+// bond and slave of the latest snapshot) and only the result is applied on
+// the control goroutine, so a read never holds the control loop on the
+// host. It waits at most until ctx ends.
 func (r *Registry) Sync(ctx context.Context) error {
+	var links []fetched
+	for _, b := range r.Snapshot().Bonds {
+		links = append(links, r.fetch(b.Index))
+		for _, s := range b.Slaves {
+			links = append(links, r.fetch(s.Index))
+		}
+	}
 	return r.Do(ctx, func() error {
-		h := r.cfg.Host
-		for _, b := range append([]*Bond(nil), r.bonds...) {
-			li, err := h.LinkByIndex(b.index)
-			if err != nil {
-				if ErrnoOf(err) == syscall.ENODEV {
-					r.removeBond(b, false)
-				}
-				continue
-			}
-			r.masterEvent(b, LinkEvent{Link: li})
-			for _, s := range append([]*Slave(nil), b.slaves...) {
-				sl, err := h.LinkByIndex(s.index)
-				if err != nil {
-					if ErrnoOf(err) == syscall.ENODEV {
-						b.release(s, false)
-					}
-					continue
-				}
-				b.slaveEvent(s, LinkEvent{Link: sl})
-			}
+		for _, l := range links {
+			r.applyFetched(l)
 		}
 		return nil
 	})
+}
+
+// fetched is one link as read from the host, with the read's sequence
+// number: reads are numbered when they start, and the control goroutine
+// applies a link's state only from a read newer than the last it applied
+// (Sync, the carrier poll and events read outside the control goroutine
+// and may arrive out of order).
+type fetched struct {
+	index int
+	link  LinkInfo
+	gone  bool // the host said ENODEV
+	ok    bool
+	seq   uint64
+	speed speedRead // only when read with readSpeed
+}
+
+// fetch reads one link (any goroutine).
+func (r *Registry) fetch(index int) fetched {
+	seq := r.readSeq.Add(1)
+	li, err := r.cfg.Host.LinkByIndex(index)
+	if err != nil {
+		return fetched{index: index, gone: ErrnoOf(err) == syscall.ENODEV, seq: seq}
+	}
+	return fetched{index: index, link: li, ok: true, seq: seq}
+}
+
+// applyFetched applies one fetched link to the bond it is, or the bond it
+// is a slave of (control goroutine).
+func (r *Registry) applyFetched(l fetched) {
+	if !l.ok && !l.gone {
+		return
+	}
+	if b := r.bondByIndex(l.index); b != nil {
+		if l.gone {
+			r.removeBond(b, false)
+		} else {
+			r.masterEvent(b, LinkEvent{Link: l.link}, l.seq)
+		}
+	}
+	if b := r.masterOf(l.index); b != nil {
+		s := b.slaveByIndex(l.index)
+		if l.gone {
+			b.release(s, false)
+		} else {
+			b.slaveEvent(s, LinkEvent{Link: l.link}, l.seq, l.speed)
+		}
+	}
+}
+
+// syncBond is Sync for one bond device only (not its slaves): what an
+// option write needs to see the bond's IFF_UP (OptIfDown) as the host has it.
+func (r *Registry) syncBond(name string) (fetched, bool) {
+	if st := r.Snapshot().Bond(name); st != nil {
+		return r.fetch(st.Index), true
+	}
+	return fetched{}, false
+}
+
+// ParamsChanged applies a parameter change to the running bond: the MII
+// monitor follows miimon, inactive slaves follow all_slaves_active, the TX
+// selector follows mode, xmit_hash_policy and packets_per_slave.
+func (b *Bond) ParamsChanged() {
+	if b.params.Mode != b.modeID {
+		b.switchMode()
+	}
+	for _, s := range b.slaves {
+		if !s.active {
+			s.rxDrop.Store(b.params.AllSlavesActive == 0)
+		}
+	}
+	if b.up && b.params.Miimon > 0 {
+		b.startMonitors()
+	} else {
+		b.stopMonitors()
+	}
+	b.rebuildTx()
+	b.changed()
+}
+
+// switchMode replaces the mode instance after a change of the mode option
+// (allowed only while the bond is down and has no slaves).
+func (b *Bond) switchMode() {
+	if b.mode != nil && b.up {
+		b.closeMode()
+	}
+	for _, w := range b.modeWorks {
+		w.Cancel()
+	}
+	b.modeWorks = nil
+	b.modeID = b.params.Mode
+	b.mode = newMode(b.modeID, b)
+	if b.up {
+		b.openMode()
+	}
+}
+
+// openMode is the mode's part of bond_open.
+func (b *Bond) openMode() {
+	if err := b.mode.Open(); err != nil {
+		b.Logf("mode %s failed to start: %v", b.params.Mode, err)
+	}
+	b.tickWork.Queue(0)
+}
+
+// closeMode is the mode's part of bond_close.
+func (b *Bond) closeMode() {
+	b.mode.Close()
+	b.tickWork.Cancel()
+	for _, w := range b.modeWorks {
+		w.Cancel()
+	}
+	b.SetRecvProbe(0)
+}
+
+// modeTick runs the mode's Tick and queues the next one.
+func (b *Bond) modeTick() {
+	if d := b.mode.Tick(); d > 0 && b.up {
+		b.tickWork.Queue(d)
+	}
+}
+
+// open is bond_open: the master went administratively up.
+func (b *Bond) open() {
+	b.up = true
+	b.openMode()
+	b.startMonitors()
+	b.rebuildTx()
+	b.changed()
+}
+
+// close is bond_close: the master went down; the mode and every work stop.
+func (b *Bond) close() {
+	b.up = false
+	b.closeMode()
+	b.cancelAll()
+	b.changed()
 }

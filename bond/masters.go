@@ -4,45 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"syscall"
+
+	"bondingfs/internal/ktext"
 )
 
 // ErrClosed is returned by Registry calls after Close.
 var ErrClosed = errors.New("bond: registry closed")
 
 // ifNameSize is IFNAMSIZ: interface names have at most ifNameSize-1 bytes.
-const ifNameSize = 16
-
-// ValidIfName reports whether name is acceptable as an interface name
-// (net/core/dev.c dev_valid_name): 1..15 bytes, not "." or "..", and no '/',
-// ':' or white space.
-func ValidIfName(name string) bool {
-	if name == "" || len(name) >= ifNameSize || name == "." || name == ".." {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; c {
-		case '/', ':', ' ', '\t', '\n', '\v', '\f', '\r':
-			return false
-		}
-	}
-	return true
-}
-
-// firstWord returns the first white-space separated token of s, cut to at
-// most max bytes, as sscanf("%<max>s") reads it.
-func firstWord(s string, max int) string {
-	f := strings.Fields(s)
-	if len(f) == 0 {
-		return ""
-	}
-	w := f[0]
-	if len(w) > max {
-		w = w[:max]
-	}
-	return w
-}
+const ifNameSize = ktext.IFNAMSIZ
 
 // WriteMasters handles a write to /sys/class/net/bonding_masters
 // (bond_sysfs.c bonding_store_bonds): "+name" creates a bond, "-name" deletes
@@ -52,8 +25,8 @@ func firstWord(s string, max int) string {
 // not a bond, EINVAL when a "%d" name cannot be expanded.
 func (r *Registry) WriteMasters(ctx context.Context, data string) error {
 	return r.Do(ctx, func() error {
-		cmd := firstWord(data, ifNameSize)
-		if len(cmd) <= 1 || (cmd[0] != '+' && cmd[0] != '-') || !ValidIfName(cmd[1:]) {
+		cmd := ktext.FirstWord(data, ifNameSize)
+		if len(cmd) <= 1 || (cmd[0] != '+' && cmd[0] != '-') || !ktext.ValidIfName(cmd[1:]) {
 			r.logf("bonding: no command found in bonding_masters - use +ifname or -ifname")
 			return syscall.EPERM
 		}
@@ -132,24 +105,37 @@ func (r *Registry) createBond(name string) error {
 	if err != nil {
 		return errnoOr(err, syscall.ENOMEM)
 	}
+	b := r.newBond(name, li.Index, m, li.HWAddr, li.MTU)
+	r.bonds = append(r.bonds, b)
+	if li.Up {
+		b.open()
+	}
+	b.startTAPReader()
+	b.changed()
+	return nil
+}
+
+// newBond makes the Bond of a new master device with the registry's
+// default parameters, its mode instance and its works, not yet in r.bonds.
+func (r *Registry) newBond(name string, index int, m Master, hwaddr net.HardwareAddr, mtu int) *Bond {
 	b := &Bond{
 		reg:    r,
 		name:   name,
-		index:  li.Index,
+		index:  index,
 		params: r.cfg.Defaults.Clone(),
 		master: m,
-		hwaddr: append([]byte(nil), li.HWAddr...),
-		mtu:    li.MTU,
-		up:     li.Up,
+		hwaddr: append(net.HardwareAddr(nil), hwaddr...),
+		mtu:    mtu,
 	}
 	if b.mtu == 0 {
 		b.mtu = 1500
 	}
-	b.tx.Store(&txTable{})
-	r.bonds = append(r.bonds, b)
-	b.startTAPReader()
-	b.changed()
-	return nil
+	b.miiWork = b.newEngineWork(b.miiTick)
+	b.tickWork = b.newEngineWork(b.modeTick)
+	b.modeID = b.params.Mode
+	b.mode = newMode(b.modeID, b)
+	b.rebuildTx()
+	return b
 }
 
 // deleteBond releases every slave and removes the device (bond_uninit).
@@ -174,7 +160,8 @@ func (r *Registry) removeBond(b *Bond, deleteDev bool) {
 			o.release(s, false)
 		}
 	}
-	b.stopTimers()
+	b.cancelAll()
+	b.deleted = true
 	if deleteDev {
 		_ = r.cfg.Host.DeleteMaster(b.master, b.index)
 	} else {
@@ -190,10 +177,10 @@ func (r *Registry) removeBond(b *Bond, deleteDev bool) {
 	r.dirty = true
 }
 
-// errnoOr returns the errno in err, or def when it carries none.
+// errnoOr returns the errno in err (see ErrnoOf), or def when it carries
+// none.
 func errnoOr(err error, def syscall.Errno) error {
-	var e syscall.Errno
-	if errors.As(err, &e) {
+	if e, ok := errnoIn(err); ok {
 		return e
 	}
 	return def

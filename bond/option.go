@@ -1,6 +1,9 @@
 package bond
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // OptFlags are an option's bond_opt flags (BOND_OPTFLAG_*).
 type OptFlags uint
@@ -58,20 +61,23 @@ type Option struct {
 }
 
 // ErrnoOf returns the errno an error carries (EINVAL when it carries none,
-// 0 for nil).
+// 0 for nil). It looks through wrapping (fmt.Errorf %w) and every branch of
+// errors.Join, taking the first syscall.Errno errors.As finds.
 func ErrnoOf(err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
-	for u := err; u != nil; {
-		if x, ok := u.(syscall.Errno); ok {
-			return x
-		}
-		w, ok := u.(interface{ Unwrap() error })
-		if !ok {
-			break
-		}
-		u = w.Unwrap()
+	if e, ok := errnoIn(err); ok {
+		return e
 	}
 	return syscall.EINVAL
+}
+
+// errnoIn is errors.As for a syscall.Errno.
+func errnoIn(err error) (syscall.Errno, bool) {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return 0, false
 }

@@ -13,11 +13,18 @@ import "math"
 // set of 1<<Mode).
 func allModesExcept(keep uint32) uint32 { return ^keep }
 
-func optModeBit(m int) uint32 { return 1 << uint(m) }
+func optModeBit(m ModeID) uint32 { return 1 << uint(m) }
 
 // noArpModes are the modes that cannot use the ARP monitor
-// (!bond_mode_uses_arp): 802.3ad, balance-tlb, balance-alb.
-var noArpModes = optModeBit(Mode8023AD) | optModeBit(ModeTLB) | optModeBit(ModeALB)
+// (!ModeID.UsesARPMonitor): 802.3ad, balance-tlb, balance-alb.
+var noArpModes = func() (m uint32) {
+	for _, v := range modeValues {
+		if id := ModeID(v.Value); !id.UsesARPMonitor() {
+			m |= optModeBit(id)
+		}
+	}
+	return m
+}()
 
 // optIntMax is INT_MAX, the "maxval" of the millisecond options.
 const optIntMax = math.MaxInt32
@@ -26,13 +33,13 @@ const optIntMax = math.MaxInt32
 // first entry that matches, as the kernel does.
 var (
 	modeValues = []OptValue{
-		{"balance-rr", ModeRoundRobin, ValDefault},
-		{"active-backup", ModeActiveBackup, 0},
-		{"balance-xor", ModeXOR, 0},
-		{"broadcast", ModeBroadcast, 0},
-		{"802.3ad", Mode8023AD, 0},
-		{"balance-tlb", ModeTLB, 0},
-		{"balance-alb", ModeALB, 0},
+		{"balance-rr", uint64(ModeRoundRobin), ValDefault},
+		{"active-backup", uint64(ModeActiveBackup), 0},
+		{"balance-xor", uint64(ModeXOR), 0},
+		{"broadcast", uint64(ModeBroadcast), 0},
+		{"802.3ad", uint64(Mode8023AD), 0},
+		{"balance-tlb", uint64(ModeTLB), 0},
+		{"balance-alb", uint64(ModeALB), 0},
 	}
 	packetsPerSlaveValues = []OptValue{
 		{"default", 1, ValDefault},
@@ -144,7 +151,7 @@ func init() {
 			Flags: OptRawVal, Show: showSlaves, set: setSlaves},
 		{Name: "mode", Desc: "Mode of operation; 0 for balance-rr, 1 for active-backup, 2 for balance-xor, 3 for broadcast, 4 for 802.3ad, 5 for balance-tlb, 6 for balance-alb",
 			Flags: OptNoSlaves | OptIfDown, Values: modeValues,
-			Show: showEnum("mode", func(p *Params) int { return p.Mode }), set: setMode},
+			Show: showEnum("mode", func(p *Params) int { return int(p.Mode) }), set: setMode},
 		{Name: "fail_over_mac", Desc: "For active-backup, do not set all slaves to the same MAC; 0 for none (default), 1 for active, 2 for follow",
 			Flags: OptNoSlaves, Values: failOverMACValues,
 			Show: showEnum("fail_over_mac", func(p *Params) int { return p.FailOverMAC }),
@@ -294,7 +301,7 @@ func ValueName(opt string, v int) string {
 
 // ModeDescription returns the long mode name of /proc/net/bonding's
 // "Bonding Mode:" line (bond_main.c bond_mode_name), "unknown" out of range.
-func ModeDescription(mode int) string {
+func ModeDescription(mode ModeID) string {
 	switch mode {
 	case ModeRoundRobin:
 		return "load balancing (round-robin)"
@@ -347,6 +354,6 @@ func (o *Option) Default() *OptValue { return o.valueFlagged(ValDefault) }
 func (o *Option) ReadOnly() bool { return o.Flags&OptReadOnly != 0 }
 
 // Unsupported reports whether setting the option in mode fails with EACCES.
-func (o *Option) Unsupported(mode int) bool {
+func (o *Option) Unsupported(mode ModeID) bool {
 	return mode >= 0 && mode < 32 && o.UnsuppModes&optModeBit(mode) != 0
 }

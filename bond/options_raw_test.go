@@ -1,9 +1,6 @@
 package bond
 
 import (
-	"errors"
-	"net/netip"
-	"strings"
 	"syscall"
 	"testing"
 )
@@ -87,26 +84,6 @@ func TestOptionsActiveSlaveAndPrimary(t *testing.T) {
 	}
 }
 
-func TestIn4Pton(t *testing.T) {
-	good := map[string]string{
-		"192.0.2.1": "192.0.2.1", "192.0.2.1\n": "192.0.2.1", "192.0.2.1 x": "192.0.2.1",
-		"192.0.2.1,1.2.3.4": "192.0.2.1", "1.2.3.4:80": "1.2.3.4", "001.002.003.004": "1.2.3.4",
-		"0.0.0.0": "0.0.0.0", "1.2.3.4x": "1.2.3.4", "1.2.3.4+": "1.2.3.4",
-	}
-	for in, want := range good {
-		a, ok := in4pton(in)
-		if !ok || a != netip.MustParseAddr(want) {
-			t.Errorf("in4pton(%q) = %v %v, want %s", in, a, ok, want)
-		}
-	}
-	for _, in := range []string{"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "abc", "0x01020304", "16909060",
-		"1..2.3", ".1.2.3", "+1.2.3.4", " 1.2.3.4", "1.2.3.a", "::1", "1.2.3.4."} {
-		if a, ok := in4pton(in); ok {
-			t.Errorf("in4pton(%q) = %v, want failure", in, a)
-		}
-	}
-}
-
 func TestOptionsWriteLimits(t *testing.T) {
 	e := newOptEnv(t)
 	// a NUL ends the written text (kstrndup)
@@ -118,12 +95,4 @@ func TestOptionsWriteLimits(t *testing.T) {
 	// 0xA0 is white space to the kernel
 	e.wraw("mode", "\xa04\xa0", 0)
 	e.r("mode", "802.3ad 4\n")
-}
-
-func TestModuleOptionErrorUnwraps(t *testing.T) {
-	_, err := ParseModuleOptions([]string{"mode=bogus"}, nil)
-	var me *ModuleOptionError
-	if !errors.As(err, &me) || !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), `Invalid bonding mode "bogus"`) {
-		t.Errorf("err = %v", err)
-	}
 }

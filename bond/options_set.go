@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"syscall"
+
+	"bondingfs/internal/ktext"
 )
 
 // WriteOption writes data to the file bonding/<option> of the bond named
@@ -34,10 +36,20 @@ func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c
 	if len(data) > optPageSize {
 		return syscall.E2BIG
 	}
+	// the bond's IFF_UP as the host has it now (OptIfDown), read here,
+	// outside the control goroutine
+	f, fetched := r.syncBond(bond)
 	return r.Do(ctx, func() error {
 		b := r.Bond(bond)
 		if b == nil {
 			return syscall.ENODEV
+		}
+		if fetched && f.ok && f.index == b.index && f.link.Up != b.up && newer(&b.linkSeq, f.seq) {
+			if f.link.Up {
+				b.open()
+			} else {
+				b.close()
+			}
 		}
 		return b.setOption(o, data)
 	})
@@ -61,13 +73,14 @@ func (b *Bond) SetOption(name, text string) error {
 // setOption is __bond_opt_set: dependency checks, parse, set, and the error
 // log of bond_opt_error_interpret.
 func (b *Bond) setOption(o *Option, text string) error {
-	text = cutNUL(text)
+	text = ktext.CutNUL(text)
 	err := b.trySet(o, text)
 	if err != nil {
 		e := ErrnoOf(err)
 		b.interpretOptError(o, e, text)
 		return e
 	}
+	b.mode.OptionChanged(o.Name)
 	return nil
 }
 
@@ -97,7 +110,7 @@ func (b *Bond) trySet(o *Option, text string) error {
 
 // interpretOptError logs a failed set like bond_opt_error_interpret.
 func (b *Bond) interpretOptError(o *Option, e syscall.Errno, text string) {
-	s := cutNL(text)
+	s := ktext.CutNL(text)
 	switch e {
 	case syscall.EINVAL:
 		b.Logf("option %s: invalid value (%s)", o.Name, s)
@@ -107,7 +120,7 @@ func (b *Bond) interpretOptError(o *Option, e syscall.Errno, text string) {
 	case syscall.EACCES:
 		if m := b.params.Mode; o.Unsupported(m) {
 			b.Logf("option %s: mode dependency failed, not supported in mode %s(%d)",
-				o.Name, ValueName("mode", m), m)
+				o.Name, m, m)
 		}
 	case syscall.ENOTEMPTY:
 		b.Logf("option %s: unable to set because the bond device has slaves", o.Name)
@@ -132,11 +145,11 @@ func setInt(field func(*Params) *int) func(*Bond, *OptValue, string) error {
 // balance-alb forces tlb_dynamic_lb on; arp_validate is reset.
 func setMode(b *Bond, v *OptValue, _ string) error {
 	p := &b.params
-	m := int(v.Value)
-	if noArpModes&optModeBit(m) != 0 {
+	m := ModeID(v.Value)
+	if !m.UsesARPMonitor() {
 		p.ArpInterval = 0
 		if p.Miimon == 0 {
-			p.Miimon = optDefaultMiimon
+			p.Miimon = DefaultMiimon
 		}
 	}
 	if m == ModeALB {
@@ -148,8 +161,9 @@ func setMode(b *Bond, v *OptValue, _ string) error {
 	return nil
 }
 
-// optDefaultMiimon is BOND_DEFAULT_MIIMON (ms).
-const optDefaultMiimon = 100
+// DefaultMiimon is BOND_DEFAULT_MIIMON (ms), the miimon the modes without
+// ARP monitoring force when it is 0.
+const DefaultMiimon = 100
 
 // setMiimon is bond_option_miimon_set: a non-zero miimon (ms) turns the ARP
 // monitor and arp_validate off. Delays stay stored in ticks, so their shown
@@ -221,8 +235,8 @@ func setAllSlavesActive(b *Bond, v *OptValue, _ string) error {
 // interface the host does not have is ENODEV; then Bond.Enslave /
 // Bond.Release decide (their errno is interpreted like any setter error).
 func setSlaves(b *Bond, _ *OptValue, raw string) error {
-	cmd, _ := scanWord(raw, ifNameSizeOpt)
-	if len(cmd) <= 1 || (cmd[0] != '+' && cmd[0] != '-') || !validIfName(cmd[1:]) {
+	cmd := ktext.FirstWord(raw, ifNameSize)
+	if len(cmd) <= 1 || (cmd[0] != '+' && cmd[0] != '-') || !ktext.ValidIfName(cmd[1:]) {
 		b.Logf("no command found in slaves file - use +ifname or -ifname")
 		return syscall.EPERM
 	}
@@ -257,7 +271,7 @@ func setArpTargets(b *Bond, _ *OptValue, raw string) error {
 	var addr netip.Addr
 	ok := false
 	if len(raw) >= 1 {
-		addr, ok = in4pton(raw[1:])
+		addr, ok = ktext.In4pton(raw[1:])
 	}
 	if !ok {
 		b.Logf("invalid ARP target specified")
@@ -273,14 +287,14 @@ func setArpTargets(b *Bond, _ *OptValue, raw string) error {
 	return syscall.EPERM
 }
 
-// arpTargetOK is bond_is_ip_target_ok: neither 0.0.0.0 nor 255.255.255.255.
-func arpTargetOK(a netip.Addr) bool {
+// ArpTargetOK is bond_is_ip_target_ok: neither 0.0.0.0 nor 255.255.255.255.
+func ArpTargetOK(a netip.Addr) bool {
 	return a != netip.IPv4Unspecified() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 func (b *Bond) addArpTarget(a netip.Addr) error {
 	p := &b.params
-	if !arpTargetOK(a) {
+	if !ArpTargetOK(a) {
 		b.Logf("invalid ARP target %s specified for addition", a)
 		return syscall.EINVAL
 	}
@@ -301,7 +315,7 @@ func (b *Bond) addArpTarget(a netip.Addr) error {
 
 func (b *Bond) removeArpTarget(a netip.Addr) error {
 	p := &b.params
-	if !arpTargetOK(a) {
+	if !ArpTargetOK(a) {
 		b.Logf("invalid ARP target %s specified for removal", a)
 		return syscall.EINVAL
 	}
@@ -330,7 +344,7 @@ func (b *Bond) removeArpTarget(a netip.Addr) error {
 // names the primary; "" clears it. It never fails: a name that is not (yet)
 // a slave is recorded (Bond.SetPrimary keeps at most 15 bytes).
 func setPrimary(b *Bond, _ *OptValue, raw string) error {
-	b.SetPrimary(cutNL(raw))
+	b.SetPrimary(ktext.CutNL(raw))
 	b.changed()
 	return nil
 }
@@ -341,7 +355,7 @@ func setPrimary(b *Bond, _ *OptValue, raw string) error {
 // ENODEV when the interface does not exist, EINVAL when it is not a slave of
 // this bond or its link is not up.
 func setActiveSlave(b *Bond, _ *OptValue, raw string) error {
-	name, _ := scanWord(raw, ifNameSizeOpt-1)
+	name := ktext.FirstWord(raw, ifNameSize-1)
 	if name == "" || raw[0] == '\n' {
 		name = ""
 	}
@@ -365,8 +379,8 @@ func setQueueID(b *Bond, _ *OptValue, raw string) error {
 		return syscall.EPERM
 	}
 	name := raw[:i]
-	qid, ok := scanHd(raw[i+1:])
-	if !ok || !validIfName(name) || int(qid) > b.params.TxQueues {
+	qid, ok := ktext.ScanHd(raw[i+1:])
+	if !ok || !ktext.ValidIfName(name) || int(qid) > b.params.TxQueues {
 		return syscall.EPERM
 	}
 	var target *Slave
@@ -388,7 +402,7 @@ func setQueueID(b *Bond, _ *OptValue, raw string) error {
 // "xx:xx:xx:xx:xx:xx" that is not multicast, else EINVAL with "Invalid
 // ad_actor_system MAC address.".
 func setAdActorSystem(b *Bond, _ *OptValue, raw string) error {
-	m, ok := macPton(raw)
+	m, ok := ktext.MacPton(raw)
 	if !ok || m[0]&1 != 0 {
 		b.Logf("Invalid ad_actor_system MAC address.")
 		return syscall.EINVAL

@@ -75,7 +75,7 @@ func showSlaves(s *BondStatus, _ Caller) string {
 	for i := range s.Slaves {
 		names[i] = s.Slaves[i].Name
 	}
-	return optJoinList(names, ifNameSizeOpt)
+	return optJoinList(names, ifNameSize)
 }
 
 func showQueueIDs(s *BondStatus, _ Caller) string {
@@ -83,7 +83,7 @@ func showQueueIDs(s *BondStatus, _ Caller) string {
 	for i := range s.Slaves {
 		items[i] = s.Slaves[i].Name + ":" + optFmtInt(s.Slaves[i].QueueID)
 	}
-	return optJoinList(items, ifNameSizeOpt+6)
+	return optJoinList(items, ifNameSize+6)
 }
 
 func showArpTargets(s *BondStatus, _ Caller) string {
@@ -105,7 +105,7 @@ func showPrimary(s *BondStatus, _ Caller) string {
 // showActiveSlave prints curr_active_slave in the modes that have one
 // (bond_option_active_slave_get_rcu).
 func showActiveSlave(s *BondStatus, _ Caller) string {
-	if s.ActiveSlave == "" || !UsesPrimary(s.Params.Mode) {
+	if s.ActiveSlave == "" || !s.Params.Mode.UsesPrimary() {
 		return ""
 	}
 	return s.ActiveSlave + "\n"

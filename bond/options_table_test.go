@@ -14,7 +14,7 @@ import (
 // those checks; each with the errno, the file text and the kernel log lines.
 
 // firstSupportedMode returns a mode in which o can be set.
-func firstSupportedMode(o *Option) int {
+func firstSupportedMode(o *Option) ModeID {
 	for m := ModeRoundRobin; m <= ModeALB; m++ {
 		if !o.Unsupported(m) {
 			return m
@@ -145,7 +145,7 @@ func TestOptionsTableDependencies(t *testing.T) {
 				e := newTableEnv(t, o)
 				e.b.params.Mode = m
 				if o.Unsupported(m) {
-					want := "bond0: option " + o.Name + ": mode dependency failed, not supported in mode " + ValueName("mode", m) + "(" + strconv.Itoa(m) + ")"
+					want := "bond0: option " + o.Name + ": mode dependency failed, not supported in mode " + ValueName("mode", int(m)) + "(" + strconv.Itoa(int(m)) + ")"
 					e.w(o.Name, anyValue(o), syscall.EACCES, want)
 					// EACCES comes before ENOTEMPTY, EBUSY and EINVAL
 					e.addSlave(e.b, "eth0")
@@ -241,9 +241,9 @@ func TestOptionsWriteOption(t *testing.T) {
 	var logs []string
 	logc := make(chan string, 16)
 	r := NewRegistry(Config{Host: optSubscribeHost{h}, Log: func(l string) { logc <- l }, Defaults: DefaultParams(), Clock: optNoClock{}})
-	b := &Bond{reg: r, name: "bond0", params: DefaultParams()}
+	b := r.newBond("bond0", 0, optFakeMaster{}, nil, 0)
 	r.bonds = append(r.bonds, b)
-	if err := r.Start(context.Background()); err != nil {
+	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
@@ -269,7 +269,7 @@ func TestOptionsWriteOption(t *testing.T) {
 	check(r.WriteOption(ctx, "bond1", "mode", "1\n", root), syscall.ENODEV)
 	check(r.WriteOption(ctx, "bond0", "nosuch", "1\n", root), syscall.ENOENT)
 	check(r.WriteOption(ctx, "bond0", "mode", strings.Repeat("1", pageSizeForTest+1), root), syscall.E2BIG)
-	var mode int
+	var mode ModeID
 	_ = r.Do(ctx, func() error { mode = b.params.Mode; return nil })
 	if mode != ModeActiveBackup {
 		t.Errorf("mode %d", mode)

@@ -22,6 +22,9 @@ func (h *optFakeHost) LinkByName(name string) (LinkInfo, error) {
 	return LinkInfo{}, fmt.Errorf("link %q: %w", name, syscall.ENODEV)
 }
 
+// LinkByIndex finds nothing (WriteOption's look at the bond's IFF_UP).
+func (h *optFakeHost) LinkByIndex(int) (LinkInfo, error) { return LinkInfo{}, syscall.ENODEV }
+
 // optFakeMaster is a master TAP that only takes carrier changes.
 type optFakeMaster struct{ Master }
 
@@ -48,7 +51,7 @@ func newOptEnv(t *testing.T, links ...string) *optEnv {
 }
 
 func (e *optEnv) addBond(name string) *Bond {
-	b := &Bond{reg: e.reg, name: name, params: DefaultParams(), master: optFakeMaster{}}
+	b := e.reg.newBond(name, 0, optFakeMaster{}, nil, 0)
 	e.reg.bonds = append(e.reg.bonds, b)
 	return b
 }

@@ -3,18 +3,69 @@ package bond
 import (
 	"net"
 	"net/netip"
+	"strconv"
 )
 
-// Bonding modes (include/uapi/linux/if_bonding.h BOND_MODE_*).
+// ModeID is a bonding mode's number (include/uapi/linux/if_bonding.h
+// BOND_MODE_*), as the mode option's value table numbers it.
+type ModeID int
+
+// Bonding modes (BOND_MODE_*).
 const (
-	ModeRoundRobin   = 0 // balance-rr
-	ModeActiveBackup = 1 // active-backup
-	ModeXOR          = 2 // balance-xor
-	ModeBroadcast    = 3 // broadcast
-	Mode8023AD       = 4 // 802.3ad
-	ModeTLB          = 5 // balance-tlb
-	ModeALB          = 6 // balance-alb
+	ModeRoundRobin   ModeID = 0 // balance-rr
+	ModeActiveBackup ModeID = 1 // active-backup
+	ModeXOR          ModeID = 2 // balance-xor
+	ModeBroadcast    ModeID = 3 // broadcast
+	Mode8023AD       ModeID = 4 // 802.3ad
+	ModeTLB          ModeID = 5 // balance-tlb
+	ModeALB          ModeID = 6 // balance-alb
 )
+
+// String returns the mode's name from the option table ("balance-rr",
+// "802.3ad", ...), or "mode(N)" for a number outside it.
+func (m ModeID) String() string {
+	if n := ValueName("mode", int(m)); n != "" {
+		return n
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// UsesPrimary reports whether the mode has a primary and a current active
+// slave (bond_uses_primary: active-backup, balance-tlb, balance-alb).
+func (m ModeID) UsesPrimary() bool {
+	return m == ModeActiveBackup || m == ModeTLB || m == ModeALB
+}
+
+// UsesARPMonitor reports whether the mode can use the ARP monitor
+// (bond_mode_uses_arp: every mode but 802.3ad, balance-tlb, balance-alb).
+func (m ModeID) UsesARPMonitor() bool {
+	return m != Mode8023AD && m != ModeTLB && m != ModeALB
+}
+
+// IsLB reports the adaptive load balancing modes, balance-tlb and
+// balance-alb (BOND_MODE_IS_LB, bond_is_lb).
+func (m ModeID) IsLB() bool { return m == ModeTLB || m == ModeALB }
+
+// CanUseXmitHash reports whether the mode spreads frames with
+// xmit_hash_policy (bond_mode_can_use_xmit_hash: balance-xor, 802.3ad,
+// balance-tlb, balance-alb).
+func (m ModeID) CanUseXmitHash() bool {
+	return m == ModeXOR || m == Mode8023AD || m == ModeTLB || m == ModeALB
+}
+
+// IsActiveBackup reports active-backup, the one mode whose MII monitor logs
+// name the slave's role and whose slaves may keep their own MAC
+// (fail_over_mac; bond_main.c tests BOND_MODE_ACTIVEBACKUP inline for both).
+func (m ModeID) IsActiveBackup() bool { return m == ModeActiveBackup }
+
+// FailOverMACInEffect is fail_over_mac as it acts: FOMNone outside
+// active-backup ("fail_over_mac only affects active-backup mode").
+func (p *Params) FailOverMACInEffect() int {
+	if !p.Mode.IsActiveBackup() {
+		return FOMNone
+	}
+	return p.FailOverMAC
+}
 
 // xmit_hash_policy values (BOND_XMIT_POLICY_*).
 const (
@@ -58,7 +109,7 @@ const MaxArpTargets = 16
 // Delays are stored as the kernel stores them, in miimon ticks, and shown
 // multiplied by Miimon.
 type Params struct {
-	Mode            int
+	Mode            ModeID
 	XmitPolicy      int
 	Miimon          int // ms; 0 = MII monitoring off
 	UpDelay         int // miimon ticks
@@ -116,16 +167,4 @@ func (p Params) Clone() Params {
 	q.ArpTargets = append([]netip.Addr(nil), p.ArpTargets...)
 	q.AdActorSystem = append(net.HardwareAddr(nil), p.AdActorSystem...)
 	return q
-}
-
-// UsesPrimary reports whether the mode has a primary/active slave
-// (bond_uses_primary: active-backup, balance-tlb, balance-alb).
-func UsesPrimary(mode int) bool {
-	return mode == ModeActiveBackup || mode == ModeTLB || mode == ModeALB
-}
-
-// IsLB reports bond_mode_can_use_xmit_hash-style load-balancing modes that
-// need MII monitoring (802.3ad, balance-tlb, balance-alb: BOND_MODE_IS_LB).
-func IsLB(mode int) bool {
-	return mode == Mode8023AD || mode == ModeTLB || mode == ModeALB
 }

@@ -21,28 +21,12 @@ type Config struct {
 	Clock Clock
 }
 
-// Clock is the time source of the monitors, replaceable in tests.
-type Clock interface {
-	Now() time.Time
-	// AfterFunc runs f on its own goroutine after d.
-	AfterFunc(d time.Duration, f func()) Timer
-}
-
-// Timer is a stoppable pending AfterFunc.
-type Timer interface{ Stop() bool }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) AfterFunc(d time.Duration, f func()) Timer {
-	return time.AfterFunc(d, f)
-}
-
 // Registry holds every bond of one network namespace and runs the control
 // goroutine that serialises every change (the kernel's RTNL).
 type Registry struct {
 	cfg       Config
-	ops       chan func()
+	ops       chan op
+	recvq     chan rxFrame // frames the receive probes hand to the modes
 	done      chan struct{}
 	stopOnce  sync.Once
 	cancelSub context.CancelFunc
@@ -55,6 +39,14 @@ type Registry struct {
 	snap     atomic.Pointer[Snapshot]
 	watchMu  sync.Mutex
 	watchers []func(*Snapshot)
+	stats    loopStats
+	readSeq  atomic.Uint64 // numbers host link reads (fetch)
+}
+
+// op is one operation for the control goroutine and when it was posted.
+type op struct {
+	fn     func()
+	posted time.Time
 }
 
 // NewRegistry returns a registry with no bonds; Start runs it.
@@ -65,7 +57,7 @@ func NewRegistry(cfg Config) *Registry {
 	if cfg.Log == nil {
 		cfg.Log = func(string) {}
 	}
-	r := &Registry{cfg: cfg, ops: make(chan func(), 64), done: make(chan struct{})}
+	r := &Registry{cfg: cfg, ops: make(chan op, 64), recvq: make(chan rxFrame, 256), done: make(chan struct{})}
 	r.snap.Store(&Snapshot{})
 	return r
 }
@@ -76,9 +68,6 @@ func (r *Registry) logf(format string, args ...any) {
 
 // Host returns the host the registry drives.
 func (r *Registry) Host() Host { return r.cfg.Host }
-
-// Defaults returns the parameters new bonds start with.
-func (r *Registry) Defaults() Params { return r.cfg.Defaults.Clone() }
 
 // Snapshot returns the latest published state. It never blocks.
 func (r *Registry) Snapshot() *Snapshot { return r.snap.Load() }
@@ -96,7 +85,7 @@ func (r *Registry) Watch(fn func(*Snapshot)) {
 // ErrClosed after Close.
 func (r *Registry) Do(ctx context.Context, fn func() error) error {
 	res := make(chan error, 1)
-	op := func() {
+	o := op{posted: time.Now(), fn: func() {
 		var err error = syscall.EIO
 		defer func() {
 			if r.dirty {
@@ -105,9 +94,9 @@ func (r *Registry) Do(ctx context.Context, fn func() error) error {
 			res <- err
 		}()
 		err = fn()
-	}
+	}}
 	select {
-	case r.ops <- op:
+	case r.ops <- o:
 	case <-r.done:
 		return ErrClosed
 	case <-ctx.Done():
@@ -124,7 +113,7 @@ func (r *Registry) Do(ctx context.Context, fn func() error) error {
 // post queues fn for the control goroutine without waiting.
 func (r *Registry) post(fn func()) {
 	select {
-	case r.ops <- fn:
+	case r.ops <- op{fn: fn, posted: time.Now()}:
 	case <-r.done:
 	}
 }
@@ -137,15 +126,36 @@ func (b *Bond) changed() { b.reg.dirty = true }
 func (r *Registry) run() {
 	defer r.wg.Done()
 	for {
+		// frames from the receive probes first: one queued before an
+		// operation is handled before it (LACPDUs never wait behind ops)
 		select {
-		case op := <-r.ops:
-			r.safely(op)
+		case f := <-r.recvq:
+			r.recv(f)
+			continue
+		default:
+		}
+		select {
+		case o := <-r.ops:
+			start := time.Now()
+			r.stats.wait.observe(start.Sub(o.posted))
+			r.safely(o.fn)
 			if r.dirty {
 				r.publish()
 			}
+			r.stats.run.observe(time.Since(start))
+		case f := <-r.recvq:
+			r.recv(f)
 		case <-r.done:
 			return
 		}
+	}
+}
+
+// recv hands one probed frame to its bond's mode.
+func (r *Registry) recv(f rxFrame) {
+	r.safely(func() { r.deliver(f) })
+	if r.dirty {
+		r.publish()
 	}
 }
 

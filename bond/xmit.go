@@ -3,74 +3,51 @@ package bond
 import (
 	"encoding/binary"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"syscall"
 )
 
-// txTable is the immutable transmit view of a bond, swapped atomically by
-// the control goroutine and read by the TAP reader for every frame.
-type txTable struct {
-	mode   int
-	policy int
-	pps    uint64 // packets_per_slave; 0 = random slave
-	// slaves that can transmit (bond_slave_can_tx: device up, link up,
-	// active), in slave order
-	slaves []Port
-	active Port // active-backup: curr_active_slave if it can transmit
-}
+// txBox holds the published transmit selector (an atomic.Pointer needs a
+// concrete type).
+type txBox struct{ sel TxSelector }
 
-// rebuildTx publishes a new TX table after any change of slaves, links,
-// active slave or parameters.
+// rebuildTx asks the mode for a new transmit selector after any change of
+// slaves, links, active slave or parameters and publishes it.
 func (b *Bond) rebuildTx() {
-	t := &txTable{mode: b.params.Mode, policy: b.params.XmitPolicy, pps: uint64(b.params.PacketsPerSlave)}
+	v := TxView{Params: &b.params}
 	for _, s := range b.slaves {
 		if s.port != nil && s.devUp && s.link == LinkUp && s.active {
-			t.slaves = append(t.slaves, s.port)
+			v.Usable = append(v.Usable, s)
+			v.UsablePorts = append(v.UsablePorts, s.port)
 		}
 	}
 	if c := b.currActive; c != nil && c.port != nil && c.devUp && c.link == LinkUp {
-		t.active = c.port
+		v.Active = c.port
 	}
-	b.tx.Store(t)
+	b.tx.Store(&txBox{sel: b.mode.Tx(v)})
 }
 
 // xmit sends one frame (vnet header + Ethernet frame) from the bond device
-// according to the mode (bond_start_xmit). Frames with no usable slave are
-// dropped, as the kernel drops them.
-func (b *Bond) xmit(frame []byte) {
-	t := b.tx.Load()
-	switch t.mode {
-	case ModeActiveBackup, ModeTLB, ModeALB:
-		if t.active != nil {
-			_ = t.active.WriteFrame(frame)
+// through the mode's published selector (bond_start_xmit).
+func (b *Bond) xmit(frame []byte) { b.tx.Load().sel.Xmit(frame) }
+
+// readLoop reads frames from d until it is closed or fails for good, and
+// hands each one (vnet header + Ethernet frame, valid during the call) to
+// fn; runts shorter than both headers are skipped. One buffer, no
+// allocation per frame.
+func readLoop(d NetDev, fn func(frame []byte)) {
+	buf := make([]byte, VnetHdrLen+65536+14+4)
+	for {
+		n, err := d.ReadFrame(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || !temporary(err) {
+				return
+			}
+			continue
 		}
-	case ModeBroadcast:
-		for _, p := range t.slaves {
-			_ = p.WriteFrame(frame)
+		if n > VnetHdrLen+14 {
+			fn(buf[:n])
 		}
-	case ModeRoundRobin:
-		n := uint64(len(t.slaves))
-		if n == 0 {
-			return
-		}
-		var id uint64
-		switch t.pps {
-		case 0:
-			id = rand.Uint64()
-		case 1:
-			id = b.rrCount.Add(1) - 1
-		default:
-			id = (b.rrCount.Add(1) - 1) / t.pps
-		}
-		_ = t.slaves[id%n].WriteFrame(frame)
-	default: // balance-xor, 802.3ad
-		n := uint32(len(t.slaves))
-		if n == 0 {
-			return
-		}
-		h := XmitHash(t.policy, frame[VnetHdrLen:])
-		_ = t.slaves[h%n].WriteFrame(frame)
 	}
 }
 
@@ -81,26 +58,14 @@ func (b *Bond) startTAPReader() {
 	b.readers.Add(1)
 	go func() {
 		defer b.readers.Done()
-		buf := make([]byte, VnetHdrLen+65536+14+4)
-		for {
-			n, err := m.ReadFrame(buf)
-			if err != nil {
-				if errors.Is(err, os.ErrClosed) || !temporary(err) {
-					return
-				}
-				continue
-			}
-			if n <= VnetHdrLen+14 {
-				continue
-			}
-			b.xmit(buf[:n])
-		}
+		readLoop(m, b.xmit)
 	}()
 }
 
-// startPortReader runs the slave's one reader: frames received on the
-// slave go up the bond device unless the slave is inactive
-// (bond_handle_frame, bond_should_deliver_exact_match).
+// startPortReader runs the slave's one reader: each frame received on the
+// slave passes the receive probe, then goes up the bond device unless the
+// probe consumed it or the slave is inactive (bond_handle_frame,
+// bond_should_deliver_exact_match).
 func (b *Bond) startPortReader(s *Slave) {
 	m, p := b.master, s.port
 	s.readerDone = make(chan struct{})
@@ -109,20 +74,11 @@ func (b *Bond) startPortReader(s *Slave) {
 	go func() {
 		defer b.readers.Done()
 		defer close(done)
-		buf := make([]byte, VnetHdrLen+65536+14+4)
-		for {
-			n, err := p.ReadFrame(buf)
-			if err != nil {
-				if errors.Is(err, os.ErrClosed) || !temporary(err) {
-					return
-				}
-				continue
+		readLoop(p, func(frame []byte) {
+			if !b.probeFrame(s, frame) && !s.rxDrop.Load() {
+				_ = m.WriteFrame(frame)
 			}
-			if n <= VnetHdrLen+14 || s.rxDrop.Load() {
-				continue
-			}
-			_ = m.WriteFrame(buf[:n])
-		}
+		})
 	}()
 }
 
@@ -159,14 +115,18 @@ func temporary(err error) bool {
 // header) for an xmit_hash_policy, as bond_main.c bond_xmit_hash defines it
 // (bonding.txt §2 xmit_hash_policy): layer2 XORs the last bytes of the MACs
 // and the EtherType; layer2+3 adds the IPv4/IPv6 addresses; layer3+4 uses the
-// addresses and the TCP/UDP ports (not for fragments). The caller takes the
-// result modulo the number of usable slaves.
+// addresses and the TCP/UDP ports (not for fragments); vlan+srcmac is
+// vlanSrcMACHash. The caller takes the result modulo the number of usable
+// slaves.
 func XmitHash(policy int, f []byte) uint32 {
 	if len(f) < 14 {
 		return 0
 	}
+	if policy == XmitVlanSrcMAC {
+		return vlanSrcMACHash(f)
+	}
 	l2 := uint32(f[5]^f[11]) ^ uint32(binary.BigEndian.Uint16(f[12:14]))
-	if policy == XmitLayer2 || policy == XmitVlanSrcMAC {
+	if policy == XmitLayer2 {
 		return l2
 	}
 	proto := binary.BigEndian.Uint16(f[12:14])
@@ -227,4 +187,19 @@ func XmitHash(policy int, f []byte) uint32 {
 		return h >> 1
 	}
 	return h
+}
+
+// vlanSrcMACHash is bond_vlan_srcmac_hash (xmit_hash_policy=vlan+srcmac):
+// the source MAC's first three bytes and its last three, each read as a
+// 24-bit big-endian number, XORed together and with the 802.1Q tag control
+// information when the frame carries a tag (the TAP hands tagged frames over
+// with the tag in the frame, where the kernel has it in skb->vlan_tci).
+func vlanSrcMACHash(f []byte) uint32 {
+	vendor := uint32(f[6])<<16 | uint32(f[7])<<8 | uint32(f[8])
+	dev := uint32(f[9])<<16 | uint32(f[10])<<8 | uint32(f[11])
+	var vlan uint32
+	if binary.BigEndian.Uint16(f[12:14]) == 0x8100 && len(f) >= 16 {
+		vlan = uint32(binary.BigEndian.Uint16(f[14:16]))
+	}
+	return vlan ^ vendor ^ dev
 }

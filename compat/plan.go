@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"bondingfs/bond"
+	"bondingfs/bond/modparams"
 )
 
 // Format is a configuration file format.
@@ -254,7 +254,7 @@ func sortByFile(list []error, files []string) []error {
 }
 
 // checkModule loads the module options as a whole the way the module would
-// (bond.ParseModuleOptions, bond_check_params): an error there (an invalid
+// (modparams.Parse, bond_check_params): an error there (an invalid
 // enum, arp_validate without arp_interval, …) means `modprobe bonding` fails.
 // It is reported at the first module option; the options that are wrong on
 // their own have been reported at their lines already.
@@ -269,7 +269,7 @@ func checkModule(mod []Setting) []error {
 			args[i] = s.Key + "=\"" + s.Value + "\""
 		}
 	}
-	if _, err := bond.ParseModuleOptions(args, nil); err != nil {
+	if _, err := modparams.Parse(args, nil); err != nil {
 		return []error{&ParseError{File: mod[0].File, Line: mod[0].Line,
 			Msg: fmt.Sprintf("the module options as a whole: %v", err)}}
 	}
@@ -301,7 +301,7 @@ func checkModes(p *Plan) []error {
 				continue
 			}
 			o := bond.OptionByName(s.Key)
-			if o == nil || mode >= 32 || !o.Unsupported(int(mode)) {
+			if o == nil || mode >= 32 || !o.Unsupported(bond.ModeID(mode)) {
 				continue
 			}
 			list = append(list, &ParseError{File: s.File, Line: s.Line,
@@ -313,29 +313,8 @@ func checkModes(p *Plan) []error {
 
 // modeNumber parses a mode value with the option table (name or number).
 func modeNumber(v string) (uint64, bool) {
-	o := bond.OptionByName("mode")
-	if o == nil {
-		return 0, false
-	}
-	f := strings.Fields(v)
-	if len(f) == 0 {
-		return 0, false
-	}
-	for _, x := range o.Values {
-		if x.Name == f[0] {
-			return x.Value, true
-		}
-	}
-	n, err := strconv.ParseUint(f[0], 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	for _, x := range o.Values {
-		if x.Value == n {
-			return n, true
-		}
-	}
-	return 0, false
+	x, ok := bond.OptionByName("mode").Parse(v)
+	return x.Value, ok
 }
 
 func modeName(m uint64) string {

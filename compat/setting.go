@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"bondingfs/bond"
+	"bondingfs/internal/ktext"
 )
 
 // Pseudo keys of a Setting besides the option names.
@@ -109,10 +110,6 @@ func valueNames(o *bond.Option) string {
 	return strings.Join(names, ", ")
 }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
-}
-
 // checkRaw checks the syntax of a raw-value option.
 func checkRaw(key, value string) error {
 	switch key {
@@ -128,8 +125,13 @@ func checkRaw(key, value string) error {
 		if _, err := strconv.ParseUint(id, 10, 16); err != nil {
 			return fmt.Errorf("invalid queue_id %q (expected ifname:queue_id)", value)
 		}
-	case "primary", "active_slave":
+	case "primary":
 		if w := strings.TrimSpace(value); w != "" && !validIfName(w) {
+			return fmt.Errorf("invalid interface name %q for %s", value, key)
+		}
+	case "active_slave":
+		// bond_option_active_slave_set reads the first word (sscanf %15s)
+		if w := ktext.FirstWord(value, ktext.IFNAMSIZ-1); w != "" && !validIfName(w) {
 			return fmt.Errorf("invalid interface name %q for %s", value, key)
 		}
 	}
@@ -176,7 +178,7 @@ func checkMAC(value string) error {
 }
 
 // validIfName is dev_valid_name (net/core/dev.c).
-func validIfName(name string) bool { return bond.ValidIfName(name) }
+func validIfName(name string) bool { return ktext.ValidIfName(name) }
 
 // moduleParams are the bonding module's parameters (bond_main.c
 // module_param block, Linux 6.1): the keys an `options bonding` line (or a

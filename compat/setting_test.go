@@ -90,3 +90,18 @@ func errsText(errs []error) string {
 	}
 	return b.String()
 }
+
+// TestValidatorNoBreakSpace: names are checked with the kernel's
+// dev_valid_name and first words read with its sscanf, for which 0xA0 is
+// white space (bond and compat share internal/ktext).
+func TestValidatorNoBreakSpace(t *testing.T) {
+	if err := DefaultValidator("primary", "eth\xa01"); err == nil {
+		t.Error("primary with 0xA0 accepted")
+	}
+	if err := DefaultValidator("active_slave", "eth1\xa0junk"); err != nil {
+		t.Errorf("active_slave reads the first word: %v", err)
+	}
+	if err := DefaultValidator("queue_id", "eth\xa01:2"); err == nil {
+		t.Error("queue_id with 0xA0 in the name accepted")
+	}
+}

@@ -71,7 +71,7 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 		w("Transmit Hash Policy: %s (%d)\n", valueName("xmit_hash_policy", p.XmitPolicy), p.XmitPolicy)
 	}
 
-	if bond.UsesPrimary(p.Mode) {
+	if p.Mode.UsesPrimary() {
 		w("Primary Slave: %s", orNone(b.PrimarySlave))
 		if b.PrimarySlave != "" {
 			w(" (primary_reselect %s)", valueName("primary_reselect", p.PrimaryReselect))

@@ -57,15 +57,6 @@ var slaveAttrs = []string{
 	"state",
 }
 
-func isSlaveAttr(name string) bool {
-	for _, a := range slaveAttrs {
-		if a == name {
-			return true
-		}
-	}
-	return false
-}
-
 // RenderSlaveAttr returns the text of bonding_slave/<attr> for slave s of a
 // bond, and false when attr is not such a file.
 func RenderSlaveAttr(s *bond.SlaveStatus, attr string) (string, bool) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"bondingfs/bond"
+	"bondingfs/bond/modparams"
 )
 
 // DefaultCtl is the control socket of the system's daemon (bondingfs.service).
@@ -58,7 +59,7 @@ func (m *moduleState) load(ctx context.Context, args []string) (loadResult, erro
 	if m.loaded.Load() {
 		return loadAlready, nil
 	}
-	mc, err := bond.ParseModuleOptions(args, m.log)
+	mc, err := modparams.Parse(args, m.log)
 	if err != nil {
 		return 0, syscall.EINVAL
 	}

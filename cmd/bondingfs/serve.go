@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"bondingfs/bond"
+	"bondingfs/bond/modparams"
 	"bondingfs/compat"
 	"bondingfs/fusefs"
 	"bondingfs/internal/netdev"
@@ -51,7 +52,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths] [--ctl PATH] [--unloaded] [module options...]\n\nflags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nmodule options (modinfo bonding):\n%s", bond.ModuleOptionHelp())
+		fmt.Fprintf(stderr, "\nmodule options (modinfo bonding):\n%s", modparams.Help())
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -99,10 +100,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs: --unloaded takes neither module options nor --config: `bondingfs modprobe` gives the options\n")
 		return 2
 	}
-	var mc bond.ModuleConfig
+	var mc modparams.Config
 	if !*unloaded {
 		var err error
-		if mc, err = bond.ParseModuleOptions(modArgs, klog.line); err != nil {
+		if mc, err = modparams.Parse(modArgs, klog.line); err != nil {
 			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 			return 1
 		}
@@ -148,7 +149,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	reg := bond.NewRegistry(bond.Config{Host: host, Log: klog.line, Defaults: mc.Params})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := reg.Start(ctx); err != nil {
+	if err := reg.Start(); err != nil {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}

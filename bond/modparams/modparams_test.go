@@ -1,16 +1,18 @@
-package bond
+package modparams
 
 import (
 	"errors"
 	"strings"
 	"syscall"
 	"testing"
+
+	"bondingfs/bond"
 )
 
-func parseMod(t *testing.T, line string) (ModuleConfig, []string, error) {
+func parseMod(t *testing.T, line string) (Config, []string, error) {
 	t.Helper()
 	var logs []string
-	cfg, err := ParseModuleOptions(strings.Fields(line), func(l string) { logs = append(logs, l) })
+	cfg, err := Parse(strings.Fields(line), func(l string) { logs = append(logs, l) })
 	return cfg, logs, err
 }
 
@@ -90,9 +92,9 @@ func TestModuleOptionsGolden02(t *testing.T) {
 			t.Errorf("%s: log\n%s\nwant\n%s", c.args, strings.Join(logs, "\n"), strings.Join(c.logs, "\n"))
 		}
 		if c.fail {
-			var me *ModuleOptionError
-			if !errors.As(err, &me) || ErrnoOf(err) != syscall.EINVAL {
-				t.Errorf("%s: err %v, want a ModuleOptionError (EINVAL)", c.args, err)
+			var me *Error
+			if !errors.As(err, &me) || bond.ErrnoOf(err) != syscall.EINVAL {
+				t.Errorf("%s: err %v, want a Error (EINVAL)", c.args, err)
 			}
 			continue
 		}
@@ -103,9 +105,9 @@ func TestModuleOptionsGolden02(t *testing.T) {
 		if cfg.MaxBonds != c.bonds {
 			t.Errorf("%s: max_bonds %d, want %d", c.args, cfg.MaxBonds, c.bonds)
 		}
-		st := &BondStatus{Name: "bond0", Params: cfg.Params}
+		st := &bond.BondStatus{Name: "bond0", Params: cfg.Params}
 		for opt, want := range c.checks {
-			if got := OptionByName(opt).Show(st, Caller{NetAdmin: true}); got != want {
+			if got := bond.OptionByName(opt).Show(st, bond.Caller{NetAdmin: true}); got != want {
 				t.Errorf("%s: %s = %q, want %q", c.args, opt, got, want)
 			}
 		}
@@ -117,22 +119,22 @@ func TestModuleOptionsMore(t *testing.T) {
 		args string
 		logs []string
 		fail bool
-		want func(ModuleConfig) bool
+		want func(Config) bool
 	}{
-		{args: "miimon=0x64 updelay=0310", want: func(c ModuleConfig) bool {
+		{args: "miimon=0x64 updelay=0310", want: func(c Config) bool {
 			return c.Params.Miimon == 100 && c.Params.UpDelay == 2
 		}, logs: []string{"MII link monitoring set to 100 ms"}},
-		{args: "max-bonds=2", want: func(c ModuleConfig) bool { return c.MaxBonds == 2 }},
+		{args: "max-bonds=2", want: func(c Config) bool { return c.MaxBonds == 2 }},
 		{args: "miimon=abc", fail: true, logs: []string{"bonding: `abc' invalid for parameter `miimon'"}},
 		{args: "miimon", fail: true, logs: []string{"bonding: `' invalid for parameter `miimon'"}},
 		{args: "miimon=2147483648", fail: true, logs: []string{"bonding: `2147483648' invalid for parameter `miimon'"}},
 		{args: "lp_interval=-1", fail: true, logs: []string{"bonding: `-1' invalid for parameter `lp_interval'"}},
 		{args: "lp_interval=0", logs: []string{"Warning: ip_interval must be between 1 and 2147483647, so it was reset to 1"},
-			want: func(c ModuleConfig) bool { return c.Params.LpInterval == 1 }},
+			want: func(c Config) bool { return c.Params.LpInterval == 1 }},
 		{args: "use_carrier=2", logs: []string{"Warning: use_carrier module parameter (2), not of valid value (0/1), so it was set to 1"}},
 		{args: "tx_queues=0", logs: []string{"Warning: tx_queues (0) should be between 1 and 255, resetting to 16"},
-			want: func(c ModuleConfig) bool { return c.Params.TxQueues == 16 }},
-		{args: "tx_queues=4", want: func(c ModuleConfig) bool { return c.Params.TxQueues == 4 }},
+			want: func(c Config) bool { return c.Params.TxQueues == 16 }},
+		{args: "tx_queues=4", want: func(c Config) bool { return c.Params.TxQueues == 4 }},
 		{args: "all_slaves_active=2", logs: []string{"Warning: all_slaves_active module parameter (2), not of valid value (0/1), so it was set to 0"}},
 		{args: "resend_igmp=256", logs: []string{"Warning: resend_igmp (256) should be between 0 and 255, resetting to 1"}},
 		{args: "num_grat_arp=300", logs: []string{"Warning: num_grat_arp/num_unsol_na (300) not in range 0-255 so it was reset to 1"}},
@@ -151,17 +153,17 @@ func TestModuleOptionsMore(t *testing.T) {
 				`Error: invalid arp_all_targets_value "x"`,
 				// the kernel prints the raw strings of the first slots
 				"ARP monitoring set to 100 ms, validate none, with 2 target(s): 10.0.0.1 10.0.0.1"},
-			want: func(c ModuleConfig) bool { return len(c.Params.ArpTargets) == 2 }},
+			want: func(c Config) bool { return len(c.Params.ArpTargets) == 2 }},
 		{args: "mode=balance-xor xmit_hash_policy=bogus", fail: true, logs: []string{`Error: Invalid xmit_hash_policy "bogus"`}},
 		{args: "mode=4 lacp_rate=2", fail: true, logs: []string{`Error: Invalid lacp rate "2"`}},
 		{args: "ad_select=count", logs: []string{"ad_select param only affects 802.3ad mode"}},
 		{args: "ad_select=x", fail: true, logs: []string{`Error: Invalid ad_select "x"`}},
 		{args: "primary=eth0", logs: []string{"Warning: eth0 primary device specified but has no effect in load balancing (round-robin) mode"}},
 		{args: "mode=1 primary=eth0 primary_reselect=bad", fail: true, logs: []string{`Error: Invalid primary_reselect "bad"`}},
-		{args: "mode=1 primary=eth0 primary_reselect=2", want: func(c ModuleConfig) bool {
+		{args: "mode=1 primary=eth0 primary_reselect=2", want: func(c Config) bool {
 			return c.Params.PrimaryReselect == 2 && c.Params.Primary == "eth0"
 		}},
-		{args: `"mode=1" primary="eth0"`, want: func(c ModuleConfig) bool {
+		{args: `"mode=1" primary="eth0"`, want: func(c Config) bool {
 			return c.Params.Mode == 1 && c.Params.Primary == "eth0"
 		}},
 		{args: "arp_ip_target=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", fail: true,
@@ -183,7 +185,7 @@ func TestModuleOptionsMore(t *testing.T) {
 }
 
 func TestModuleOptionHelp(t *testing.T) {
-	h := ModuleOptionHelp()
+	h := Help()
 	lines := strings.Split(strings.TrimSuffix(h, "\n"), "\n")
 	if len(lines) != 24 {
 		t.Fatalf("%d parm lines, want 24:\n%s", len(lines), h)

@@ -1,25 +1,28 @@
-package bond
+// Package modparams parses bonding.ko's module parameters
+// (`modprobe bonding max_bonds=2 mode=active-backup …`) as kernel/params.c
+// parse_args does and checks them as bond_main.c bond_check_params does in
+// the Debian 6.1 kernel, giving the defaults of every bond
+// (bond.Config.Defaults) and the number of bonds to create.
+package modparams
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
 	"strings"
 	"syscall"
+
+	"bondingfs/bond"
+	"bondingfs/internal/ktext"
 )
 
-// Module options: `modprobe bonding max_bonds=2 mode=active-backup ...`,
-// parsed as kernel/params.c parse_args does and checked as bond_main.c
-// bond_check_params does in the Debian 6.1 kernel.
-
-// ModuleConfig is the result of the module options.
-type ModuleConfig struct {
+// Config is the result of the module options.
+type Config struct {
 	// MaxBonds is the number of bonds (bond0 .. bondN-1) created at start.
 	MaxBonds int
 	// Params are the defaults of every bond (bonding_defaults): delays in
 	// miimon ticks, TxQueues from tx_queues.
-	Params Params
+	Params bond.Params
 }
 
 // modParamKind is a module_param type as modinfo prints it.
@@ -41,7 +44,7 @@ type modParam struct {
 	desc string
 }
 
-func optDesc(name string) string { return OptionByName(name).Desc }
+func optDesc(name string) string { return bond.OptionByName(name).Desc }
 
 // modParams lists bonding.ko's parameters (bond_main.c module_param block).
 func modParams() []modParam {
@@ -73,9 +76,9 @@ func modParams() []modParam {
 	}
 }
 
-// ModuleOptionHelp lists every module parameter with its description and
-// type, one per line, as `modinfo bonding` prints its parm: lines.
-func ModuleOptionHelp() string {
+// Help lists every module parameter with its description and type, one per
+// line, as `modinfo bonding` prints its parm: lines.
+func Help() string {
 	var b strings.Builder
 	for _, p := range modParams() {
 		fmt.Fprintf(&b, "%-16s%s:%s (%s)\n", "parm:", p.name, p.desc, p.kind)
@@ -83,13 +86,13 @@ func ModuleOptionHelp() string {
 	return b.String()
 }
 
-// ModuleOptionError is a module option that makes the module load fail
-// (modprobe: Invalid argument). Msg is the kernel's log line; it unwraps to
+// Error is a module option that makes the module load fail (modprobe:
+// Invalid argument). Msg is the kernel's log line; it unwraps to
 // syscall.EINVAL.
-type ModuleOptionError struct{ Msg string }
+type Error struct{ Msg string }
 
-func (e *ModuleOptionError) Error() string { return "bonding: module load failed: " + e.Msg }
-func (e *ModuleOptionError) Unwrap() error { return syscall.EINVAL }
+func (e *Error) Error() string { return "bonding: module load failed: " + e.Msg }
+func (e *Error) Unwrap() error { return syscall.EINVAL }
 
 // modValues holds the raw module parameter variables before
 // bond_check_params; nil strings are unset charp parameters.
@@ -100,10 +103,10 @@ type modValues struct {
 	lpInterval                                                     uint32
 	mode, primary, primaryReselect, lacpRate, adSelect, xmitHash   *string
 	arpValidate, arpAllTargets, failOverMAC                        *string
-	arpIPTarget                                                    [MaxArpTargets]*string
+	arpIPTarget                                                    [bond.MaxArpTargets]*string
 }
 
-// ParseModuleOptions parses module options (each "name=value"; the list is
+// Parse parses module options (each "name=value"; the list is
 // joined with spaces and split again as the kernel's parse_args does, so a
 // double-quoted value may contain spaces) and checks them like
 // bond_check_params. Every kernel log line goes to log ("bonding: unknown
@@ -111,9 +114,9 @@ type modValues struct {
 // range numbers are reset with the kernel's warning; an invalid enum (mode,
 // xmit_hash_policy in a hashing mode, lacp_rate in 802.3ad, ad_select,
 // arp_validate, primary_reselect, fail_over_mac), arp_validate without
-// arp_interval, or a malformed number returns a *ModuleOptionError (errno
+// arp_interval, or a malformed number returns a *Error (errno
 // EINVAL): the daemon must not start, as the module would not load.
-func ParseModuleOptions(args []string, log func(string)) (ModuleConfig, error) {
+func Parse(args []string, log func(string)) (Config, error) {
 	if log == nil {
 		log = func(string) {}
 	}
@@ -122,19 +125,16 @@ func ParseModuleOptions(args []string, log func(string)) (ModuleConfig, error) {
 		resendIGMP: 1, packetsPerSlave: 1, lpInterval: 1,
 	}
 	line := strings.Join(args, " ")
-	for rest := skipArgSpaces(line); rest != ""; {
+	for rest := ktext.SkipSpaces(line); rest != ""; {
 		var name string
 		var val *string
 		name, val, rest = nextArg(rest)
 		if err := v.set(name, val, log); err != nil {
-			return ModuleConfig{}, err
+			return Config{}, err
 		}
 	}
 	return v.check(log)
 }
-
-// skipArgSpaces is skip_spaces.
-func skipArgSpaces(s string) string { return optSkipSpaces(s) }
 
 // nextArg is kernel/params.c next_arg: one "param[=value]" token, where
 // double quotes group spaces; a quote opening the token or the value and one
@@ -149,7 +149,7 @@ func nextArg(args string) (param string, val *string, rest string) {
 	equals := 0
 	i := 0
 	for ; i < len(args); i++ {
-		if kIsSpace(args[i]) && !inQuote {
+		if ktext.IsSpace(args[i]) && !inQuote {
 			break
 		}
 		if equals == 0 && args[i] == '=' {
@@ -163,7 +163,7 @@ func nextArg(args string) (param string, val *string, rest string) {
 	if rest != "" {
 		rest = rest[1:]
 	}
-	rest = optSkipSpaces(rest)
+	rest = ktext.SkipSpaces(rest)
 	end := i
 	closing := i > 0 && args[i-1] == '"'
 	if equals == 0 {
@@ -200,7 +200,7 @@ func (v *modValues) set(name string, val *string, log func(string)) error {
 		}
 		msg := fmt.Sprintf("bonding: `%s' invalid for parameter `%s'", s, name)
 		log(msg)
-		return &ModuleOptionError{Msg: msg}
+		return &Error{Msg: msg}
 	}
 	var p *modParam
 	for _, mp := range modParams() {
@@ -218,13 +218,13 @@ func (v *modValues) set(name string, val *string, log func(string)) error {
 	}
 	switch p.kind {
 	case modInt:
-		n, err := kstrtoint(*val, true)
+		n, err := ktext.Kstrtoint(*val, true)
 		if err != nil {
 			return invalid()
 		}
 		*v.intField(p.name) = int(n)
 	case modUint:
-		n, err := kstrtoint(*val, false)
+		n, err := ktext.Kstrtoint(*val, false)
 		if err != nil {
 			return invalid()
 		}
@@ -233,7 +233,7 @@ func (v *modValues) set(name string, val *string, log func(string)) error {
 		if len(*val) > 1024 {
 			msg := fmt.Sprintf("bonding: `%s' too large for parameter `%s'", *val, name)
 			log(msg)
-			return &ModuleOptionError{Msg: msg}
+			return &Error{Msg: msg}
 		}
 		s := *val
 		*v.charpField(p.name) = &s
@@ -241,11 +241,11 @@ func (v *modValues) set(name string, val *string, log func(string)) error {
 		// param_array: comma separated, at most 16; slots past the new
 		// count keep their previous value, as the kernel's array does.
 		items := strings.Split(*val, ",")
-		if len(items) > MaxArpTargets {
-			log(fmt.Sprintf("%s: can only take %d arguments", p.name, MaxArpTargets))
+		if len(items) > bond.MaxArpTargets {
+			log(fmt.Sprintf("%s: can only take %d arguments", p.name, bond.MaxArpTargets))
 			msg := fmt.Sprintf("bonding: `%s' invalid for parameter `%s'", items[0], name)
 			log(msg)
-			return &ModuleOptionError{Msg: msg}
+			return &Error{Msg: msg}
 		}
 		for i, it := range items {
 			s := it
@@ -309,121 +309,61 @@ func (v *modValues) charpField(name string) **string {
 	panic("bond: no charp module parameter " + name)
 }
 
-var errRange = errors.New("out of range")
-
-// kstrtoint is kstrtoint/kstrtouint(s, 0): optional sign ('-' only when
-// signed), base from the prefix (0x hex, 0 octal, else decimal), one
-// trailing newline allowed, 32-bit range.
-func kstrtoint(s string, signed bool) (int64, error) {
-	neg := false
-	if strings.HasPrefix(s, "+") {
-		s = s[1:]
-	} else if signed && strings.HasPrefix(s, "-") {
-		neg = true
-		s = s[1:]
-		if strings.HasPrefix(s, "+") {
-			return 0, errRange
-		}
-	}
-	base := uint64(10)
-	switch {
-	case len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && len(s) > 2 && kIsXDigit(s[2]):
-		base, s = 16, s[2:]
-	case len(s) >= 1 && s[0] == '0':
-		base = 8
-	}
-	var n uint64
-	i := 0
-	for ; i < len(s); i++ {
-		d := optHexVal(s[i])
-		if d < 0 || uint64(d) >= base {
-			break
-		}
-		if n > (math.MaxUint64-uint64(d))/base {
-			return 0, errRange
-		}
-		n = n*base + uint64(d)
-	}
-	if i == 0 {
-		return 0, errRange
-	}
-	if tail := s[i:]; tail != "" && tail != "\n" {
-		return 0, errRange
-	}
-	switch {
-	case !signed:
-		if n > math.MaxUint32 {
-			return 0, errRange
-		}
-		return int64(n), nil
-	case neg:
-		if n > -math.MinInt32 {
-			return 0, errRange
-		}
-		return -int64(n), nil
-	default:
-		if n > math.MaxInt32 {
-			return 0, errRange
-		}
-		return int64(n), nil
-	}
-}
-
 // parseEnum is bond_opt_parse of a module string against an option's table.
 func parseEnum(opt, s string) (int, bool) {
-	v, ok := OptionByName(opt).Parse(s)
+	v, ok := bond.OptionByName(opt).Parse(s)
 	return int(v.Value), ok
 }
 
 // check is bond_check_params (Debian 6.1).
-func (v *modValues) check(log func(string)) (ModuleConfig, error) {
+func (v *modValues) check(log func(string)) (Config, error) {
 	logf := func(format string, a ...any) { log(fmt.Sprintf(format, a...)) }
-	fail := func(format string, a ...any) (ModuleConfig, error) {
+	fail := func(format string, a ...any) (Config, error) {
 		msg := fmt.Sprintf(format, a...)
 		log(msg)
-		return ModuleConfig{}, &ModuleOptionError{Msg: msg}
+		return Config{}, &Error{Msg: msg}
 	}
-	p := DefaultParams()
-
-	mode := ModeRoundRobin
-	if v.mode != nil {
-		m, ok := parseEnum("mode", *v.mode)
+	// enum parses *raw with the option's value table into *dst; a value
+	// the table lacks fails the load with the kernel's message (format
+	// takes the value).
+	var failed error
+	enum := func(opt string, raw *string, dst *int, format string) bool {
+		x, ok := parseEnum(opt, *raw)
 		if !ok {
-			return fail("Error: Invalid bonding mode \"%s\"", *v.mode)
+			_, failed = fail(format, *raw)
+			return false
 		}
-		mode = m
+		*dst = x
+		return true
 	}
-	xmit := XmitLayer2
+	p := bond.DefaultParams()
+
+	modeN := int(bond.ModeRoundRobin)
+	if v.mode != nil && !enum("mode", v.mode, &modeN, `Error: Invalid bonding mode "%s"`) {
+		return Config{}, failed
+	}
+	mode := bond.ModeID(modeN)
+	xmit := bond.XmitLayer2
 	if v.xmitHash != nil {
-		if mode == ModeRoundRobin || mode == ModeActiveBackup || mode == ModeBroadcast {
-			logf("xmit_hash_policy param is irrelevant in mode %s", ModeDescription(mode))
-		} else {
-			x, ok := parseEnum("xmit_hash_policy", *v.xmitHash)
-			if !ok {
-				return fail("Error: Invalid xmit_hash_policy \"%s\"", *v.xmitHash)
-			}
-			xmit = x
+		if !mode.CanUseXmitHash() {
+			logf("xmit_hash_policy param is irrelevant in mode %s", bond.ModeDescription(mode))
+		} else if !enum("xmit_hash_policy", v.xmitHash, &xmit, `Error: Invalid xmit_hash_policy "%s"`) {
+			return Config{}, failed
 		}
 	}
 	lacpFast := 0
 	if v.lacpRate != nil {
-		if mode != Mode8023AD {
-			logf("lacp_rate param is irrelevant in mode %s", ModeDescription(mode))
-		} else {
-			r, ok := parseEnum("lacp_rate", *v.lacpRate)
-			if !ok {
-				return fail("Error: Invalid lacp rate \"%s\"", *v.lacpRate)
-			}
-			lacpFast = r
+		if mode != bond.Mode8023AD {
+			logf("lacp_rate param is irrelevant in mode %s", bond.ModeDescription(mode))
+		} else if !enum("lacp_rate", v.lacpRate, &lacpFast, `Error: Invalid lacp rate "%s"`) {
+			return Config{}, failed
 		}
 	}
 	if v.adSelect != nil {
-		a, ok := parseEnum("ad_select", *v.adSelect)
-		if !ok {
-			return fail("Error: Invalid ad_select \"%s\"", *v.adSelect)
+		if !enum("ad_select", v.adSelect, &p.AdSelect, `Error: Invalid ad_select "%s"`) {
+			return Config{}, failed
 		}
-		p.AdSelect = a
-		if mode != Mode8023AD {
+		if mode != bond.Mode8023AD {
 			logf("ad_select param only affects 802.3ad mode")
 		}
 	}
@@ -452,10 +392,10 @@ func (v *modValues) check(log func(string)) (ModuleConfig, error) {
 			v.numPeerNotif)
 		v.numPeerNotif = 1
 	}
-	if noArpModes&optModeBit(mode) != 0 && v.miimon == 0 {
+	if !mode.UsesARPMonitor() && v.miimon == 0 {
 		logf("Warning: miimon must be specified, otherwise bonding will not detect link failure, speed and duplex which are essential for 802.3ad operation")
 		logf("Forcing miimon to 100msec")
-		v.miimon = optDefaultMiimon
+		v.miimon = bond.DefaultMiimon
 	}
 	if v.txQueues < 1 || v.txQueues > 255 {
 		logf("Warning: tx_queues (%d) should be between 1 and 255, resetting to %d", v.txQueues, 16)
@@ -475,7 +415,7 @@ func (v *modValues) check(log func(string)) (ModuleConfig, error) {
 			v.packetsPerSlave, math.MaxUint16)
 		v.packetsPerSlave = 1
 	}
-	if mode == ModeALB {
+	if mode == bond.ModeALB {
 		logf("In ALB mode you might experience client disconnections upon reconnection of a link if the bonding module updelay parameter (%d msec) is incompatible with the forwarding delay time of the switch",
 			v.updelay)
 	}
@@ -507,10 +447,10 @@ func (v *modValues) check(log func(string)) (ModuleConfig, error) {
 		v.arpInterval = 0
 	}
 	var targets []netip.Addr
-	for i := 0; i < MaxArpTargets && len(targets) < MaxArpTargets && v.arpIPTarget[i] != nil; i++ {
+	for i := 0; i < bond.MaxArpTargets && len(targets) < bond.MaxArpTargets && v.arpIPTarget[i] != nil; i++ {
 		raw := *v.arpIPTarget[i]
-		ip, ok := in4pton(raw)
-		if !ok || !arpTargetOK(ip) {
+		ip, ok := ktext.In4pton(raw)
+		if !ok || !bond.ArpTargetOK(ip) {
 			logf("Warning: bad arp_ip_target module parameter (%s), ARP monitoring will not be performed", raw)
 			v.arpInterval = 0
 			continue
@@ -530,16 +470,14 @@ func (v *modValues) check(log func(string)) (ModuleConfig, error) {
 			v.arpInterval)
 		v.arpInterval = 0
 	}
-	arpValidate := ArpValidateNone
+	arpValidate := bond.ArpValidateNone
 	if v.arpValidate != nil {
 		if v.arpInterval == 0 {
 			return fail("arp_validate requires arp_interval")
 		}
-		a, ok := parseEnum("arp_validate", *v.arpValidate)
-		if !ok {
-			return fail("Error: invalid arp_validate \"%s\"", *v.arpValidate)
+		if !enum("arp_validate", v.arpValidate, &arpValidate, `Error: invalid arp_validate "%s"`) {
+			return Config{}, failed
 		}
-		arpValidate = a
 	}
 	arpAllTargets := 0
 	if v.arpAllTargets != nil {
@@ -557,33 +495,29 @@ func (v *modValues) check(log func(string)) (ModuleConfig, error) {
 		// The kernel prints the raw strings of the first count slots.
 		var b strings.Builder
 		fmt.Fprintf(&b, "ARP monitoring set to %d ms, validate %s, with %d target(s):",
-			v.arpInterval, ValueName("arp_validate", arpValidate), len(targets))
+			v.arpInterval, bond.ValueName("arp_validate", arpValidate), len(targets))
 		for i := range targets {
 			b.WriteString(" " + *v.arpIPTarget[i])
 		}
 		log(b.String())
 	}
 	primary := v.primary
-	if primary != nil && !UsesPrimary(mode) {
-		logf("Warning: %s primary device specified but has no effect in %s mode", *primary, ModeDescription(mode))
+	if primary != nil && !mode.UsesPrimary() {
+		logf("Warning: %s primary device specified but has no effect in %s mode", *primary, bond.ModeDescription(mode))
 		primary = nil
 	}
-	reselect := ReselectAlways
+	reselect := bond.ReselectAlways
 	if primary != nil && v.primaryReselect != nil {
-		r, ok := parseEnum("primary_reselect", *v.primaryReselect)
-		if !ok {
-			return fail("Error: Invalid primary_reselect \"%s\"", *v.primaryReselect)
+		if !enum("primary_reselect", v.primaryReselect, &reselect, `Error: Invalid primary_reselect "%s"`) {
+			return Config{}, failed
 		}
-		reselect = r
 	}
-	fom := FOMNone
+	fom := bond.FOMNone
 	if v.failOverMAC != nil {
-		f, ok := parseEnum("fail_over_mac", *v.failOverMAC)
-		if !ok {
-			return fail("Error: invalid fail_over_mac \"%s\"", *v.failOverMAC)
+		if !enum("fail_over_mac", v.failOverMAC, &fom, `Error: invalid fail_over_mac "%s"`) {
+			return Config{}, failed
 		}
-		fom = f
-		if mode != ModeActiveBackup {
+		if !mode.IsActiveBackup() {
 			logf("Warning: fail_over_mac only affects active-backup mode")
 		}
 	}
@@ -614,9 +548,9 @@ func (v *modValues) check(log func(string)) (ModuleConfig, error) {
 	p.ArpTargets = targets
 	if primary != nil {
 		p.Primary = *primary
-		if len(p.Primary) > ifNameSizeOpt-1 {
-			p.Primary = p.Primary[:ifNameSizeOpt-1]
+		if len(p.Primary) > ktext.IFNAMSIZ-1 {
+			p.Primary = p.Primary[:ktext.IFNAMSIZ-1]
 		}
 	}
-	return ModuleConfig{MaxBonds: v.maxBonds, Params: p}, nil
+	return Config{MaxBonds: v.maxBonds, Params: p}, nil
 }

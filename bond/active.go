@@ -1,0 +1,278 @@
+package bond
+
+import (
+	"net"
+	"syscall"
+)
+
+// Active slave selection and the slaves' active/backup flags (bond_main.c
+// bond_select_active_slave, bond_change_active_slave and their helpers;
+// bond_options.c for active_slave and primary).
+
+// SetSlaveActive marks s active (bond_set_slave_active_flags).
+func (b *Bond) SetSlaveActive(s *Slave) {
+	s.active = true
+	s.rxDrop.Store(false)
+}
+
+// SetSlaveInactive marks s backup, except in balance-tlb/alb whose slaves
+// keep the active flag, and, unless all_slaves_active, inactive: frames it
+// receives are dropped after the receive probe
+// (bond_set_slave_inactive_flags).
+func (b *Bond) SetSlaveInactive(s *Slave) {
+	if !b.params.Mode.IsLB() {
+		s.active = false
+	}
+	s.rxDrop.Store(b.params.AllSlavesActive == 0)
+}
+
+// SetSlaveBackup clears only s's active flag (bond_set_backup_slave).
+func (b *Bond) SetSlaveBackup(s *Slave) { s.active = false }
+
+// SetSlaveMAC sets s's MAC address on the host (dev_set_mac_address).
+func (b *Bond) SetSlaveMAC(s *Slave, mac net.HardwareAddr) error {
+	return b.reg.cfg.Host.SetHWAddr(s.index, mac)
+}
+
+// Send queues frame on s's socket (see Control.Send): ENODEV when s has no
+// open port.
+func (b *Bond) Send(s *Slave, frame []byte) error {
+	if s.port == nil {
+		return syscall.ENODEV
+	}
+	return s.port.WriteFrame(frame)
+}
+
+// TxChanged rebuilds and publishes the transmit selector.
+func (b *Bond) TxChanged() { b.rebuildTx() }
+
+// CarrierChanged reruns the carrier decision (bond_set_carrier).
+func (b *Bond) CarrierChanged() { b.setCarrier() }
+
+// setCarrier sets the bond's carrier (bond_set_carrier): the mode's
+// decision if it makes one (802.3ad with min_links), else on when any
+// slave's link is up. It reports whether the carrier changed.
+func (b *Bond) setCarrier() bool {
+	on, decided := b.mode.Carrier()
+	if !decided {
+		on = false
+		for _, s := range b.slaves {
+			if s.link == LinkUp {
+				on = true
+				break
+			}
+		}
+	}
+	if on == b.carrier {
+		return false
+	}
+	b.carrier = on
+	_ = b.master.SetCarrier(on)
+	b.changed()
+	return true
+}
+
+// choosePrimaryOrCurrent follows bond_choose_primary_or_current.
+//
+// Without a usable primary, the first slave whose link is up (the one with
+// the highest slave priority; priorities are netlink-only, so all equal
+// here) stands in for the primary, as 6.0+ kernels do.
+func (b *Bond) choosePrimaryOrCurrent() *Slave {
+	prim, curr := b.primary, b.currActive
+	if prim == nil || prim.link != LinkUp {
+		var hprio *Slave
+		for _, s := range b.slaves {
+			if s.link == LinkUp {
+				hprio = s
+				break
+			}
+		}
+		if hprio == nil || hprio == curr {
+			if curr == nil || curr.link != LinkUp {
+				return nil
+			}
+			return curr
+		}
+		prim = hprio
+	} else if b.forcePrimary {
+		b.forcePrimary = false
+		return prim
+	}
+	if curr == nil || curr.link != LinkUp {
+		return prim
+	}
+	switch b.params.PrimaryReselect {
+	case ReselectBetter:
+		if prim.speed < curr.speed {
+			return curr
+		}
+		if prim.speed == curr.speed && prim.duplex <= curr.duplex {
+			return curr
+		}
+		return prim
+	case ReselectFailure:
+		return curr
+	default:
+		return prim
+	}
+}
+
+// findBest follows bond_find_best_slave.
+func (b *Bond) findBest() *Slave {
+	if s := b.choosePrimaryOrCurrent(); s != nil {
+		return s
+	}
+	var best *Slave
+	mintime := b.params.UpDelay
+	for _, s := range b.slaves {
+		if s.link == LinkUp {
+			return s
+		}
+		if s.link == LinkBack && s.devUp && s.delay < mintime {
+			mintime = s.delay
+			best = s
+		}
+	}
+	return best
+}
+
+// selectActive follows bond_select_active_slave.
+func (b *Bond) selectActive() {
+	best := b.findBest()
+	if best == b.currActive {
+		return
+	}
+	b.ChangeActiveSlave(best)
+	if !b.setCarrier() {
+		return
+	}
+	if b.carrier {
+		b.Logf("active interface up!")
+	} else {
+		b.Logf("now running without any active interface!")
+	}
+}
+
+// ChangeActiveSlave follows bond_change_active_slave: the log lines of the
+// modes with a primary, a slave "going back" promoted at once, then the
+// mode's ActiveChanged hook.
+func (b *Bond) ChangeActiveSlave(n *Slave) {
+	old := b.currActive
+	if old == n {
+		return
+	}
+	if n != nil {
+		if n.link == LinkBack {
+			if b.params.Mode.UsesPrimary() {
+				b.SlaveLogf(n.name, "making interface the new active one %d ms earlier",
+					(b.params.UpDelay-n.delay)*b.params.Miimon)
+			}
+			n.delay = 0
+			n.link, n.newLink = LinkUp, LinkUp
+		} else if b.params.Mode.UsesPrimary() {
+			b.SlaveLogf(n.name, "making interface the new active one")
+		}
+	}
+	b.currActive = n
+	b.mode.ActiveChanged(old, n)
+	b.rebuildTx()
+	b.changed()
+}
+
+// failOverMAC applies fail_over_mac=active|follow on a change of active
+// slave (bond_do_fail_over_mac).
+func (b *Bond) failOverMAC(n, old *Slave) {
+	h := b.reg.cfg.Host
+	switch b.params.FailOverMACInEffect() {
+	case FOMActive:
+		if li, err := h.LinkByIndex(n.index); err == nil && len(li.HWAddr) == 6 {
+			if err := h.SetHWAddr(b.index, li.HWAddr); err == nil {
+				b.hwaddr = append(b.hwaddr[:0:0], li.HWAddr...)
+			}
+		}
+	case FOMFollow:
+		if old != nil {
+			if li, err := h.LinkByIndex(n.index); err == nil {
+				_ = h.SetHWAddr(old.index, li.HWAddr)
+			}
+		}
+		_ = h.SetHWAddr(n.index, b.hwaddr)
+	}
+}
+
+// SetActiveSlave makes the named slave curr_active_slave
+// (bond_options.c bond_option_active_slave_set). "" clears the active slave
+// and reselects. Errors: ENODEV (no such interface), EINVAL (not a slave of
+// this bond, or its link is not up).
+func (b *Bond) SetActiveSlave(name string) error {
+	if name == "" {
+		if old := b.currActive; old != nil {
+			b.currActive = nil
+			b.mode.ActiveChanged(old, nil)
+		}
+		b.selectActive()
+		b.rebuildTx()
+		b.changed()
+		return nil
+	}
+	li, err := b.reg.cfg.Host.LinkByName(name)
+	if err != nil {
+		return syscall.ENODEV
+	}
+	n := b.slaveByIndex(li.Index)
+	if n == nil {
+		if b.reg.masterOf(li.Index) == nil {
+			b.SlaveLogf(li.Name, "Device is not bonding slave")
+		} else {
+			b.SlaveLogf(li.Name, "Device is not our slave")
+		}
+		return syscall.EINVAL
+	}
+	old := b.currActive
+	if n == old {
+		return nil
+	}
+	if old != nil && n.link == LinkUp && n.devUp {
+		b.ChangeActiveSlave(n)
+		return nil
+	}
+	b.SlaveLogf(n.name, "Could not set as active slave; either %s is down or the link is down", n.name)
+	return syscall.EINVAL
+}
+
+// SetPrimary records the primary option and reselects
+// (bond_options.c bond_option_primary_set). A name that is not enslaved is
+// remembered for a later enslave.
+func (b *Bond) SetPrimary(name string) {
+	if len(name) >= ifNameSize {
+		name = name[:ifNameSize-1]
+	}
+	defer b.changed()
+	if name == "" {
+		b.primary = nil
+		b.params.Primary = ""
+		b.selectActive()
+		return
+	}
+	for _, s := range b.slaves {
+		if s.name == name {
+			b.primary = s
+			b.params.Primary = s.name
+			b.forcePrimary = true
+			b.selectActive()
+			return
+		}
+	}
+	if b.primary != nil {
+		b.primary = nil
+		b.selectActive()
+	}
+	b.params.Primary = name
+}
+
+// Reselect reruns the active slave selection (bond_select_active_slave), as
+// a change of primary_reselect does.
+func (b *Bond) Reselect() {
+	b.selectActive()
+	b.changed()
+}
