@@ -177,6 +177,11 @@ func (b *Bond) ChangeActiveSlave(n *Slave) {
 	b.mode.ActiveChanged(old, n)
 	b.rebuildTx()
 	b.changed()
+	name := ""
+	if n != nil {
+		name = n.name
+	}
+	b.reg.journal(Change{Kind: ChangeActive, Bond: b.name, Name: name})
 }
 
 // failOverMAC applies fail_over_mac=active|follow on a change of active

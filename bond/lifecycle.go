@@ -132,6 +132,7 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 		return
 	}
 	if li.Name != "" && li.Name != b.name {
+		r.journal(Change{Kind: ChangeRename, Bond: b.name, NewName: li.Name})
 		b.name = li.Name
 		b.changed()
 	}
@@ -141,10 +142,12 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 		} else {
 			b.close()
 		}
+		r.journal(Change{Kind: ChangeUp, Bond: b.name, Up: b.up})
 	}
 	if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) {
 		b.hwaddr = append(net.HardwareAddr(nil), li.HWAddr...)
 		b.macSet = true
+		r.journal(Change{Kind: ChangeMAC, Bond: b.name, MAC: append(net.HardwareAddr(nil), li.HWAddr...)})
 		if b.params.FailOverMACInEffect() == FOMNone {
 			for _, s := range b.slaves {
 				_ = r.cfg.Host.SetHWAddr(s.index, b.hwaddr)
@@ -175,6 +178,7 @@ func (b *Bond) slaveEvent(s *Slave, ev LinkEvent, seq uint64, sp speedRead) {
 	s.noteSpeed(li, sp)
 	if li.Name != "" && li.Name != s.name {
 		b.reg.logf("%s: renamed from %s", li.Name, s.name)
+		b.reg.journal(Change{Kind: ChangeRename, Bond: b.name, Name: s.name, NewName: li.Name})
 		s.name = li.Name
 		b.changed()
 	}

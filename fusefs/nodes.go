@@ -403,12 +403,6 @@ func (n *node) target(snap *bond.Snapshot) (string, bool) {
 	return "", false
 }
 
-// callerOf returns the credentials of the FUSE request behind ctx: only root
-// has CAP_NET_ADMIN.
-func callerOf(ctx context.Context) bond.Caller {
-	c, ok := fuse.FromContext(ctx)
-	return bond.Caller{NetAdmin: ok && c.Uid == 0}
-}
 
 // content renders file n for caller c, or fails with ENOENT when it is gone.
 func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errno) {
@@ -580,10 +574,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, syscall.ELOOP
 	}
 	acc := flags & syscall.O_ACCMODE
-	// procfs (unlike kernfs) lets root open its 0444 files for writing; the
+	// procfs (unlike kernfs) lets root open its 0444 files for writing
+	// (the kernel has checked the mode bits: default_permissions); the
 	// write itself then fails with EIO (proc_reg_write without a write op).
-	procRoot := n.kind == kindProcFile && callerOf(ctx).NetAdmin
-	if acc != syscall.O_RDONLY && !n.writable() && !procRoot {
+	if acc != syscall.O_RDONLY && !n.writable() && n.kind != kindProcFile {
 		return nil, 0, syscall.EACCES
 	}
 	snap := n.fsys.syncedSnapshot(ctx)
@@ -595,7 +589,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		}
 		return h, fuse.FOPEN_DIRECT_IO, 0
 	}
-	text, errno := n.content(snap, callerOf(ctx))
+	text, errno := n.content(snap, readerOf(ctx))
 	if errno != 0 {
 		return nil, 0, errno
 	}
@@ -653,7 +647,7 @@ func (n *node) write(ctx context.Context, data []byte) (written uint32, errno sy
 	case kindMasters:
 		err = n.fsys.be.WriteMasters(ctx, string(data))
 	case kindOption:
-		err = n.fsys.be.WriteOption(ctx, n.dev, n.name, string(data), callerOf(ctx))
+		err = n.fsys.be.WriteOption(ctx, n.dev, n.name, string(data), writerOf(ctx))
 	case kindDevAttr:
 		if errno := n.fsys.writeDevAttr(n.dev, n.name, data); errno != 0 {
 			return 0, errno

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,20 +133,34 @@ type daemon struct {
 // its mount removed when the test ends.
 func startDaemon(t *testing.T, netns string, opts ...string) *daemon {
 	t.Helper()
+	return startDaemonAt(t, netns, "", opts...)
+}
+
+// startDaemonAt is startDaemon with the mount at root ("" for a new
+// temporary directory).
+func startDaemonAt(t *testing.T, netns, root string, opts ...string) *daemon {
+	t.Helper()
 	bin := bondingfsBin(t)
 	dir := t.TempDir()
+	given := root != "" // may be a dead mount the daemon must detach
+	if root == "" {
+		root = filepath.Join(dir, "mnt")
+	}
 	d := &daemon{
-		root: filepath.Join(dir, "mnt"),
+		root: root,
 		klog: filepath.Join(dir, "kernel.log"),
 		out:  filepath.Join(dir, "bondingfs.out"),
 		done: make(chan struct{}),
 	}
 	d.sys = filepath.Join(d.root, "sys/class/net")
 	d.proc = filepath.Join(d.root, "proc/net/bonding")
-	if err := os.MkdirAll(d.root, 0o755); err != nil {
+	if err := os.MkdirAll(d.root, 0o755); err != nil && !given {
 		t.Fatal(err)
 	}
 	args := []string{"serve", "--root", d.root, "--log", d.klog}
+	if !slices.ContainsFunc(opts, func(o string) bool { return strings.HasPrefix(o, "--state") }) {
+		args = append(args, "--state", filepath.Join(dir, "state"))
+	}
 	if netns != "" {
 		args = append(args, "--netns", netns)
 	}

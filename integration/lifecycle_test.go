@@ -20,6 +20,15 @@ type linkState struct {
 func slaveState(t *testing.T, ns *nettest.Netns, dev string) linkState {
 	t.Helper()
 	out := ns.Run(t, "ip", "-o", "link", "show", "dev", dev)
+	// iproute2 may print "Error: Peer netns reference is invalid." (stderr)
+	// for a veth whose peer's namespace it cannot name
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "Error:") {
+			lines = append(lines, l)
+		}
+	}
+	out = strings.Join(lines, "\n")
 	var st linkState
 	f := strings.Fields(out)
 	for i := 0; i+1 < len(f); i++ {

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"bondingfs/bond"
+	"bondingfs/status"
+)
+
+// runStatus is `bondingfs status [--json] [--ctl PATH] [BOND...]`: the
+// state of the daemon at the control socket, as the status package
+// renders it. Exit status 1 when the daemon cannot be reached or a named
+// bond does not exist.
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the documented JSON document (schema in the README)")
+	ctl := fs.String("ctl", envOr("BONDINGFS_CTL", DefaultCtl), "control socket of the daemon")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: bondingfs status [--json] [--ctl PATH] [BOND...]\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	rep, err := ctlCall(*ctl, ctlRequest{Op: "report", Args: fs.Args()})
+	if err != nil {
+		fmt.Fprintf(stderr, "bondingfs: status: no daemon at %s: %v\n", *ctl, err)
+		return 1
+	}
+	if rep.Errno != 0 || rep.Report == nil {
+		fmt.Fprintf(stderr, "bondingfs: status: %s\n", orNoneErr(rep.Error))
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep.Report); err != nil {
+			fmt.Fprintf(stderr, "bondingfs: status: %v\n", err)
+			return 1
+		}
+	} else if err := status.WriteText(stdout, *rep.Report); err != nil {
+		fmt.Fprintf(stderr, "bondingfs: status: %v\n", err)
+		return 1
+	}
+	for _, m := range rep.Missing {
+		fmt.Fprintf(stderr, "bondingfs: status: %s: no such bond\n", m)
+	}
+	if len(rep.Missing) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func orNoneErr(s string) string {
+	if s == "" {
+		return "the daemon sent no report"
+	}
+	return s
+}
+
+// metricsAddr makes a listen address of the --metrics value: a bare port
+// (":9111" or "9111") listens on loopback only.
+func metricsAddr(v string) string {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return net.JoinHostPort("127.0.0.1", v)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// serveMetrics serves the registry's Prometheus metrics (status.Collector,
+// the control loop's wait and run histograms, Go runtime and process
+// metrics) at http://ADDR/metrics.
+func serveMetrics(addr string, reg *bond.Registry) (*http.Server, error) {
+	pr := prometheus.NewRegistry()
+	pr.MustRegister(status.NewCollector(reg.Snapshot), loopCollector{reg},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ln, err := net.Listen("tcp", metricsAddr(addr))
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(pr, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+// loopCollector exports bond.Registry.LoopStats as Prometheus histograms
+// (seconds) and the receive probe's drop counter.
+type loopCollector struct{ reg *bond.Registry }
+
+var (
+	descLoopWait = prometheus.NewDesc("bondingfs_control_loop_wait_seconds", "Time an operation waited for the control goroutine (the engine's RTNL).", nil, nil)
+	descLoopRun  = prometheus.NewDesc("bondingfs_control_loop_run_seconds", "Time an operation ran on the control goroutine, publishing included.", nil, nil)
+	descRecvDrop = prometheus.NewDesc("bondingfs_recv_probe_dropped_total", "Frames the receive probe could not hand to the control goroutine.", nil, nil)
+)
+
+func (c loopCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descLoopWait
+	ch <- descLoopRun
+	ch <- descRecvDrop
+}
+
+func (c loopCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.reg.LoopStats()
+	for _, h := range []struct {
+		d *prometheus.Desc
+		h bond.Histogram
+	}{{descLoopWait, st.Wait}, {descLoopRun, st.Run}} {
+		buckets := map[float64]uint64{}
+		var cum uint64
+		for i, b := range h.h.Bounds {
+			cum += h.h.Counts[i]
+			buckets[b.Seconds()] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(h.d, h.h.Count, h.h.Sum.Seconds(), buckets)
+	}
+	ch <- prometheus.MustNewConstMetric(descRecvDrop, prometheus.CounterValue, float64(st.RecvDropped))
+}
