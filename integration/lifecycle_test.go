@@ -20,15 +20,14 @@ type linkState struct {
 func slaveState(t *testing.T, ns *nettest.Netns, dev string) linkState {
 	t.Helper()
 	out := ns.Run(t, "ip", "-o", "link", "show", "dev", dev)
-	// iproute2 may print "Error: Peer netns reference is invalid." (stderr)
-	// for a veth whose peer's namespace it cannot name
-	var lines []string
+	// ip may print "Error: Peer netns reference is invalid." (stderr) before
+	// the link's line when the veth's peer namespace has no id here
 	for _, l := range strings.Split(out, "\n") {
-		if !strings.HasPrefix(l, "Error:") {
-			lines = append(lines, l)
+		if strings.Contains(l, ": "+dev+":") || strings.Contains(l, ": "+dev+"@") {
+			out = l
+			break
 		}
 	}
-	out = strings.Join(lines, "\n")
 	var st linkState
 	f := strings.Fields(out)
 	for i := 0; i+1 < len(f); i++ {
