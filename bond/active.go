@@ -174,6 +174,9 @@ func (b *Bond) ChangeActiveSlave(n *Slave) {
 		}
 	}
 	b.currActive = n
+	if old != nil {
+		b.failovers++
+	}
 	b.mode.ActiveChanged(old, n)
 	b.rebuildTx()
 	b.changed()

@@ -17,6 +17,8 @@ type Bond struct {
 	index  int
 	params Params
 	master Master
+	// failovers counts changes of curr_active_slave away from a slave
+	failovers int
 
 	up      bool // IFF_UP of the master TAP
 	carrier bool
@@ -73,6 +75,7 @@ type Slave struct {
 	released         bool
 	linkSeq          uint64    // the newest host read applied (fetch)
 	nextSpeed        speedRead // speed read with the newest link state, for the next commit
+	counters         SlaveCounters
 }
 
 // Name returns the bond's interface name.

@@ -192,14 +192,15 @@ func (b *Bond) slaveEvent(s *Slave, ev LinkEvent, seq uint64, sp speedRead) {
 // status builds the bond's snapshot.
 func (b *Bond) status() *BondStatus {
 	st := &BondStatus{
-		Name:    b.name,
-		Index:   b.index,
-		Params:  b.params.Clone(),
-		Up:      b.up,
-		Carrier: b.carrier,
-		HWAddr:  append(net.HardwareAddr(nil), b.hwaddr...),
-		MTU:     b.mtu,
-		Slaves:  make([]SlaveStatus, 0, len(b.slaves)),
+		Name:      b.name,
+		Index:     b.index,
+		Params:    b.params.Clone(),
+		Up:        b.up,
+		Carrier:   b.carrier,
+		HWAddr:    append(net.HardwareAddr(nil), b.hwaddr...),
+		MTU:       b.mtu,
+		Slaves:    make([]SlaveStatus, 0, len(b.slaves)),
+		Failovers: b.failovers,
 	}
 	if b.params.Mode.UsesPrimary() && b.currActive != nil {
 		st.ActiveSlave = b.currActive.name
@@ -218,6 +219,7 @@ func (b *Bond) status() *BondStatus {
 			QueueID:          s.queueID,
 			Speed:            s.speed,
 			Duplex:           s.duplex,
+			Counters:         &s.counters,
 		})
 	}
 	b.mode.Status(st)

@@ -74,8 +74,12 @@ func (b *Bond) startPortReader(s *Slave) {
 	go func() {
 		defer b.readers.Done()
 		defer close(done)
+		c := &s.counters
 		readLoop(p, func(frame []byte) {
-			if !b.probeFrame(s, frame) && !s.rxDrop.Load() {
+			probed := b.probeFrame(s, frame)
+			drop := !probed && s.rxDrop.Load()
+			c.countRx(len(frame), probed, drop)
+			if !probed && !drop {
 				_ = m.WriteFrame(frame)
 			}
 		})

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -229,12 +230,40 @@ func TestStatusAndMetrics(t *testing.T) {
 		`bondingfs_bond_slaves{bond="bond0"} 2`,
 		`bondingfs_slave_mii_status{bond="bond0",slave="eth0",status="up"} 1`,
 		`bondingfs_control_loop_run_seconds_count`,
+		`bondingfs_bond_failovers_total{bond="bond0"} 0`,
+		`bondingfs_slave_rx_dropped_total{bond="bond0",slave="eth1"}`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	checkMetricsText(t, body)
+	fams := checkMetricsText(t, body)
+	// the pings went out and came back through the active slave eth0
+	for _, name := range []string{"bondingfs_slave_rx_frames_total", "bondingfs_slave_rx_bytes_total", "bondingfs_slave_tx_frames_total"} {
+		if v := metricValue(fams, name, "eth0"); v <= 0 {
+			t.Errorf("%s{slave=eth0} = %v after pings, want > 0", name, v)
+		}
+	}
+}
+
+// metricValue returns the value of the family's sample with label
+// slave=slave (-1 when there is none).
+func metricValue(fams map[string]*dto.MetricFamily, name, slave string) float64 {
+	f := fams[name]
+	if f == nil {
+		return -1
+	}
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "slave" && l.GetValue() == slave {
+				if c := m.GetCounter(); c != nil {
+					return c.GetValue()
+				}
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
 }
 
 func freePort(t *testing.T) string {
@@ -262,7 +291,7 @@ func scrape(t *testing.T, url string) string {
 }
 
 // checkMetricsText parses a scrape with Prometheus' own text parser.
-func checkMetricsText(t *testing.T, body string) {
+func checkMetricsText(t *testing.T, body string) map[string]*dto.MetricFamily {
 	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
@@ -272,4 +301,5 @@ func checkMetricsText(t *testing.T, body string) {
 	if fams["bondingfs_control_loop_wait_seconds"] == nil {
 		t.Errorf("no control-loop wait histogram")
 	}
+	return fams
 }

@@ -49,6 +49,9 @@ type Bond struct {
 	// read it (see FromSnapshot).
 	Options map[string]string `json:"options"`
 	Slaves  []Slave           `json:"slaves"`
+	// Failovers counts changes of the active slave away from a slave (to
+	// another or to none) since the bond was created.
+	Failovers int `json:"failovers"`
 	// AD is the 802.3ad state; absent outside 802.3ad.
 	AD *AD `json:"ad,omitempty"`
 }
@@ -69,6 +72,16 @@ type Slave struct {
 	SpeedMbps int `json:"speed_mbps"`
 	// Duplex is "full", "half" or "unknown".
 	Duplex string `json:"duplex"`
+	// RxFrames and RxBytes count frames received on the slave and
+	// delivered up the bond; RxDropped those dropped because the slave is
+	// inactive, RxProbed those the receive probe consumed (LACPDUs, ARP
+	// monitor replies). Since the slave was enslaved; bytes without the vnet
+	// header. The slave's transmit counters are the kernel's
+	// (/sys/class/net/<slave>/statistics/tx_*).
+	RxFrames  uint64 `json:"rx_frames"`
+	RxBytes   uint64 `json:"rx_bytes"`
+	RxDropped uint64 `json:"rx_dropped"`
+	RxProbed  uint64 `json:"rx_probed"`
 	// AD is this port's 802.3ad state; absent outside 802.3ad.
 	AD *ADPort `json:"ad,omitempty"`
 }
@@ -163,6 +176,7 @@ func fromBond(b *bond.BondStatus, c bond.Caller) Bond {
 		PrimarySlave: b.PrimarySlave,
 		Options:      map[string]string{},
 		Slaves:       make([]Slave, 0, len(b.Slaves)),
+		Failovers:    b.Failovers,
 	}
 	for _, o := range bond.Options {
 		if o.Show == nil {
@@ -202,6 +216,9 @@ func fromSlave(s *bond.SlaveStatus) Slave {
 	}
 	if s.Active {
 		out.State = "active"
+	}
+	if c := s.Counters; c != nil {
+		out.RxFrames, out.RxBytes, out.RxDropped, out.RxProbed = c.RxFrames(), c.RxBytes(), c.RxDropped(), c.RxProbed()
 	}
 	if s.Speed == bond.SpeedUnknown {
 		out.SpeedMbps = -1

@@ -41,7 +41,7 @@ func testSnapshot() *bond.Snapshot {
 	return &bond.Snapshot{Bonds: []*bond.BondStatus{
 		{
 			Name: "bond0", Index: 7, Params: ab, Up: true, Carrier: true,
-			HWAddr: mac("02:00:00:00:00:01"), MTU: 1500, ActiveSlave: "eth0", PrimarySlave: "eth0",
+			HWAddr: mac("02:00:00:00:00:01"), MTU: 1500, ActiveSlave: "eth0", PrimarySlave: "eth0", Failovers: 3,
 			Slaves: []bond.SlaveStatus{
 				{Name: "eth0", Index: 3, Link: bond.LinkUp, Active: true, PermHWAddr: mac("02:00:00:00:00:01"), Speed: 10000, Duplex: bond.DuplexFull},
 				{Name: "eth1", Index: 4, Link: bond.LinkDown, LinkFailureCount: 1, PermHWAddr: mac("02:00:00:00:00:02"), Speed: bond.SpeedUnknown, Duplex: bond.DuplexUnknown},

@@ -269,7 +269,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		defer ctl.close()
 	}
 	if *metricsAddr != "" {
-		ms, err := serveMetrics(*metricsAddr, reg)
+		ms, err := serveMetrics(*metricsAddr, reg, sysfsPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "bondingfs: --metrics: %v\n", err)
 			if *realPaths {

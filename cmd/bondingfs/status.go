@@ -8,6 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,11 +92,15 @@ func metricsAddr(v string) string {
 
 // serveMetrics serves the registry's Prometheus metrics (status.Collector,
 // the control loop's wait and run histograms, Go runtime and process
-// metrics) at http://ADDR/metrics.
-func serveMetrics(addr string, reg *bond.Registry) (*http.Server, error) {
+// metrics, and with sysfs the slaves' kernel counters) at
+// http://ADDR/metrics.
+func serveMetrics(addr string, reg *bond.Registry, sysfs string) (*http.Server, error) {
 	pr := prometheus.NewRegistry()
 	pr.MustRegister(status.NewCollector(reg.Snapshot), loopCollector{reg},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if sysfs != "" {
+		pr.MustRegister(slaveStatsCollector{reg: reg, sysfs: sysfs})
+	}
 	ln, err := net.Listen("tcp", metricsAddr(addr))
 	if err != nil {
 		return nil, err
@@ -135,4 +143,50 @@ func (c loopCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(h.d, h.h.Count, h.h.Sum.Seconds(), buckets)
 	}
 	ch <- prometheus.MustNewConstMetric(descRecvDrop, prometheus.CounterValue, float64(st.RecvDropped))
+}
+
+// slaveStatsCollector exports the kernel's own counters of every slave
+// interface (what it sent and received on the wire, the engine's frames
+// included), read at scrape time from the engine namespace's sysfs
+// (<sysfs>/class/net/<slave>/statistics/*), as node_exporter reads them.
+type slaveStatsCollector struct {
+	reg   *bond.Registry
+	sysfs string
+}
+
+var slaveStats = []struct {
+	file string
+	desc *prometheus.Desc
+}{
+	{"tx_packets", prometheus.NewDesc("bondingfs_slave_tx_frames_total", "Frames the slave interface sent (its kernel statistics/tx_packets).", []string{"bond", "slave"}, nil)},
+	{"tx_bytes", prometheus.NewDesc("bondingfs_slave_tx_bytes_total", "Bytes the slave interface sent (statistics/tx_bytes).", []string{"bond", "slave"}, nil)},
+	{"tx_dropped", prometheus.NewDesc("bondingfs_slave_tx_dropped_total", "Frames the slave interface dropped on transmit (statistics/tx_dropped).", []string{"bond", "slave"}, nil)},
+	{"rx_packets", prometheus.NewDesc("bondingfs_slave_wire_rx_frames_total", "Frames the slave interface received (statistics/rx_packets), delivered or not.", []string{"bond", "slave"}, nil)},
+	{"rx_bytes", prometheus.NewDesc("bondingfs_slave_wire_rx_bytes_total", "Bytes the slave interface received (statistics/rx_bytes).", []string{"bond", "slave"}, nil)},
+	{"rx_dropped", prometheus.NewDesc("bondingfs_slave_wire_rx_dropped_total", "Frames the slave interface dropped on receive (statistics/rx_dropped).", []string{"bond", "slave"}, nil)},
+}
+
+func (c slaveStatsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, s := range slaveStats {
+		ch <- s.desc
+	}
+}
+
+func (c slaveStatsCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, b := range c.reg.Snapshot().Bonds {
+		for _, s := range b.Slaves {
+			dir := filepath.Join(c.sysfs, "class/net", s.Name, "statistics")
+			for _, st := range slaveStats {
+				raw, err := os.ReadFile(filepath.Join(dir, st.file))
+				if err != nil {
+					continue
+				}
+				v, err := strconv.ParseUint(strings.TrimSpace(string(raw)), 10, 64)
+				if err != nil {
+					continue
+				}
+				ch <- prometheus.MustNewConstMetric(st.desc, prometheus.CounterValue, float64(v), b.Name, s.Name)
+			}
+		}
+	}
 }
