@@ -130,7 +130,7 @@ func (b *Bond) Option(name string) (string, bool) {
 // AddSlave records an enslaved interface at the end of the enslave order
 // (replacing an earlier record of the same name).
 func (b *Bond) AddSlave(sl Slave) {
-	b.DelSlave(sl.Name)
+	b.Slaves = slices.DeleteFunc(b.Slaves, func(s Slave) bool { return s.Name == sl.Name })
 	b.Slaves = append(b.Slaves, sl)
 }
 
