@@ -687,6 +687,11 @@ func (n *node) write(ctx context.Context, data []byte) (written uint32, errno sy
 	case kindOption:
 		err = n.fsys.be.WriteOption(ctx, n.dev, n.name, string(data), writerOf(ctx))
 	case kindDevAttr:
+		// net-sysfs stores need CAP_NET_ADMIN (netdev_store); the daemon
+		// writes as root
+		if !readerOf(ctx).NetAdmin {
+			return 0, syscall.EPERM
+		}
 		if errno := n.fsys.writeDevAttr(n.dev, n.name, data); errno != 0 {
 			return 0, errno
 		}

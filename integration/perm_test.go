@@ -43,6 +43,17 @@ func TestPermissions(t *testing.T) {
 	} else if got := readTrim(t, miimon); got != "100" {
 		t.Errorf("miimon = %s after the write with CAP_DAC_OVERRIDE", got)
 	}
+	// a real device attribute: the kernel's net-sysfs store needs
+	// CAP_NET_ADMIN too (the daemon writes as root)
+	mtu := filepath.Join(tp.d.sys, "eth0/mtu")
+	if out, err := asNobody("dac_override", "/bin/echo 1400 > "+mtu); err == nil || !strings.Contains(out, "Operation not permitted") {
+		t.Errorf("nobody with only CAP_DAC_OVERRIDE wrote eth0/mtu: %v %s", err, out)
+	}
+	if out, err := asNobody("dac_override,+net_admin", "echo 1400 > "+mtu); err != nil {
+		t.Errorf("nobody with CAP_DAC_OVERRIDE and CAP_NET_ADMIN cannot write eth0/mtu: %v %s", err, out)
+	} else if got := slaveState(t, tp.A, "eth0").mtu; got != "1400" {
+		t.Errorf("eth0 mtu %s after the write", got)
+	}
 	// 802.3ad: the actor/partner details need CAP_NET_ADMIN
 	mustEcho(t, filepath.Join(tp.d.sys, "bond0/bonding/mode"), "802.3ad")
 	mustEcho(t, filepath.Join(tp.d.sys, "bond0/bonding/slaves"), "+eth0")
