@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -342,3 +343,38 @@ func openJournal(dir string, log func(string)) (*state.Journal, *state.State) {
 
 // restoreTimeout bounds a restore.
 const restoreTimeout = 30 * time.Second
+
+// lockName is the lock file in the journal's directory: a daemon holds it
+// (flock, exclusive) for its whole life, and its reaper while it gives the
+// slaves back, so that a daemon started right after a crash never enslaves
+// while the old reaper is still restoring, and two daemons never share one
+// journal.
+const lockName = "lock"
+
+// lockWait bounds how long a daemon waits for the journal's lock.
+const lockWait = 5 * time.Second
+
+// lockJournal takes the exclusive lock of the journal directory dir, waiting
+// at most wait; the returned file holds it until closed (or the process
+// ends).
+func lockJournal(dir string, wait time.Duration) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("journal %s is in use by another daemon: %w", dir, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"bondingfs/bond"
 	"bondingfs/bond/bondtest"
@@ -186,4 +187,26 @@ func snapNames(s *bond.Snapshot) []string {
 		n = append(n, b.Name)
 	}
 	return n
+}
+
+// One journal, one daemon: a second lock waits, then fails; after the
+// first is released it succeeds.
+func TestLockJournal(t *testing.T) {
+	dir := t.TempDir()
+	a, err := lockJournal(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := lockJournal(dir, 50*time.Millisecond); err == nil {
+		b.Close()
+		t.Fatal("a second daemon locked a journal in use")
+	} else if !strings.Contains(err.Error(), "in use by another daemon") {
+		t.Errorf("error %v", err)
+	}
+	a.Close()
+	b, err := lockJournal(dir, 0)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	b.Close()
 }

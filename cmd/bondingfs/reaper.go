@@ -91,6 +91,12 @@ func reapSlaves(stateDir, nsPath string) {
 	if stateDir == "" {
 		return
 	}
+	lock, err := lockJournal(stateDir, lockWait)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bondingfs: reaper: %v\n", err)
+		return
+	}
+	defer lock.Close()
 	_, prev, err := state.Open(stateDir)
 	if err != nil || prev == nil || prev.Clean {
 		return

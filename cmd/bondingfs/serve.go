@@ -155,6 +155,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var rec *recorder
 	var prev *state.State
 	if *stateDir != "" {
+		lock, err := lockJournal(*stateDir, lockWait)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			return 1
+		}
+		defer lock.Close()
 		var j *state.Journal
 		if j, prev = openJournal(*stateDir, klog.line); j != nil {
 			rec = newRecorder(j, klog.line)
