@@ -124,6 +124,20 @@ type ADSlaveStatus struct {
 	// last received in an LACPDU (the "details … lacp pdu" blocks).
 	Actor   ADPortInfo
 	Partner ADPortInfo
+	// Stats are the port's LACPDU and Marker counters, when the 802.3ad
+	// mode reports them (nil otherwise).
+	Stats *ADPortStats
+}
+
+// ADPortStats are one 802.3ad port's Slow Protocols counters since it was
+// enslaved (the kernel's struct bond_3ad_stats, 802.1AX-2014 §6.7.2).
+type ADPortStats struct {
+	LACPDURx, LACPDUTx         uint64
+	LACPDUUnknownRx            uint64 // Slow Protocols frames of another subtype
+	LACPDUIllegalRx            uint64 // frames too short for an LACPDU
+	MarkerRx, MarkerTx         uint64
+	MarkerRespRx, MarkerRespTx uint64
+	MarkerUnknownRx            uint64
 }
 
 // ADPortInfo is one side of an 802.3ad port's operational information.

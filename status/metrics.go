@@ -29,6 +29,8 @@ import (
 //	bondingfs_ad_port_aggregator{bond,slave}             aggregator ID of each port (802.3ad)
 //	bondingfs_ad_port_state{bond,slave,side}             LACP state octet of actor/partner (802.3ad)
 //	bondingfs_ad_churned_total{bond,slave,side}          churned count of actor/partner (802.3ad)
+//	bondingfs_ad_lacpdus_total{bond,slave,direction}     LACPDUs received/sent (802.3ad, when the mode counts them)
+//	bondingfs_ad_markers_total{bond,slave,direction,type} Marker and Marker Response PDUs received/sent
 type Collector struct {
 	snap func() *bond.Snapshot
 }
@@ -52,6 +54,8 @@ var (
 	descRxBytes       = prometheus.NewDesc("bondingfs_slave_rx_bytes_total", "Bytes of the frames received on the slave and delivered up the bond.", []string{"bond", "slave"}, nil)
 	descRxDropped     = prometheus.NewDesc("bondingfs_slave_rx_dropped_total", "Frames received on an inactive slave and dropped.", []string{"bond", "slave"}, nil)
 	descRxProbed      = prometheus.NewDesc("bondingfs_slave_rx_probed_total", "Frames the receive probe consumed (LACPDUs, ARP monitor replies).", []string{"bond", "slave"}, nil)
+	descADLACPDUs     = prometheus.NewDesc("bondingfs_ad_lacpdus_total", "LACPDUs received (rx) or sent (tx) on the port; rx_unknown and rx_illegal count bad Slow Protocols frames.", []string{"bond", "slave", "direction"}, nil)
+	descADMarkers     = prometheus.NewDesc("bondingfs_ad_markers_total", "Marker (type marker) and Marker Response (type response) PDUs received or sent on the port.", []string{"bond", "slave", "direction", "type"}, nil)
 	descADAggPorts    = prometheus.NewDesc("bondingfs_ad_aggregator_ports", "Ports of the bond's active 802.3ad aggregator (bonding/ad_num_ports).", []string{"bond"}, nil)
 	descADPortAgg     = prometheus.NewDesc("bondingfs_ad_port_aggregator", "802.3ad aggregator ID of the port (bonding_slave/ad_aggregator_id).", []string{"bond", "slave"}, nil)
 	descADPortState   = prometheus.NewDesc("bondingfs_ad_port_state", "LACP port state octet of the actor or partner (802.1AX-2014 6.4.2.3).", []string{"bond", "slave", "side"}, nil)
@@ -65,7 +69,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBondInfo, descBondUp, descBondCarrier, descBondSlaves,
 		descActiveSlave, descSlaveMII, descSlaveActive, descSlaveFailures, descSlaveSpeed,
 		descADAggPorts, descADPortAgg, descADPortState, descADChurned,
-		descFailovers, descRxFrames, descRxBytes, descRxDropped, descRxProbed} {
+		descFailovers, descRxFrames, descRxBytes, descRxDropped, descRxProbed, descADLACPDUs, descADMarkers} {
 		ch <- d
 	}
 }
@@ -117,6 +121,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descADPortState, float64(a.Partner.PortState), b.Name, s.Name, "partner")
 				counter(descADChurned, float64(a.ActorChurnCount), b.Name, s.Name, "actor")
 				counter(descADChurned, float64(a.PartnerChurnCount), b.Name, s.Name, "partner")
+				if st := a.Stats; st != nil {
+					counter(descADLACPDUs, float64(st.LACPDURx), b.Name, s.Name, "rx")
+					counter(descADLACPDUs, float64(st.LACPDUTx), b.Name, s.Name, "tx")
+					counter(descADLACPDUs, float64(st.LACPDUUnknownRx), b.Name, s.Name, "rx_unknown")
+					counter(descADLACPDUs, float64(st.LACPDUIllegalRx), b.Name, s.Name, "rx_illegal")
+					counter(descADMarkers, float64(st.MarkerRx), b.Name, s.Name, "rx", "marker")
+					counter(descADMarkers, float64(st.MarkerTx), b.Name, s.Name, "tx", "marker")
+					counter(descADMarkers, float64(st.MarkerRespRx), b.Name, s.Name, "rx", "response")
+					counter(descADMarkers, float64(st.MarkerRespTx), b.Name, s.Name, "tx", "response")
+					counter(descADMarkers, float64(st.MarkerUnknownRx), b.Name, s.Name, "rx", "unknown")
+				}
 			}
 		}
 	}

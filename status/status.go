@@ -112,6 +112,22 @@ type ADPort struct {
 	PartnerChurnCount int        `json:"partner_churned_count"`
 	Actor             ADPortInfo `json:"actor"`
 	Partner           ADPortInfo `json:"partner"`
+	// Stats are the port's LACPDU and Marker counters; absent when the mode
+	// does not report them.
+	Stats *ADPortStats `json:"stats,omitempty"`
+}
+
+// ADPortStats are one port's Slow Protocols counters (bond_3ad_stats).
+type ADPortStats struct {
+	LACPDURx        uint64 `json:"lacpdu_rx"`
+	LACPDUTx        uint64 `json:"lacpdu_tx"`
+	LACPDUUnknownRx uint64 `json:"lacpdu_unknown_rx"`
+	LACPDUIllegalRx uint64 `json:"lacpdu_illegal_rx"`
+	MarkerRx        uint64 `json:"marker_rx"`
+	MarkerTx        uint64 `json:"marker_tx"`
+	MarkerRespRx    uint64 `json:"marker_response_rx"`
+	MarkerRespTx    uint64 `json:"marker_response_tx"`
+	MarkerUnknownRx uint64 `json:"marker_unknown_rx"`
 }
 
 // ADPortInfo is one side of a port's operational information. PortState is
@@ -232,6 +248,11 @@ func fromSlave(s *bond.SlaveStatus) Slave {
 			PartnerChurnCount: a.PartnerChurnCount,
 			Actor:             portInfo(a.Actor),
 			Partner:           portInfo(a.Partner),
+		}
+		if st := a.Stats; st != nil {
+			out.AD.Stats = &ADPortStats{LACPDURx: st.LACPDURx, LACPDUTx: st.LACPDUTx, LACPDUUnknownRx: st.LACPDUUnknownRx,
+				LACPDUIllegalRx: st.LACPDUIllegalRx, MarkerRx: st.MarkerRx, MarkerTx: st.MarkerTx,
+				MarkerRespRx: st.MarkerRespRx, MarkerRespTx: st.MarkerRespTx, MarkerUnknownRx: st.MarkerUnknownRx}
 		}
 	}
 	return out

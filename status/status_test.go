@@ -57,7 +57,8 @@ func testSnapshot() *bond.Snapshot {
 					AD: &bond.ADSlaveStatus{AggregatorID: 1, ActorOperState: 63, PartnerOperState: 63,
 						ActorChurnState: "none", PartnerChurnState: "none", ActorChurnCount: 1,
 						Actor:   bond.ADPortInfo{SystemPriority: 65535, System: mac("02:00:00:00:00:03"), Key: 15, PortPriority: 255, PortNumber: 1, PortState: 63},
-						Partner: bond.ADPortInfo{SystemPriority: 65535, System: mac("02:00:00:00:01:03"), Key: 15, PortPriority: 255, PortNumber: 1, PortState: 63}}},
+						Partner: bond.ADPortInfo{SystemPriority: 65535, System: mac("02:00:00:00:01:03"), Key: 15, PortPriority: 255, PortNumber: 1, PortState: 63},
+						Stats:   &bond.ADPortStats{LACPDURx: 12, LACPDUTx: 13, MarkerRx: 1, MarkerRespTx: 1}}},
 			},
 		},
 	}}
@@ -173,4 +174,12 @@ func TestMetricsScrape(t *testing.T) {
 	v, _ = value("bondingfs_ad_aggregator_ports", map[string]string{"bond": "bond1"})
 	require.Equal(t, 1.0, v)
 	require.Equal(t, "counter", strings.ToLower(fams["bondingfs_slave_link_failures_total"].GetType().String()))
+	v, _ = value("bondingfs_bond_failovers_total", map[string]string{"bond": "bond0"})
+	require.Equal(t, 3.0, v)
+	v, _ = value("bondingfs_ad_lacpdus_total", map[string]string{"bond": "bond1", "slave": "eth2", "direction": "tx"})
+	require.Equal(t, 13.0, v)
+	v, _ = value("bondingfs_ad_markers_total", map[string]string{"bond": "bond1", "slave": "eth2", "direction": "tx", "type": "response"})
+	require.Equal(t, 1.0, v)
+	_, ok = value("bondingfs_slave_rx_frames_total", map[string]string{"bond": "bond0", "slave": "eth0"})
+	require.True(t, ok)
 }
