@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -72,7 +73,7 @@ func TestSoak(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var flaps, cycles, writes, writeErrs, reads atomic.Int64
+	var flaps, cycles, created, deleted, writes, writeErrs, reads atomic.Int64
 	// links flap every 100 ms, one peer port at a time
 	wg.Add(1)
 	go func() {
@@ -102,10 +103,14 @@ func TestSoak(t *testing.T) {
 				for i := 1; i <= 500; i++ {
 					select {
 					case <-stop:
-						if op == '+' {
-							for j := 1; j < i; j++ {
-								_ = echo(masters, fmt.Sprintf("-soakb%d", j))
-							}
+						// leave no bond of the loop behind: the figures
+						// at the end must compare like with like
+						from, to := 1, i-1 // created so far
+						if op == '-' {
+							from, to = i, 500 // not yet deleted
+						}
+						for j := from; j <= to; j++ {
+							_ = echo(masters, fmt.Sprintf("-soakb%d", j))
 						}
 						return
 					default:
@@ -113,6 +118,11 @@ func TestSoak(t *testing.T) {
 					if err := echo(masters, fmt.Sprintf("%csoakb%d", op, i)); err != nil {
 						t.Errorf("%csoakb%d: %v", op, i, err)
 						return
+					}
+					if op == '+' {
+						created.Add(1)
+					} else {
+						deleted.Add(1)
 					}
 				}
 			}
@@ -164,8 +174,11 @@ func TestSoak(t *testing.T) {
 	_ = ping.Wait()
 	time.Sleep(3 * time.Second) // FUSE request goroutines and timers settle
 	end := soakScrape(t, metrics)
-	t.Logf("RESULT soak %v: %d link flaps, %d create/delete cycles of 500 bonds, %d writes (%d refused), %d reads",
-		dur, flaps.Load(), cycles.Load(), writes.Load(), writeErrs.Load(), reads.Load())
+	t.Logf("RESULT soak %v: %d link flaps, %d full create/delete cycles of 500 bonds (%d bonds created, %d deleted), %d writes (%d refused), %d reads",
+		dur, flaps.Load(), cycles.Load(), created.Load(), deleted.Load(), writes.Load(), writeErrs.Load(), reads.Load())
+	if got := len(strings.Fields(readTrim(t, masters))); got != 2 {
+		t.Errorf("bonding_masters lists %d bonds after the soak, want bond0 and soak0", got)
+	}
 	t.Logf("RESULT soak start: %v", start)
 	t.Logf("RESULT soak end:   %v", end)
 	if !tp.d.alive() {
