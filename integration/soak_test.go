@@ -48,6 +48,28 @@ func soakScrape(t *testing.T, url string) soakFigures {
 		rss: one("process_resident_memory_bytes"), heap: one("go_memstats_heap_inuse_bytes")}
 }
 
+// fdKinds counts the daemon's descriptors by kind (socket, pipe,
+// anon_inode:…, /dev/…, files), for the report.
+func fdKinds(pid int) map[string]int {
+	out := map[string]int{}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		l, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		k := l
+		if i := strings.IndexAny(l, ":["); i > 0 && !strings.HasPrefix(l, "/") {
+			k = l[:i]
+		} else if strings.HasPrefix(l, "/proc/") || strings.HasPrefix(l, "/tmp/") {
+			k = "file"
+		}
+		out[k]++
+	}
+	return out
+}
+
 func TestSoak(t *testing.T) {
 	nettest.SkipUnlessRoot(t)
 	needTools(t, "ip", "ping")
@@ -69,6 +91,7 @@ func TestSoak(t *testing.T) {
 	ping := tp.A.Start(t, "ping", "-n", "-q", "-i", "0.01", "-W", "1", peerAddr)
 	time.Sleep(2 * time.Second)
 	start := soakScrape(t, metrics)
+	startFds := fdKinds(tp.d.cmd.Process.Pid)
 	t.Logf("start: %v", start)
 
 	stop := make(chan struct{})
@@ -181,6 +204,7 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("RESULT soak start: %v", start)
 	t.Logf("RESULT soak end:   %v", end)
+	t.Logf("descriptors by kind: start %v, end %v", startFds, fdKinds(tp.d.cmd.Process.Pid))
 	if !tp.d.alive() {
 		t.Fatal("the daemon died during the soak")
 	}
