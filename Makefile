@@ -3,6 +3,14 @@
 
 GO        ?= go
 BIN       := bin/bondingfs
+IFENSLAVE := bin/ifenslave
+# make install: PREFIX for the programs and the unit, SYSCONFDIR for the
+# modprobe.d rule, DESTDIR for staged installs (packages).
+PREFIX        ?= /usr/local
+SBINDIR       ?= $(PREFIX)/sbin
+SYSCONFDIR    ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR       ?=
 # Unit tests: every package except the root-only integration tests.
 UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration$$')
 # Integration tests replay the kernel oracle and move real traffic; they take minutes.
@@ -12,7 +20,7 @@ FUZZTIME      ?= 10s
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build test unit-test integration-test vet lint demo bench fuzz clean
+.PHONY: all deps build install uninstall test unit-test integration-test vet lint demo bench fuzz clean
 
 all: build
 
@@ -22,6 +30,22 @@ deps:
 
 build:
 	$(GO) build -o $(BIN) ./cmd/bondingfs
+	$(GO) build -o $(IFENSLAVE) ./cmd/ifenslave
+
+# Installs bondingfs and ifenslave in SBINDIR, the modprobe.d rule that makes
+# `modprobe bonding` load bondingfs, and bondingfs.service (see README.md,
+# "Use it on a machine"). Does not enable or start the service.
+install: build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/modprobe.d $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/bondingfs
+	install -m 0755 $(IFENSLAVE) $(DESTDIR)$(SBINDIR)/ifenslave
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/modprobe.d/bondingfs.conf.in >$(DESTDIR)$(SYSCONFDIR)/modprobe.d/bondingfs.conf
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/systemd/bondingfs.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/bondingfs.service
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/modprobe.d/bondingfs.conf $(DESTDIR)$(SYSTEMDUNITDIR)/bondingfs.service
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/bondingfs $(DESTDIR)$(SBINDIR)/ifenslave \
+	      $(DESTDIR)$(SYSCONFDIR)/modprobe.d/bondingfs.conf $(DESTDIR)$(SYSTEMDUNITDIR)/bondingfs.service
 
 vet:
 	$(GO) vet ./...

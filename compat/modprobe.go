@@ -184,7 +184,9 @@ func parseInstall(line int, name, cmd string) mpDirective {
 		case prog == "bondingfs" && len(argv) > 1 && argv[1] == "modprobe":
 			d.target = "bonding"
 			for _, w := range argv[2:] {
-				if !strings.HasPrefix(w, "-") {
+				// $CMDLINE_OPTS (modprobe's own options, the shipped
+				// rule) adds nothing of its own.
+				if !strings.HasPrefix(w, "-") && !strings.HasPrefix(w, "$") {
 					d.args = append(d.args, splitParam(w))
 				}
 			}

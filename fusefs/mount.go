@@ -1,6 +1,9 @@
 // Package fusefs serves the bonding driver's user interface — bonding_masters,
 // <bond>/bonding/*, <slave>/bonding_slave/*, the master/upper_/lower_ links and
-// /proc/net/bonding/<bond> — as a FUSE filesystem over a Backend.
+// /proc/net/bonding/<bond> — as a FUSE filesystem over a Backend, optionally
+// over a passthrough of the real /sys/class/net (Options.Sysfs) and of the
+// caller's own /proc/net (Options.ProcNet), so that the tree can stand in
+// for both paths.
 package fusefs
 
 import (
@@ -41,6 +44,24 @@ type Options struct {
 	// AllowFusermount lets go-fuse fall back to the fusermount binary when
 	// mount(2) fails (not root); by default only mount(2) is tried.
 	AllowFusermount bool
+	// Sysfs is the root of a sysfs of the engine's network namespace that
+	// no mount of ours covers (PrivateSysfs.Path). When set, sys/class/net
+	// lists every device of that namespace, and each device directory
+	// passes its real entries through (go-fuse's LoopbackNode) under the
+	// bonding entries; a bond's directory reads as a bonding device's
+	// (netsys.go). "" serves the bonding entries alone.
+	Sysfs string
+	// ProcNet makes proc/net a passthrough of the caller's own
+	// /proc/<tid>/net plus bonding/ (procnet.go), and adds proc/self/net,
+	// the same whose bonding/ is empty for callers outside the engine's
+	// network namespace: the view that stands in for /proc/net. Off,
+	// proc/net holds bonding/ alone.
+	ProcNet bool
+	// EngineNetns is the inode number of the engine's network namespace
+	// (stat of /proc/self/ns/net or /var/run/netns/NAME). With ProcNet,
+	// proc/self/net/bonding lists the bonds only to callers in it; 0
+	// lists them to every caller.
+	EngineNetns uint64
 }
 
 // Server is one mounted bondingfs.
@@ -77,7 +98,8 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 	if logf == nil {
 		logf = log.Printf
 	}
-	fsys := &filesystem{be: be, logf: logf, mtime: time.Now()}
+	fsys := &filesystem{be: be, logf: logf, mtime: time.Now(),
+		sysfs: opts.Sysfs, procNet: opts.ProcNet, engineNetns: opts.EngineNetns}
 	root := &node{fsys: fsys, kind: kindRoot}
 	zero := time.Duration(0)
 	fo := &fs.Options{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,14 @@ type filesystem struct {
 	be    Backend
 	logf  func(format string, args ...any)
 	mtime time.Time // the time stamps of every entry
+	// sysfs is the root of the engine namespace's sysfs (Options.Sysfs);
+	// "" serves the bonding entries only.
+	sysfs string
+	// procNet makes proc/net a per-caller passthrough (Options.ProcNet).
+	procNet bool
+	// engineNetns is the inode of the engine's network namespace; 0 shows
+	// proc/net/bonding to every caller.
+	engineNetns uint64
 }
 
 // snapshot returns the backend's latest snapshot (an empty one if it has
@@ -44,6 +53,18 @@ func (f *filesystem) syncedSnapshot(ctx context.Context) *bond.Snapshot {
 	return f.snapshot()
 }
 
+// Loader is implemented by backends that can be "unloaded", as a kernel
+// without the bonding module: then sys/class/net has no bonding_masters and
+// proc/net has no bonding directory. A backend without it is always loaded.
+type Loader interface {
+	Loaded() bool
+}
+
+func (f *filesystem) loaded() bool {
+	l, ok := f.be.(Loader)
+	return !ok || l.Loaded()
+}
+
 func (f *filesystem) snapshot() *bond.Snapshot {
 	if s := f.be.Snapshot(); s != nil {
 		return s
@@ -62,20 +83,23 @@ const (
 	kindDev                     // sys/class/net/<dev> (a bond, a slave or both)
 	kindBonding                 // sys/class/net/<bond>/bonding
 	kindSlaveDir                // sys/class/net/<slave>/bonding_slave
-	kindProc                    // proc: net
+	kindProc                    // proc: net, self (with Options.ProcNet)
+	kindProcSelf                // proc/self: net, the view for the real /proc/net (procnet.go)
 	kindProcNet                 // proc/net: bonding
 	kindProcBonding             // proc/net/bonding: one file per bond
 	kindMasters                 // file sys/class/net/bonding_masters
 	kindOption                  // file sys/class/net/<bond>/bonding/<option>
 	kindSlaveAttr               // file sys/class/net/<slave>/bonding_slave/<attr>
 	kindProcFile                // file proc/net/bonding/<bond>
+	kindDevAttr                 // file sys/class/net/<dev>/<attr> rendered over the real one (netsys.go)
 	kindLower                   // link sys/class/net/<bond>/lower_<slave> -> ../<slave>
 	kindMaster                  // link sys/class/net/<slave>/master -> ../<bond>
 	kindUpper                   // link sys/class/net/<slave>/upper_<bond> -> ../<bond>
+	kindReal                    // a real entry of a device directory (entry only; served by sysNode)
 )
 
 func (k kind) isDir() bool  { return k <= kindProcBonding }
-func (k kind) isLink() bool { return k >= kindLower }
+func (k kind) isLink() bool { return k >= kindLower && k <= kindUpper }
 
 // node is every file, directory and symlink of the tree. Nodes hold names
 // only, never state: everything is resolved in the latest snapshot.
@@ -86,6 +110,9 @@ type node struct {
 	path string // relative to the mount point, "" for the root
 	dev  string // the device of kindDev and everything below it; the bond of kindProcFile
 	name string // the entry name of files and links
+
+	loopOnce sync.Once        // creates loop
+	loop     *fs.LoopbackRoot // kindDev with Sysfs: serves the real entries
 }
 
 // entry is one directory entry as a snapshot has it.
@@ -93,6 +120,8 @@ type entry struct {
 	name string
 	kind kind
 	dev  string
+	mode uint32 // file type of a kindReal entry
+	ino  uint64 // inode number of a kindReal entry
 }
 
 // children returns the entries of directory n in snap, and false when n no
@@ -106,8 +135,16 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 	case kindClass:
 		return []entry{{name: "net", kind: kindNet}}, true
 	case kindProc:
+		if n.fsys.procNet {
+			return []entry{{name: "net", kind: kindProcNet}, {name: "self", kind: kindProcSelf}}, true
+		}
+		return []entry{{name: "net", kind: kindProcNet}}, true
+	case kindProcSelf:
 		return []entry{{name: "net", kind: kindProcNet}}, true
 	case kindProcNet:
+		if !n.fsys.loaded() {
+			return nil, true
+		}
 		return []entry{{name: "bonding", kind: kindProcBonding}}, true
 	case kindProcBonding:
 		es := make([]entry, 0, len(snap.Bonds))
@@ -117,7 +154,16 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 		return es, true
 	case kindNet:
 		es := []entry{{name: "bonding_masters", kind: kindMasters}}
+		if !n.fsys.loaded() {
+			es = es[:0]
+		}
 		seen := map[string]bool{}
+		if n.fsys.sysfs != "" {
+			for _, d := range n.fsys.realDevs() {
+				seen[d] = true
+				es = append(es, entry{name: d, kind: kindDev, dev: d})
+			}
+		}
 		for _, b := range snap.Bonds {
 			if !seen[b.Name] {
 				seen[b.Name] = true
@@ -137,10 +183,14 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 	case kindDev:
 		b := snap.Bond(n.dev)
 		m, _ := snap.Slave(n.dev)
-		if b == nil && m == nil {
+		real := n.fsys.devExists(n.dev)
+		if b == nil && m == nil && !real {
 			return nil, false
 		}
 		var es []entry
+		if real {
+			es = n.fsys.realEntries(n.dev, b != nil, m != nil)
+		}
 		if m != nil {
 			es = append(es,
 				entry{name: "master", kind: kindMaster, dev: n.dev},
@@ -178,6 +228,72 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 	return nil, false
 }
 
+// lookupCandidates returns the entries of directory n that may be name:
+// all of them, except in the passthrough's class/net and device
+// directories, where the real sysfs is asked about name alone rather than
+// listed.
+func (n *node) lookupCandidates(snap *bond.Snapshot, name string) ([]entry, bool) {
+	if n.fsys.sysfs == "" || (n.kind != kindNet && n.kind != kindDev) {
+		return n.children(snap)
+	}
+	if n.kind == kindNet {
+		if name == "bonding_masters" {
+			if !n.fsys.loaded() {
+				return nil, true
+			}
+			return []entry{{name: name, kind: kindMasters}}, true
+		}
+		b := snap.Bond(name)
+		m, _ := snap.Slave(name)
+		if b != nil || m != nil || n.fsys.devExists(name) {
+			return []entry{{name: name, kind: kindDev, dev: name}}, true
+		}
+		return nil, true
+	}
+	// a device directory: the synthetic entries first
+	b := snap.Bond(n.dev)
+	m, _ := snap.Slave(n.dev)
+	real := n.fsys.devExists(n.dev)
+	if !real {
+		return n.children(snap)
+	}
+	if synthetic(name) {
+		var es []entry
+		if m != nil && (name == "master" || name == "upper_"+m.Name || name == "bonding_slave") {
+			k := kindMaster
+			switch {
+			case name == "bonding_slave":
+				k = kindSlaveDir
+			case strings.HasPrefix(name, "upper_"):
+				k = kindUpper
+			}
+			es = append(es, entry{name: name, kind: k, dev: n.dev})
+		}
+		if b != nil {
+			if name == "bonding" {
+				es = append(es, entry{name: name, kind: kindBonding, dev: n.dev})
+			}
+			for i := range b.Slaves {
+				if name == "lower_"+b.Slaves[i].Name {
+					es = append(es, entry{name: name, kind: kindLower, dev: n.dev})
+				}
+			}
+		}
+		return es, true
+	}
+	if hidden(snap, n.dev, name) || name == "." || name == ".." || strings.Contains(name, "/") {
+		return nil, true
+	}
+	if overridden(snap, n.dev, name) {
+		var st syscall.Stat_t
+		if syscall.Lstat(n.fsys.realDev(n.dev)+"/"+name, &st) != nil {
+			return nil, true
+		}
+		return []entry{{name: name, kind: kindDevAttr, dev: n.dev}}, true
+	}
+	return []entry{{name: name, kind: kindReal, dev: n.dev}}, true
+}
+
 // inoOf derives a stable inode number from a path, so that the kernel's
 // revalidating lookups find the node they cached.
 func inoOf(path string) uint64 {
@@ -188,6 +304,20 @@ func inoOf(path string) uint64 {
 		ino += 2 // 1 is the root
 	}
 	return ino
+}
+
+func (e entry) fileType() uint32 {
+	if e.kind == kindReal {
+		return e.mode
+	}
+	return e.kind.fileType()
+}
+
+func (e entry) inode(path string) uint64 {
+	if e.kind == kindReal && e.ino != 0 {
+		return e.ino
+	}
+	return inoOf(path)
 }
 
 func (k kind) fileType() uint32 {
@@ -203,7 +333,7 @@ func (k kind) fileType() uint32 {
 // perm returns n's permission bits.
 func (n *node) perm() uint32 {
 	switch n.kind {
-	case kindProc, kindProcNet, kindProcBonding:
+	case kindProc, kindProcSelf, kindProcNet, kindProcBonding:
 		return 0o555
 	case kindMasters:
 		return 0o644
@@ -214,6 +344,8 @@ func (n *node) perm() uint32 {
 		return 0o644
 	case kindSlaveAttr, kindProcFile:
 		return 0o444
+	case kindDevAttr:
+		return n.fsys.realPerm(n.dev, n.name)
 	}
 	if n.kind.isLink() {
 		return 0o777
@@ -224,7 +356,7 @@ func (n *node) perm() uint32 {
 // writable reports whether n accepts writes at all (0444 files do not, even
 // for root: kernfs refuses the open).
 func (n *node) writable() bool {
-	return n.kind == kindMasters || (n.kind == kindOption && n.perm()&0o200 != 0)
+	return n.kind == kindMasters || ((n.kind == kindOption || n.kind == kindDevAttr) && n.perm()&0o200 != 0)
 }
 
 // fillAttr fills out with n's attributes.
@@ -235,7 +367,7 @@ func (n *node) fillAttr(snap *bond.Snapshot, out *fuse.Attr) {
 		out.Nlink = 2
 	}
 	switch n.kind {
-	case kindMasters, kindOption, kindSlaveAttr, kindProcFile:
+	case kindMasters, kindOption, kindSlaveAttr, kindProcFile, kindDevAttr:
 		// procfs reports 0 for /proc/net/bonding/<bond>, but on FUSE a 0 size
 		// makes sendfile/splice readers (busybox cat) see an empty file, so
 		// proc files report a page like sysfs attributes.
@@ -306,6 +438,8 @@ func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errn
 			return "", syscall.ENOENT
 		}
 		return RenderProcAs(b, c), 0
+	case kindDevAttr:
+		return n.fsys.renderDevAttr(snap, n.dev, n.name)
 	}
 	return "", syscall.EISDIR
 }
@@ -314,9 +448,11 @@ func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errn
 func (n *node) exists(snap *bond.Snapshot) bool {
 	switch n.kind {
 	case kindMasters:
-		return true
+		return n.fsys.loaded()
 	case kindOption:
 		return snap.Bond(n.dev) != nil && bond.OptionByName(n.name) != nil
+	case kindDevAttr:
+		return n.fsys.devExists(n.dev)
 	}
 	_, errno := n.content(snap, bond.Caller{})
 	return errno == 0
@@ -348,11 +484,20 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		return nil, syscall.ENOTDIR
 	}
 	snap := n.fsys.snapshot()
-	es, ok := n.children(snap)
+	if n.kind == kindProcNet && n.fsys.procNet && name != "bonding" {
+		return n.lookupProcNet(ctx, name, out)
+	}
+	if n.kind == kindProcBonding && n.strict() && !n.fsys.seesBonding(ctx) {
+		return nil, syscall.ENOENT // another namespace's bonding/ is empty
+	}
+	es, ok := n.lookupCandidates(snap, name)
 	if !ok {
 		return nil, syscall.ENOENT
 	}
 	for _, e := range es {
+		if e.kind == kindReal && e.name == name {
+			return n.lookupReal(ctx, name, out)
+		}
 		if e.name != name {
 			continue
 		}
@@ -373,6 +518,12 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if !n.kind.isDir() {
 		return nil, syscall.ENOTDIR
 	}
+	if n.kind == kindProcNet && n.fsys.procNet {
+		return n.readdirProcNet(ctx)
+	}
+	if n.kind == kindProcBonding && n.strict() && !n.fsys.seesBonding(ctx) {
+		return fs.NewListDirStream(nil), 0
+	}
 	es, ok := n.children(n.fsys.syncedSnapshot(ctx))
 	if !ok {
 		return nil, syscall.ENOENT
@@ -383,7 +534,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		if n.path != "" {
 			path = n.path + "/" + e.name
 		}
-		list = append(list, fuse.DirEntry{Name: e.name, Mode: e.kind.fileType(), Ino: inoOf(path)})
+		list = append(list, fuse.DirEntry{Name: e.name, Mode: e.fileType(), Ino: e.inode(path)})
 	}
 	return fs.NewListDirStream(list), 0
 }
@@ -503,6 +654,10 @@ func (n *node) write(ctx context.Context, data []byte) (written uint32, errno sy
 		err = n.fsys.be.WriteMasters(ctx, string(data))
 	case kindOption:
 		err = n.fsys.be.WriteOption(ctx, n.dev, n.name, string(data), callerOf(ctx))
+	case kindDevAttr:
+		if errno := n.fsys.writeDevAttr(n.dev, n.name, data); errno != 0 {
+			return 0, errno
+		}
 	}
 	if err != nil {
 		return 0, errnoOf(err)

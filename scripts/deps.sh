@@ -10,7 +10,8 @@ export DEBIAN_FRONTEND=noninteractive
 export PATH="$PATH:/usr/local/go/bin"
 
 pkgs=(iproute2 iperf3 busybox-static nftables iputils-ping ethtool tcpdump kmod procps make
-      util-linux ca-certificates curl git gcc libc6-dev)   # gcc/libc6-dev: go test -race needs cgo
+      util-linux ca-certificates curl git gcc libc6-dev   # gcc/libc6-dev: go test -race needs cgo
+      ifupdown ifenslave prometheus-node-exporter net-tools)   # integration: distribution tools at the real paths
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,7 +29,17 @@ fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "==> apt-get install ${missing[*]}"
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # Packages that ship a service (prometheus-node-exporter, ifupdown's
+    # networking) must not start it on this machine: the tests run their own
+    # copies inside namespaces.  policy-rc.d forbids starts during the install.
+    norc=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && norc=1
+    fi
+    rc=0
+    apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
+    [ -z "$norc" ] || rm -f /usr/sbin/policy-rc.d
+    [ "$rc" -eq 0 ] || exit "$rc"
 fi
 
 # Kernel modules (best effort: built-in ones need nothing).

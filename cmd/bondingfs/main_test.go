@@ -44,3 +44,34 @@ func TestServeRejectsInvalidModuleOption(t *testing.T) {
 		t.Errorf("stderr %q lacks the kernel's message", errb.String())
 	}
 }
+
+func TestExecUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := run([]string{"exec", "--netns", "x"}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "missing -- CMD") {
+		t.Errorf("exec without --: rc %d, stderr %q", rc, errb.String())
+	}
+	errb.Reset()
+	if rc := run([]string{"exec", "--"}, &out, &errb); rc != 2 {
+		t.Errorf("exec -- (no CMD): rc %d", rc)
+	}
+	errb.Reset()
+	if rc := run([]string{"exec", "--netns", "/nonexistent/ns", "--", "true"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "netns /nonexistent/ns") {
+		t.Errorf("exec with a missing netns: rc %d, stderr %q", rc, errb.String())
+	}
+	if rc := run([]string{"exec", "--help"}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "-- CMD [ARGS...]") {
+		t.Errorf("exec --help: rc %d", rc)
+	}
+}
+
+func TestUnescapeMount(t *testing.T) {
+	for in, want := range map[string]string{
+		`/run/a\040b`: "/run/a b",
+		`/plain`:      "/plain",
+		`/x\134y`:     `/x\y`,
+		`/trail\04`:   `/trail\04`,
+	} {
+		if got := unescapeMount(in); got != want {
+			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -44,10 +44,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	root := fs.String("root", "/run/bondingfs", "mount point of the sysfs/procfs tree")
 	nsName := fs.String("netns", "", "run the engine in this network namespace (ip netns name or path)")
 	logPath := fs.String("log", "", "append kernel log lines to this file (default stderr)")
+	realPaths := fs.Bool("real-paths", false, "also serve the tree at /sys/class/net and /proc/net of this mount namespace until exit")
+	unloaded := fs.Bool("unloaded", false, "start with the module unloaded (no bonding_masters) until `bondingfs modprobe` loads it")
+	ctlPath := fs.String("ctl", "", "serve the control socket of `bondingfs modprobe` at this path (e.g. "+DefaultCtl+")")
 	var configs multiFlag
 	fs.Var(&configs, "config", "legacy configuration file or directory to apply at start (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [module options...]\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths] [--ctl PATH] [--unloaded] [module options...]\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nmodule options (modinfo bonding):\n%s", modparams.Help())
 	}
@@ -89,10 +92,21 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		modArgs = append(pre, modArgs...)
 		plan = p
 	}
-	mc, err := modparams.Parse(modArgs, klog.line)
-	if err != nil {
-		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
-		return 1
+	if *unloaded && *ctlPath == "" {
+		fmt.Fprintf(stderr, "bondingfs: --unloaded needs --ctl: only `bondingfs modprobe` can load the module\n")
+		return 2
+	}
+	if *unloaded && (len(modArgs) > 0 || len(configs) > 0) {
+		fmt.Fprintf(stderr, "bondingfs: --unloaded takes neither module options nor --config: `bondingfs modprobe` gives the options\n")
+		return 2
+	}
+	var mc modparams.Config
+	if !*unloaded {
+		var err error
+		if mc, err = modparams.Parse(modArgs, klog.line); err != nil {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			return 1
+		}
 	}
 
 	nsPath := ""
@@ -101,6 +115,27 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		if !strings.Contains(nsPath, "/") {
 			nsPath = netdev.NetnsPath(nsPath)
 		}
+	}
+	// The real sysfs of the engine's namespace, mounted privately before
+	// anything is mounted over /sys/class/net: the daemon reads the real
+	// device attributes only through it, never through its own mount.
+	// Without the new mount API (kernels before 5.2) the tree holds the
+	// bonding entries alone, and the real paths cannot be served.
+	sysfsPath := ""
+	if sysfs, err := fusefs.OpenPrivateSysfs(nsPath); err != nil {
+		if *realPaths {
+			fmt.Fprintf(stderr, "bondingfs: --real-paths needs a private sysfs: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "bondingfs: %v; serving the bonding entries without the real devices\n", err)
+	} else {
+		defer sysfs.Close()
+		sysfsPath = sysfs.Path()
+	}
+	engineNetns, err := netnsInode(nsPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+		return 1
 	}
 	host, err := netdev.NewHost(nsPath)
 	if err != nil {
@@ -119,6 +154,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer reg.Close()
+	module := &moduleState{reg: reg, log: klog.line}
+	module.loaded.Store(!*unloaded)
 	for i := 0; i < mc.MaxBonds; i++ {
 		if err := reg.CreateBond(ctx, fmt.Sprintf("bond%d", i)); err != nil {
 			klog.line(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
@@ -139,14 +176,36 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
-	srv, err := fusefs.Mount(dir, reg, fusefs.Options{})
+	srv, err := fusefs.Mount(dir, moduleBackend{reg, module}, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns})
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: mount %s: %v\n", dir, err)
 		return 1
 	}
-	// A reaper process unmounts dir if this process dies without doing so
-	// (a crash, SIGKILL), so no dead mount is left behind.
-	stopReaper := startReaper(dir, stderr)
+	// A reaper process unmounts dir (and the real paths) if this process
+	// dies without doing so (a crash, SIGKILL), so no dead mount is left.
+	stopReaper := startReaper(dir, *realPaths, stderr)
+	if *realPaths {
+		if err := installRealPaths(dir); err != nil {
+			fmt.Fprintf(stderr, "bondingfs: --real-paths: %v\n", err)
+			unmount(srv, dir)
+			stopReaper()
+			return 1
+		}
+	}
+	if *ctlPath != "" {
+		ctl, err := listenCtl(*ctlPath, module)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			if *realPaths {
+				removeRealPaths(dir)
+			}
+			unmount(srv, dir)
+			stopReaper()
+			return 1
+		}
+		defer ctl.close()
+	}
+	sdNotify("READY=1")
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -157,9 +216,32 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	case <-served: // unmounted from outside
 	}
 	signal.Stop(sigs)
+	if *realPaths {
+		removeRealPaths(dir)
+	}
 	unmount(srv, dir)
 	stopReaper()
 	return 0
+}
+
+// moduleBackend is the registry as fusefs sees it, with the module's
+// loaded state (fusefs.Loader).
+type moduleBackend struct {
+	*bond.Registry
+	*moduleState
+}
+
+// netnsInode returns the inode number of the network namespace at nsPath
+// ("" for this process's), which identifies it (nsfs).
+func netnsInode(nsPath string) (uint64, error) {
+	if nsPath == "" {
+		nsPath = "/proc/self/ns/net"
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(nsPath, &st); err != nil {
+		return 0, fmt.Errorf("stat netns %s: %w", nsPath, err)
+	}
+	return st.Ino, nil
 }
 
 // unmount detaches the FUSE mount, lazily if it is busy.

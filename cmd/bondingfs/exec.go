@@ -1,0 +1,284 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"bondingfs/internal/netdev"
+)
+
+const execUsage = `usage: bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [module options...] -- CMD [ARGS...]
+
+Runs CMD in a new private mount namespace where /sys/class/net and /proc/net
+are the emulation's (and, with --netns, inside that network namespace, with
+/sys remounted for it, as "ip netns exec NAME" does). If a bondingfs daemon
+already serves DIR (default /run/bondingfs) it is used as it is; otherwise
+"bondingfs serve --root DIR [--netns NAME] [--log FILE] [module options]"
+runs for CMD's lifetime and is stopped (SIGTERM, then waited for)
+afterwards. The exit status is CMD's (128+N when a signal N ended it).
+`
+
+// execNSCmd is the hidden subcommand that runs inside the new mount
+// namespace: bondingfs __exec-ns DIR NETNS-PATH -- CMD ARGS...
+const execNSCmd = "__exec-ns"
+
+// readyTimeout bounds the wait for a started daemon's mount.
+const readyTimeout = 20 * time.Second
+
+func runExec(args []string, stdout, stderr io.Writer) int {
+	dash := -1
+	for i, a := range args {
+		if a == "--" {
+			dash = i
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fmt.Fprint(stdout, execUsage)
+			return 0
+		}
+	}
+	if dash < 0 || dash == len(args)-1 {
+		fmt.Fprintf(stderr, "bondingfs exec: missing -- CMD\n%s", execUsage)
+		return 2
+	}
+	cmdArgs := args[dash+1:]
+	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	root := fs.String("root", "/run/bondingfs", "the tree to use, or to mount when no daemon serves it")
+	nsName := fs.String("netns", "", "run CMD (and a started daemon's engine) in this network namespace")
+	logPath := fs.String("log", "", "log file of a started daemon (default stderr)")
+	fs.Usage = func() { fmt.Fprint(stderr, execUsage) }
+	if err := fs.Parse(args[:dash]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	modOpts := fs.Args()
+	dir, err := filepath.Abs(*root)
+	if err != nil {
+		fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
+		return 1
+	}
+	nsPath := ""
+	if *nsName != "" {
+		nsPath = *nsName
+		if !strings.Contains(nsPath, "/") {
+			nsPath = netdev.NetnsPath(nsPath)
+		}
+		if _, err := os.Stat(nsPath); err != nil {
+			fmt.Fprintf(stderr, "bondingfs exec: netns %s: %v\n", *nsName, err)
+			return 1
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
+		return 1
+	}
+
+	var daemon *exec.Cmd
+	if !servedBy(dir) {
+		sargs := []string{"serve", "--root", dir}
+		if *nsName != "" {
+			sargs = append(sargs, "--netns", nsPath)
+		}
+		if *logPath != "" {
+			sargs = append(sargs, "--log", *logPath)
+		}
+		sargs = append(sargs, modOpts...)
+		daemon = exec.Command(self, sargs...)
+		daemon.Stdout, daemon.Stderr = stderr, stderr
+		// its own process group: a terminal's ^C reaches CMD, and the
+		// daemon is stopped after CMD, in order
+		// and SIGTERM (a clean stop) should exec itself be killed
+		daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+		if err := daemon.Start(); err != nil {
+			fmt.Fprintf(stderr, "bondingfs exec: start serve: %v\n", err)
+			return 1
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- daemon.Wait() }()
+		if rc := waitReady(dir, exited); rc != 0 {
+			fmt.Fprintf(stderr, "bondingfs exec: bondingfs serve failed (exit status %d)\n", rc)
+			if rc < 0 {
+				_ = daemon.Process.Signal(syscall.SIGTERM)
+				<-exited
+				return 1
+			}
+			return rc
+		}
+		defer stopDaemon(daemon, exited, stderr)
+	} else if len(modOpts) > 0 {
+		fmt.Fprintf(stderr, "bondingfs exec: %s is already served; module options %s ignored\n", dir, strings.Join(modOpts, " "))
+	}
+
+	inner := exec.Command(self, append([]string{execNSCmd, dir, nsPath, "--"}, cmdArgs...)...)
+	inner.Stdin, inner.Stdout, inner.Stderr = os.Stdin, stdout, stderr
+	if f, ok := stdout.(*os.File); ok {
+		inner.Stdout = f
+	}
+	if f, ok := stderr.(*os.File); ok {
+		inner.Stderr = f
+	}
+	// a new mount namespace; Go makes every mount in it private first
+	inner.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	return runForwarding(inner, stderr)
+}
+
+// waitReady waits until dir is served. It returns 0 then, the daemon's
+// exit status if it ended first, or -1 after readyTimeout.
+func waitReady(dir string, exited chan error) int {
+	deadline := time.Now().Add(readyTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err // for stopDaemon
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() > 0 {
+				return ee.ExitCode()
+			}
+			return 1
+		case <-time.After(20 * time.Millisecond):
+		}
+		if servedBy(dir) {
+			return 0
+		}
+	}
+	return -1
+}
+
+// stopDaemon ends a daemon exec started: SIGTERM, then wait (SIGKILL after
+// 30 s, whose mounts the reaper removes).
+func stopDaemon(d *exec.Cmd, exited chan error, stderr io.Writer) {
+	_ = d.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		fmt.Fprintf(stderr, "bondingfs exec: serve (pid %d) did not stop; killing it\n", d.Process.Pid)
+		_ = d.Process.Kill()
+		<-exited
+	}
+}
+
+// runForwarding runs c, passing SIGINT, SIGTERM, SIGHUP and SIGQUIT on to it,
+// and returns its exit status (128+N for a signal N).
+func runForwarding(c *exec.Cmd, stderr io.Writer) int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := c.Start(); err != nil {
+		fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
+		return 127
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				_ = c.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := c.Wait()
+	close(done)
+	return exitStatus(err)
+}
+
+func exitStatus(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 1
+}
+
+// runExecNS runs inside the private mount namespace exec made: it enters
+// the network namespace (if any) on this locked thread, remounts /sys for
+// it, puts the real paths in place, runs CMD from this thread (so CMD
+// inherits the namespace) and returns its status. If the daemon behind dir
+// dies meanwhile, the real paths and dir are unmounted in this namespace,
+// so CMD never sees a dead mount.
+func runExecNS(args []string, stderr io.Writer) int {
+	if len(args) < 4 || args[2] != "--" {
+		fmt.Fprintf(stderr, "bondingfs %s: bad arguments\n", execNSCmd)
+		return 2
+	}
+	dir, nsPath, cmdArgs := args[0], args[1], args[3:]
+	runtime.LockOSThread() // never unlocked: the thread's namespace changes
+	if nsPath != "" {
+		fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs exec: open netns %s: %v\n", nsPath, err)
+			return 1
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs exec: enter netns %s: %v\n", nsPath, err)
+			return 1
+		}
+		// as ip netns exec: a sysfs of the new namespace on /sys
+		if err := unix.Unmount("/sys", unix.MNT_DETACH); err != nil {
+			fmt.Fprintf(stderr, "bondingfs exec: umount /sys: %v\n", err)
+			return 1
+		}
+		if err := unix.Mount(nsPath, "/sys", "sysfs", 0, ""); err != nil {
+			fmt.Fprintf(stderr, "bondingfs exec: mount sysfs: %v\n", err)
+			return 1
+		}
+	}
+	if err := installRealPaths(dir); err != nil {
+		fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
+		return 1
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go watchDaemon(dir, stop)
+	c := exec.Command(cmdArgs[0], cmdArgs[1:]...)
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return runForwarding(c, stderr)
+}
+
+// watchDaemon polls the tree at dir every 100 ms; once its daemon is gone
+// (the FUSE connection aborted, or the tree unmounted) it removes the real
+// paths and the copy of dir in this mount namespace.
+func watchDaemon(dir string, stop chan struct{}) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		var st unix.Statfs_t
+		err := unix.Statfs(dir, &st)
+		if err == nil && st.Type == unix.FUSE_SUPER_MAGIC {
+			continue
+		}
+		removeRealPaths(dir)
+		_ = unix.Unmount(dir, unix.MNT_DETACH)
+		return
+	}
+}

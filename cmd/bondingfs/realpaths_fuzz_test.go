@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// escapeMount escapes s as the kernel's mountinfo does (show_mountinfo's
+// mangle: space, tab, newline and backslash as \ooo).
+func escapeMount(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\t', '\n', '\\':
+			fmt.Fprintf(&b, `\%03o`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// FuzzUnescapeMount: every mount point mountinfo can print reads back as it
+// was.
+func FuzzUnescapeMount(f *testing.F) {
+	f.Add("/run/bondingfs")
+	f.Add("/tmp/a b\\c")
+	f.Add("/x\t\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got := unescapeMount(escapeMount(s)); got != s {
+			t.Fatalf("unescapeMount(escapeMount(%q)) = %q", s, got)
+		}
+		_ = unescapeMount(s) // never panics on raw input
+	})
+}

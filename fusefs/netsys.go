@@ -1,0 +1,415 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"bondingfs/bond"
+)
+
+// The passthrough of the real /sys/class/net (Options.Sysfs): every device
+// directory of the engine's namespace is served from a private sysfs
+// (PrivateSysfs) by go-fuse's LoopbackNode, with the synthetic bonding
+// entries added on top and, for a bond, the few attributes where a TAP
+// differs from a bonding device (net-sysfs.c, tun.c's tun_attr_group,
+// bond_main.c) replaced.
+
+// Flag bits of dev->flags that only the bonding driver sets
+// (include/uapi/linux/if.h).
+const (
+	iffUp     = 0x1
+	iffMaster = 0x400
+	iffSlave  = 0x800
+)
+
+// tapOnly are files of a TAP's directory (tun.c's tun_attr_group) that a
+// bonding device does not have.
+var tapOnly = map[string]bool{"tun_flags": true, "owner": true, "group": true}
+
+// bondAttrs are the net-sysfs attributes rendered for a bond rather than
+// passed through from its TAP; slaveAttrsOver those rendered for a slave.
+var (
+	bondAttrs = map[string]bool{"operstate": true, "uevent": true, "flags": true, "speed": true, "duplex": true,
+		"name_assign_type": true, "addr_assign_type": true}
+	slaveAttrsOver = map[string]bool{"flags": true}
+)
+
+// synthetic reports whether name is an entry the bonding driver adds to a
+// device directory; the real sysfs's entry of that name (there is none on a
+// kernel without the bonding module) is hidden.
+func synthetic(name string) bool {
+	return name == "master" || name == "bonding" || name == "bonding_slave" ||
+		strings.HasPrefix(name, "upper_") || strings.HasPrefix(name, "lower_")
+}
+
+// realNet returns the real class/net directory, or "" without passthrough.
+func (f *filesystem) realNet() string {
+	if f.sysfs == "" {
+		return ""
+	}
+	return f.sysfs + "/class/net"
+}
+
+// realDev returns the real directory of device dev.
+func (f *filesystem) realDev(dev string) string { return f.realNet() + "/" + dev }
+
+// realDevs lists the devices of the real class/net directory (without a
+// real bonding_masters, which a kernel with the module would have).
+func (f *filesystem) realDevs() []string {
+	es, err := os.ReadDir(f.realNet())
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(es))
+	for _, e := range es {
+		if e.Name() != "bonding_masters" {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// devExists reports whether the real sysfs has device dev.
+func (f *filesystem) devExists(dev string) bool {
+	if f.sysfs == "" || dev == "" || strings.Contains(dev, "/") || dev == "." || dev == ".." {
+		return false
+	}
+	var st syscall.Stat_t
+	return syscall.Stat(f.realDev(dev), &st) == nil
+}
+
+// realEntries returns the real entries of device dev's directory as a bond
+// (isBond) or a slave shows them: TAP-only files and names the bonding
+// driver owns are left out, and overridden attributes become kindDevAttr.
+func (f *filesystem) realEntries(dev string, isBond, isSlave bool) []entry {
+	des, err := os.ReadDir(f.realDev(dev))
+	if err != nil {
+		return nil
+	}
+	es := make([]entry, 0, len(des))
+	for _, d := range des {
+		name := d.Name()
+		if synthetic(name) || (isBond && tapOnly[name]) {
+			continue
+		}
+		if (isBond && bondAttrs[name]) || (isSlave && slaveAttrsOver[name]) {
+			es = append(es, entry{name: name, kind: kindDevAttr, dev: dev})
+			continue
+		}
+		mode := uint32(syscall.S_IFREG)
+		switch {
+		case d.IsDir():
+			mode = syscall.S_IFDIR
+		case d.Type()&os.ModeSymlink != 0:
+			mode = syscall.S_IFLNK
+		}
+		var ino uint64
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				ino = st.Ino
+			}
+		}
+		es = append(es, entry{name: name, kind: kindReal, dev: dev, mode: mode, ino: ino})
+	}
+	return es
+}
+
+// overridden reports whether name in device dev's directory is rendered
+// rather than passed through, in snap.
+func overridden(snap *bond.Snapshot, dev, name string) bool {
+	if snap.Bond(dev) != nil && bondAttrs[name] {
+		return true
+	}
+	if b, _ := snap.Slave(dev); b != nil && slaveAttrsOver[name] {
+		return true
+	}
+	return false
+}
+
+// hidden reports whether the real name in dev's directory is not shown.
+func hidden(snap *bond.Snapshot, dev, name string) bool {
+	return synthetic(name) || (snap.Bond(dev) != nil && tapOnly[name])
+}
+
+// loopRoot returns the LoopbackRoot that serves the real entries below
+// device directory n, creating it at first use.
+func (n *node) loopRoot() *fs.LoopbackRoot {
+	n.loopOnce.Do(func() {
+		dir := n.fsys.realDev(n.dev)
+		var st syscall.Stat_t
+		_ = syscall.Stat(dir, &st)
+		fsys, dev := n.fsys, n.dev
+		n.loop = &fs.LoopbackRoot{
+			Path: dir,
+			// LoopbackRoot numbers a node swap(st_dev) ^ swap(Dev) ^ st_ino;
+			// this Dev makes it realSalt(n) ^ st_ino, so that the nodes
+			// below each device directory are distinct even where a
+			// renamed device keeps its sysfs inodes.
+			Dev:      uint64(st.Dev) ^ swap32(n.realSalt()),
+			RootNode: n,
+			NewNode: func(rd *fs.LoopbackRoot, parent *fs.Inode, name string, st *syscall.Stat_t) fs.InodeEmbedder {
+				return &sysNode{LoopbackNode: fs.LoopbackNode{RootData: rd}, fsys: fsys, dev: dev}
+			},
+		}
+	})
+	return n.loop
+}
+
+// swap32 swaps the halves of x, as LoopbackRoot does to device numbers.
+func swap32(x uint64) uint64 { return x<<32 | x>>32 }
+
+// realSalt is mixed into the inode numbers of the real entries below device
+// directory n: a hash of its path below bit 63.
+func (n *node) realSalt() uint64 { return inoOf("real:"+n.path) &^ (1<<63 | 1<<31) }
+
+// lookupReal looks name up in device directory n's real directory and
+// returns a passthrough node for it.
+func (n *node) lookupReal(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	rd := n.loopRoot()
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(rd.Path, name), &st); err != nil {
+		return nil, fs.ToErrno(err)
+	}
+	out.Attr.FromStat(&st)
+	child := rd.NewNode(rd, n.EmbeddedInode(), name, &st)
+	ino := swap32(uint64(st.Dev)) ^ swap32(rd.Dev) ^ st.Ino
+	return n.NewInode(ctx, child, fs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: ino, Gen: 1}), 0
+}
+
+// sysNode is a real file, directory or symlink below a device directory,
+// served by go-fuse's LoopbackNode with two changes: attribute files are
+// opened with direct I/O (their text changes while the size stays 4096),
+// and relative symlink targets are rewritten to resolve from the device's
+// place under class/net rather than under devices/.
+type sysNode struct {
+	fs.LoopbackNode
+	fsys *filesystem
+	dev  string
+}
+
+var (
+	_ fs.NodeOpener     = (*sysNode)(nil)
+	_ fs.NodeReadlinker = (*sysNode)(nil)
+)
+
+// Open opens the real file (never following a symlink); reads and writes go
+// straight to it.
+func (n *sysNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	rel := n.Path(n.RootData.RootNode.EmbeddedInode())
+	return openFd(filepath.Join(n.RootData.Path, rel), flags)
+}
+
+// Readlink returns the real link's target, rewritten by sysLinkTarget.
+func (n *sysNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	root := n.RootData.RootNode.EmbeddedInode()
+	rel := n.Path(root)
+	t, err := os.Readlink(filepath.Join(n.RootData.Path, rel))
+	if err != nil {
+		return nil, fs.ToErrno(err)
+	}
+	devLink, err := os.Readlink(n.fsys.realDev(n.dev))
+	if err != nil {
+		return []byte(t), 0
+	}
+	return []byte(sysLinkTarget(n.dev, devLink, rel, t)), 0
+}
+
+// sysLinkTarget rewrites target t of the link at rel (relative to device
+// dev's directory, which the real class/net links to as devLink, e.g.
+// "../../devices/virtual/net/eth0") so that it names the same sysfs object
+// from /sys/class/net/<dev>/<rel>: targets inside the device's own
+// directory, or in another net device's directory, stay inside class/net;
+// everything else is reached through ../ to the sysfs root.
+func sysLinkTarget(dev, devLink, rel, t string) string {
+	if path.IsAbs(t) {
+		return t
+	}
+	devAbs := path.Join("/class/net", devLink)
+	abs := path.Join(devAbs, path.Dir(rel), t)
+	switch {
+	case abs == devAbs || strings.HasPrefix(abs, devAbs+"/"):
+		abs = path.Join("/class/net", dev, strings.TrimPrefix(abs, devAbs))
+	case path.Base(path.Dir(abs)) == "net" && strings.HasPrefix(abs, "/devices/"):
+		abs = path.Join("/class/net", path.Base(abs))
+	}
+	// the last element stays as it is (subsystem -> ../../net, not ..):
+	// readers take the basename of a link for a name
+	from := path.Join("/class/net", dev, path.Dir(rel))
+	r, err := filepath.Rel(from, path.Dir(abs))
+	if err != nil {
+		return t
+	}
+	return path.Join(r, path.Base(abs))
+}
+
+// readReal reads one real attribute of device dev.
+func (f *filesystem) readReal(dev, name string) (string, syscall.Errno) {
+	b, err := os.ReadFile(filepath.Join(f.realDev(dev), name))
+	if err != nil {
+		return "", fs.ToErrno(err)
+	}
+	return string(b), 0
+}
+
+// realFlags returns dev->flags as the real flags file has it.
+func (f *filesystem) realFlags(dev string) (uint64, syscall.Errno) {
+	s, errno := f.readReal(dev, "flags")
+	if errno != 0 {
+		return 0, errno
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(s), 0, 64)
+	if err != nil {
+		return 0, syscall.EIO
+	}
+	return v, 0
+}
+
+// renderDevAttr returns the text of overridden attribute name of device dev
+// (a bond or a slave in snap), as the kernel's net-sysfs.c shows it for a
+// bonding device or an enslaved one:
+//
+//   - flags: the real flags plus IFF_MASTER on a bond, IFF_SLAVE on a slave
+//     (bond_enslave, bond_setup);
+//   - operstate: a bond is "up" when it is up and has carrier, else "down"
+//     (a TAP can report "unknown");
+//   - uevent: DEVTYPE=bond first, as bond_type adds it;
+//   - speed, duplex: bond_ethtool_get_link_ksettings over the slaves that
+//     can transmit (link up and active): the sum of their speeds, the
+//     slowest in broadcast mode, -1 when unknown; the first known duplex;
+//     EINVAL while the bond is down (netif_running);
+//   - name_assign_type: EINVAL, as for every bond bond_create makes
+//     (NET_NAME_UNKNOWN; a TAP named at TUNSETIFF says 3, NET_NAME_USER);
+//   - addr_assign_type: 2 (NET_ADDR_STOLEN, bond_set_dev_addr) while the
+//     bond carries the permanent address of one of its slaves; the engine
+//     sets the TAP's address through netlink, which makes it 3.
+func (f *filesystem) renderDevAttr(snap *bond.Snapshot, dev, name string) (string, syscall.Errno) {
+	b := snap.Bond(dev)
+	switch name {
+	case "flags":
+		v, errno := f.realFlags(dev)
+		if errno != 0 {
+			return "", errno
+		}
+		if b != nil {
+			v |= iffMaster
+		}
+		if m, _ := snap.Slave(dev); m != nil {
+			v |= iffSlave
+		}
+		return fmt.Sprintf("%#x\n", v), 0
+	}
+	if b == nil {
+		return f.readReal(dev, name)
+	}
+	switch name {
+	case "operstate":
+		s, errno := f.readReal(dev, name)
+		if errno != 0 {
+			return "", errno
+		}
+		if strings.TrimSpace(s) != "unknown" {
+			return s, 0
+		}
+		if v, _ := f.realFlags(dev); v&iffUp != 0 && b.Carrier {
+			return "up\n", 0
+		}
+		return "down\n", 0
+	case "name_assign_type":
+		return "", syscall.EINVAL
+	case "addr_assign_type":
+		s, errno := f.readReal(dev, name)
+		if errno != 0 || strings.TrimSpace(s) != "3" {
+			return s, errno
+		}
+		for i := range b.Slaves {
+			if len(b.HWAddr) > 0 && bytes.Equal(b.HWAddr, b.Slaves[i].PermHWAddr) {
+				return "2\n", 0
+			}
+		}
+		return s, 0
+	case "uevent":
+		s, errno := f.readReal(dev, name)
+		if errno != 0 {
+			return "", errno
+		}
+		return "DEVTYPE=bond\n" + s, 0
+	case "speed", "duplex":
+		if v, errno := f.realFlags(dev); errno != 0 {
+			return "", errno
+		} else if v&iffUp == 0 {
+			return "", syscall.EINVAL
+		}
+		speed, duplex := 0, bond.DuplexUnknown
+		for i := range b.Slaves {
+			s := &b.Slaves[i]
+			if s.Link != bond.LinkUp || !s.Active {
+				continue
+			}
+			if s.Speed != bond.SpeedUnknown && s.Speed > 0 {
+				if b.Params.Mode == bond.ModeBroadcast {
+					if speed == 0 || s.Speed < speed {
+						speed = s.Speed
+					}
+				} else {
+					speed += s.Speed
+				}
+			}
+			if duplex == bond.DuplexUnknown && s.Duplex != bond.DuplexUnknown {
+				duplex = s.Duplex
+			}
+		}
+		if name == "speed" {
+			if speed == 0 {
+				speed = -1
+			}
+			return strconv.Itoa(speed) + "\n", 0
+		}
+		switch duplex {
+		case bond.DuplexHalf:
+			return "half\n", 0
+		case bond.DuplexFull:
+			return "full\n", 0
+		}
+		return "unknown\n", 0
+	}
+	return f.readReal(dev, name)
+}
+
+// writeDevAttr passes one write(2) on an overridden attribute to the real
+// file; on flags the bonding bits, which the real device cannot take, are
+// cleared first.
+func (f *filesystem) writeDevAttr(dev, name string, data []byte) syscall.Errno {
+	if name == "flags" {
+		if v, err := strconv.ParseUint(strings.TrimSpace(string(data)), 0, 64); err == nil {
+			data = []byte(fmt.Sprintf("%#x\n", v&^(iffMaster|iffSlave)))
+		}
+	}
+	fd, err := syscall.Open(filepath.Join(f.realDev(dev), name), syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fs.ToErrno(err)
+	}
+	defer syscall.Close(fd)
+	if _, err := syscall.Write(fd, data); err != nil {
+		return fs.ToErrno(err)
+	}
+	return 0
+}
+
+// realPerm returns the permission bits of a real attribute of dev.
+func (f *filesystem) realPerm(dev, name string) uint32 {
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(f.realDev(dev), name), &st); err != nil {
+		return 0o444
+	}
+	return st.Mode & 0o777
+}

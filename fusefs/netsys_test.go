@@ -1,0 +1,187 @@
+package fusefs
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+
+	"bondingfs/bond"
+	"bondingfs/internal/nettest"
+)
+
+// DumpTreeFn is a shell function: dump DIR prints every entry below DIR,
+// sorted, as "path/" (directory), "path -> base" (symlink, the last element
+// of its target) or "path = text" (a file's text with newlines as |, or
+// cat's error).
+const DumpTreeFn = `dump() { ( cd "$1" && find . -mindepth 1 | LC_ALL=C sort | while read -r p; do
+  if [ -L "$p" ]; then echo "$p -> $(basename "$(readlink "$p")")"
+  elif [ -d "$p" ]; then echo "$p/"
+  else echo "$p = $( (cat < "$p") 2>&1 | tr '\n' '|')"; fi; done ); }
+`
+
+// mountSysfs mounts be over a private sysfs of a fresh namespace holding a
+// veth pair eth0/eth1 (down, so that no counter moves) and a TAP bond0.
+func mountSysfs(t *testing.T, be Backend) (string, *nettest.Netns) {
+	t.Helper()
+	nettest.SkipUnlessRoot(t)
+	ns := nettest.NewNetns(t, "fsys")
+	nettest.Veth(t, ns, "eth0", ns, "eth1")
+	ns.SetDown(t, "eth0")
+	ns.SetDown(t, "eth1")
+	ns.Run(t, "ip", "tuntap", "add", "dev", "bond0", "mode", "tap")
+	ps, err := OpenPrivateSysfs(ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ps.Close() })
+	dir := t.TempDir()
+	srv, err := Mount(dir, be, Options{Sysfs: ps.Path()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	return dir, ns
+}
+
+func TestSysfsPassthrough(t *testing.T) {
+	b0 := &bond.BondStatus{Name: "bond0", Params: bond.DefaultParams(), Carrier: true,
+		Slaves: []bond.SlaveStatus{upSlave("eth0")}}
+	b0.Slaves[0].Active = true
+	d, ns := mountSysfs(t, newFake(b0))
+
+	// every device plus bonding_masters
+	wantOut(t, sh(t, d, 0, `ls $S`), "bond0\nbonding_masters\neth0\neth1\nlo\n")
+	// a device that is neither bond nor slave reads as in the real sysfs
+	real := ns.Run(t, "bash", "-c", DumpTreeFn+`dump /sys/class/net/eth1`)
+	r := sh(t, d, 0, DumpTreeFn+`dump $S/eth1`)
+	if r.out != real || r.rc != 0 || len(real) < 500 {
+		t.Errorf("eth1 through the mount differs from the real sysfs:\n%s", diffLines(real, r.out))
+	}
+	// a slave: the same, plus the bonding entries and IFF_SLAVE in flags
+	real = ns.Run(t, "bash", "-c", DumpTreeFn+`dump /sys/class/net/eth0`)
+	r = sh(t, d, 0, DumpTreeFn+`dump $S/eth0 | grep -v -e '^\./bonding_slave' -e '^\./master' -e '^\./upper_' -e '^\./flags '`)
+	want := ""
+	for _, l := range strings.SplitAfter(real, "\n") {
+		if !strings.HasPrefix(l, "./flags ") {
+			want += l
+		}
+	}
+	if r.out != want || r.rc != 0 {
+		t.Errorf("eth0 through the mount differs from the real sysfs:\n%s", diffLines(want, r.out))
+	}
+	wantOut(t, sh(t, d, 0, `cat $S/eth0/flags; readlink $S/eth0/master; cat $S/eth0/bonding_slave/state`), "0x1802\n../bond0\nactive\n")
+
+	// a bond's directory reads as a kernel bond's
+	wantOut(t, sh(t, d, 0, `cd $S/bond0; ls tun_flags owner group 2>&1 | wc -l; cat type operstate flags; head -n 1 uevent; ls -d bonding lower_eth0`),
+		"3\n1\ndown\n0x1402\nDEVTYPE=bond\nbonding\nlower_eth0\n")
+	if r := sh(t, d, 0, `ls $S/bond0 | grep -c -e tun_flags -e owner -e '^group$'`); r.out != "0\n" {
+		t.Errorf("bond0 lists TAP-only files: %q", r.out)
+	}
+	wantOut(t, sh(t, d, 0, `cat $S/bond0/lower_eth0/operstate $S/bond0/lower_eth0/ifindex`),
+		ns.Run(t, "cat", "/sys/class/net/eth0/operstate", "/sys/class/net/eth0/ifindex"))
+	wantErr(t, sh(t, d, 0, `cat $S/bond0/speed`), "Invalid argument")
+	wantErr(t, sh(t, d, 0, `cat $S/bond0/name_assign_type`), "Invalid argument")
+	wantOut(t, sh(t, d, 0, `cat $S/eth1/name_assign_type`), ns.Run(t, "cat", "/sys/class/net/eth1/name_assign_type"))
+	ns.SetUp(t, "bond0")
+	wantOut(t, sh(t, d, 0, `cat $S/bond0/speed $S/bond0/duplex`), "10000\nfull\n")
+
+	// writes pass through
+	wantOut(t, sh(t, d, 0, `echo 9000 > $S/eth1/mtu && cat $S/eth1/mtu`), "9000\n")
+	if got := ns.Run(t, "cat", "/sys/class/net/eth1/mtu"); got != "9000\n" {
+		t.Errorf("real mtu after the write = %q", got)
+	}
+	wantOut(t, sh(t, d, 0, `echo 0x1403 > $S/bond0/flags; cat /dev/null; cat $S/bond0/flags`), "0x1403\n")
+
+	// devices that appear, are renamed or go show at once
+	nettest.Veth(t, ns, "eth2", ns, "eth3")
+	wantOut(t, sh(t, d, 0, `ls $S | tr '\n' ' '; cat $S/eth2/operstate`), "bond0 bonding_masters eth0 eth1 eth2 eth3 lo up\n")
+	ns.SetDown(t, "eth2")
+	ns.Run(t, "ip", "link", "set", "eth2", "name", "eth9")
+	wantOut(t, sh(t, d, 0, `ls $S | tr '\n' ' '; cat $S/eth9/operstate; ls $S/eth2 2>&1 >/dev/null | wc -l`),
+		"bond0 bonding_masters eth0 eth1 eth3 eth9 lo down\n1\n")
+	ns.Run(t, "ip", "link", "del", "eth9")
+	wantOut(t, sh(t, d, 0, `ls $S | tr '\n' ' '; [ -e $S/eth9 ] || echo gone`), "bond0 bonding_masters eth0 eth1 lo gone\n")
+
+	// the subsystem link resolves from the device's place under class/net
+	wantOut(t, sh(t, d, 0, `readlink $S/eth1/subsystem; ls $S/eth1/subsystem/ | grep -c bonding_masters`), "../../net\n1\n")
+}
+
+func TestSysLinkTarget(t *testing.T) {
+	for _, c := range []struct{ dev, devLink, rel, t, want string }{
+		{"eth0", "../../devices/virtual/net/eth0", "subsystem", "../../../../class/net", "../../net"},
+		{"eth0", "../../devices/pci0000:00/0000:00:03.0/net/eth0", "device", "../../../0000:00:03.0", "../../../devices/pci0000:00/0000:00:03.0"},
+		{"eth0", "../../devices/virtual/net/eth0", "queues/rx-0/x", "../../statistics", "../../statistics"},
+		{"vlan0", "../../devices/virtual/net/vlan0", "lower_eth0", "../eth0", "../eth0"},
+		{"eth0", "../../devices/virtual/net/eth0", "abs", "/x/y", "/x/y"},
+	} {
+		if got := sysLinkTarget(c.dev, c.devLink, c.rel, c.t); got != c.want {
+			t.Errorf("sysLinkTarget(%q, %q, %q, %q) = %q, want %q", c.dev, c.devLink, c.rel, c.t, got, c.want)
+		}
+	}
+}
+
+func diffLines(want, got string) string {
+	w := strings.Split(want, "\n")
+	g := strings.Split(got, "\n")
+	var b strings.Builder
+	in := map[string]bool{}
+	for _, l := range g {
+		in[l] = true
+	}
+	for _, l := range w {
+		if !in[l] {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	in = map[string]bool{}
+	for _, l := range w {
+		in[l] = true
+	}
+	for _, l := range g {
+		if !in[l] {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// proc/net serves each caller its own network namespace's files, and
+// bonding/ only to callers in the engine's namespace.
+func TestProcNetPerCaller(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	engine := nettest.NewNetns(t, "fsproc")
+	other := nettest.NewNetns(t, "fsproc")
+	nettest.Veth(t, engine, "bfsq0", other, "bfsq1")
+	var st syscall.Stat_t
+	if err := syscall.Stat(engine.Path(), &st); err != nil {
+		t.Fatal(err)
+	}
+	b0 := &bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()}
+	dir := t.TempDir()
+	srv, err := Mount(dir, newFake(b0), Options{ProcNet: true, EngineNetns: st.Ino})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Unmount() })
+	script := `cd ` + dir + `/proc/self/net && grep -o -e 'bfsq0:' -e 'bfsq1:' dev; ls | grep -c -x -e bonding -e dev -e if_inet6 -e route -e snmp; ` +
+		`ls bonding | wc -l; head -n 1 bonding/bond0 2>&1 | sed 's/:.*//'; diff <(cut -c1-20 dev) <(cut -c1-20 /proc/self/net/dev) && echo same; ` +
+		`stat -c %s snmp; [ -d stat ] && echo dir; ls ../../net/bonding; grep -c -e 'bfsq0:' -e 'bfsq1:' ../../net/dev`
+	if got := engine.Run(t, "bash", "-c", script); got != "bfsq0:\n5\n1\nEthernet Channel Bonding Driver\nsame\n4096\ndir\nbond0\n1\n" {
+		t.Errorf("in the engine's namespace: %q", got)
+	}
+	// another namespace: its own files, an empty bonding/ at proc/self/net
+	// (the real /proc/net's view), the bonds at proc/net (the mount's)
+	if got := other.Run(t, "bash", "-c", script); got != "bfsq1:\n5\n0\nhead\nsame\n4096\ndir\nbond0\n1\n" {
+		t.Errorf("in another namespace: %q", got)
+	}
+	// the daemon's own namespace (neither of the two) for this process
+	r := sh(t, dir, 0, `grep -c -e 'bfsq0:' -e 'bfsq1:' $D/proc/net/dev`)
+	if r.out != "0\n" {
+		t.Errorf("this process sees %q of the test namespaces' devices", r.out)
+	}
+}
