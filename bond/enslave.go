@@ -202,7 +202,11 @@ func (b *Bond) Release(name string) error {
 func (b *Bond) release(s *Slave, all bool) {
 	h := b.reg.cfg.Host
 	b.SetSlaveInactive(s)
-	b.SlaveLogf(s.name, "Releasing backup interface")
+	state := "backup"
+	if s.active { // balance-tlb/alb slaves keep the active flag
+		state = "active"
+	}
+	b.SlaveLogf(s.name, "Releasing %s interface", state)
 	b.mode.Unbind(s)
 	old := b.currActive
 	for i, x := range b.slaves {

@@ -131,6 +131,9 @@ type Control interface {
 	SetSlaveActive(s *Slave)
 	SetSlaveInactive(s *Slave)
 	SetSlaveBackup(s *Slave)
+	// SetSlaveRx sets the receive rules of balance-tlb/alb slaves, which
+	// have MACs of their own (see Bond.SetSlaveRx).
+	SetSlaveRx(s *Slave, local, master net.HardwareAddr, unicast bool)
 	// SetSlaveMAC sets a slave's MAC address on the host (dev_set_mac_address).
 	SetSlaveMAC(s *Slave, mac net.HardwareAddr) error
 	// Send queues one frame (vnet header + Ethernet frame carrying its own
