@@ -174,3 +174,7 @@ func (b *Bond) logName() string {
 func (b *Bond) SlaveLogf(slave string, format string, args ...any) {
 	b.reg.logf("%s: (slave %s): %s", b.logName(), slave, fmt.Sprintf(format, args...))
 }
+
+// KernLogf writes one kernel log line as it is, without a device prefix
+// (pr_info of net/core).
+func (b *Bond) KernLogf(format string, args ...any) { b.reg.logf(format, args...) }

@@ -162,6 +162,10 @@ type Control interface {
 	// "bond0: (slave eth0): …").
 	Logf(format string, args ...any)
 	SlaveLogf(slave string, format string, args ...any)
+	// KernLogf writes a kernel log line without the bond's prefix, for
+	// the core's messages a mode causes ("device eth1 entered promiscuous
+	// mode", net/core/dev.c).
+	KernLogf(format string, args ...any)
 }
 
 // ModeFactory makes a bond's Mode instance; c is the bond it serves.

@@ -228,11 +228,19 @@ func (h albHost) SetPromisc(s *alb.Slave, inc int) error {
 	if n < 0 {
 		n = 0
 	}
-	if port := m.ports[s]; port != nil {
-		if p, ok := port.(promiscuous); ok && (n == 0) != (m.promisc[s] == 0) {
-			if err := p.SetPromiscuous(n > 0); err != nil {
-				return err
+	if (n == 0) != (m.promisc[s] == 0) {
+		if port := m.ports[s]; port != nil {
+			if p, ok := port.(promiscuous); ok {
+				if err := p.SetPromiscuous(n > 0); err != nil {
+					return err
+				}
 			}
+		}
+		// __dev_set_promiscuity's line when IFF_PROMISC changes
+		if n > 0 {
+			m.c.KernLogf("device %s entered promiscuous mode", s.Name)
+		} else {
+			m.c.KernLogf("device %s left promiscuous mode", s.Name)
 		}
 	}
 	m.promisc[s] = n
