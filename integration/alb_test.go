@@ -1,0 +1,246 @@
+package integration
+
+// balance-tlb and balance-alb with real traffic: bond0 in namespace A with
+// slaves eth0, eth1 whose veth peers p0, p1 are ports of bridge br0 in
+// namespace B, and four client namespaces C1..C4 (192.0.2.11-14, MACs
+// 02:00:00:00:0c:01-04) on ports q1..q4 of the same bridge. Frames are
+// counted per slave on the bridge ports p0/p1 (rx_packets: sent by the
+// slave; tx_packets: sent to it). The RESULT lines are what `make bench`
+// prints.
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"bondingfs/internal/nettest"
+)
+
+type lbTopo struct {
+	topo
+	peers []*nettest.Netns
+}
+
+func peerIP(i int) string { return fmt.Sprintf("192.0.2.%d", 11+i) }
+
+func newLBTopo(t *testing.T, mode string) *lbTopo {
+	t.Helper()
+	tp := &lbTopo{topo: topo{A: nettest.NewNetns(t, "bfs-a-"), B: nettest.NewNetns(t, "bfs-b-"), n: 2}}
+	ports := []string{"p0", "p1"}
+	for i := 0; i < 2; i++ {
+		eth := fmt.Sprintf("eth%d", i)
+		nettest.Veth(t, tp.A, eth, tp.B, ports[i])
+		tp.A.SetDown(t, eth)
+	}
+	for i := 0; i < 4; i++ {
+		c := nettest.NewNetns(t, "bfs-c-")
+		q := fmt.Sprintf("q%d", i+1)
+		nettest.Veth(t, c, "eth0", tp.B, q)
+		c.SetMAC(t, "eth0", fmt.Sprintf("02:00:00:00:0c:%02x", i+1))
+		c.AddAddr(t, "eth0", peerIP(i)+"/24")
+		ports = append(ports, q)
+		tp.peers = append(tp.peers, c)
+	}
+	nettest.Bridge(t, tp.B, "br0", "", ports...)
+	tp.d = startDaemon(t, tp.A.Name())
+	tp.bond(t, "mode", mode, "miimon", "100", "slaves", "+eth0", "slaves", "+eth1")
+	tp.A.SetUp(t, "bond0")
+	tp.A.AddAddr(t, "bond0", bondAddr+"/24")
+	return tp
+}
+
+// counter reads a statistics counter of a bridge port in B.
+func (tp *lbTopo) counter(t *testing.T, dev, name string) int {
+	t.Helper()
+	out := tp.B.Run(t, "cat", "/sys/class/net/"+dev+"/statistics/"+name)
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("%s %s: %q", dev, name, out)
+	}
+	return n
+}
+
+// counters returns name of p0 and p1.
+func (tp *lbTopo) counters(t *testing.T, name string) [2]int {
+	return [2]int{tp.counter(t, "p0", name), tp.counter(t, "p1", name)}
+}
+
+// reach waits until ns reaches addr.
+func reach(t *testing.T, ns *nettest.Netns, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := ns.Exec("ping", "-n", "-c", "1", "-W", "1", addr)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not reach %s within %v:\n%s", ns.Name(), addr, timeout, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// shares returns the two slaves' shares of the frames counted between a
+// and b, in percent.
+func shares(a, b [2]int) (s0, s1 float64, n int) {
+	d0, d1 := b[0]-a[0], b[1]-a[1]
+	n = d0 + d1
+	if n == 0 {
+		return 0, 0, 0
+	}
+	return 100 * float64(d0) / float64(n), 100 * float64(d1) / float64(n), n
+}
+
+// within6040 reports whether both shares are at least 40 %.
+func within6040(s0, s1 float64) bool { return s0 >= 40 && s1 >= 40 }
+
+func (tp *lbTopo) dumpOnFail(t *testing.T) {
+	t.Helper()
+	if t.Failed() {
+		b, _ := runErr("cat", tp.d.proc+"/bond0")
+		t.Logf("/proc/net/bonding/bond0:\n%s", b)
+		t.Logf("bridge fdb:\n%s", tp.B.Run(t, "bridge", "fdb", "show", "br", "br0"))
+		tp.d.dumpLogs(t)
+	}
+}
+
+func TestTLBTraffic(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping", "bridge")
+	bondingfsBin(t)
+	tp := newLBTopo(t, "balance-tlb")
+	defer tp.dumpOnFail(t)
+	for i := range tp.peers {
+		reach(t, tp.A, peerIP(i), 10*time.Second)
+	}
+	active := readTrim(t, tp.d.sys+"/bond0/bonding/active_slave")
+	ai := map[string]int{"eth0": 0, "eth1": 1}[active]
+
+	// four equal flows out of the bond; once a rebalance (every 10 s) has
+	// seen them they are spread by their load
+	var pings []*bgCmd
+	for i := range tp.peers {
+		pings = append(pings, startBg(t, "ip", "netns", "exec", tp.A.Name(),
+			"ping", "-n", "-q", "-i", "0.02", "-s", "1000", "-w", "17", peerIP(i)))
+	}
+	time.Sleep(11 * time.Second)
+	out0, in0 := tp.counters(t, "rx_packets"), tp.counters(t, "tx_packets")
+	time.Sleep(5 * time.Second)
+	out1, in1 := tp.counters(t, "rx_packets"), tp.counters(t, "tx_packets")
+	for _, p := range pings {
+		_, _ = p.wait(t, 10*time.Second)
+	}
+	s0, s1, n := shares(out0, out1)
+	t.Logf("RESULT balance-tlb transmit share of 4 flows: eth0 %.0f%% eth1 %.0f%% (%d frames in 5 s)", s0, s1, n)
+	if !within6040(s0, s1) {
+		t.Errorf("balance-tlb: 4 flows out of the bond are not spread within 60/40: eth0 %.1f%%, eth1 %.1f%%", s0, s1)
+	}
+	r0, r1, rn := shares(in0, in1)
+	rin := []float64{r0, r1}[ai]
+	t.Logf("RESULT balance-tlb receive share of the active slave %s: %.0f%% (%d frames)", active, rin, rn)
+	if rin < 95 {
+		t.Errorf("balance-tlb: traffic in should arrive on the active slave %s only: %.1f%%", active, rin)
+	}
+	lbFailover(t, tp, "balance-tlb", false)
+}
+
+func TestALBTraffic(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping", "bridge")
+	bondingfsBin(t)
+	tp := newLBTopo(t, "balance-alb")
+	defer tp.dumpOnFail(t)
+	// the clients resolve the bond's address; the bond's replies give each
+	// a slave's MAC in turn
+	for _, c := range tp.peers {
+		reach(t, c, bondAddr, 10*time.Second)
+	}
+	macs := map[string]int{}
+	for i, c := range tp.peers {
+		out := c.Run(t, "ip", "neigh", "show", bondAddr)
+		f := strings.Fields(out)
+		mac := ""
+		for j := range f {
+			if f[j] == "lladdr" && j+1 < len(f) {
+				mac = f[j+1]
+			}
+		}
+		t.Logf("client %s: %s is at %s", peerIP(i), bondAddr, mac)
+		macs[mac]++
+	}
+	if len(macs) != 2 || macs[""] != 0 {
+		t.Errorf("balance-alb: the four clients' ARP caches should show two slave MACs, 2 each: %v", macs)
+	}
+
+	// traffic from the clients arrives on both slaves
+	in0 := tp.counters(t, "tx_packets")
+	var pings []*bgCmd
+	for _, c := range tp.peers {
+		pings = append(pings, startBg(t, "ip", "netns", "exec", c.Name(),
+			"ping", "-n", "-q", "-i", "0.02", "-s", "1000", "-c", "150", bondAddr))
+	}
+	for _, p := range pings {
+		out, _ := p.wait(t, 20*time.Second)
+		if sent, recv, ok := pingStats(out); !ok || recv != sent {
+			t.Errorf("client ping to the bond: %s", out)
+		}
+	}
+	in1 := tp.counters(t, "tx_packets")
+	s0, s1, n := shares(in0, in1)
+	t.Logf("RESULT balance-alb receive share of 4 clients: eth0 %.0f%% eth1 %.0f%% (%d frames)", s0, s1, n)
+	if !within6040(s0, s1) {
+		t.Errorf("balance-alb: traffic from 4 clients is not spread within 60/40: eth0 %.1f%%, eth1 %.1f%%", s0, s1)
+	}
+	lbFailover(t, tp, "balance-alb", true)
+}
+
+// lbFailover takes the active slave's bridge port down while the four
+// clients (fromPeers) or the bond (to each client) ping every 10 ms,
+// counts the pings lost, and checks every client is reachable after.
+func lbFailover(t *testing.T, tp *lbTopo, mode string, fromPeers bool) {
+	t.Helper()
+	victim := readTrim(t, tp.d.sys+"/bond0/bonding/active_slave")
+	if !strings.HasPrefix(victim, "eth") {
+		t.Fatalf("active_slave reads %q", victim)
+	}
+	port := "p" + strings.TrimPrefix(victim, "eth")
+	var pings []*bgCmd
+	for i, c := range tp.peers {
+		if fromPeers {
+			pings = append(pings, startBg(t, "ip", "netns", "exec", c.Name(),
+				"ping", "-n", "-q", "-i", "0.01", "-c", "700", "-W", "1", bondAddr))
+		} else {
+			pings = append(pings, startBg(t, "ip", "netns", "exec", tp.A.Name(),
+				"ping", "-n", "-q", "-i", "0.01", "-c", "700", "-W", "1", peerIP(i)))
+		}
+	}
+	time.Sleep(time.Second)
+	tp.B.SetDown(t, port)
+	lost, total := 0, 0
+	for i, p := range pings {
+		out, err := p.wait(t, 30*time.Second)
+		sent, recv, ok := pingStats(out)
+		if !ok {
+			t.Fatalf("ping %s produced no summary (%v):\n%s", peerIP(i), err, out)
+		}
+		lost += sent - recv
+		total += sent
+	}
+	now := readTrim(t, tp.d.sys+"/bond0/bonding/active_slave")
+	t.Logf("RESULT %s failover: %d of %d pings lost (4 clients, 10 ms interval, %s's port down, miimon=100); active slave now %s",
+		mode, lost, total, victim, now)
+	if now == victim || now == "" {
+		t.Errorf("%s: no failover: active_slave %q after %s's port went down", mode, now, victim)
+	}
+	for i, c := range tp.peers {
+		if fromPeers {
+			reach(t, c, bondAddr, 5*time.Second)
+		} else {
+			reach(t, tp.A, peerIP(i), 5*time.Second)
+		}
+	}
+	tp.B.SetUp(t, port)
+}
