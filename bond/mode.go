@@ -168,6 +168,15 @@ type Control interface {
 	KernLogf(format string, args ...any)
 }
 
+// A MACChanger is a Mode that gives the slaves the bond's new MAC itself
+// when the bond device's address is changed (bond_set_mac_address calls
+// bond_alb_set_mac_address in balance-alb); other modes get the engine's
+// rule, every slave set to the new address. BondMACChanged runs on the
+// control goroutine after Control.HWAddr has the new address.
+type MACChanger interface {
+	BondMACChanged()
+}
+
 // ModeFactory makes a bond's Mode instance; c is the bond it serves.
 type ModeFactory func(c Control) Mode
 

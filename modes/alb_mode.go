@@ -166,6 +166,12 @@ func (m *albMode) ActiveChanged(old, n *bond.Slave) {
 	m.syncRx()
 }
 
+// BondMACChanged is bond_set_mac_address for these modes (bond.MACChanger).
+func (m *albMode) BondMACChanged() {
+	m.t.SetBondAddress(mac(m.c.HWAddr()))
+	m.syncRx()
+}
+
 func (m *albMode) OptionChanged(string) { m.t.SetConfig(m.config()) }
 
 // Tick is alb_work; balance-tlb with tlb_dynamic_lb=0 has none (bond_open

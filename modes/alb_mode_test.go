@@ -209,3 +209,11 @@ func TestALBReceivePath(t *testing.T) {
 	assert.Contains(t, e.Log.Take(), "device eth0 left promiscuous mode")
 	require.NoError(t, e.Reg.WriteOption(context.Background(), "bond0", "lp_interval", "2\n", albRoot))
 }
+
+func TestALBBondAddressChange(t *testing.T) {
+	e := albEnv(t, bond.ModeALB)
+	e.Host.Modify("bond0", func(l *bond.LinkInfo) { l.HWAddr = net.HardwareAddr{2, 0, 0, 0, 0, 9} })
+	e.Settle()
+	assert.Equal(t, "02:00:00:00:00:09", hostMAC(t, e, "eth0"), "the current slave takes the bond's new address")
+	assert.Equal(t, "02:00:00:00:00:02", hostMAC(t, e, "eth1"))
+}

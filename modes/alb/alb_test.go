@@ -467,3 +467,21 @@ func TestXmitNoSlave(t *testing.T) {
 	a.Xmit(ipv4(1, 60))
 	a.RecvARP(arpFrame(arpReply, m(9), bondIP, bondMAC, bondIP, bondMAC, 0)[vnetHdrLen:])
 }
+
+func TestSetBondAddress(t *testing.T) {
+	// balance-alb: the current slave takes the new address
+	r := newRig(t, true, 2)
+	r.a.SetBondAddress(m(9))
+	assert.Equal(t, []MAC{m(9), m(2)}, r.macs())
+	lp := r.ports[0].take()
+	require.NotEmpty(t, lp)
+	assert.Equal(t, []byte{2, 0, 0, 0, 0, 9}, lp[0][6:12])
+	// an address another slave has: swapped with it
+	r.a.SetBondAddress(m(2))
+	assert.Equal(t, []MAC{m(2), m(9)}, r.macs())
+
+	// balance-tlb: every slave is given it
+	r = newRig(t, false, 2)
+	r.a.SetBondAddress(m(9))
+	assert.Equal(t, []MAC{m(9), m(9)}, r.macs())
+}

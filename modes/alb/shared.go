@@ -456,3 +456,33 @@ func (a *ALB) albSlaveGet(eth []byte) *Slave {
 	}
 	return nil
 }
+
+// SetBondAddress is what a new address of the bond device does to the
+// slaves (bond_set_mac_address): in balance-alb (bond_alb_set_mac_address)
+// the current slave takes it, by a swap with the slave that has it, if any;
+// in balance-tlb every slave is given it (bond_set_mac_address's loop).
+func (a *ALB) SetBondAddress(m MAC) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.bondMAC = m
+	if a.cfg.TLBOnly {
+		for _, s := range a.slaves {
+			_ = a.setSlaveMAC(s, m)
+		}
+		return
+	}
+	c := a.curr
+	if c == nil {
+		return
+	}
+	if swap := a.hasMAC(m); swap != nil {
+		a.swapMAC(swap, c)
+		a.fastenMACSwap(swap, c)
+		return
+	}
+	_ = a.setSlaveMAC(c, m)
+	a.sendLearningPackets(c, m, false)
+	if a.rlbEnabled {
+		a.reqUpdateSlaveClients(c)
+	}
+}
