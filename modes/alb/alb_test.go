@@ -485,3 +485,11 @@ func TestSetBondAddress(t *testing.T) {
 	r.a.SetBondAddress(m(9))
 	assert.Equal(t, []MAC{m(9), m(9)}, r.macs())
 }
+
+func TestLPIntervalWraps(t *testing.T) {
+	r := newRig(t, false, 1)
+	r.a.SetConfig(Config{TLBOnly: true, DynamicLB: true, LPInterval: 2147483647, Hash: layer2})
+	r.a.Monitor()
+	r.a.Monitor()
+	assert.Equal(t, 2, r.ports[0].count(etherTypeLoopback), "the kernel's int product wraps negative: every tick")
+}

@@ -272,7 +272,9 @@ func (a *ALB) Monitor() {
 	}
 	a.txRebalanceCounter++
 	a.lpCounter++
-	if a.lpCounter >= a.cfg.LPInterval*TicksPerSec {
+	// BOND_ALB_LP_TICKS is an int product: lp_interval above 214748364
+	// wraps (2147483647 gives -10, learning packets every tick)
+	if a.lpCounter >= int(int32(a.cfg.LPInterval)*TicksPerSec) {
 		for _, s := range a.slaves {
 			strict := s != a.curr || a.rlbEnabled
 			a.sendLearningPackets(s, s.MAC, strict)
