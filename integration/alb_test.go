@@ -244,3 +244,4 @@ func lbFailover(t *testing.T, tp *lbTopo, mode string, fromPeers bool) {
 	}
 	tp.B.SetUp(t, port)
 }
+
