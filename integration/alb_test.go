@@ -244,4 +244,3 @@ func lbFailover(t *testing.T, tp *lbTopo, mode string, fromPeers bool) {
 	}
 	tp.B.SetUp(t, port)
 }
-
