@@ -33,14 +33,9 @@ type albMode struct {
 
 func newALBMode(c bond.Control, rlb bool) *albMode {
 	m := &albMode{c: c, rlb: rlb, promisc: map[*alb.Slave]int{}, ports: map[*alb.Slave]bond.Port{}}
+	// the mode option needs a bond without slaves (BOND_OPTFLAG_NOSLAVES):
+	// the tables start empty
 	m.t = alb.New(albHost{m}, m.config())
-	for _, s := range c.Slaves() {
-		// a mode switch with slaves is refused (EPERM), but keep the
-		// tables whole if one ever happens
-		as := &alb.Slave{Name: s.Name(), Perm: mac(s.PermHWAddr()), MAC: mac(c.HWAddr()), Data: s}
-		s.SetModeData(as)
-		_ = m.t.InitSlave(as)
-	}
 	return m
 }
 
