@@ -158,20 +158,7 @@ func TestALBTraffic(t *testing.T) {
 	for _, c := range tp.peers {
 		reach(t, c, bondAddr, 10*time.Second)
 	}
-	macs := map[string]int{}
-	for i, c := range tp.peers {
-		out := c.Run(t, "ip", "neigh", "show", bondAddr)
-		f := strings.Fields(out)
-		mac := ""
-		for j := range f {
-			if f[j] == "lladdr" && j+1 < len(f) {
-				mac = f[j+1]
-			}
-		}
-		t.Logf("client %s: %s is at %s", peerIP(i), bondAddr, mac)
-		macs[mac]++
-	}
-	if len(macs) != 2 || macs[""] != 0 {
+	if macs := tp.clientMACs(t); len(macs) != 2 || macs[""] != 0 {
 		t.Errorf("balance-alb: the four clients' ARP caches should show two slave MACs, 2 each: %v", macs)
 	}
 
@@ -195,6 +182,46 @@ func TestALBTraffic(t *testing.T) {
 		t.Errorf("balance-alb: traffic from 4 clients is not spread within 60/40: eth0 %.1f%%, eth1 %.1f%%", s0, s1)
 	}
 	lbFailover(t, tp, "balance-alb", true)
+
+	// the failed slave is back: the clients are rebalanced over both
+	// slaves and told so by ARP replies (rlb_rebalance, then
+	// rlb_update_rx_clients after the update delay)
+	deadline := time.Now().Add(8 * time.Second)
+	for {
+		macs := tp.clientMACs(t)
+		if len(macs) == 2 && macs[""] == 0 {
+			t.Logf("after the slave came back the clients use %v", macs)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("balance-alb: 8 s after the failed slave came back the clients' caches show %v, want two slave MACs", macs)
+			break
+		}
+		// keep the entries alive: a ping from each client
+		for _, c := range tp.peers {
+			_, _ = c.Exec("ping", "-n", "-c", "1", "-W", "1", bondAddr)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// clientMACs returns how many clients have each MAC for the bond's address
+// in their ARP cache ("" when none).
+func (tp *lbTopo) clientMACs(t *testing.T) map[string]int {
+	t.Helper()
+	macs := map[string]int{}
+	for i, c := range tp.peers {
+		f := strings.Fields(c.Run(t, "ip", "neigh", "show", bondAddr))
+		mac := ""
+		for j := range f {
+			if f[j] == "lladdr" && j+1 < len(f) {
+				mac = f[j+1]
+			}
+		}
+		t.Logf("client %s: %s is at %s", peerIP(i), bondAddr, mac)
+		macs[mac]++
+	}
+	return macs
 }
 
 // lbFailover takes the active slave's bridge port down while the four
