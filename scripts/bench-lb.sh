@@ -18,6 +18,8 @@ GO=${GO:-go}
 out=$(mktemp /tmp/bfsbench-lb.XXXXXX)
 trap 'rm -f "$out"' EXIT
 cd "$REPO"
+echo "==> per-frame cost of the balance-tlb/alb transmit path (go test -bench Xmit ./modes/alb)"
+"$GO" test -run '^$' -bench Xmit -benchmem ./modes/alb | sed -n 's/^Benchmark/  Benchmark/p'
 rc=0
 "$GO" test -count=1 -p 1 -run '^(TestTLBTraffic|TestALBTraffic)$' -v ./integration/ >"$out" 2>&1 || rc=$?
 echo "==> balance-tlb / balance-alb (4 flows, 2 slaves)"
