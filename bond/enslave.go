@@ -207,7 +207,11 @@ func (b *Bond) release(s *Slave, all bool) {
 		state = "active"
 	}
 	b.SlaveLogf(s.name, "Releasing %s interface", state)
-	b.mode.Unbind(s)
+	// balance-tlb/alb unbind later (bond_alb_deinit_slave)
+	lbDeinit := b.params.Mode.IsLB()
+	if !lbDeinit {
+		b.mode.Unbind(s)
+	}
 	old := b.currActive
 	for i, x := range b.slaves {
 		if x == s {
@@ -225,6 +229,11 @@ func (b *Bond) release(s *Slave, all bool) {
 	}
 	if old == s {
 		b.ChangeActiveSlave(nil)
+	}
+	if lbDeinit {
+		// bond_alb_deinit_slave runs once the slave has left the list and
+		// curr_active_slave was cleared, before a new one is selected
+		b.mode.Unbind(s)
 	}
 	if all {
 		b.currActive = nil

@@ -53,7 +53,10 @@ type Mode interface {
 	// fails the enslave with its errno.
 	Bind(s *Slave) error
 	// Unbind forgets a slave being released (bond_3ad_unbind_slave,
-	// bond_alb_deinit_slave); s is still in Control.Slaves.
+	// bond_alb_deinit_slave); s is still in Control.Slaves, except in
+	// balance-tlb/alb, where it is called as bond_alb_deinit_slave is: after
+	// s left Control.Slaves and, if it was curr_active_slave, after
+	// ChangeActiveSlave(nil), before a new active slave is selected.
 	Unbind(s *Slave)
 	// LinkChanged reports that the MII monitor committed a new link state
 	// for s (s.Link() is LinkUp or LinkDown; bond_miimon_commit with
