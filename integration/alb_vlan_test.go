@@ -24,6 +24,12 @@ import (
 // rawSock opens an AF_PACKET socket on dev inside namespace ns (all
 // EtherTypes, frames received only, 50 ms receive timeout).
 func rawSock(t *testing.T, ns *nettest.Netns, dev string) int {
+	return rawSockDir(t, ns, dev, true)
+}
+
+// rawSockDir is rawSock; with ignoreOutgoing false it also reads the frames
+// the device sends.
+func rawSockDir(t *testing.T, ns *nettest.Netns, dev string, ignoreOutgoing bool) int {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -65,8 +71,10 @@ func rawSock(t *testing.T, ns *nettest.Netns, dev string) int {
 	}
 	// only frames the device received: on a bridge port, frames the
 	// bridge floods out would count as the port's too
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
-		t.Fatal(err)
+	if ignoreOutgoing {
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
