@@ -305,8 +305,8 @@ func TestTLBTraffic(t *testing.T) {
 		pings = append(pings, startBg(t, "ip", "netns", "exec", tp.A.Name(),
 			"ping", "-n", "-q", "-i", "0.02", "-s", "1000", "-w", "30", peerIP(i)))
 	}
-	time.Sleep(500 * time.Millisecond)
-	fc.drain()
+	time.Sleep(time.Second)
+	fc.count(500 * time.Millisecond) // let the start-up frames pass
 	n = fc.count(3 * time.Second)
 	for _, p := range pings {
 		stopPing(t, p)
