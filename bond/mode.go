@@ -92,8 +92,9 @@ type Mode interface {
 // A TxSelector sends one frame from the bond device (bond_start_xmit's
 // per-mode branch). Xmit runs on the TAP reader for every frame: it must
 // not allocate, lock or block beyond the port's WriteFrame, and must not
-// touch mode state other than atomics the mode owns (round-robin counter,
-// TLB load). A frame no slave can take is dropped, as the kernel drops it.
+// touch mode state other than atomics the mode owns (round-robin counter),
+// or state under the mode's own short lock (balance-tlb/alb's tables, the
+// kernel's mode_lock). A frame no slave can take is dropped, as the kernel drops it.
 type TxSelector interface {
 	Xmit(frame []byte) // vnet header + Ethernet frame
 }
