@@ -97,12 +97,9 @@ func TestTLBMACsFailoverRelease(t *testing.T) {
 	// their load and spread over both slaves, each with its own MAC
 	tap := e.Host.Master(st.Index)
 	eth0, eth1 := e.Host.Port("eth0"), e.Host.Port("eth1")
-	waitN := func(n int) {
-		deadline := time.Now().Add(albWait)
-		for len(framesOf(eth0, 0x0800))+len(framesOf(eth1, 0x0800)) < n && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-	}
+	// the TAP reader has handled the n-th frame from the bond when it is
+	// back reading the next one
+	waitN := func(n int) { require.True(t, tap.WaitConsumed(n, albWait)) }
 	for d := byte(1); d <= 4; d++ {
 		tap.Inject(udpTo(st.HWAddr, d))
 	}
@@ -165,10 +162,7 @@ func TestALBReceivePath(t *testing.T) {
 		c := net.HardwareAddr{2, 0xcc, 0, 0, 0, i}
 		tap.Inject(arpOut(2, bm, [4]byte{192, 0, 2, 1}, c, [4]byte{192, 0, 2, 100 + i}, c))
 	}
-	deadline := time.Now().Add(albWait)
-	for len(framesOf(eth0, 0x0806))+len(framesOf(eth1, 0x0806)) < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	require.True(t, tap.WaitConsumed(2, albWait))
 	a0, a1 := framesOf(eth0, 0x0806), framesOf(eth1, 0x0806)
 	require.Len(t, a0, 1)
 	require.Len(t, a1, 1)
