@@ -148,7 +148,9 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 		b.hwaddr = append(net.HardwareAddr(nil), li.HWAddr...)
 		b.macSet = true
 		r.journal(Change{Kind: ChangeMAC, Bond: b.name, MAC: append(net.HardwareAddr(nil), li.HWAddr...)})
-		if b.params.FailOverMACInEffect() == FOMNone {
+		if mc, ok := b.mode.(MACChanger); ok {
+			mc.BondMACChanged()
+		} else if b.params.FailOverMACInEffect() == FOMNone {
 			for _, s := range b.slaves {
 				_ = r.cfg.Host.SetHWAddr(s.index, b.hwaddr)
 			}

@@ -76,12 +76,20 @@ func (b *Bond) startPortReader(s *Slave) {
 		defer close(done)
 		c := &s.counters
 		readLoop(p, func(frame []byte) {
-			probed := b.probeFrame(s, frame)
-			drop := !probed && s.rxDrop.Load()
-			c.countRx(len(frame), probed, drop)
-			if !probed && !drop {
-				_ = m.WriteFrame(frame)
+			if b.probeFrame(s, frame) {
+				c.countRx(len(frame), true, false)
+				return
 			}
+			eth := frame[VnetHdrLen:]
+			if s.rxDrop.Load() && (eth[0]&1 != 0 || !s.rxUnicast.Load()) {
+				c.countRx(len(frame), false, true)
+				return
+			}
+			c.countRx(len(frame), false, false)
+			if a := s.rxLocal.Load(); a != nil && [6]byte(eth[0:6]) == [6]byte(a[0:6]) {
+				copy(eth[0:6], a[6:12])
+			}
+			_ = m.WriteFrame(frame)
 		})
 	}()
 }
