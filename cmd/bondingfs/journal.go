@@ -316,14 +316,28 @@ func restore(ctx context.Context, reg *bond.Registry, h restorer, prev *state.St
 				logf("%s: address %s: %v", pb.Name, a, err)
 			}
 		}
+		// the active slave, if its link is up already; otherwise the
+		// engine's own selection (primary, link states) decides, as it did
+		// before the crash
 		if pb.ActiveSlave != "" {
-			if cur := reg.Snapshot().Bond(pb.Name); cur != nil && cur.Params.Mode.UsesPrimary() && cur.ActiveSlave != pb.ActiveSlave {
+			if cur := reg.Snapshot().Bond(pb.Name); cur != nil && cur.Params.Mode.UsesPrimary() && cur.ActiveSlave != pb.ActiveSlave && slaveUp(cur, pb.ActiveSlave) {
 				if err := reg.WriteOption(ctx, pb.Name, "active_slave", pb.ActiveSlave+"\n", admin); err != nil {
 					logf("%s: active_slave %s: %v", pb.Name, pb.ActiveSlave, err)
 				}
 			}
 		}
 	}
+}
+
+// slaveUp reports whether the slave named name of b has its link up (MII
+// status up), so that it can be made the active slave.
+func slaveUp(b *bond.BondStatus, name string) bool {
+	for _, s := range b.Slaves {
+		if s.Name == name {
+			return s.Link == bond.LinkUp
+		}
+	}
+	return false
 }
 
 // openJournal opens the journal in dir and says what the last daemon left.
