@@ -202,8 +202,16 @@ func (b *Bond) Release(name string) error {
 func (b *Bond) release(s *Slave, all bool) {
 	h := b.reg.cfg.Host
 	b.SetSlaveInactive(s)
+	if b.params.Mode == Mode8023AD {
+		// __bond_release_one unbinds the 802.3ad port (its "Removing an
+		// active aggregator") before it logs the release; the other modes'
+		// unbind comes after
+		b.mode.Unbind(s)
+	}
 	b.SlaveLogf(s.name, "Releasing backup interface")
-	b.mode.Unbind(s)
+	if b.params.Mode != Mode8023AD {
+		b.mode.Unbind(s)
+	}
 	old := b.currActive
 	for i, x := range b.slaves {
 		if x == s {

@@ -57,6 +57,7 @@ var oracleScenarios = []oracleScenario{
 	{name: "09-slaves", issue: 2},
 	{name: "11-failover-ab", issue: 2},
 	{name: "12-failover-rr", issue: 2},
+	{name: "14-8023ad", issue: 8},
 	{name: "16-queue-id", issue: 3},
 }
 
