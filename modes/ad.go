@@ -39,9 +39,11 @@ func init() {
 // inactive-slave drop), the bond's carrier, log lines and the snapshot — is
 // applied on the control goroutine: at the end of each hook, and after a
 // tick through one Registry.Do posted from a helper goroutine (at most one
-// outstanding). A control goroutine blocked for a second therefore delays
-// only what /proc shows, never a LACPDU, and LACPDUs received meanwhile wait
-// in the receive probe's queue (the partner's 3 s fast timeout is far).
+// outstanding). Received LACPDUs and markers are handled on the slave's
+// reader goroutine (Bond.SetRecvDirect, the kernel's softirq recv_probe),
+// under the same mutex. A control goroutine blocked for seconds therefore
+// delays only what /proc and sysfs show and the slave flags, never an
+// LACPDU sent or received: a fast partner (3 s timeout) never expires.
 
 // adMode is one bond's 802.3ad mode (bond_3ad.c's glue in bond_main.c).
 type adMode struct {
@@ -143,12 +145,11 @@ func (m *adMode) portByID(id lacp.PortID) *adPort {
 	return nil
 }
 
+// portOf finds a slave's port (under m.mu: the slave readers call it too).
 func (m *adMode) portOf(s *bond.Slave) *adPort {
-	if p, ok := s.ModeData().(*adPort); ok && p != nil {
-		for _, q := range m.ports {
-			if q == p {
-				return p
-			}
+	for _, p := range m.ports {
+		if p.s == s {
+			return p
 		}
 	}
 	return nil
@@ -284,6 +285,11 @@ func (m *adMode) Open() error {
 		m.afterCallLocked()
 		m.startTickLocked()
 	})
+	if d, ok := m.c.(interface {
+		SetRecvDirect(func(*bond.Slave, []byte))
+	}); ok {
+		d.SetRecvDirect(m.recvDirect)
+	}
 	m.c.SetRecvProbe(bond.FrameSlow)
 	m.apply()
 	return nil
@@ -315,7 +321,6 @@ func (m *adMode) Bind(s *bond.Slave) error {
 		m.nextID++
 		if err = sys.AddPort(p.id, s.Name(), mac, linkOf(s)); err == nil {
 			m.ports = append(m.ports, p)
-			s.SetModeData(p)
 			m.rebuildDistLocked()
 		}
 	})
@@ -337,7 +342,6 @@ func (m *adMode) Unbind(s *bond.Slave) {
 				break
 			}
 		}
-		s.SetModeData(nil)
 		m.rebuildDistLocked()
 	})
 	m.apply()
@@ -402,7 +406,8 @@ func (m *adMode) OptionChanged(name string) {
 // (its machines run on the adapter's own timer).
 func (m *adMode) Tick() time.Duration { return 0 }
 
-// Recv is bond_3ad_lacpdu_recv for a frame the receive probe handed over.
+// Recv is bond_3ad_lacpdu_recv for a frame the receive probe queued for the
+// control goroutine (when the engine has no SetRecvDirect).
 func (m *adMode) Recv(s *bond.Slave, frame []byte) {
 	m.locked(func(sys *lacp.System) {
 		if p := m.portOf(s); p != nil {
@@ -410,6 +415,25 @@ func (m *adMode) Recv(s *bond.Slave, frame []byte) {
 		}
 	})
 	m.apply()
+}
+
+// recvDirect is bond_3ad_lacpdu_recv on the slave's reader goroutine
+// (Bond.SetRecvDirect), as the kernel runs it in softirq: an LACPDU is
+// handled at once, whatever the control goroutine is doing.
+func (m *adMode) recvDirect(s *bond.Slave, frame []byte) {
+	m.mu.Lock()
+	p := m.portOf(s)
+	if p == nil {
+		m.mu.Unlock()
+		return
+	}
+	m.sys.Receive(p.id, frame)
+	m.afterCallLocked()
+	need, gen := m.changes != 0 || len(m.logq) > 0, m.tickGen
+	m.mu.Unlock()
+	if need {
+		m.postApply(gen)
+	}
 }
 
 // Carrier is bond_3ad_set_carrier.
