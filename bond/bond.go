@@ -42,7 +42,7 @@ type Bond struct {
 
 	// data path
 	tx      atomic.Pointer[txBox]
-	probe   atomic.Uint32 // FrameClass the receive probe hands to the mode (0 = none)
+	probe   atomic.Uint32                        // FrameClass the receive probe hands to the mode (0 = none)
 	direct  atomic.Pointer[func(*Slave, []byte)] // SetRecvDirect
 	readers sync.WaitGroup
 }

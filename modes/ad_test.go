@@ -27,7 +27,7 @@ type adEnv struct {
 	*bondtest.Env
 	t     *testing.T
 	peer  *lacp.System
-	out   [][]byte     // frames the peer sent, to deliver
+	out   [][]byte      // frames the peer sent, to deliver
 	outTo []lacp.PortID // their ports
 	seen  [2]int        // frames of eth0/eth1 already handed to the peer
 	inj   [2]int        // frames injected into eth0/eth1
