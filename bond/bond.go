@@ -72,7 +72,8 @@ type Slave struct {
 	rxFree           chan *rxBuf // the receive probe's buffers not in use
 	modeData         any
 	released         bool
-	linkSeq          uint64 // the newest host read applied (fetch)
+	linkSeq          uint64    // the newest host read applied (fetch)
+	nextSpeed        speedRead // speed read with the newest link state, for the next commit
 }
 
 // Name returns the bond's interface name.

@@ -3,6 +3,7 @@ package bond_test
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -540,4 +541,33 @@ func TestLateEventDoesNotUndo(t *testing.T) {
 	assert.Empty(t, e.Log.Take())
 	assert.Equal(t, bond.LinkUp, e.Status("bond0").Slaves[1].Link)
 	assert.Equal(t, 0, e.Status("bond0").Slaves[1].LinkFailureCount)
+}
+
+// TestLinkUpSpeedReadOutside: the speed a link-up commit logs is read with
+// the link state on the event's goroutine; the control goroutine never
+// waits on it (Speed finds the control goroutine free).
+func TestLinkUpSpeedReadOutside(t *testing.T) {
+	e := bondtest.New(t, abParams(10), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
+	e.Log.Take()
+	var mu sync.Mutex
+	var errs []error
+	e.Host.OnSpeed(func(int) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := e.Reg.Do(ctx, func() error { return nil })
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	})
+	e.Host.SetCarrier("eth1", true)
+	e.Settle()
+	e.Host.OnSpeed(nil)
+	assert.Equal(t, []string{"bond0: (slave eth1): link status definitely up, 10000 Mbps full duplex"}, e.Log.Take())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []error{nil}, errs, "one speed read, with the control goroutine free")
 }

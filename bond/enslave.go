@@ -251,10 +251,17 @@ func (b *Bond) release(s *Slave, all bool) {
 	b.changed()
 }
 
-// updateSpeed refreshes speed and duplex (bond_update_speed_duplex).
+// updateSpeed refreshes speed and duplex (bond_update_speed_duplex): from
+// the read that brought the link state being committed when it has them
+// (read outside the control goroutine), else from the host now.
 func (b *Bond) updateSpeed(s *Slave) {
 	if o := b.reg.bondByIndex(s.index); o != nil {
 		s.speed, s.duplex = o.speedDuplex()
+		return
+	}
+	if sp := s.nextSpeed; sp.ok {
+		s.nextSpeed = speedRead{}
+		s.speed, s.duplex = sp.mbps, sp.duplex
 		return
 	}
 	mbps, duplex, err := b.reg.cfg.Host.Speed(s.index)

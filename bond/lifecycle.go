@@ -15,8 +15,8 @@ func (r *Registry) Start() error {
 	sctx, cancel := context.WithCancel(context.Background())
 	r.cancelSub = cancel
 	return r.cfg.Host.SubscribeLinks(sctx, func(ev LinkEvent) {
-		seq := r.refresh(&ev)
-		r.post(func() { r.linkEvent(ev, seq) })
+		seq, sp := r.refresh(&ev)
+		r.post(func() { r.linkEvent(ev, seq, sp) })
 	})
 }
 
@@ -43,18 +43,54 @@ func (r *Registry) Close() {
 // the kernel's MII monitor reads netif_carrier_ok at the moment it runs: an
 // event delivered late (rtnetlink can lag by a second: a slave set down by a
 // release, then enslaved and up again) must not undo what happened since.
-// It returns the read's sequence number; 0 when the event is kept as it is
-// (a deletion, or a link already gone).
-func (r *Registry) refresh(ev *LinkEvent) uint64 {
+// It returns the read's sequence number, 0 when the event is kept as it is
+// (a deletion, or a link already gone), and for a slave whose link is up
+// its speed, read here too so that the MII monitor's commit need not.
+func (r *Registry) refresh(ev *LinkEvent) (uint64, speedRead) {
 	if ev.Deleted {
-		return 0
+		return 0, speedRead{}
 	}
 	f := r.fetch(ev.Link.Index)
 	if !f.ok {
-		return 0
+		return 0, speedRead{}
 	}
 	ev.Link = f.link
-	return f.seq
+	if _, s := r.Snapshot().Slave(f.link.Name); s != nil && s.Index == f.index {
+		r.readSpeed(&f)
+	}
+	return f.seq, f.speed
+}
+
+// speedRead is a slave's speed and duplex read outside the control
+// goroutine together with a link state that has carrier.
+type speedRead struct {
+	mbps, duplex int
+	ok           bool
+}
+
+// noteSpeed keeps the speed read with a link state for the next commit:
+// a read with a speed replaces it, a link without carrier drops it, a read
+// of an up link without one (Sync) leaves it.
+func (s *Slave) noteSpeed(li LinkInfo, sp speedRead) {
+	switch {
+	case sp.ok:
+		s.nextSpeed = sp
+	case !li.Up || !li.Carrier:
+		s.nextSpeed = speedRead{}
+	}
+}
+
+// readSpeed adds the speed to a read of a link that is up with carrier
+// (any goroutine; ethtool's get_link_ksettings through Host.Speed).
+func (r *Registry) readSpeed(f *fetched) {
+	if !f.ok || !f.link.Up || !f.link.Carrier {
+		return
+	}
+	mbps, duplex, err := r.cfg.Host.Speed(f.index)
+	if err != nil {
+		mbps, duplex = SpeedUnknown, DuplexUnknown
+	}
+	f.speed = speedRead{mbps: mbps, duplex: duplex, ok: true}
 }
 
 // newer reports whether a host read with sequence number seq is newer than
@@ -73,13 +109,13 @@ func newer(last *uint64, seq uint64) bool {
 
 // linkEvent handles one rtnetlink notification on the control goroutine;
 // seq orders the state it carries among the host reads (refresh).
-func (r *Registry) linkEvent(ev LinkEvent, seq uint64) {
+func (r *Registry) linkEvent(ev LinkEvent, seq uint64, sp speedRead) {
 	li := ev.Link
 	if b := r.bondByIndex(li.Index); b != nil {
 		r.masterEvent(b, ev, seq)
 	}
 	if b := r.masterOf(li.Index); b != nil {
-		b.slaveEvent(b.slaveByIndex(li.Index), ev, seq)
+		b.slaveEvent(b.slaveByIndex(li.Index), ev, seq, sp)
 	}
 }
 
@@ -127,7 +163,7 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 
 // slaveEvent handles a change of an enslaved interface: deletion
 // (NETDEV_UNREGISTER releases it), rename, carrier or admin state.
-func (b *Bond) slaveEvent(s *Slave, ev LinkEvent, seq uint64) {
+func (b *Bond) slaveEvent(s *Slave, ev LinkEvent, seq uint64, sp speedRead) {
 	li := ev.Link
 	if ev.Deleted {
 		b.release(s, false)
@@ -136,6 +172,7 @@ func (b *Bond) slaveEvent(s *Slave, ev LinkEvent, seq uint64) {
 	if !newer(&s.linkSeq, seq) {
 		return
 	}
+	s.noteSpeed(li, sp)
 	if li.Name != "" && li.Name != s.name {
 		b.reg.logf("%s: renamed from %s", li.Name, s.name)
 		s.name = li.Name
@@ -218,6 +255,7 @@ type fetched struct {
 	gone  bool // the host said ENODEV
 	ok    bool
 	seq   uint64
+	speed speedRead // only when read with readSpeed
 }
 
 // fetch reads one link (any goroutine).
@@ -248,7 +286,7 @@ func (r *Registry) applyFetched(l fetched) {
 		if l.gone {
 			b.release(s, false)
 		} else {
-			b.slaveEvent(s, LinkEvent{Link: l.link}, l.seq)
+			b.slaveEvent(s, LinkEvent{Link: l.link}, l.seq, l.speed)
 		}
 	}
 }

@@ -102,6 +102,7 @@ func (b *Bond) schedulePoll(gen uint64) {
 			for _, s := range *l {
 				f := r.fetch(s.index)
 				if f.ok && linkBits(f.link.Up, f.link.Carrier) != s.seen.Load() {
+					r.readSpeed(&f)
 					changes = append(changes, change{s, f})
 				}
 			}
@@ -114,9 +115,11 @@ func (b *Bond) schedulePoll(gen uint64) {
 				changed := false
 				for _, c := range changes {
 					s := c.s
-					if s.bond == b && !s.released && newer(&s.linkSeq, c.f.seq) &&
-						s.setLink(c.f.link.Up, c.f.link.Carrier) {
-						changed = true
+					if s.bond == b && !s.released && newer(&s.linkSeq, c.f.seq) {
+						s.noteSpeed(c.f.link, c.f.speed)
+						if s.setLink(c.f.link.Up, c.f.link.Carrier) {
+							changed = true
+						}
 					}
 				}
 				if changed {
@@ -156,7 +159,9 @@ func (b *Bond) miiTick() {
 
 // miiMonitor is one run of bond_mii_monitor: inspect, then commit. The
 // slaves' carrier is what the control goroutine knows from link events, the
-// carrier poll and Sync; it reads nothing from the host.
+// carrier poll and Sync; it reads nothing from the host, and a link-up
+// commit takes the speed read with the link state (Slave.noteSpeed), except
+// after a change only Sync saw.
 func (b *Bond) miiMonitor() {
 	if b.miiInspect() > 0 {
 		for _, s := range b.slaves {

@@ -132,6 +132,9 @@ type Host struct {
 	addrs   map[string][]netip.Addr
 	fn      func(bond.LinkEvent)
 
+	onSpeed    func(index int)
+	speedCalls int
+
 	evMu    sync.Mutex
 	evCond  *sync.Cond
 	events  []bond.LinkEvent
@@ -362,8 +365,26 @@ func (h *Host) SetHWAddr(i int, mac net.HardwareAddr) error {
 	return h.modify(i, func(l *bond.LinkInfo) { l.HWAddr = append(net.HardwareAddr(nil), mac...) })
 }
 
+// OnSpeed sets a function Speed calls first, on the caller's goroutine
+// (nil: none), to see who reads the speed and when.
+func (h *Host) OnSpeed(fn func(index int)) {
+	h.mu.Lock()
+	h.onSpeed = fn
+	h.mu.Unlock()
+}
+
+// SpeedCalls is the number of Speed calls so far.
+func (h *Host) SpeedCalls() int { h.mu.Lock(); defer h.mu.Unlock(); return h.speedCalls }
+
 // Speed implements bond.Host: 10000 Mb/s full duplex for veths.
 func (h *Host) Speed(i int) (int, int, error) {
+	h.mu.Lock()
+	fn := h.onSpeed
+	h.speedCalls++
+	h.mu.Unlock()
+	if fn != nil {
+		fn(i)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if l, ok := h.links[i]; ok && l.Kind == "veth" {
