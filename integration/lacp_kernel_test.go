@@ -48,7 +48,7 @@ var procPartnerMAC = regexp.MustCompile(`Partner Mac Address: ([0-9a-f:]{17})`)
 
 func TestLACPKernelPeer(t *testing.T) {
 	nettest.SkipUnlessRoot(t)
-	needTools(t, "ip", "ping", "qemu-system-x86_64")
+	needTools(t, "ip", "ping") // lacp-peer.sh installs QEMU itself (setup.sh)
 	script := lacpPeerScript(t)
 	bondingfsBin(t)
 	long := os.Getenv("BONDINGFS_LACP_KERNEL_LONG") == "1"
