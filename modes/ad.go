@@ -369,7 +369,27 @@ func (m *adMode) DevStateChanged(s *bond.Slave) {
 	m.apply()
 }
 
-func (m *adMode) ActiveChanged(_, _ *bond.Slave) {}
+// ActiveChanged is bond_change_active_slave's 802.3ad part: a slave still
+// going back (updelay) that is made curr_active_slave is promoted to link
+// up at once (the engine has set its link), and bond_3ad_handle_link_change
+// hears of it.
+func (m *adMode) ActiveChanged(_, n *bond.Slave) {
+	if n == nil || n.Link() != bond.LinkUp {
+		return
+	}
+	changed := false
+	m.locked(func(sys *lacp.System) {
+		if p := m.portOf(n); p != nil {
+			if ps, ok := sys.Port(p.id); ok && ps.Link.Status != lacp.LinkUp {
+				_ = sys.LinkChange(p.id, linkOf(n))
+				changed = true
+			}
+		}
+	})
+	if changed {
+		m.apply()
+	}
+}
 
 // OptionChanged applies an option write (bond_3ad_update_lacp_rate,
 // bond_3ad_update_lacp_active, bond_3ad_update_ad_actor_settings,

@@ -396,3 +396,48 @@ func TestADXmitNoAlloc(t *testing.T) {
 	f := dataFrame(2, 1, 1000)
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { tx.Xmit(f) }))
 }
+
+// TestADUpdelayPromotion: with updelay, a slave going back that the engine
+// makes curr_active_slave early (the active one failed) is link up for
+// 802.3ad too (bond_change_active_slave → bond_3ad_handle_link_change).
+func TestADUpdelayPromotion(t *testing.T) {
+	p := bond.DefaultParams()
+	p.Mode, p.Miimon, p.UpDelay = bond.Mode8023AD, 100, 5
+	e := bondtest.New(t, p, "eth0", "eth1")
+	e.Host.SetCarrier("eth0", false)
+	e.Settle()
+	for _, n := range []string{"eth0", "eth1"} {
+		require.NoError(t, e.Do(func() error { return e.Reg.Bond("bond0").Enslave(n) }))
+	}
+	e.SetUp("bond0", true)
+	var m *adMode
+	_ = e.Do(func() error { m = e.Reg.Bond("bond0").Mode().(*adMode); return nil })
+	settle := func() {
+		for m.syncPending.Load() {
+			runtime.Gosched()
+		}
+		e.Settle()
+	}
+	// eth0 comes up through the MII monitor: curr_active_slave
+	e.Host.SetCarrier("eth0", true)
+	settle()
+	e.Tick(600 * time.Millisecond)
+	settle()
+	// eth1 fails and starts coming back (updelay 500 ms)
+	e.Host.SetCarrier("eth1", false)
+	settle()
+	e.Tick(100 * time.Millisecond)
+	e.Host.SetCarrier("eth1", true)
+	settle()
+	require.Equal(t, bond.LinkBack, e.Status("bond0").Slaves[1].Link)
+	// eth0 fails: eth1 is promoted at once
+	e.Host.SetCarrier("eth0", false)
+	settle()
+	st := e.Status("bond0")
+	require.Equal(t, bond.LinkUp, st.Slaves[1].Link, "the going-back slave is promoted")
+	m.mu.Lock()
+	ps, _ := m.sys.Port(1)
+	m.mu.Unlock()
+	assert.Equal(t, lacp.LinkUp, ps.Link.Status, "802.3ad hears of the promotion")
+	settle()
+}
