@@ -260,12 +260,14 @@ func (m *adMode) emit(e lacp.Event) {
 			return
 		}
 	}
-	for _, line := range strings.Split(e.Text, "\n") {
-		if rest, ok := strings.CutPrefix(line, m.c.Name()+": "); ok {
-			m.c.Logf("%s", rest)
-		} else {
-			m.c.Logf("%s", line) // not expected: every line names the bond
-		}
+	// Every event starts with the bond's name; Logf puts it back (with
+	// "(unregistering)" while the bond is deleted, as netdev_printk does).
+	// The illegal-loopback message keeps its second line, which the kernel
+	// prints without prefix, inside the one record.
+	if rest, ok := strings.CutPrefix(e.Text, m.c.Name()+": "); ok {
+		m.c.Logf("%s", rest)
+	} else {
+		m.c.Logf("%s", e.Text)
 	}
 }
 

@@ -441,3 +441,25 @@ func TestADUpdelayPromotion(t *testing.T) {
 	assert.Equal(t, lacp.LinkUp, ps.Link.Status, "802.3ad hears of the promotion")
 	settle()
 }
+
+// TestADLoopbackLog: eth0's own LACPDU received on eth1 (the two ports
+// cabled together) gives the kernel's two-line error as one log record.
+func TestADLoopbackLog(t *testing.T) {
+	a := newADEnv(t, true)
+	a.enslave("eth0", "eth1")
+	a.SetUp("bond0", true)
+	a.negotiate()
+	var pdu []byte
+	for _, f := range a.Host.Port("eth0").Frames() {
+		if binary.BigEndian.Uint16(f[bond.VnetHdrLen+12:]) == lacp.EtherTypeSlow {
+			pdu = f
+		}
+	}
+	require.NotNil(t, pdu)
+	a.Log.Take()
+	a.inject(1, pdu)
+	a.shuttle(false)
+	a.settle()
+	assert.Contains(t, a.Log.Take(), "bond0: (slave eth1): An illegal loopback occurred on slave\n"+
+		"Check the configuration to verify that all adapters are connected to 802.3ad compliant switch ports")
+}
