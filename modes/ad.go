@@ -601,7 +601,7 @@ func (m *adMode) postApply(gen uint64) {
 		return
 	}
 	go func() {
-		_ = m.reg.Do(context.Background(), func() error {
+		err := m.reg.Do(context.Background(), func() error {
 			m.syncPending.Store(false)
 			m.mu.Lock()
 			cur := m.tickGen == gen
@@ -611,6 +611,8 @@ func (m *adMode) postApply(gen uint64) {
 			}
 			return nil
 		})
-		m.syncPending.Store(false)
+		if err != nil { // the registry is closed: the op never ran
+			m.syncPending.Store(false)
+		}
 	}()
 }

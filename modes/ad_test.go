@@ -106,16 +106,15 @@ func (a *adEnv) shuttle(inject bool) {
 		}
 		a.seen[i] = len(fr)
 	}
-	if !inject {
-		return
-	}
-	for k, f := range a.out {
-		if d := a.Host.Port(a.names[a.outTo[k]]); d != nil {
-			d.Inject(append(make([]byte, bond.VnetHdrLen), f...))
-			a.inj[a.outTo[k]]++
+	if inject {
+		for k, f := range a.out {
+			if d := a.Host.Port(a.names[a.outTo[k]]); d != nil {
+				d.Inject(append(make([]byte, bond.VnetHdrLen), f...))
+				a.inj[a.outTo[k]]++
+			}
 		}
+		a.out, a.outTo = nil, nil
 	}
-	a.out, a.outTo = nil, nil
 	for i, n := range a.names {
 		if d := a.Host.Port(n); d != nil {
 			require.True(a.t, d.WaitConsumed(a.inj[i], 5*time.Second), "%s reader", n)
@@ -457,9 +456,18 @@ func TestADLoopbackLog(t *testing.T) {
 	}
 	require.NotNil(t, pdu)
 	a.Log.Take()
+	m := a.mode()
+	m.mu.Lock()
+	before, _ := m.sys.Port(1)
+	m.mu.Unlock()
+	require.Equal(t, lacp.RxCurrent, before.RxState)
 	a.inject(1, pdu)
 	a.shuttle(false)
 	a.settle()
+	m.mu.Lock()
+	after, _ := m.sys.Port(1)
+	m.mu.Unlock()
+	assert.Equal(t, before.Stats.LACPDURx+1, after.Stats.LACPDURx)
 	assert.Contains(t, a.Log.Take(), "bond0: (slave eth1): An illegal loopback occurred on slave\n"+
 		"Check the configuration to verify that all adapters are connected to 802.3ad compliant switch ports")
 }
