@@ -42,7 +42,8 @@ type Bond struct {
 
 	// data path
 	tx      atomic.Pointer[txBox]
-	probe   atomic.Uint32 // FrameClass the receive probe hands to the mode (0 = none)
+	probe   atomic.Uint32                        // FrameClass the receive probe hands to the mode (0 = none)
+	direct  atomic.Pointer[func(*Slave, []byte)] // SetRecvDirect
 	readers sync.WaitGroup
 }
 
@@ -136,6 +137,21 @@ func (s *Slave) Active() bool { return s.active }
 
 // DevUp reports whether the slave device is administratively up.
 func (s *Slave) DevUp() bool { return s.devUp }
+
+// Carrier reports whether the slave has carrier (IFF_LOWER_UP) as the
+// control goroutine knows it.
+func (s *Slave) Carrier() bool { return s.carrier }
+
+// Port returns the slave's open socket, nil before it is opened and after
+// release. A mode may keep it between Bind and Unbind and write frames to it
+// from any goroutine (WriteFrame is safe for concurrent use); the port is
+// closed only after Unbind returns.
+func (s *Slave) Port() Port { return s.port }
+
+// StatusChanged marks the bond's state changed: the control loop publishes a
+// new snapshot after the current operation (a mode whose Status changed
+// outside the engine's own calls).
+func (b *Bond) StatusChanged() { b.changed() }
 
 // Speed returns the slave's speed in Mb/s (SpeedUnknown) and duplex
 // (DuplexHalf, DuplexFull, DuplexUnknown), as last read (bond_update_speed_duplex).

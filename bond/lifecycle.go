@@ -356,6 +356,7 @@ func (b *Bond) closeMode() {
 		w.Cancel()
 	}
 	b.SetRecvProbe(0)
+	b.SetRecvDirect(nil)
 }
 
 // modeTick runs the mode's Tick and queues the next one.

@@ -46,6 +46,9 @@ func (s *Slave) setLink(up, carrier bool) bool {
 	}
 	s.devUp, s.carrier = up, carrier
 	s.seen.Store(linkBits(up, carrier))
+	if n, ok := s.bond.mode.(DevStateNotifier); ok && !s.released {
+		n.DevStateChanged(s)
+	}
 	return true
 }
 

@@ -85,6 +85,9 @@ type SlaveStatus struct {
 	Speed            int            // Mb/s or SpeedUnknown
 	Duplex           int            // DuplexHalf, DuplexFull or DuplexUnknown
 	AD               *ADSlaveStatus // nil outside 802.3ad or without aggregator
+	// ADStats are the port's LACPDU and marker counters (BOND_XSTATS_3AD),
+	// nil outside 802.3ad.
+	ADStats *ADStats
 }
 
 // ADStatus is the 802.3ad part of /proc/net/bonding and the ad_* files.
@@ -92,6 +95,22 @@ type ADStatus struct {
 	ActiveAggregator *ADAggregator // nil when none
 	SystemPriority   int
 	SystemMAC        net.HardwareAddr
+	// Stats are the bond's counters: every port's, removed ports' too.
+	Stats ADStats
+}
+
+// ADStats are 802.3ad LACPDU and marker counters (struct bond_3ad_stats,
+// netlink BOND_3AD_STAT_*; iproute2 shows them as "LACPDU Rx" and so on).
+type ADStats struct {
+	LACPDURx        uint64
+	LACPDUTx        uint64
+	LACPDUUnknownRx uint64 // Slow Protocols frames of another subtype
+	LACPDUIllegalRx uint64 // Slow Protocols frames shorter than an LACPDU
+	MarkerRx        uint64
+	MarkerTx        uint64
+	MarkerRespRx    uint64
+	MarkerRespTx    uint64
+	MarkerUnknownRx uint64
 }
 
 // ADAggregator is one 802.3ad aggregator as the bond reports it.

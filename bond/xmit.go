@@ -1,7 +1,6 @@
 package bond
 
 import (
-	"encoding/binary"
 	"errors"
 	"os"
 	"syscall"
@@ -117,97 +116,4 @@ func temporary(err error) bool {
 		return true
 	}
 	return false
-}
-
-// XmitHash computes the transmit hash of an Ethernet frame (without vnet
-// header) for an xmit_hash_policy, as bond_main.c bond_xmit_hash defines it
-// (bonding.txt §2 xmit_hash_policy): layer2 XORs the last bytes of the MACs
-// and the EtherType; layer2+3 adds the IPv4/IPv6 addresses; layer3+4 uses the
-// addresses and the TCP/UDP ports (not for fragments); vlan+srcmac is
-// vlanSrcMACHash. The caller takes the result modulo the number of usable
-// slaves.
-func XmitHash(policy int, f []byte) uint32 {
-	if len(f) < 14 {
-		return 0
-	}
-	if policy == XmitVlanSrcMAC {
-		return vlanSrcMACHash(f)
-	}
-	l2 := uint32(f[5]^f[11]) ^ uint32(binary.BigEndian.Uint16(f[12:14]))
-	if policy == XmitLayer2 {
-		return l2
-	}
-	proto := binary.BigEndian.Uint16(f[12:14])
-	off := 14
-	if proto == 0x8100 && len(f) >= 18 {
-		proto = binary.BigEndian.Uint16(f[16:18])
-		off = 18
-	}
-	var src, dst, ports uint32
-	var l4 []byte
-	l4ok := false
-	switch proto {
-	case 0x0800:
-		ip := f[off:]
-		if len(ip) < 20 {
-			return l2
-		}
-		ihl := int(ip[0]&0x0f) * 4
-		if ihl < 20 || len(ip) < ihl {
-			return l2
-		}
-		src = binary.BigEndian.Uint32(ip[12:16])
-		dst = binary.BigEndian.Uint32(ip[16:20])
-		frag := binary.BigEndian.Uint16(ip[6:8])
-		if frag&0x3fff == 0 {
-			switch ip[9] {
-			case 6, 17, 132, 33, 136:
-				l4, l4ok = ip[ihl:], true
-			}
-		}
-	case 0x86dd:
-		ip := f[off:]
-		if len(ip) < 40 {
-			return l2
-		}
-		for i := 0; i < 4; i++ {
-			src ^= binary.BigEndian.Uint32(ip[8+4*i:])
-			dst ^= binary.BigEndian.Uint32(ip[24+4*i:])
-		}
-		switch ip[6] {
-		case 6, 17, 132, 33, 136:
-			l4, l4ok = ip[40:], true
-		}
-	default:
-		return l2
-	}
-	var h uint32
-	if policy == XmitLayer23 || policy == XmitEncap23 {
-		h = l2
-	} else if l4ok && len(l4) >= 4 {
-		ports = binary.LittleEndian.Uint32(l4[:4])
-		h = ports
-	}
-	h ^= dst ^ src
-	h ^= h >> 16
-	h ^= h >> 8
-	if policy == XmitLayer34 || policy == XmitEncap34 {
-		return h >> 1
-	}
-	return h
-}
-
-// vlanSrcMACHash is bond_vlan_srcmac_hash (xmit_hash_policy=vlan+srcmac):
-// the source MAC's first three bytes and its last three, each read as a
-// 24-bit big-endian number, XORed together and with the 802.1Q tag control
-// information when the frame carries a tag (the TAP hands tagged frames over
-// with the tag in the frame, where the kernel has it in skb->vlan_tci).
-func vlanSrcMACHash(f []byte) uint32 {
-	vendor := uint32(f[6])<<16 | uint32(f[7])<<8 | uint32(f[8])
-	dev := uint32(f[9])<<16 | uint32(f[10])<<8 | uint32(f[11])
-	var vlan uint32
-	if binary.BigEndian.Uint16(f[12:14]) == 0x8100 && len(f) >= 16 {
-		vlan = uint32(binary.BigEndian.Uint16(f[14:16]))
-	}
-	return vlan ^ vendor ^ dev
 }
