@@ -51,21 +51,34 @@ func readLoop(d NetDev, fn func(frame []byte)) {
 	}
 }
 
-// startTAPReader runs the bond's one TAP reader: frames the kernel stack
-// sends through the bond device go to xmit.
+// startTAPReader runs the bond's TAP readers, one per queue (MultiQueue): frames the kernel stack
+// sends through the bond device go to the mode's selector, a batch at a
+// time grouped per slave when the TAP reads in batches and the selector
+// places batches (BatchReader, BatchTxSelector), else frame by frame.
 func (b *Bond) startTAPReader() {
-	m := b.master
-	b.readers.Add(1)
-	go func() {
-		defer b.readers.Done()
-		readLoop(m, b.xmit)
-	}()
+	queues := []NetDev{b.master}
+	if mq, ok := b.master.(MultiQueue); ok {
+		queues = mq.Queues()
+	}
+	for _, q := range queues {
+		b.readers.Add(1)
+		go func() {
+			defer b.readers.Done()
+			if br, ok := q.(BatchReader); ok {
+				var out TxBatch
+				readLoopBatch(br, func(frames [][]byte) { b.xmitBatch(frames, &out) })
+				return
+			}
+			readLoop(q, b.xmit)
+		}()
+	}
 }
 
 // startPortReader runs the slave's one reader: each frame received on the
 // slave passes the receive probe, then goes up the bond device unless the
 // probe consumed it or the slave is inactive (bond_handle_frame,
-// bond_should_deliver_exact_match).
+// bond_should_deliver_exact_match). With a BatchReader port the frames of
+// one batch that pass go to the TAP together (WriteBatch where it has it).
 func (b *Bond) startPortReader(s *Slave) {
 	m, p := b.master, s.port
 	s.readerDone = make(chan struct{})
@@ -74,6 +87,20 @@ func (b *Bond) startPortReader(s *Slave) {
 	go func() {
 		defer b.readers.Done()
 		defer close(done)
+		if br, ok := p.(BatchReader); ok {
+			up := make([][]byte, 0, maxBatch)
+			readLoopBatch(br, func(frames [][]byte) {
+				up = up[:0]
+				for _, f := range frames {
+					if !b.probeFrame(s, f) && !s.rxDrop.Load() {
+						up = append(up, f)
+					}
+				}
+				writeFrames(m, up)
+				clear(up)
+			})
+			return
+		}
 		readLoop(p, func(frame []byte) {
 			if !b.probeFrame(s, frame) && !s.rxDrop.Load() {
 				_ = m.WriteFrame(frame)

@@ -40,6 +40,8 @@ type Port struct {
 	chain string
 	oldV6 string // previous disable_ipv6 value; "" if unknown (no IPv6)
 
+	b portBatch // recvmmsg/sendmmsg state (batch.go)
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -136,6 +138,7 @@ func (p *Port) membership(add bool, typ uint16, mac net.HardwareAddr) error {
 // error. Close is idempotent.
 func (p *Port) Close() error {
 	p.closeOnce.Do(func() {
+		p.b.closed.Store(true)
 		errs := []error{p.c.Close()}
 		errs = append(errs, unisolate(p.ns, p.nftMu, p.chain))
 		if p.oldV6 != "" {
@@ -166,6 +169,11 @@ func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 	p := &Port{ns: ns, nftMu: &h.nftMu, name: li.Name, index: li.Index, chain: li.Name + "_in"}
 	if err := ns.do(func() error {
 		p.c, err = openPacket(li.Index)
+		if err == nil {
+			if err = p.initBatch(); err != nil {
+				p.c.Close()
+			}
+		}
 		return err
 	}); err != nil {
 		ns.close()
