@@ -18,6 +18,8 @@ type Bond struct {
 	params Params
 	master Master
 
+	requeue func() // requeueDropped's work, started by the next rebuildTx
+
 	up      bool // IFF_UP of the master TAP
 	carrier bool
 	hwaddr  net.HardwareAddr
@@ -67,6 +69,7 @@ type Slave struct {
 	carrier          bool          // IFF_LOWER_UP of the slave
 	seen             atomic.Uint32 // devUp|carrier as the control goroutine knows them, for the carrier poll
 	rxDrop           atomic.Bool   // frames received here are not delivered (inactive slave)
+	txDropped        atomic.Uint64 // 1 + tx_dropped at the last carrier poll that found the link up (0: none yet)
 	readerDone       chan struct{}
 	rxFree           chan *rxBuf // the receive probe's buffers not in use
 	modeData         any

@@ -221,6 +221,9 @@ func (m *abMode) ActiveChanged(old, n *Slave) {
 	if old != nil {
 		b.SetSlaveInactive(old)
 	}
+	if old != nil && n != nil && old.link != LinkUp {
+		b.requeueDropped(old, n) // a failover: resend what old's link dropped
+	}
 	if n != nil {
 		b.SetSlaveActive(n)
 		if b.params.FailOverMACInEffect() != FOMNone {

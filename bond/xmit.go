@@ -25,6 +25,43 @@ func (b *Bond) rebuildTx() {
 		v.Active = c.port
 	}
 	b.tx.Store(&txBox{sel: b.mode.Tx(v)})
+	if q := b.requeue; q != nil {
+		b.requeue = nil
+		go q()
+	}
+}
+
+// requeueDropped arranges, after a failover from old to n, that the frames
+// old's interface dropped since its carrier was last seen up (its
+// tx_dropped counter now minus the value the carrier poll read then) are
+// sent again on n's port: frames the TAP reader had already handed to old
+// before the new selector was published. It runs on its own goroutine once
+// the new selector is published (rebuildTx), so the control goroutine never
+// waits for the link read. Ports that are not Requeuers, and bonds without
+// the carrier poll (miimon=0), are left alone.
+func (b *Bond) requeueDropped(old, n *Slave) {
+	rq, ok := old.port.(Requeuer)
+	if !ok || n.port == nil || b.params.Miimon <= 0 {
+		return
+	}
+	to, index, base, host := n.port, old.index, old.txDropped.Load(), b.reg.cfg.Host
+	if base == 0 {
+		return // never read with the link up: no baseline
+	}
+	base--
+	b.requeue = func() {
+		// Wait for sends in progress on the old port, then read its counter.
+		rq.Requeue(nil, 0)
+		li, err := host.LinkByIndex(index)
+		if err != nil || li.TxDropped <= base {
+			return
+		}
+		d := li.TxDropped - base
+		if d > 1<<16 {
+			return // not a failover's worth: a counter that moved for other reasons
+		}
+		rq.Requeue(to, int(d))
+	}
 }
 
 // xmit sends one frame (vnet header + Ethernet frame) from the bond device

@@ -3,9 +3,11 @@ package netdev
 import (
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -149,6 +151,9 @@ func (p *Port) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 // is retried. It returns the frames handed to the interface and, when it
 // stops early, the error: ENETDOWN (down), ENXIO (gone), os.ErrClosed.
 func (p *Port) WriteBatch(bufs [][]byte, offset int) (int, error) {
+	p.ring.inflight.Add(1)
+	defer p.ring.inflight.Add(-1)
+	first := p.ring.record(bufs, offset)
 	m := p.b.tx.Get().(*mmsgs)
 	defer p.b.tx.Put(m)
 	done, retried := 0, false
@@ -170,7 +175,10 @@ func (p *Port) WriteBatch(bufs [][]byte, offset int) (int, error) {
 		case m.errno == unix.EINTR:
 		case m.errno == unix.ENETDOWN && !retried:
 			retried = true
-		case m.errno == unix.EMSGSIZE || m.errno == unix.EINVAL || m.errno == unix.ENOBUFS:
+		case m.errno == unix.ENOBUFS:
+			done++ // the interface dropped it (veth: peer down), counted in tx_dropped
+		case m.errno == unix.EMSGSIZE || m.errno == unix.EINVAL:
+			p.ring.refused(first + uint64(done))
 			done++ // the first frame is refused: drop it, as WriteFrame's callers do
 		default:
 			return done, os.NewSyscallError("sendmmsg", m.errno)
@@ -185,4 +193,96 @@ func (p *Port) batchErr(err error) error {
 		return errors.Join(err, os.ErrClosed)
 	}
 	return err
+}
+
+// Copies of the frames a Port sent last (bond.Requeuer).
+const (
+	ringFrames = 256  // frames kept: 25 ms at 10 kpps
+	ringFrame  = 2048 // largest frame kept (vnet header + Ethernet frame)
+)
+
+// txRing keeps copies of the last ringFrames frames sent, in the order
+// their sends were reserved. Each send reserves its slots with one atomic
+// add per batch, so concurrent senders write distinct slots and no lock is
+// taken; frames too large to keep (GSO) hold their slot with n = -1, so
+// that counting back from the newest stays exact.
+type txRing struct {
+	next     atomic.Uint64 // slots reserved so far
+	inflight atomic.Int32  // sends in progress
+	slot     [ringFrames]struct {
+		n   int
+		buf [ringFrame]byte
+	}
+}
+
+// record keeps copies of frames (bufs[i][offset:]) and returns the
+// sequence number of the first.
+func (r *txRing) record(bufs [][]byte, offset int) uint64 {
+	k := uint64(len(bufs))
+	first := r.next.Add(k) - k
+	for i, b := range bufs {
+		s := &r.slot[(first+uint64(i))%ringFrames]
+		f := b[offset:]
+		if len(f) > ringFrame {
+			s.n = slotNotKept
+			continue
+		}
+		s.n = copy(s.buf[:], f)
+	}
+	return first
+}
+
+// refused marks frame seq as refused by the kernel (EMSGSIZE, EINVAL): it
+// never reached the interface, so the interface's drop counter does not
+// count it either.
+func (r *txRing) refused(seq uint64) { r.slot[seq%ringFrames].n = slotRefused }
+
+const (
+	slotNotKept = -1 // sent, but too large to keep
+	slotRefused = -2 // refused by the kernel before the interface
+)
+
+var _ bond.Requeuer = (*Port)(nil)
+
+// Requeue waits (up to 10 ms) until no send on p is in progress, then sends
+// the last n frames p sent again on to, oldest first, skipping those not
+// kept (above 2 KB), and returns how many it sent. With to == nil it only
+// waits.
+func (p *Port) Requeue(to bond.NetDev, n int) int {
+	r := p.ring
+	for i := 0; i < 200 && r.inflight.Load() > 0; i++ {
+		time.Sleep(50 * time.Microsecond)
+	}
+	if to == nil || n <= 0 {
+		return 0
+	}
+	// Walk back from the newest frame over n frames that reached the
+	// interface (refused ones do not count), then send them oldest first.
+	end := r.next.Load()
+	var frames [][]byte
+	for seq := end; seq > 0 && end-seq < ringFrames && n > 0; seq-- {
+		s := &r.slot[(seq-1)%ringFrames]
+		if s.n == slotRefused {
+			continue
+		}
+		n--
+		if s.n > 0 {
+			frames = append(frames, append([]byte(nil), s.buf[:s.n]...))
+		}
+	}
+	slices.Reverse(frames)
+	if len(frames) == 0 {
+		return 0
+	}
+	if w, ok := to.(bond.BatchWriter); ok {
+		k, _ := w.WriteBatch(frames, 0)
+		return k
+	}
+	k := 0
+	for _, f := range frames {
+		if to.WriteFrame(f) == nil {
+			k++
+		}
+	}
+	return k
 }

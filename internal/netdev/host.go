@@ -100,7 +100,12 @@ func linkInfo(l netlink.Link) bond.LinkInfo {
 	if len(a.HardwareAddr) > 0 {
 		hw = append(net.HardwareAddr(nil), a.HardwareAddr...)
 	}
+	var txDropped uint64
+	if a.Statistics != nil {
+		txDropped = a.Statistics.TxDropped
+	}
 	return bond.LinkInfo{
+		TxDropped:   txDropped,
 		Index:       a.Index,
 		Name:        a.Name,
 		Up:          a.RawFlags&unix.IFF_UP != 0,

@@ -874,3 +874,62 @@ func TestForwardBatch(t *testing.T) {
 		t.Fatal("ReadBatch still blocked after Close")
 	}
 }
+
+// recDev records the frames written to it.
+type recDev struct{ got [][]byte }
+
+func (d *recDev) ReadFrame([]byte) (int, error) { return 0, os.ErrClosed }
+func (d *recDev) WriteFrame(f []byte) error {
+	d.got = append(d.got, append([]byte(nil), f...))
+	return nil
+}
+func (d *recDev) Close() error { return nil }
+
+// TestRequeueDropped: frames sent while the veth peer is down are counted
+// in the slave's tx_dropped (LinkInfo.TxDropped), and Requeue sends exactly
+// the last n frames that reached the interface again, oldest first.
+func TestRequeueDropped(t *testing.T) {
+	p := newPair(t)
+	eth0 := p.link(t, "eth0")
+	port, err := p.h.OpenPort(eth0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	p.a.SetUp(t, "eth0")
+	p.b.SetUp(t, "p0")
+	frame := func(i byte) []byte {
+		return arpFrame(1, bcast, eth0.HWAddr, net.IPv4(192, 0, 2, 1), net.IPv4(192, 0, 2, i), zeroMAC)
+	}
+	// Delivered frames first, then the peer loses carrier.
+	if _, err := port.(bond.BatchWriter).WriteBatch([][]byte{frame(1), frame(2)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := p.link(t, "eth0").TxDropped
+	p.b.SetDown(t, "p0")
+	big := make([]byte, 3000) // above the MTU, not GSO: refused (EMSGSIZE)
+	copy(big, frame(9))
+	if _, err := port.(bond.BatchWriter).WriteBatch([][]byte{frame(3), big, frame(4)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	// veth reports its drop as ENOBUFS on this kernel (NET_XMIT_DROP);
+	// older ones accept the frame silently.
+	if err := port.WriteFrame(frame(5)); err != nil && !errors.Is(err, syscall.ENOBUFS) {
+		t.Fatal(err)
+	}
+	d := p.link(t, "eth0").TxDropped - before
+	if d != 3 {
+		t.Fatalf("tx_dropped rose by %d with the peer down, want 3 (the 3000-byte frame is refused with EMSGSIZE before veth)", d)
+	}
+	var to recDev
+	if n := port.(bond.Requeuer).Requeue(&to, int(d)); n != 3 {
+		t.Errorf("Requeue sent %d frames, want 3", n)
+	}
+	var got []byte
+	for _, f := range to.got {
+		got = append(got, f[len(f)-1]) // last byte of the target IP
+	}
+	if string(got) != "\x03\x04\x05" {
+		t.Errorf("requeued frames for targets %v, want [3 4 5]", got)
+	}
+}

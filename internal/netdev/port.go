@@ -40,7 +40,8 @@ type Port struct {
 	chain string
 	oldV6 string // previous disable_ipv6 value; "" if unknown (no IPv6)
 
-	b portBatch // recvmmsg/sendmmsg state (batch.go)
+	b    portBatch // recvmmsg/sendmmsg state (batch.go)
+	ring *txRing   // copies of the frames sent last (batch.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -78,9 +79,15 @@ func (p *Port) ReadFrame(buf []byte) (int, error) {
 // frame above the MTU, EINVAL for a bad vnet header, ENXIO once the
 // interface is gone, os.ErrClosed after Close.
 func (p *Port) WriteFrame(frame []byte) error {
+	p.ring.inflight.Add(1)
+	defer p.ring.inflight.Add(-1)
+	seq := p.ring.record([][]byte{frame}, 0)
 	_, err := p.c.Write(frame)
 	if err != nil && errors.Is(err, syscall.ENETDOWN) {
 		_, err = p.c.Write(frame)
+	}
+	if err != nil && (errors.Is(err, syscall.EMSGSIZE) || errors.Is(err, syscall.EINVAL)) {
+		p.ring.refused(seq)
 	}
 	return err
 }
@@ -166,7 +173,7 @@ func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Port{ns: ns, nftMu: &h.nftMu, name: li.Name, index: li.Index, chain: li.Name + "_in"}
+	p := &Port{ns: ns, nftMu: &h.nftMu, name: li.Name, index: li.Index, chain: li.Name + "_in", ring: new(txRing)}
 	if err := ns.do(func() error {
 		p.c, err = openPacket(li.Index)
 		if err == nil {
