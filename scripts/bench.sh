@@ -284,7 +284,7 @@ awk -F, 'NR > 1 && $1 != "failover" && $1 != "rtt" && $1 != "bonds" {
     END {
         print "path,direction,test,unit,min,median,max,ratio_min,ratio_median,ratio_max,daemon_cpu_s_per_gb,machine_cpu_s_per_gb"
         for (i = 1; i <= nk; i++) { k = key[i]; c = n[k]
-            printf "%s,%s,%s,%s,%s,%.2f,%.2f\n", k, u[k], stats(v, k, c), (k ~ /^direct/ ? "1,1,1" : stats(r, k, c)), dc[k] / c, mc[k] / c }
+            printf "%s,%s,%s,%s,%.2f,%.2f\n", k, u[k], stats(v, k, c), (k ~ /^direct/ ? "1,1,1" : stats(r, k, c)), dc[k] / c, mc[k] / c }
     }' "$CSV" >"$SUM"
 
 TABLE=$OUT/table.txt

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/socket"
@@ -27,7 +28,9 @@ const portBufSize = 16 << 20
 
 // Port is an enslaved interface opened for the data path: an AF_PACKET
 // SOCK_RAW socket bound to the interface for every protocol (ETH_P_ALL) with
-// PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING and 16 MB buffers, plus the
+// PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING and 16 MB buffers for receiving
+// (recvmmsg in the Go netpoller), a second one bound with protocol 0 for
+// sending (sendmmsg, outside the netpoller; openTx), plus the
 // isolation of the interface's own stack: a netdev ingress chain with policy
 // drop in table NftTable (AF_PACKET taps run before it, so the Port still
 // sees every frame) and net.ipv6.conf.<if>.disable_ipv6=1.
@@ -40,6 +43,7 @@ type Port struct {
 	chain string
 	oldV6 string // previous disable_ipv6 value; "" if unknown (no IPv6)
 
+	txfd int       // the transmit socket (openTx), outside the netpoller
 	b    portBatch // recvmmsg/sendmmsg state (batch.go)
 	ring *txRing   // copies of the frames sent last (batch.go)
 
@@ -72,7 +76,7 @@ func (p *Port) ReadFrame(buf []byte) (int, error) {
 }
 
 // WriteFrame sends one frame (vnet header + Ethernet frame) out of the
-// interface with write(2). Safe for concurrent use. A send failing with
+// interface with write(2) on the transmit socket (openTx). Safe for concurrent use. A send failing with
 // ENETDOWN is retried once: after the interface went down and up the socket
 // reports that stale error on its next call (datapath.md §4); a second
 // ENETDOWN means the interface is down. Other errors: EMSGSIZE for a non-GSO
@@ -81,10 +85,13 @@ func (p *Port) ReadFrame(buf []byte) (int, error) {
 func (p *Port) WriteFrame(frame []byte) error {
 	p.ring.inflight.Add(1)
 	defer p.ring.inflight.Add(-1)
+	if p.b.closed.Load() {
+		return fmt.Errorf("netdev: %s: %w", p.name, os.ErrClosed)
+	}
 	seq := p.ring.record([][]byte{frame}, 0)
-	_, err := p.c.Write(frame)
+	err := p.txWrite(frame)
 	if err != nil && errors.Is(err, syscall.ENETDOWN) {
-		_, err = p.c.Write(frame)
+		err = p.txWrite(frame)
 	}
 	if err != nil && (errors.Is(err, syscall.EMSGSIZE) || errors.Is(err, syscall.EINVAL)) {
 		p.ring.refused(seq)
@@ -147,6 +154,12 @@ func (p *Port) Close() error {
 	p.closeOnce.Do(func() {
 		p.b.closed.Store(true)
 		errs := []error{p.c.Close()}
+		// Senders check closed after announcing themselves in inflight:
+		// once inflight is 0 no one uses txfd any more.
+		for i := 0; i < 2000 && p.ring.inflight.Load() > 0; i++ {
+			time.Sleep(time.Millisecond)
+		}
+		errs = append(errs, unix.Close(p.txfd))
 		errs = append(errs, unisolate(p.ns, p.nftMu, p.chain))
 		if p.oldV6 != "" {
 			errs = append(errs, setDisableIPv6(p.ns, p.name, p.oldV6, nil))
@@ -179,6 +192,10 @@ func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 		if err == nil {
 			if err = p.initBatch(); err != nil {
 				p.c.Close()
+				return err
+			}
+			if p.txfd, err = openTx(li.Index); err != nil {
+				p.c.Close()
 			}
 		}
 		return err
@@ -188,11 +205,13 @@ func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 	}
 	if err := isolate(ns, &h.nftMu, li.Name, p.chain); err != nil {
 		p.c.Close()
+		unix.Close(p.txfd)
 		ns.close()
 		return nil, noDev("isolate", li.Name, err)
 	}
 	if err := setDisableIPv6(ns, li.Name, "1", &p.oldV6); err != nil {
 		p.c.Close()
+		unix.Close(p.txfd)
 		unisolate(ns, &h.nftMu, p.chain)
 		ns.close()
 		return nil, noDev("disable_ipv6", li.Name, err)
@@ -227,6 +246,34 @@ func openPacket(ifindex int) (*socket.Conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// openTx creates the Port's transmit socket in the calling thread's
+// namespace: AF_PACKET SOCK_RAW, non-blocking, PACKET_VNET_HDR, a 16 MB
+// send buffer, bound to the interface with protocol 0, so that it receives
+// nothing (no receive hook; the kernel parses each frame's protocol from its
+// Ethernet header). It is used with raw system calls and never registered
+// with the Go netpoller (see txCall). Not PACKET_QDISC_BYPASS: the slave's
+// qdisc applies as for the kernel's bond, and veth has none (datapath.md
+// §3 measured no difference).
+func openTx(ifindex int) (int, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("PACKET_VNET_HDR: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, portBufSize); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("SO_SNDBUFFORCE: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifindex}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind: %w", err)
+	}
+	return fd, nil
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
