@@ -66,6 +66,22 @@ func (d *Dev) WriteFrame(f []byte) error {
 	return nil
 }
 
+// Requeue implements bond.Requeuer: it sends the last n frames written to
+// d again on to, oldest first, and returns how many it sent.
+func (d *Dev) Requeue(to bond.NetDev, n int) int {
+	if to == nil || n <= 0 {
+		return 0
+	}
+	d.mu.Lock()
+	frames := d.sent[max(len(d.sent)-n, 0):]
+	frames = append([][]byte(nil), frames...)
+	d.mu.Unlock()
+	for _, f := range frames {
+		_ = to.WriteFrame(f)
+	}
+	return len(frames)
+}
+
 // Close ends ReadFrame.
 func (d *Dev) Close() error { d.once.Do(func() { close(d.closed) }); return nil }
 
