@@ -45,6 +45,14 @@ type MultiQueue interface {
 	Queues() []NetDev
 }
 
+// A ReadWaiter can wait until a frame is there without reading it, so that
+// a reader needs no buffer while its device is idle: a TAP reader of a bond
+// nobody sends through holds no 64 KB buffer (1000 idle bonds: none).
+type ReadWaiter interface {
+	// WaitRead blocks until a frame can be read; errors as ReadFrame.
+	WaitRead() error
+}
+
 // maxBatch bounds the batch the engine's readers use whatever a device's
 // BatchSize says.
 const maxBatch = 64
@@ -127,8 +135,9 @@ type BatchTxSelector interface {
 	XmitBatch(frames [][]byte, out *TxBatch)
 }
 
-// batchBufs is a reader's buffers: one to start with, the whole batch after
-// the first frame, so that an idle device (a bond nobody uses) costs one
+// batchBufs is a reader's buffers: one to start with (none until the first
+// frame when the device is a ReadWaiter), the whole batch after the first
+// frame, so that an idle device (a bond nobody uses) costs at most one
 // buffer, not a batch.
 type batchBufs struct {
 	bufs   [][]byte
@@ -158,6 +167,17 @@ func (bb *batchBufs) grow() {
 // and hands each batch of frames (vnet header + Ethernet frame, runts
 // dropped, valid during the call) to fn.
 func readLoopBatch(d BatchReader, fn func(frames [][]byte)) {
+	if w, ok := d.(ReadWaiter); ok {
+		for {
+			err := w.WaitRead()
+			if err == nil {
+				break
+			}
+			if errors.Is(err, os.ErrClosed) || !temporary(err) {
+				return
+			}
+		}
+	}
 	bb := newBatchBufs(d.BatchSize())
 	for {
 		n, err := d.ReadBatch(bb.bufs, bb.sizes[:len(bb.bufs)], 0)

@@ -202,3 +202,59 @@ func BenchmarkXmitBatchXORLayer34(b *testing.B) {
 		bd.xmitBatch(frames, &out)
 	}
 }
+
+// waitPort is a batchPort that is a ReadWaiter: no ReadBatch may come before
+// WaitRead returned nil.
+type waitPort struct {
+	*batchPort
+	waited chan struct{}
+}
+
+func (p *waitPort) WaitRead() error {
+	select {
+	case <-p.waited:
+		return nil
+	case <-p.closed:
+		return os.ErrClosed
+	}
+}
+
+func (p *waitPort) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
+	select {
+	case <-p.waited:
+	default:
+		panic("ReadBatch before WaitRead")
+	}
+	return p.batchPort.ReadBatch(bufs, sizes, offset)
+}
+
+// TestReadLoopBatchWaitsFirst: with a ReadWaiter the reader waits for the
+// first frame before it reads (and allocates), and a Close while waiting
+// ends it.
+func TestReadLoopBatchWaitsFirst(t *testing.T) {
+	p := &waitPort{batchPort: newBatchPort(), waited: make(chan struct{})}
+	done := make(chan struct{})
+	go func() { readLoopBatch(p, func([][]byte) {}); close(done) }()
+	p.Close()
+	<-done
+	p = &waitPort{batchPort: newBatchPort(), waited: make(chan struct{})}
+	var got []uint32
+	done = make(chan struct{})
+	go func() {
+		readLoopBatch(p, func(frames [][]byte) {
+			for _, f := range frames {
+				got = append(got, frameID(f))
+			}
+		})
+		close(done)
+	}()
+	p.in <- [][]byte{udpFrame(1, 7)}
+	close(p.waited)
+	for len(p.in) > 0 {
+	}
+	p.Close()
+	<-done
+	if !equalIDs(got, []uint32{7}) {
+		t.Errorf("frames %v, want [7]", got)
+	}
+}

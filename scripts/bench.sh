@@ -45,6 +45,9 @@ RTT_N=${BENCH_RTT_N:-2000}
 NBONDS=${BENCH_BONDS:-1000}
 FO_RATE=${BENCH_FO_RATE:-10000}
 OUT=${BENCH_OUT:-$REPO/bench}
+NICE=${BENCH_NICE:-0} # the daemon's nice value
+PARTS=${BENCH_PARTS:-throughput rtt failover bonds} # any subset, for a partial run
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 NSA=bfsbench-a-$$
 NSB=bfsbench-b-$$
 TMP=
@@ -119,7 +122,7 @@ bridge 2 p3 p4
 bridge 3 p5 p6
 
 say "bondingfs serve --netns $NSA max_bonds=4 miimon=100"
-"$BIN" serve --root "$MNT" --netns "$NSA" --log "$TMP/kernel.log" max_bonds=4 miimon=100 >"$TMP/bondingfs.out" 2>&1 &
+nice -n "$NICE" "$BIN" serve --root "$MNT" --netns "$NSA" --log "$TMP/kernel.log" max_bonds=4 miimon=100 >"$TMP/bondingfs.out" 2>&1 &
 DPID=$!
 for _ in $(seq 150); do
     [ -e "$SYS/bonding_masters" ] && break
@@ -205,8 +208,8 @@ run() {
         "$rep" "$path" "$dir" "$test" "$v" "$unit" "${ratio:--}" "${dcpu:--}" "$mcpu" >&2
 }
 
-say "throughput: $REPS repetitions × 4 paths × 2 directions × (TCP 1, TCP 4, UDP 64 B), ${T}s each"
-for rep in $(seq "$REPS"); do
+part throughput && say "throughput: $REPS repetitions × 4 paths × 2 directions × (TCP 1, TCP 4, UDP 64 B), ${T}s each"
+part throughput && for rep in $(seq "$REPS"); do
     for p in $PATHS; do
         for dir in A-B B-A; do
             for test in tcp1 tcp4 udp64; do run "$p" "$dir" "$test" "$rep"; done
@@ -214,55 +217,81 @@ for rep in $(seq "$REPS"); do
     done
 done
 
-say "echo+read round trip through the mount ($RTT_N times)"
-F=$SYS/bond0/bonding/miimon
-rtts=$TMP/rtt.txt
-: >"$rtts"
-for ((i = 0; i < RTT_N; i++)); do
-    t0=$EPOCHREALTIME
-    echo 100 >"$F"
-    read -r _ <"$F"
-    t1=$EPOCHREALTIME
-    echo "${t0/./} ${t1/./}" >>"$rtts"
-done
-read -r RTT_MED RTT_P99 < <(awk '{ print ($2 - $1) / 1000 }' "$rtts" | sort -g |
-    awk '{ v[NR] = $1 } END { printf "%.3f %.3f\n", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)] }')
-
-say "failover: $FO_RATE pps of 64 B UDP through bond3 (active-backup, miimon=100), active slave's peer loses carrier"
-reach 203.0.113.50
+RTT_MED=- RTT_P99=- CREATE_S=- DELETE_S=- RSS0=- RSS1=-
 FO_LOST=()
 FO_TOTAL=()
-for rep in $(seq "$REPS"); do
-    act=$(awk -F': ' '/^Currently Active Slave/ { print $2 }' "$MNT/proc/net/bonding/bond3")
-    [ -n "$act" ] && [ "$act" != None ] || die "bond3 has no active slave"
-    peer=p${act#eth}
-    out=$TMP/failover-$rep.txt
-    ip netns exec "$NSA" iperf3 -c 203.0.113.50 -u -l 64 -b "$((FO_RATE * 64 * 8))" -t 4 -f m >"$out" 2>&1 &
-    cpid=$!
-    sleep 1.5
-    ip -n "$NSB" link set "$peer" down
-    wait "$cpid" || { cat "$out" >&2; die "iperf3 failover run failed"; }
-    ip -n "$NSB" link set "$peer" up
-    read -r lost total < <(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\/[0-9]+$/) { split($i, lt, "/"); l = lt[1]; t = lt[2] } }
-        END { if (t == "") exit 1; print l, t }' "$out") || { cat "$out" >&2; die "cannot parse failover output"; }
-    now=$(awk -F': ' '/^Currently Active Slave/ { print $2 }' "$MNT/proc/net/bonding/bond3")
-    printf '    rep %d: %s peer %s down → active %s: lost %s of %s datagrams\n' "$rep" "$act" "$peer" "$now" "$lost" "$total" >&2
-    echo "failover,A-B,udp64-${FO_RATE}pps,$rep,$lost,lost,,,">>"$CSV"
-    FO_LOST+=("$lost")
-    FO_TOTAL+=("$total")
-    sleep 1 # miimon sees the link back
-done
-say "$NBONDS bonds through bonding_masters"
-rss() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$DPID/status"; }
-RSS0=$(rss)
-t0=$EPOCHREALTIME
-for ((i = 0; i < NBONDS; i++)); do echo "+bfs$i" >"$SYS/bonding_masters" || die "+bfs$i"; done
-t1=$EPOCHREALTIME
-RSS1=$(rss)
-for ((i = 0; i < NBONDS; i++)); do echo "-bfs$i" >"$SYS/bonding_masters" || die "-bfs$i"; done
-t2=$EPOCHREALTIME
-CREATE_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-DELETE_S=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", b - a }')
+if part rtt; then
+    say "echo+read round trip through the mount ($RTT_N times)"
+    F=$SYS/bond0/bonding/miimon
+    rtts=$TMP/rtt.txt
+    : >"$rtts"
+    for ((i = 0; i < RTT_N; i++)); do
+        t0=$EPOCHREALTIME
+        echo 100 >"$F"
+        read -r _ <"$F"
+        t1=$EPOCHREALTIME
+        echo "${t0/./} ${t1/./}" >>"$rtts"
+    done
+    read -r RTT_MED RTT_P99 < <(awk '{ print ($2 - $1) / 1000 }' "$rtts" | sort -g |
+        awk '{ v[NR] = $1 } END { printf "%.3f %.3f\n", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)] }')
+fi
+# counters SLAVE: where datagrams can be dropped: the bond's TAP queue
+# (tx_dropped of bond3), the failed slave's driver (its tx_dropped), the
+# receiver's socket (UdpRcvbufErrors in B).
+counters() {
+    local tap sl udp
+    tap=$(ip netns exec "$NSA" cat /sys/class/net/bond3/statistics/tx_dropped)
+    sl=$(ip netns exec "$NSA" cat "/sys/class/net/$1/statistics/tx_dropped")
+    udp=$(ip netns exec "$NSB" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else print $c["RcvbufErrors"] }' /proc/net/snmp)
+    echo "$tap $sl $udp"
+}
+diffcounters() { # diffcounters "A" "B"
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")
+        printf "bond3 TAP queue %d, failed slave tx_dropped %d, receiver UdpRcvbufErrors %d", y[1] - x[1], y[2] - x[2], y[3] - x[3] }'
+}
+if part failover; then
+    say "failover: $FO_RATE pps of 64 B UDP through bond3 (active-backup, miimon=100), active slave's peer loses carrier"
+    reach 203.0.113.50
+    for rep in $(seq "$REPS"); do
+        act=$(awk -F': ' '/^Currently Active Slave/ { print $2 }' "$MNT/proc/net/bonding/bond3")
+        [ -n "$act" ] && [ "$act" != None ] || die "bond3 has no active slave"
+        peer=p${act#eth}
+        out=$TMP/failover-$rep.txt
+        # -w 4M: a receive buffer that a receiver descheduled for a while on
+        # a loaded machine does not overflow (UdpRcvbufErrors below).
+        c0=$(counters "$act")
+        ip netns exec "$NSA" iperf3 -c 203.0.113.50 -u -l 64 -w 4M -b "$((FO_RATE * 64 * 8))" -t 4 -f m >"$out" 2>&1 &
+        cpid=$!
+        sleep 1.5
+        ip -n "$NSB" link set "$peer" down
+        wait "$cpid" || { cat "$out" >&2; die "iperf3 failover run failed"; }
+        ip -n "$NSB" link set "$peer" up
+        read -r lost total < <(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\/[0-9]+$/) { split($i, lt, "/"); l = lt[1]; t = lt[2] } }
+            END { if (t == "") exit 1; print l, t }' "$out") || { cat "$out" >&2; die "cannot parse failover output"; }
+        now=$(awk -F': ' '/^Currently Active Slave/ { print $2 }' "$MNT/proc/net/bonding/bond3")
+        c1=$(counters "$act")
+        printf '    rep %d: %s peer %s down → active %s: lost %s of %s datagrams; drops during the run: %s\n' "$rep" "$act" "$peer" "$now" "$lost" "$total" \
+            "$(diffcounters "$c0" "$c1")" >&2
+        echo "failover,A-B,udp64-${FO_RATE}pps,$rep,$lost,lost,,,">>"$CSV"
+        FO_LOST+=("$lost")
+        FO_TOTAL+=("$total")
+        sleep 1 # miimon sees the link back
+    done
+    grep bond3 "$TMP/kernel.log" | tail -n 12 | sed 's/^/    kernel log: /' >&2
+fi
+if part bonds; then
+    say "$NBONDS bonds through bonding_masters"
+    rss() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$DPID/status"; }
+    RSS0=$(rss)
+    t0=$EPOCHREALTIME
+    for ((i = 0; i < NBONDS; i++)); do echo "+bfs$i" >"$SYS/bonding_masters" || die "+bfs$i"; done
+    t1=$EPOCHREALTIME
+    RSS1=$(rss)
+    for ((i = 0; i < NBONDS; i++)); do echo "-bfs$i" >"$SYS/bonding_masters" || die "-bfs$i"; done
+    t2=$EPOCHREALTIME
+    CREATE_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    DELETE_S=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", b - a }')
+fi
 
 echo "rtt,,echo+read,,$RTT_MED,ms median,,," >>"$CSV"
 echo "rtt,,echo+read,,$RTT_P99,ms p99,,," >>"$CSV"

@@ -152,6 +152,24 @@ func (t *Tap) WriteBatch(bufs [][]byte, offset int) (int, error) {
 
 func (q *tapQueue) BatchSize() int { return TapBatch }
 
+var _ bond.ReadWaiter = (*tapQueue)(nil)
+
+// WaitRead waits in the netpoller until the queue has a frame, without
+// reading it (poll(2) with no timeout checks each wake-up).
+func (q *tapQueue) WaitRead() error {
+	err := q.rc.Read(q.wait)
+	if err != nil && q.closed.Load() {
+		err = errors.Join(err, os.ErrClosed)
+	}
+	return err
+}
+
+func (q *tapQueue) wait(fd uintptr) bool {
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds[:], 0)
+	return err == nil && n > 0
+}
+
 func (q *tapQueue) ReadFrame(buf []byte) (int, error) {
 	n, err := q.f.Read(buf)
 	return n, q.t.deleted(err)
