@@ -358,7 +358,7 @@ set title "bondingfs / direct veth (median, min-max bars), $REPS reps, $(nproc) 
 set style data histograms
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
-set yrange [0:1.2]
+set yrange [0:1.6]
 set ylabel "ratio to direct veth"
 set xtics rotate by -45 font ",8"
 set grid ytics
