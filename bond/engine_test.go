@@ -370,13 +370,22 @@ func TestRoundRobinAndXOR(t *testing.T) {
 }
 
 func TestSyncAppliesPendingHostChanges(t *testing.T) {
+	t.Run("link by link", func(t *testing.T) { testSyncAppliesPendingHostChanges(t, false) })
+	t.Run("one dump", func(t *testing.T) { testSyncAppliesPendingHostChanges(t, true) })
+}
+
+func testSyncAppliesPendingHostChanges(t *testing.T, dump bool) {
 	e := bondtest.New(t, bond.DefaultParams(), "eth0", "eth1")
+	e.Host.ListLinks = dump
 	enslave(t, e, "eth0", "eth1")
 	e.Log.Take()
 	// eth1 disappears; its RTM_DELLINK has not been delivered yet
 	ev, ok := e.Host.Delete("eth1", false)
 	require.True(t, ok)
 	require.NoError(t, e.Reg.Sync(context.Background()))
+	if dump {
+		assert.Positive(t, e.Host.ListCalls, "Sync used the dump")
+	}
 	st := e.Status("bond0")
 	require.Len(t, st.Slaves, 1)
 	assert.Equal(t, "eth0", st.Slaves[0].Name)

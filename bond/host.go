@@ -28,6 +28,16 @@ type NetDev interface {
 	Close() error
 }
 
+// A LinkLister is a Host that can read every link of its namespace in one
+// request (an RTM_GETLINK dump). Registry.Sync uses it, when the host has
+// it, instead of one LinkByIndex per bond and slave: with n bonds a sync
+// costs one dump instead of n round trips.
+type LinkLister interface {
+	// Links returns every link of the namespace. An error (including an
+	// interrupted dump) makes Sync fall back to LinkByIndex.
+	Links() ([]LinkInfo, error)
+}
+
 // A Requeuer is a Port that keeps copies of the frames it sent last, so
 // that those its interface dropped after losing carrier (which a send does
 // not report: veth and most drivers accept the frame and count it in

@@ -151,6 +151,11 @@ type Host struct {
 	onSpeed    func(index int)
 	speedCalls int
 
+	// ListLinks makes Links answer (bond.LinkLister); while false it fails
+	// and Registry.Sync reads link by link. ListCalls counts its answers.
+	ListLinks bool
+	ListCalls int
+
 	evMu    sync.Mutex
 	evCond  *sync.Cond
 	events  []bond.LinkEvent
@@ -332,6 +337,22 @@ func (h *Host) WaitEvents() {
 		h.evCond.Wait()
 	}
 	h.evMu.Unlock()
+}
+
+// Links implements bond.LinkLister when ListLinks is set: every link, as
+// one dump would return them.
+func (h *Host) Links() ([]bond.LinkInfo, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.ListLinks {
+		return nil, syscall.EOPNOTSUPP
+	}
+	h.ListCalls++
+	out := make([]bond.LinkInfo, 0, len(h.links))
+	for _, l := range h.links {
+		out = append(out, *l)
+	}
+	return out, nil
 }
 
 // LinkByName implements bond.Host.
