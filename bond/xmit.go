@@ -129,7 +129,7 @@ func (b *Bond) startPortReader(s *Slave) {
 			readLoopBatch(br, func(frames [][]byte) {
 				up = up[:0]
 				for _, f := range frames {
-					if !b.probeFrame(s, f) && !s.rxDrop.Load() {
+					if b.rxPass(s, f) {
 						up = append(up, f)
 					}
 				}
@@ -139,11 +139,29 @@ func (b *Bond) startPortReader(s *Slave) {
 			return
 		}
 		readLoop(p, func(frame []byte) {
-			if !b.probeFrame(s, frame) && !s.rxDrop.Load() {
+			if b.rxPass(s, frame) {
 				_ = m.WriteFrame(frame)
 			}
 		})
 	}()
+}
+
+// rxPass decides whether a frame received on slave s goes up the bond
+// device: the receive probe may consume it; an inactive slave drops it
+// unless it is unicast and the mode keeps unicast (balance-alb); a frame
+// to the slave's own MAC is readdressed to the bond's (SetSlaveRx).
+func (b *Bond) rxPass(s *Slave, frame []byte) bool {
+	if b.probeFrame(s, frame) {
+		return false
+	}
+	eth := frame[VnetHdrLen:]
+	if s.rxDrop.Load() && (eth[0]&1 != 0 || !s.rxUnicast.Load()) {
+		return false
+	}
+	if a := s.rxLocal.Load(); a != nil && [6]byte(eth[0:6]) == [6]byte(a[0:6]) {
+		copy(eth[0:6], a[6:12])
+	}
+	return true
 }
 
 // stopPortReader closes the slave's port and waits for its reader.

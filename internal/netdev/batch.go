@@ -45,8 +45,9 @@ const TapBatch = 64
 type mmsgs struct {
 	hdrs  [PortBatch]unix.Mmsghdr
 	iovs  [PortBatch]unix.Iovec
-	n     int // messages to pass
-	got   int // messages done by the last call
+	oob   *[PortBatch][64]byte // receive only: each frame's PACKET_AUXDATA
+	n     int                  // messages to pass
+	got   int                  // messages done by the last call
 	errno syscall.Errno
 	flags uintptr
 	nr    uintptr // SYS_RECVMMSG or SYS_SENDMMSG
@@ -66,6 +67,19 @@ func (m *mmsgs) set(i int, b []byte) {
 	m.hdrs[i].Hdr.Iov = &m.iovs[i]
 	m.hdrs[i].Hdr.SetIovlen(1)
 	m.hdrs[i].Len = 0
+}
+
+// setRx points message i at b for receiving: 4 bytes are kept free at the
+// end for the VLAN tag restoreTag puts back, and the message gets its
+// control buffer.
+func (m *mmsgs) setRx(i int, b []byte) {
+	if len(b) >= bond.VnetHdrLen+14+4 {
+		b = b[:len(b)-4]
+	}
+	m.set(i, b)
+	m.hdrs[i].Hdr.Control = &m.oob[i][0]
+	m.hdrs[i].Hdr.SetControllen(len(m.oob[i]))
+	m.hdrs[i].Hdr.Flags = 0
 }
 
 // release drops the pointers into the caller's buffers.
@@ -89,10 +103,9 @@ func (m *mmsgs) call(fd uintptr) bool {
 // caller at a time) and a pool of send scratches (WriteBatch is safe for
 // concurrent use: several TAP queues may send on one slave).
 type portBatch struct {
-	rc     syscall.RawConn
-	closed atomic.Bool
-	rx     *mmsgs
-	tx     sync.Pool
+	rc syscall.RawConn
+	rx *mmsgs
+	tx sync.Pool
 }
 
 func (p *Port) initBatch() error {
@@ -102,6 +115,7 @@ func (p *Port) initBatch() error {
 	}
 	p.b.rc = rc
 	p.b.rx = newMmsgs(unix.SYS_RECVMMSG)
+	p.b.rx.oob = new([PortBatch][64]byte)
 	p.b.tx.New = func() any { return newMmsgs(unix.SYS_SENDMMSG) }
 	return nil
 }
@@ -117,14 +131,16 @@ func (p *Port) BatchSize() int { return PortBatch }
 // ReadBatch receives up to min(len(bufs), PortBatch) frames (vnet header +
 // Ethernet frame) with one recvmmsg(2), waiting in the Go netpoller until
 // at least one is there; frame i goes to bufs[i][offset:], its length to
-// sizes[i]. A frame longer than its buffer is truncated. The stale
+// sizes[i]. A frame longer than its buffer (less 4 bytes) is truncated. A
+// frame that arrived with an 802.1Q/802.1ad tag comes back with the tag in
+// place, as from ReadFrame (PACKET_AUXDATA, restoreTag). The stale
 // ENETDOWN after a flap is skipped; after Close the error wraps
 // os.ErrClosed.
 func (p *Port) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 	m := p.b.rx
 	m.n = min(len(bufs), len(sizes), PortBatch)
 	for i := 0; i < m.n; i++ {
-		m.set(i, bufs[i][offset:])
+		m.setRx(i, bufs[i][offset:])
 	}
 	defer m.release()
 	for {
@@ -139,7 +155,8 @@ func (p *Port) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 			return 0, os.NewSyscallError("recvmmsg", m.errno)
 		}
 		for i := 0; i < m.got; i++ {
-			sizes[i] = int(m.hdrs[i].Len)
+			h := &m.hdrs[i].Hdr
+			sizes[i] = restoreTag(m.oob[i][:h.Controllen], bufs[i][offset:], int(m.hdrs[i].Len))
 		}
 		return m.got, nil
 	}
@@ -154,7 +171,7 @@ func (p *Port) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 func (p *Port) WriteBatch(bufs [][]byte, offset int) (int, error) {
 	p.ring.inflight.Add(1)
 	defer p.ring.inflight.Add(-1)
-	if p.b.closed.Load() {
+	if p.closed.Load() {
 		return 0, fmt.Errorf("netdev: %s: %w", p.name, os.ErrClosed)
 	}
 	first := p.ring.record(bufs, offset)
@@ -212,7 +229,7 @@ func (p *Port) txWait() error {
 	if _, err := unix.Poll(fds[:], 100); err != nil && err != unix.EINTR {
 		return os.NewSyscallError("poll", err)
 	}
-	if p.b.closed.Load() {
+	if p.closed.Load() {
 		return fmt.Errorf("netdev: %s: %w", p.name, os.ErrClosed)
 	}
 	return nil
@@ -238,7 +255,7 @@ func (p *Port) txWrite(f []byte) error {
 
 // batchErr turns a RawConn error after Close into one wrapping os.ErrClosed.
 func (p *Port) batchErr(err error) error {
-	if p.b.closed.Load() {
+	if p.closed.Load() {
 		return errors.Join(err, os.ErrClosed)
 	}
 	return err

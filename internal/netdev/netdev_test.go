@@ -782,6 +782,88 @@ func TestThreadsStayHome(t *testing.T) {
 	}
 }
 
+// TestPortRestoresVLANTag: a frame that arrives tagged comes out of
+// ReadFrame with its 802.1Q tag where it was (the kernel hands packet
+// sockets the frame untagged and the tag in PACKET_AUXDATA); an untagged
+// frame is unchanged.
+func TestPortRestoresVLANTag(t *testing.T) {
+	p := newPair(t)
+	port, err := p.h.OpenPort(p.link(t, "eth0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	hb, err := NewHost(p.b.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hb.Close()
+	p0li, err := hb.LinkByName("p0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, err := hb.OpenPort(p0li)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p0.Close()
+	dst := p.link(t, "eth0").HWAddr
+	frame := func(tag bool, marker byte) []byte {
+		b := make([]byte, bond.VnetHdrLen, 100)
+		b = append(b, dst...)
+		b = append(b, 2, 0, 0, 0, 0xbb, 1)
+		if tag {
+			b = append(b, 0x81, 0x00, 0x20, 0x05) // priority 1, VLAN 5
+		}
+		b = append(b, 0x88, 0xb5, marker) // local experimental EtherType
+		for len(b) < bond.VnetHdrLen+64 {
+			b = append(b, marker)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		tag    bool
+		marker byte
+	}{{true, 0xa1}, {false, 0xa2}} {
+		want := frame(tc.tag, tc.marker)
+		got := make(chan error, 1)
+		go func() {
+			got <- readUntil(port, 2*time.Second, func(f []byte) bool {
+				e := f[bond.VnetHdrLen:]
+				if !bytes.Equal(e[6:12], want[bond.VnetHdrLen+6:bond.VnetHdrLen+12]) {
+					return false
+				}
+				if !bytes.Equal(e, want[bond.VnetHdrLen:]) {
+					t.Errorf("tag=%v: read % x, want % x", tc.tag, e, want[bond.VnetHdrLen:])
+				}
+				return true
+			})
+		}()
+		time.Sleep(20 * time.Millisecond)
+		if err := p0.WriteFrame(want); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("tag=%v: %v", tc.tag, err)
+		}
+	}
+	// reading a tagged frame allocates nothing
+	for i := 0; i < 120; i++ {
+		if err := p0.WriteFrame(frame(true, 0xa3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	buf := make([]byte, frameBuf)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := port.ReadFrame(buf); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("ReadFrame: %v allocations per frame", n)
+	}
+}
+
 // TestForwardBatch relays as the engine's batched data path does: one
 // reader per TAP queue (Queues) with ReadBatch, the port with ReadBatch,
 // WriteBatch both ways. Ping gets every reply once, TCP with 4 streams runs
@@ -931,5 +1013,91 @@ func TestRequeueDropped(t *testing.T) {
 	}
 	if string(got) != "\x03\x04\x05" {
 		t.Errorf("requeued frames for targets %v, want [3 4 5]", got)
+	}
+}
+
+// TestPortBatchRestoresVLANTag: ReadBatch (recvmmsg) puts a received
+// frame's 802.1Q tag back as ReadFrame does, frame by frame within a batch,
+// and reads a batch without allocating.
+func TestPortBatchRestoresVLANTag(t *testing.T) {
+	p := newPair(t)
+	port, err := p.h.OpenPort(p.link(t, "eth0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	hb, err := NewHost(p.b.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hb.Close()
+	p0li, err := hb.LinkByName("p0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, err := hb.OpenPort(p0li)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p0.Close()
+	dst := p.link(t, "eth0").HWAddr
+	frame := func(tag bool, marker byte) []byte {
+		b := make([]byte, bond.VnetHdrLen, 100)
+		b = append(b, dst...)
+		b = append(b, 2, 0, 0, 0, 0xbb, 1)
+		if tag {
+			b = append(b, 0x81, 0x00, 0x20, 0x05)
+		}
+		b = append(b, 0x88, 0xb5, marker)
+		for len(b) < bond.VnetHdrLen+64 {
+			b = append(b, marker)
+		}
+		return b
+	}
+	want := [][]byte{frame(true, 0xb1), frame(false, 0xb2), frame(true, 0xb3)}
+	if _, err := p0.(bond.BatchWriter).WriteBatch(want, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	br := port.(bond.BatchReader)
+	bufs := make([][]byte, 8)
+	for i := range bufs {
+		bufs[i] = make([]byte, frameBuf)
+	}
+	sizes := make([]int, len(bufs))
+	var got [][]byte
+	deadline := time.Now().Add(2 * time.Second)
+	for len(got) < len(want) && time.Now().Before(deadline) {
+		n, err := br.ReadBatch(bufs, sizes, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			e := bufs[i][bond.VnetHdrLen:sizes[i]]
+			if bytes.Equal(e[6:12], []byte{2, 0, 0, 0, 0xbb, 1}) {
+				got = append(got, append([]byte(nil), e...))
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read %d of our frames, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i][bond.VnetHdrLen:]) {
+			t.Errorf("frame %d: read % x, want % x", i, got[i], want[i][bond.VnetHdrLen:])
+		}
+	}
+	for i := 0; i < 120; i++ {
+		if err := p0.WriteFrame(frame(true, 0xb4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := testing.AllocsPerRun(20, func() {
+		if _, err := br.ReadBatch(bufs[:1], sizes, 0); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("ReadBatch: %v allocations per call", n)
 	}
 }
