@@ -295,12 +295,14 @@ func (p *Port) Close() error {
 	return p.closeErr
 }
 
-// OpenPort opens the data path on link: the AF_PACKET socket (created in the
-// Host's namespace, all options set before bind(2) so no frame is queued
-// without them), the nftables ingress drop chain and disable_ipv6=1. It is
-// built on github.com/mdlayher/socket, the layer under mdlayher/packet,
-// because packet.Conn only offers ReadFrom/WriteTo, which allocate an
-// address per frame; read(2)/write(2) on the bound socket do not.
+// OpenPort opens the data path on link: the receiving AF_PACKET socket
+// (created in the Host's namespace, all options set before bind(2) so no
+// frame is queued without them), the transmit socket (openTx), the
+// nftables ingress drop chain and disable_ipv6=1. It is built on
+// github.com/mdlayher/socket, the layer under mdlayher/packet, and raw
+// system calls, because packet.Conn only offers ReadFrom/WriteTo, which
+// allocate an address per frame and cannot batch; recvmmsg/sendmmsg with
+// preallocated headers do neither.
 // A missing interface gives an error wrapping syscall.ENODEV.
 func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 	li, err := h.LinkByIndex(link.Index)
