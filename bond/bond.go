@@ -18,6 +18,8 @@ type Bond struct {
 	params Params
 	master Master
 
+	requeue func() // requeueDropped's work, started by the next rebuildTx
+
 	up      bool // IFF_UP of the master TAP
 	carrier bool
 	hwaddr  net.HardwareAddr
@@ -70,6 +72,7 @@ type Slave struct {
 	rxDrop           atomic.Bool              // frames received here are not delivered (inactive slave)
 	rxUnicast        atomic.Bool              // ... except unicast ones (balance-alb; SetSlaveRx)
 	rxLocal          atomic.Pointer[[12]byte] // the slave's own MAC and the bond's (SetSlaveRx)
+	txDropped        atomic.Uint64            // 1 + tx_dropped at the last carrier poll that found the link up (0: none yet)
 	readerDone       chan struct{}
 	rxFree           chan *rxBuf // the receive probe's buffers not in use
 	modeData         any

@@ -24,6 +24,43 @@ func (b *Bond) rebuildTx() {
 		v.Active = c.port
 	}
 	b.tx.Store(&txBox{sel: b.mode.Tx(v)})
+	if q := b.requeue; q != nil {
+		b.requeue = nil
+		go q()
+	}
+}
+
+// requeueDropped arranges, after a failover from old to n, that the frames
+// old's interface dropped since its carrier was last seen up (its
+// tx_dropped counter now minus the value the carrier poll read then) are
+// sent again on n's port: frames the TAP reader had already handed to old
+// before the new selector was published. It runs on its own goroutine once
+// the new selector is published (rebuildTx), so the control goroutine never
+// waits for the link read. Ports that are not Requeuers, and bonds without
+// the carrier poll (miimon=0), are left alone.
+func (b *Bond) requeueDropped(old, n *Slave) {
+	rq, ok := old.port.(Requeuer)
+	if !ok || n.port == nil || b.params.Miimon <= 0 {
+		return
+	}
+	to, index, base, host := n.port, old.index, old.txDropped.Load(), b.reg.cfg.Host
+	if base == 0 {
+		return // never read with the link up: no baseline
+	}
+	base--
+	b.requeue = func() {
+		// Wait for sends in progress on the old port, then read its counter.
+		rq.Requeue(nil, 0)
+		li, err := host.LinkByIndex(index)
+		if err != nil || li.TxDropped <= base {
+			return
+		}
+		d := li.TxDropped - base
+		if d > 1<<16 {
+			return // not a failover's worth: a counter that moved for other reasons
+		}
+		rq.Requeue(to, int(d))
+	}
 }
 
 // xmit sends one frame (vnet header + Ethernet frame) from the bond device
@@ -50,21 +87,34 @@ func readLoop(d NetDev, fn func(frame []byte)) {
 	}
 }
 
-// startTAPReader runs the bond's one TAP reader: frames the kernel stack
-// sends through the bond device go to xmit.
+// startTAPReader runs the bond's TAP readers, one per queue (MultiQueue): frames the kernel stack
+// sends through the bond device go to the mode's selector, a batch at a
+// time grouped per slave when the TAP reads in batches and the selector
+// places batches (BatchReader, BatchTxSelector), else frame by frame.
 func (b *Bond) startTAPReader() {
-	m := b.master
-	b.readers.Add(1)
-	go func() {
-		defer b.readers.Done()
-		readLoop(m, b.xmit)
-	}()
+	queues := []NetDev{b.master}
+	if mq, ok := b.master.(MultiQueue); ok {
+		queues = mq.Queues()
+	}
+	for _, q := range queues {
+		b.readers.Add(1)
+		go func() {
+			defer b.readers.Done()
+			if br, ok := q.(BatchReader); ok {
+				var out TxBatch
+				readLoopBatch(br, func(frames [][]byte) { b.xmitBatch(frames, &out) })
+				return
+			}
+			readLoop(q, b.xmit)
+		}()
+	}
 }
 
 // startPortReader runs the slave's one reader: each frame received on the
 // slave passes the receive probe, then goes up the bond device unless the
 // probe consumed it or the slave is inactive (bond_handle_frame,
-// bond_should_deliver_exact_match).
+// bond_should_deliver_exact_match). With a BatchReader port the frames of
+// one batch that pass go to the TAP together (WriteBatch where it has it).
 func (b *Bond) startPortReader(s *Slave) {
 	m, p := b.master, s.port
 	s.readerDone = make(chan struct{})
@@ -73,20 +123,44 @@ func (b *Bond) startPortReader(s *Slave) {
 	go func() {
 		defer b.readers.Done()
 		defer close(done)
+		if br, ok := p.(BatchReader); ok {
+			up := make([][]byte, 0, maxBatch)
+			readLoopBatch(br, func(frames [][]byte) {
+				up = up[:0]
+				for _, f := range frames {
+					if b.rxPass(s, f) {
+						up = append(up, f)
+					}
+				}
+				writeFrames(m, up)
+				clear(up)
+			})
+			return
+		}
 		readLoop(p, func(frame []byte) {
-			if b.probeFrame(s, frame) {
-				return
+			if b.rxPass(s, frame) {
+				_ = m.WriteFrame(frame)
 			}
-			eth := frame[VnetHdrLen:]
-			if s.rxDrop.Load() && (eth[0]&1 != 0 || !s.rxUnicast.Load()) {
-				return
-			}
-			if a := s.rxLocal.Load(); a != nil && [6]byte(eth[0:6]) == [6]byte(a[0:6]) {
-				copy(eth[0:6], a[6:12])
-			}
-			_ = m.WriteFrame(frame)
 		})
 	}()
+}
+
+// rxPass decides whether a frame received on slave s goes up the bond
+// device: the receive probe may consume it; an inactive slave drops it
+// unless it is unicast and the mode keeps unicast (balance-alb); a frame
+// to the slave's own MAC is readdressed to the bond's (SetSlaveRx).
+func (b *Bond) rxPass(s *Slave, frame []byte) bool {
+	if b.probeFrame(s, frame) {
+		return false
+	}
+	eth := frame[VnetHdrLen:]
+	if s.rxDrop.Load() && (eth[0]&1 != 0 || !s.rxUnicast.Load()) {
+		return false
+	}
+	if a := s.rxLocal.Load(); a != nil && [6]byte(eth[0:6]) == [6]byte(a[0:6]) {
+		copy(eth[0:6], a[6:12])
+	}
+	return true
 }
 
 // stopPortReader closes the slave's port and waits for its reader.
