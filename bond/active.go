@@ -166,7 +166,13 @@ func (b *Bond) selectActive() {
 		return
 	}
 	b.ChangeActiveSlave(best)
-	if !b.setCarrier() {
+	rv := b.setCarrier()
+	if b.params.Mode == Mode8023AD {
+		// bond_3ad_set_carrier returns 1 whenever the bond has a slave,
+		// changed or not
+		rv = len(b.slaves) > 0
+	}
+	if !rv {
 		return
 	}
 	if b.carrier {

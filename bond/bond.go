@@ -20,6 +20,8 @@ type Bond struct {
 	// failovers counts changes of curr_active_slave away from a slave
 	failovers int
 
+	requeue func() // requeueDropped's work, started by the next rebuildTx
+
 	up      bool // IFF_UP of the master TAP
 	carrier bool
 	hwaddr  net.HardwareAddr
@@ -44,7 +46,8 @@ type Bond struct {
 
 	// data path
 	tx      atomic.Pointer[txBox]
-	probe   atomic.Uint32 // FrameClass the receive probe hands to the mode (0 = none)
+	probe   atomic.Uint32                        // FrameClass the receive probe hands to the mode (0 = none)
+	direct  atomic.Pointer[func(*Slave, []byte)] // SetRecvDirect
 	readers sync.WaitGroup
 }
 
@@ -71,6 +74,7 @@ type Slave struct {
 	rxDrop           atomic.Bool              // frames received here are not delivered (inactive slave)
 	rxUnicast        atomic.Bool              // ... except unicast ones (balance-alb; SetSlaveRx)
 	rxLocal          atomic.Pointer[[12]byte] // the slave's own MAC and the bond's (SetSlaveRx)
+	txDropped        atomic.Uint64            // 1 + tx_dropped at the last carrier poll that found the link up (0: none yet)
 	readerDone       chan struct{}
 	rxFree           chan *rxBuf // the receive probe's buffers not in use
 	modeData         any
@@ -139,6 +143,21 @@ func (s *Slave) Active() bool { return s.active }
 
 // DevUp reports whether the slave device is administratively up.
 func (s *Slave) DevUp() bool { return s.devUp }
+
+// Carrier reports whether the slave has carrier (IFF_LOWER_UP) as the
+// control goroutine knows it.
+func (s *Slave) Carrier() bool { return s.carrier }
+
+// Port returns the slave's open socket, nil before it is opened and after
+// release. A mode may keep it between Bind and Unbind and write frames to it
+// from any goroutine (WriteFrame is safe for concurrent use); the port is
+// closed only after Unbind returns.
+func (s *Slave) Port() Port { return s.port }
+
+// StatusChanged marks the bond's state changed: the control loop publishes a
+// new snapshot after the current operation (a mode whose Status changed
+// outside the engine's own calls).
+func (b *Bond) StatusChanged() { b.changed() }
 
 // Speed returns the slave's speed in Mb/s (SpeedUnknown) and duplex
 // (DuplexHalf, DuplexFull, DuplexUnknown), as last read (bond_update_speed_duplex).

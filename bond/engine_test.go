@@ -370,13 +370,22 @@ func TestRoundRobinAndXOR(t *testing.T) {
 }
 
 func TestSyncAppliesPendingHostChanges(t *testing.T) {
+	t.Run("link by link", func(t *testing.T) { testSyncAppliesPendingHostChanges(t, false) })
+	t.Run("one dump", func(t *testing.T) { testSyncAppliesPendingHostChanges(t, true) })
+}
+
+func testSyncAppliesPendingHostChanges(t *testing.T, dump bool) {
 	e := bondtest.New(t, bond.DefaultParams(), "eth0", "eth1")
+	e.Host.ListLinks = dump
 	enslave(t, e, "eth0", "eth1")
 	e.Log.Take()
 	// eth1 disappears; its RTM_DELLINK has not been delivered yet
 	ev, ok := e.Host.Delete("eth1", false)
 	require.True(t, ok)
 	require.NoError(t, e.Reg.Sync(context.Background()))
+	if dump {
+		assert.Positive(t, e.Host.ListCalls, "Sync used the dump")
+	}
 	st := e.Status("bond0")
 	require.Len(t, st.Slaves, 1)
 	assert.Equal(t, "eth0", st.Slaves[0].Name)
@@ -570,4 +579,34 @@ func TestLinkUpSpeedReadOutside(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, []error{nil}, errs, "one speed read, with the control goroutine free")
+}
+
+// TestFailoverRequeuesDropped: on an active-backup failover, the frames the
+// old slave's interface dropped after its carrier was last seen up (its
+// tx_dropped counter's rise) are sent again on the new active slave.
+func TestFailoverRequeuesDropped(t *testing.T) {
+	e := bondtest.New(t, abParams(100), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Log.Take()
+	e.Host.Modify("eth0", func(l *bond.LinkInfo) { l.TxDropped = 5 })
+	e.Tick(bond.CarrierPollInterval) // the poll reads tx_dropped 5 with the link up
+	m := e.Host.Master(e.Status("bond0").Index)
+	for i := byte(1); i <= 4; i++ {
+		f := frame()
+		f[len(f)-1] = i
+		m.Inject(f)
+	}
+	eth0, eth1 := e.Host.Port("eth0"), e.Host.Port("eth1")
+	require.True(t, eth0.WaitSent(4, waitFrames))
+	// The peer loses carrier; eth0's driver dropped the last two frames.
+	e.Host.ModifySilently("eth0", func(l *bond.LinkInfo) { l.Carrier = false; l.TxDropped = 7 })
+	e.Tick(bond.CarrierPollInterval)
+	assert.Equal(t, "eth1", e.Status("bond0").ActiveSlave)
+	require.True(t, eth1.WaitSent(2, waitFrames), "the two dropped frames are resent on eth1")
+	var got []byte
+	for _, f := range eth1.Frames() {
+		got = append(got, f[len(f)-1])
+	}
+	assert.Equal(t, []byte{3, 4}, got)
 }

@@ -203,6 +203,12 @@ func (b *Bond) Release(name string) error {
 func (b *Bond) release(s *Slave, all bool) {
 	h := b.reg.cfg.Host
 	b.SetSlaveInactive(s)
+	if b.params.Mode == Mode8023AD {
+		// __bond_release_one unbinds the 802.3ad port (its "Removing an
+		// active aggregator") before it logs the release; the other modes'
+		// unbind comes after
+		b.mode.Unbind(s)
+	}
 	state := "backup"
 	if s.active { // balance-tlb/alb slaves keep the active flag
 		state = "active"
@@ -210,7 +216,7 @@ func (b *Bond) release(s *Slave, all bool) {
 	b.SlaveLogf(s.name, "Releasing %s interface", state)
 	// balance-tlb/alb unbind later (bond_alb_deinit_slave)
 	lbDeinit := b.params.Mode.IsLB()
-	if !lbDeinit {
+	if !lbDeinit && b.params.Mode != Mode8023AD {
 		b.mode.Unbind(s)
 	}
 	old := b.currActive

@@ -28,6 +28,28 @@ type NetDev interface {
 	Close() error
 }
 
+// A LinkLister is a Host that can read every link of its namespace in one
+// request (an RTM_GETLINK dump). Registry.Sync uses it, when the host has
+// it, instead of one LinkByIndex per bond and slave: with n bonds a sync
+// costs one dump instead of n round trips.
+type LinkLister interface {
+	// Links returns every link of the namespace. An error (including an
+	// interrupted dump) makes Sync fall back to LinkByIndex.
+	Links() ([]LinkInfo, error)
+}
+
+// A Requeuer is a Port that keeps copies of the frames it sent last, so
+// that those its interface dropped after losing carrier (which a send does
+// not report: veth and most drivers accept the frame and count it in
+// tx_dropped) can be sent again on another slave.
+type Requeuer interface {
+	// Requeue waits until no send on the port is in progress (at most
+	// 10 ms), then sends the last n frames the port sent again on to,
+	// oldest first, except those it kept no copy of (frames above 2 KB: GSO
+	// frames, which TCP retransmits); it returns how many it sent.
+	Requeue(to NetDev, n int) int
+}
+
 // A Master is the bond device as the kernel stack sees it: a TAP.
 type Master interface {
 	NetDev
@@ -60,6 +82,9 @@ type LinkInfo struct {
 	MasterIndex int
 	// Ether is true for ARPHRD_ETHER devices.
 	Ether bool
+	// TxDropped is the interface's tx_dropped counter (IFLA_STATS64): a
+	// veth counts there the frames it dropped because its peer was down.
+	TxDropped uint64
 }
 
 // LinkEvent is one rtnetlink link notification.

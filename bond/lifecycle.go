@@ -232,16 +232,35 @@ func (b *Bond) status() *BondStatus {
 // changes whose rtnetlink events are still on their way (a slave deleted or
 // renamed, the bond set up or down, carrier) are applied now, as the kernel
 // applies them before `ip` returns. Events arriving later find nothing left
-// to do. The links are read on the caller's goroutine (one RTM_GETLINK per
-// bond and slave of the latest snapshot) and only the result is applied on
+// to do. The links are read on the caller's goroutine (one RTM_GETLINK dump
+// when the Host is a LinkLister, else one RTM_GETLINK per bond and slave of
+// the latest snapshot) and only the result is applied on
 // the control goroutine, so a read never holds the control loop on the
 // host. It waits at most until ctx ends.
 func (r *Registry) Sync(ctx context.Context) error {
 	var links []fetched
-	for _, b := range r.Snapshot().Bonds {
-		links = append(links, r.fetch(b.Index))
+	// The snapshot is taken before the dump, so that every bond and slave
+	// it names existed when the dump began: one missing from the dump is
+	// gone.
+	snap := r.Snapshot()
+	fetch := r.fetch
+	if ll, ok := r.cfg.Host.(LinkLister); ok {
+		seq := r.readSeq.Add(1)
+		if all, err := ll.Links(); err == nil {
+			byIndex := make(map[int]LinkInfo, len(all))
+			for _, li := range all {
+				byIndex[li.Index] = li
+			}
+			fetch = func(index int) fetched {
+				li, ok := byIndex[index]
+				return fetched{index: index, link: li, ok: ok, gone: !ok, seq: seq}
+			}
+		}
+	}
+	for _, b := range snap.Bonds {
+		links = append(links, fetch(b.Index))
 		for _, s := range b.Slaves {
-			links = append(links, r.fetch(s.Index))
+			links = append(links, fetch(s.Index))
 		}
 	}
 	return r.Do(ctx, func() error {
@@ -383,6 +402,7 @@ func (b *Bond) closeMode() {
 		w.Cancel()
 	}
 	b.SetRecvProbe(0)
+	b.SetRecvDirect(nil)
 }
 
 // modeTick runs the mode's Tick and queues the next one.

@@ -46,6 +46,9 @@ func (s *Slave) setLink(up, carrier bool) bool {
 	}
 	s.devUp, s.carrier = up, carrier
 	s.seen.Store(linkBits(up, carrier))
+	if n, ok := s.bond.mode.(DevStateNotifier); ok && !s.released {
+		n.DevStateChanged(s)
+	}
 	return true
 }
 
@@ -98,6 +101,9 @@ func (b *Bond) schedulePoll(gen uint64) {
 		if l := b.poll.slaves.Load(); l != nil {
 			for _, s := range *l {
 				f := r.fetch(s.index)
+				if f.ok && f.link.Up && f.link.Carrier {
+					s.txDropped.Store(f.link.TxDropped + 1)
+				}
 				if f.ok && linkBits(f.link.Up, f.link.Carrier) != s.seen.Load() {
 					r.readSpeed(&f)
 					changes = append(changes, change{s, f})

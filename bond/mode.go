@@ -181,6 +181,16 @@ type MACChanger interface {
 	BondMACChanged()
 }
 
+// DevStateNotifier is an optional Mode hook: DevStateChanged runs on the
+// control goroutine when a slave's admin state or carrier (Slave.DevUp,
+// Slave.Carrier) changes, before the MII monitor commits anything (the
+// fields bond_slave_is_up reads; 802.3ad's aggregator selection reads them
+// on its own tick). It is also called for a slave being enslaved before
+// Bind; a mode ignores slaves it has not bound.
+type DevStateNotifier interface {
+	DevStateChanged(s *Slave)
+}
+
 // ModeFactory makes a bond's Mode instance; c is the bond it serves.
 type ModeFactory func(c Control) Mode
 

@@ -85,6 +85,32 @@ func (t *rrTx) Xmit(frame []byte) {
 	_ = t.ports[id%n].WriteFrame(frame)
 }
 
+// XmitBatch places a batch as Xmit would frame by frame, with one counter
+// update for the whole batch.
+func (t *rrTx) XmitBatch(frames [][]byte, out *TxBatch) {
+	n := uint64(len(t.ports))
+	if n == 0 {
+		return
+	}
+	k := uint64(len(frames))
+	var base uint64
+	if t.pps != 0 {
+		base = t.count.Add(k) - k
+	}
+	for i, f := range frames {
+		var id uint64
+		switch t.pps {
+		case 0:
+			id = rand.Uint64()
+		case 1:
+			id = base + uint64(i)
+		default:
+			id = (base + uint64(i)) / t.pps
+		}
+		out.Add(t.ports[id%n], f)
+	}
+}
+
 // xorMode is balance-xor (bond_3ad_xor_xmit): the slave is the
 // xmit_hash_policy hash of the frame modulo the usable slaves.
 type xorMode struct{ allActive }
@@ -108,6 +134,17 @@ func (t *hashTx) Xmit(frame []byte) {
 	_ = t.ports[XmitHash(t.policy, frame[VnetHdrLen:])%n].WriteFrame(frame)
 }
 
+// XmitBatch places each frame of a batch on its hash's port.
+func (t *hashTx) XmitBatch(frames [][]byte, out *TxBatch) {
+	n := uint32(len(t.ports))
+	if n == 0 {
+		return
+	}
+	for _, f := range frames {
+		out.Add(t.ports[XmitHash(t.policy, f[VnetHdrLen:])%n], f)
+	}
+}
+
 // bcastMode is broadcast (bond_xmit_broadcast): every usable slave.
 type bcastMode struct{ allActive }
 
@@ -121,12 +158,31 @@ func (t *bcastTx) Xmit(frame []byte) {
 	}
 }
 
+// XmitBatch places every frame on every usable port.
+func (t *bcastTx) XmitBatch(frames [][]byte, out *TxBatch) {
+	for _, p := range t.ports {
+		for _, f := range frames {
+			out.Add(p, f)
+		}
+	}
+}
+
 // activeTx sends through curr_active_slave (bond_xmit_activebackup).
 type activeTx struct{ port Port }
 
 func (t *activeTx) Xmit(frame []byte) {
 	if t.port != nil {
 		_ = t.port.WriteFrame(frame)
+	}
+}
+
+// XmitBatch places the whole batch on the active port.
+func (t *activeTx) XmitBatch(frames [][]byte, out *TxBatch) {
+	if t.port == nil {
+		return
+	}
+	for _, f := range frames {
+		out.Add(t.port, f)
 	}
 }
 
@@ -164,6 +220,9 @@ func (m *abMode) ActiveChanged(old, n *Slave) {
 	b := m.b
 	if old != nil {
 		b.SetSlaveInactive(old)
+	}
+	if old != nil && n != nil && old.link != LinkUp {
+		b.requeueDropped(old, n) // a failover: resend what old's link dropped
 	}
 	if n != nil {
 		b.SetSlaveActive(n)

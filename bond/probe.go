@@ -106,6 +106,10 @@ func (b *Bond) probeFrame(s *Slave, frame []byte) (consumed bool) {
 	if c&want == 0 {
 		return false
 	}
+	if fn := b.direct.Load(); fn != nil {
+		(*fn)(s, eth)
+		return c == FrameSlow
+	}
 	r := b.reg
 	select {
 	case buf := <-s.rxFree:
@@ -136,3 +140,18 @@ func (r *Registry) deliver(f rxFrame) {
 // SetRecvProbe sets the frame classes handed to the mode's Recv (see
 // Control.SetRecvProbe).
 func (b *Bond) SetRecvProbe(classes FrameClass) { b.probe.Store(uint32(classes)) }
+
+// SetRecvDirect makes the receive probe hand the frames of the classes set
+// with SetRecvProbe to fn on the slave's reader goroutine, as the kernel
+// runs recv_probe in softirq, instead of queueing them for Mode.Recv on the
+// control goroutine (nil restores the queue). fn must not block or keep
+// frame, and must tolerate slaves it no longer knows (a reader may still
+// deliver a frame after Unbind). 802.3ad uses it so that a busy control
+// goroutine never delays an LACPDU.
+func (b *Bond) SetRecvDirect(fn func(s *Slave, frame []byte)) {
+	if fn == nil {
+		b.direct.Store(nil)
+		return
+	}
+	b.direct.Store(&fn)
+}

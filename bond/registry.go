@@ -71,6 +71,11 @@ func (r *Registry) logf(format string, args ...any) {
 	r.cfg.Log(fmt.Sprintf(format, args...))
 }
 
+// Clock returns the registry's clock (Config.Clock, or the real one): modes
+// that keep their own timers off the control goroutine use it so that tests
+// drive them by hand.
+func (r *Registry) Clock() Clock { return r.cfg.Clock }
+
 // Host returns the host the registry drives.
 func (r *Registry) Host() Host { return r.cfg.Host }
 

@@ -91,6 +91,9 @@ type SlaveStatus struct {
 	// Counters are the slave's live data-path counters (never nil in a
 	// Registry's snapshots).
 	Counters *SlaveCounters
+	// ADStats are the port's LACPDU and marker counters (BOND_XSTATS_3AD),
+	// nil outside 802.3ad.
+	ADStats *ADStats
 }
 
 // ADStatus is the 802.3ad part of /proc/net/bonding and the ad_* files.
@@ -98,6 +101,22 @@ type ADStatus struct {
 	ActiveAggregator *ADAggregator // nil when none
 	SystemPriority   int
 	SystemMAC        net.HardwareAddr
+	// Stats are the bond's counters: every port's, removed ports' too.
+	Stats ADStats
+}
+
+// ADStats are 802.3ad LACPDU and marker counters (struct bond_3ad_stats,
+// netlink BOND_3AD_STAT_*; iproute2 shows them as "LACPDU Rx" and so on).
+type ADStats struct {
+	LACPDURx        uint64
+	LACPDUTx        uint64
+	LACPDUUnknownRx uint64 // Slow Protocols frames of another subtype
+	LACPDUIllegalRx uint64 // Slow Protocols frames shorter than an LACPDU
+	MarkerRx        uint64
+	MarkerTx        uint64
+	MarkerRespRx    uint64
+	MarkerRespTx    uint64
+	MarkerUnknownRx uint64
 }
 
 // ADAggregator is one 802.3ad aggregator as the bond reports it.
@@ -124,20 +143,6 @@ type ADSlaveStatus struct {
 	// last received in an LACPDU (the "details … lacp pdu" blocks).
 	Actor   ADPortInfo
 	Partner ADPortInfo
-	// Stats are the port's LACPDU and Marker counters, when the 802.3ad
-	// mode reports them (nil otherwise).
-	Stats *ADPortStats
-}
-
-// ADPortStats are one 802.3ad port's Slow Protocols counters since it was
-// enslaved (the kernel's struct bond_3ad_stats, 802.1AX-2014 §6.7.2).
-type ADPortStats struct {
-	LACPDURx, LACPDUTx         uint64
-	LACPDUUnknownRx            uint64 // Slow Protocols frames of another subtype
-	LACPDUIllegalRx            uint64 // frames too short for an LACPDU
-	MarkerRx, MarkerTx         uint64
-	MarkerRespRx, MarkerRespTx uint64
-	MarkerUnknownRx            uint64
 }
 
 // ADPortInfo is one side of an 802.3ad port's operational information.

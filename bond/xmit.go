@@ -1,7 +1,6 @@
 package bond
 
 import (
-	"encoding/binary"
 	"errors"
 	"os"
 	"syscall"
@@ -25,6 +24,43 @@ func (b *Bond) rebuildTx() {
 		v.Active = c.port
 	}
 	b.tx.Store(&txBox{sel: b.mode.Tx(v)})
+	if q := b.requeue; q != nil {
+		b.requeue = nil
+		go q()
+	}
+}
+
+// requeueDropped arranges, after a failover from old to n, that the frames
+// old's interface dropped since its carrier was last seen up (its
+// tx_dropped counter now minus the value the carrier poll read then) are
+// sent again on n's port: frames the TAP reader had already handed to old
+// before the new selector was published. It runs on its own goroutine once
+// the new selector is published (rebuildTx), so the control goroutine never
+// waits for the link read. Ports that are not Requeuers, and bonds without
+// the carrier poll (miimon=0), are left alone.
+func (b *Bond) requeueDropped(old, n *Slave) {
+	rq, ok := old.port.(Requeuer)
+	if !ok || n.port == nil || b.params.Miimon <= 0 {
+		return
+	}
+	to, index, base, host := n.port, old.index, old.txDropped.Load(), b.reg.cfg.Host
+	if base == 0 {
+		return // never read with the link up: no baseline
+	}
+	base--
+	b.requeue = func() {
+		// Wait for sends in progress on the old port, then read its counter.
+		rq.Requeue(nil, 0)
+		li, err := host.LinkByIndex(index)
+		if err != nil || li.TxDropped <= base {
+			return
+		}
+		d := li.TxDropped - base
+		if d > 1<<16 {
+			return // not a failover's worth: a counter that moved for other reasons
+		}
+		rq.Requeue(to, int(d))
+	}
 }
 
 // xmit sends one frame (vnet header + Ethernet frame) from the bond device
@@ -51,21 +87,34 @@ func readLoop(d NetDev, fn func(frame []byte)) {
 	}
 }
 
-// startTAPReader runs the bond's one TAP reader: frames the kernel stack
-// sends through the bond device go to xmit.
+// startTAPReader runs the bond's TAP readers, one per queue (MultiQueue): frames the kernel stack
+// sends through the bond device go to the mode's selector, a batch at a
+// time grouped per slave when the TAP reads in batches and the selector
+// places batches (BatchReader, BatchTxSelector), else frame by frame.
 func (b *Bond) startTAPReader() {
-	m := b.master
-	b.readers.Add(1)
-	go func() {
-		defer b.readers.Done()
-		readLoop(m, b.xmit)
-	}()
+	queues := []NetDev{b.master}
+	if mq, ok := b.master.(MultiQueue); ok {
+		queues = mq.Queues()
+	}
+	for _, q := range queues {
+		b.readers.Add(1)
+		go func() {
+			defer b.readers.Done()
+			if br, ok := q.(BatchReader); ok {
+				var out TxBatch
+				readLoopBatch(br, func(frames [][]byte) { b.xmitBatch(frames, &out) })
+				return
+			}
+			readLoop(q, b.xmit)
+		}()
+	}
 }
 
 // startPortReader runs the slave's one reader: each frame received on the
 // slave passes the receive probe, then goes up the bond device unless the
 // probe consumed it or the slave is inactive (bond_handle_frame,
-// bond_should_deliver_exact_match).
+// bond_should_deliver_exact_match). With a BatchReader port the frames of
+// one batch that pass go to the TAP together (WriteBatch where it has it).
 func (b *Bond) startPortReader(s *Slave) {
 	m, p := b.master, s.port
 	s.readerDone = make(chan struct{})
@@ -74,24 +123,47 @@ func (b *Bond) startPortReader(s *Slave) {
 	go func() {
 		defer b.readers.Done()
 		defer close(done)
-		c := &s.counters
+		if br, ok := p.(BatchReader); ok {
+			up := make([][]byte, 0, maxBatch)
+			readLoopBatch(br, func(frames [][]byte) {
+				up = up[:0]
+				for _, f := range frames {
+					if b.rxPass(s, f) {
+						up = append(up, f)
+					}
+				}
+				writeFrames(m, up)
+				clear(up)
+			})
+			return
+		}
 		readLoop(p, func(frame []byte) {
-			if b.probeFrame(s, frame) {
-				c.countRx(len(frame), true, false)
-				return
+			if b.rxPass(s, frame) {
+				_ = m.WriteFrame(frame)
 			}
-			eth := frame[VnetHdrLen:]
-			if s.rxDrop.Load() && (eth[0]&1 != 0 || !s.rxUnicast.Load()) {
-				c.countRx(len(frame), false, true)
-				return
-			}
-			c.countRx(len(frame), false, false)
-			if a := s.rxLocal.Load(); a != nil && [6]byte(eth[0:6]) == [6]byte(a[0:6]) {
-				copy(eth[0:6], a[6:12])
-			}
-			_ = m.WriteFrame(frame)
 		})
 	}()
+}
+
+// rxPass decides whether a frame received on slave s goes up the bond
+// device: the receive probe may consume it; an inactive slave drops it
+// unless it is unicast and the mode keeps unicast (balance-alb); a frame
+// to the slave's own MAC is readdressed to the bond's (SetSlaveRx).
+func (b *Bond) rxPass(s *Slave, frame []byte) bool {
+	if b.probeFrame(s, frame) {
+		s.counters.countRx(len(frame), true, false)
+		return false
+	}
+	eth := frame[VnetHdrLen:]
+	if s.rxDrop.Load() && (eth[0]&1 != 0 || !s.rxUnicast.Load()) {
+		s.counters.countRx(len(frame), false, true)
+		return false
+	}
+	s.counters.countRx(len(frame), false, false)
+	if a := s.rxLocal.Load(); a != nil && [6]byte(eth[0:6]) == [6]byte(a[0:6]) {
+		copy(eth[0:6], a[6:12])
+	}
+	return true
 }
 
 // stopPortReader closes the slave's port and waits for its reader.
@@ -121,97 +193,4 @@ func temporary(err error) bool {
 		return true
 	}
 	return false
-}
-
-// XmitHash computes the transmit hash of an Ethernet frame (without vnet
-// header) for an xmit_hash_policy, as bond_main.c bond_xmit_hash defines it
-// (bonding.txt §2 xmit_hash_policy): layer2 XORs the last bytes of the MACs
-// and the EtherType; layer2+3 adds the IPv4/IPv6 addresses; layer3+4 uses the
-// addresses and the TCP/UDP ports (not for fragments); vlan+srcmac is
-// vlanSrcMACHash. The caller takes the result modulo the number of usable
-// slaves.
-func XmitHash(policy int, f []byte) uint32 {
-	if len(f) < 14 {
-		return 0
-	}
-	if policy == XmitVlanSrcMAC {
-		return vlanSrcMACHash(f)
-	}
-	l2 := uint32(f[5]^f[11]) ^ uint32(binary.BigEndian.Uint16(f[12:14]))
-	if policy == XmitLayer2 {
-		return l2
-	}
-	proto := binary.BigEndian.Uint16(f[12:14])
-	off := 14
-	if proto == 0x8100 && len(f) >= 18 {
-		proto = binary.BigEndian.Uint16(f[16:18])
-		off = 18
-	}
-	var src, dst, ports uint32
-	var l4 []byte
-	l4ok := false
-	switch proto {
-	case 0x0800:
-		ip := f[off:]
-		if len(ip) < 20 {
-			return l2
-		}
-		ihl := int(ip[0]&0x0f) * 4
-		if ihl < 20 || len(ip) < ihl {
-			return l2
-		}
-		src = binary.BigEndian.Uint32(ip[12:16])
-		dst = binary.BigEndian.Uint32(ip[16:20])
-		frag := binary.BigEndian.Uint16(ip[6:8])
-		if frag&0x3fff == 0 {
-			switch ip[9] {
-			case 6, 17, 132, 33, 136:
-				l4, l4ok = ip[ihl:], true
-			}
-		}
-	case 0x86dd:
-		ip := f[off:]
-		if len(ip) < 40 {
-			return l2
-		}
-		for i := 0; i < 4; i++ {
-			src ^= binary.BigEndian.Uint32(ip[8+4*i:])
-			dst ^= binary.BigEndian.Uint32(ip[24+4*i:])
-		}
-		switch ip[6] {
-		case 6, 17, 132, 33, 136:
-			l4, l4ok = ip[40:], true
-		}
-	default:
-		return l2
-	}
-	var h uint32
-	if policy == XmitLayer23 || policy == XmitEncap23 {
-		h = l2
-	} else if l4ok && len(l4) >= 4 {
-		ports = binary.LittleEndian.Uint32(l4[:4])
-		h = ports
-	}
-	h ^= dst ^ src
-	h ^= h >> 16
-	h ^= h >> 8
-	if policy == XmitLayer34 || policy == XmitEncap34 {
-		return h >> 1
-	}
-	return h
-}
-
-// vlanSrcMACHash is bond_vlan_srcmac_hash (xmit_hash_policy=vlan+srcmac):
-// the source MAC's first three bytes and its last three, each read as a
-// 24-bit big-endian number, XORed together and with the 802.1Q tag control
-// information when the frame carries a tag (the TAP hands tagged frames over
-// with the tag in the frame, where the kernel has it in skb->vlan_tci).
-func vlanSrcMACHash(f []byte) uint32 {
-	vendor := uint32(f[6])<<16 | uint32(f[7])<<8 | uint32(f[8])
-	dev := uint32(f[9])<<16 | uint32(f[10])<<8 | uint32(f[11])
-	var vlan uint32
-	if binary.BigEndian.Uint16(f[12:14]) == 0x8100 && len(f) >= 16 {
-		vlan = uint32(binary.BigEndian.Uint16(f[14:16]))
-	}
-	return vlan ^ vendor ^ dev
 }

@@ -121,17 +121,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descADPortState, float64(a.Partner.PortState), b.Name, s.Name, "partner")
 				counter(descADChurned, float64(a.ActorChurnCount), b.Name, s.Name, "actor")
 				counter(descADChurned, float64(a.PartnerChurnCount), b.Name, s.Name, "partner")
-				if st := a.Stats; st != nil {
-					counter(descADLACPDUs, float64(st.LACPDURx), b.Name, s.Name, "rx")
-					counter(descADLACPDUs, float64(st.LACPDUTx), b.Name, s.Name, "tx")
-					counter(descADLACPDUs, float64(st.LACPDUUnknownRx), b.Name, s.Name, "rx_unknown")
-					counter(descADLACPDUs, float64(st.LACPDUIllegalRx), b.Name, s.Name, "rx_illegal")
-					counter(descADMarkers, float64(st.MarkerRx), b.Name, s.Name, "rx", "marker")
-					counter(descADMarkers, float64(st.MarkerTx), b.Name, s.Name, "tx", "marker")
-					counter(descADMarkers, float64(st.MarkerRespRx), b.Name, s.Name, "rx", "response")
-					counter(descADMarkers, float64(st.MarkerRespTx), b.Name, s.Name, "tx", "response")
-					counter(descADMarkers, float64(st.MarkerUnknownRx), b.Name, s.Name, "rx", "unknown")
-				}
+			}
+			if st := s.ADStats; st != nil {
+				counter(descADLACPDUs, float64(st.LACPDURx), b.Name, s.Name, "rx")
+				counter(descADLACPDUs, float64(st.LACPDUTx), b.Name, s.Name, "tx")
+				counter(descADLACPDUs, float64(st.LACPDUUnknownRx), b.Name, s.Name, "rx_unknown")
+				counter(descADLACPDUs, float64(st.LACPDUIllegalRx), b.Name, s.Name, "rx_illegal")
+				counter(descADMarkers, float64(st.MarkerRx), b.Name, s.Name, "rx", "marker")
+				counter(descADMarkers, float64(st.MarkerTx), b.Name, s.Name, "tx", "marker")
+				counter(descADMarkers, float64(st.MarkerRespRx), b.Name, s.Name, "rx", "response")
+				counter(descADMarkers, float64(st.MarkerRespTx), b.Name, s.Name, "tx", "response")
+				counter(descADMarkers, float64(st.MarkerUnknownRx), b.Name, s.Name, "rx", "unknown")
 			}
 		}
 	}

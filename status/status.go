@@ -84,6 +84,9 @@ type Slave struct {
 	RxProbed  uint64 `json:"rx_probed"`
 	// AD is this port's 802.3ad state; absent outside 802.3ad.
 	AD *ADPort `json:"ad,omitempty"`
+	// ADStats are the port's LACPDU and Marker counters; absent outside
+	// 802.3ad.
+	ADStats *ADPortStats `json:"ad_stats,omitempty"`
 }
 
 // AD is a bond's 802.3ad state.
@@ -112,9 +115,6 @@ type ADPort struct {
 	PartnerChurnCount int        `json:"partner_churned_count"`
 	Actor             ADPortInfo `json:"actor"`
 	Partner           ADPortInfo `json:"partner"`
-	// Stats are the port's LACPDU and Marker counters; absent when the mode
-	// does not report them.
-	Stats *ADPortStats `json:"stats,omitempty"`
 }
 
 // ADPortStats are one port's Slow Protocols counters (bond_3ad_stats).
@@ -249,11 +249,11 @@ func fromSlave(s *bond.SlaveStatus) Slave {
 			Actor:             portInfo(a.Actor),
 			Partner:           portInfo(a.Partner),
 		}
-		if st := a.Stats; st != nil {
-			out.AD.Stats = &ADPortStats{LACPDURx: st.LACPDURx, LACPDUTx: st.LACPDUTx, LACPDUUnknownRx: st.LACPDUUnknownRx,
-				LACPDUIllegalRx: st.LACPDUIllegalRx, MarkerRx: st.MarkerRx, MarkerTx: st.MarkerTx,
-				MarkerRespRx: st.MarkerRespRx, MarkerRespTx: st.MarkerRespTx, MarkerUnknownRx: st.MarkerUnknownRx}
-		}
+	}
+	if st := s.ADStats; st != nil {
+		out.ADStats = &ADPortStats{LACPDURx: st.LACPDURx, LACPDUTx: st.LACPDUTx, LACPDUUnknownRx: st.LACPDUUnknownRx,
+			LACPDUIllegalRx: st.LACPDUIllegalRx, MarkerRx: st.MarkerRx, MarkerTx: st.MarkerTx,
+			MarkerRespRx: st.MarkerRespRx, MarkerRespTx: st.MarkerRespTx, MarkerUnknownRx: st.MarkerUnknownRx}
 	}
 	return out
 }

@@ -57,8 +57,8 @@ func testSnapshot() *bond.Snapshot {
 					AD: &bond.ADSlaveStatus{AggregatorID: 1, ActorOperState: 63, PartnerOperState: 63,
 						ActorChurnState: "none", PartnerChurnState: "none", ActorChurnCount: 1,
 						Actor:   bond.ADPortInfo{SystemPriority: 65535, System: mac("02:00:00:00:00:03"), Key: 15, PortPriority: 255, PortNumber: 1, PortState: 63},
-						Partner: bond.ADPortInfo{SystemPriority: 65535, System: mac("02:00:00:00:01:03"), Key: 15, PortPriority: 255, PortNumber: 1, PortState: 63},
-						Stats:   &bond.ADPortStats{LACPDURx: 12, LACPDUTx: 13, MarkerRx: 1, MarkerRespTx: 1}}},
+						Partner: bond.ADPortInfo{SystemPriority: 65535, System: mac("02:00:00:00:01:03"), Key: 15, PortPriority: 255, PortNumber: 1, PortState: 63}},
+					ADStats: &bond.ADStats{LACPDURx: 12, LACPDUTx: 13, MarkerRx: 1, MarkerRespTx: 1}},
 			},
 		},
 	}}

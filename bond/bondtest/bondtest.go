@@ -66,6 +66,22 @@ func (d *Dev) WriteFrame(f []byte) error {
 	return nil
 }
 
+// Requeue implements bond.Requeuer: it sends the last n frames written to
+// d again on to, oldest first, and returns how many it sent.
+func (d *Dev) Requeue(to bond.NetDev, n int) int {
+	if to == nil || n <= 0 {
+		return 0
+	}
+	d.mu.Lock()
+	frames := d.sent[max(len(d.sent)-n, 0):]
+	frames = append([][]byte(nil), frames...)
+	d.mu.Unlock()
+	for _, f := range frames {
+		_ = to.WriteFrame(f)
+	}
+	return len(frames)
+}
+
 // Close ends ReadFrame.
 func (d *Dev) Close() error { d.once.Do(func() { close(d.closed) }); return nil }
 
@@ -134,6 +150,11 @@ type Host struct {
 
 	onSpeed    func(index int)
 	speedCalls int
+
+	// ListLinks makes Links answer (bond.LinkLister); while false it fails
+	// and Registry.Sync reads link by link. ListCalls counts its answers.
+	ListLinks bool
+	ListCalls int
 
 	evMu    sync.Mutex
 	evCond  *sync.Cond
@@ -316,6 +337,22 @@ func (h *Host) WaitEvents() {
 		h.evCond.Wait()
 	}
 	h.evMu.Unlock()
+}
+
+// Links implements bond.LinkLister when ListLinks is set: every link, as
+// one dump would return them.
+func (h *Host) Links() ([]bond.LinkInfo, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.ListLinks {
+		return nil, syscall.EOPNOTSUPP
+	}
+	h.ListCalls++
+	out := make([]bond.LinkInfo, 0, len(h.links))
+	for _, l := range h.links {
+		out = append(out, *l)
+	}
+	return out, nil
 }
 
 // LinkByName implements bond.Host.

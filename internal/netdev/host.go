@@ -100,7 +100,12 @@ func linkInfo(l netlink.Link) bond.LinkInfo {
 	if len(a.HardwareAddr) > 0 {
 		hw = append(net.HardwareAddr(nil), a.HardwareAddr...)
 	}
+	var txDropped uint64
+	if a.Statistics != nil {
+		txDropped = a.Statistics.TxDropped
+	}
 	return bond.LinkInfo{
+		TxDropped:   txDropped,
 		Index:       a.Index,
 		Name:        a.Name,
 		Up:          a.RawFlags&unix.IFF_UP != 0,
@@ -132,6 +137,23 @@ func (h *Host) LinkByIndex(index int) (bond.LinkInfo, error) {
 		return bond.LinkInfo{}, noDev("link", index, err)
 	}
 	return linkInfo(l), nil
+}
+
+var _ bond.LinkLister = (*Host)(nil)
+
+// Links returns every link of the Host's namespace with one RTM_GETLINK
+// dump (bond.LinkLister). An interrupted dump (NLM_F_DUMP_INTR: links
+// changed meanwhile) is an error, so the caller reads link by link.
+func (h *Host) Links() ([]bond.LinkInfo, error) {
+	ls, err := h.nl.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("netdev: link list: %w", err)
+	}
+	out := make([]bond.LinkInfo, len(ls))
+	for i, l := range ls {
+		out[i] = linkInfo(l)
+	}
+	return out, nil
 }
 
 func byIndex(index int) netlink.Link {

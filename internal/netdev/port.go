@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/google/nftables"
@@ -30,7 +31,9 @@ const portBufSize = 16 << 20
 
 // Port is an enslaved interface opened for the data path: an AF_PACKET
 // SOCK_RAW socket bound to the interface for every protocol (ETH_P_ALL) with
-// PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING and 16 MB buffers, plus the
+// PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING and 16 MB buffers for receiving
+// (recvmmsg in the Go netpoller), a second one bound with protocol 0 for
+// sending (sendmmsg, outside the netpoller; openTx), plus the
 // isolation of the interface's own stack: a netdev ingress chain with policy
 // drop in table NftTable (AF_PACKET taps run before it, so the Port still
 // sees every frame) and net.ipv6.conf.<if>.disable_ipv6=1.
@@ -42,6 +45,10 @@ type Port struct {
 	index int
 	chain string
 	oldV6 string // previous disable_ipv6 value; "" if unknown (no IPv6)
+
+	txfd int       // the transmit socket (openTx), outside the netpoller
+	b    portBatch // recvmmsg/sendmmsg state (batch.go)
+	ring *txRing   // copies of the frames sent last (batch.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -143,11 +150,17 @@ const (
 // restoreTag puts the VLAN tag PACKET_AUXDATA reported back into the frame
 // of n bytes in buf and returns the new length.
 func (p *Port) restoreTag(buf []byte, n int) int {
+	return restoreTag(p.oob[:p.msg.Controllen], buf, n)
+}
+
+// restoreTag puts the VLAN tag that the control messages oob (of one
+// received frame) report back into the frame of n bytes in buf, which has
+// 4 bytes of room after it, and returns the new length.
+func restoreTag(oob []byte, buf []byte, n int) int {
 	const hl = bond.VnetHdrLen
 	if n < hl+14 {
 		return n
 	}
-	oob := p.oob[:p.msg.Controllen]
 	for len(oob) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		l := int(h.Len)
@@ -188,16 +201,25 @@ func (p *Port) restoreTag(buf []byte, n int) int {
 func cmsgAlign(l int) int { return (l + 7) &^ 7 }
 
 // WriteFrame sends one frame (vnet header + Ethernet frame) out of the
-// interface with write(2). Safe for concurrent use. A send failing with
+// interface with write(2) on the transmit socket (openTx). Safe for concurrent use. A send failing with
 // ENETDOWN is retried once: after the interface went down and up the socket
 // reports that stale error on its next call (datapath.md §4); a second
 // ENETDOWN means the interface is down. Other errors: EMSGSIZE for a non-GSO
 // frame above the MTU, EINVAL for a bad vnet header, ENXIO once the
 // interface is gone, os.ErrClosed after Close.
 func (p *Port) WriteFrame(frame []byte) error {
-	_, err := p.c.Write(frame)
+	p.ring.inflight.Add(1)
+	defer p.ring.inflight.Add(-1)
+	if p.closed.Load() {
+		return fmt.Errorf("netdev: %s: %w", p.name, os.ErrClosed)
+	}
+	seq := p.ring.record([][]byte{frame}, 0)
+	err := p.txWrite(frame)
 	if err != nil && errors.Is(err, syscall.ENETDOWN) {
-		_, err = p.c.Write(frame)
+		err = p.txWrite(frame)
+	}
+	if err != nil && (errors.Is(err, syscall.EMSGSIZE) || errors.Is(err, syscall.EINVAL)) {
+		p.ring.refused(seq)
 	}
 	return err
 }
@@ -257,6 +279,12 @@ func (p *Port) Close() error {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
 		errs := []error{p.c.Close()}
+		// Senders check closed after announcing themselves in inflight:
+		// once inflight is 0 no one uses txfd any more.
+		for i := 0; i < 2000 && p.ring.inflight.Load() > 0; i++ {
+			time.Sleep(time.Millisecond)
+		}
+		errs = append(errs, unix.Close(p.txfd))
 		errs = append(errs, unisolate(p.ns, p.nftMu, p.chain))
 		if p.oldV6 != "" {
 			errs = append(errs, setDisableIPv6(p.ns, p.name, p.oldV6, nil))
@@ -267,12 +295,14 @@ func (p *Port) Close() error {
 	return p.closeErr
 }
 
-// OpenPort opens the data path on link: the AF_PACKET socket (created in the
-// Host's namespace, all options set before bind(2) so no frame is queued
-// without them), the nftables ingress drop chain and disable_ipv6=1. It is
-// built on github.com/mdlayher/socket, the layer under mdlayher/packet,
-// because packet.Conn only offers ReadFrom/WriteTo, which allocate an
-// address per frame; read(2)/write(2) on the bound socket do not.
+// OpenPort opens the data path on link: the receiving AF_PACKET socket
+// (created in the Host's namespace, all options set before bind(2) so no
+// frame is queued without them), the transmit socket (openTx), the
+// nftables ingress drop chain and disable_ipv6=1. It is built on
+// github.com/mdlayher/socket, the layer under mdlayher/packet, and raw
+// system calls, because packet.Conn only offers ReadFrom/WriteTo, which
+// allocate an address per frame and cannot batch; recvmmsg/sendmmsg with
+// preallocated headers do neither.
 // A missing interface gives an error wrapping syscall.ENODEV.
 func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 	li, err := h.LinkByIndex(link.Index)
@@ -283,9 +313,18 @@ func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Port{ns: ns, nftMu: &h.nftMu, name: li.Name, index: li.Index, chain: li.Name + "_in"}
+	p := &Port{ns: ns, nftMu: &h.nftMu, name: li.Name, index: li.Index, chain: li.Name + "_in", ring: new(txRing)}
 	if err := ns.do(func() error {
 		p.c, err = openPacket(li.Index)
+		if err == nil {
+			if err = p.initBatch(); err != nil {
+				p.c.Close()
+				return err
+			}
+			if p.txfd, err = openTx(li.Index); err != nil {
+				p.c.Close()
+			}
+		}
 		return err
 	}); err != nil {
 		ns.close()
@@ -297,11 +336,13 @@ func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 	}
 	if err := isolate(ns, &h.nftMu, li.Name, p.chain); err != nil {
 		p.c.Close()
+		unix.Close(p.txfd)
 		ns.close()
 		return nil, noDev("isolate", li.Name, err)
 	}
 	if err := setDisableIPv6(ns, li.Name, "1", &p.oldV6); err != nil {
 		p.c.Close()
+		unix.Close(p.txfd)
 		unisolate(ns, &h.nftMu, p.chain)
 		ns.close()
 		return nil, noDev("disable_ipv6", li.Name, err)
@@ -337,6 +378,34 @@ func openPacket(ifindex int) (*socket.Conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// openTx creates the Port's transmit socket in the calling thread's
+// namespace: AF_PACKET SOCK_RAW, non-blocking, PACKET_VNET_HDR, a 16 MB
+// send buffer, bound to the interface with protocol 0, so that it receives
+// nothing (no receive hook; the kernel parses each frame's protocol from its
+// Ethernet header). It is used with raw system calls and never registered
+// with the Go netpoller (see txCall). Not PACKET_QDISC_BYPASS: the slave's
+// qdisc applies as for the kernel's bond, and veth has none (datapath.md
+// §3 measured no difference).
+func openTx(ifindex int) (int, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("PACKET_VNET_HDR: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, portBufSize); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("SO_SNDBUFFORCE: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifindex}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind: %w", err)
+	}
+	return fd, nil
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -16,14 +19,50 @@ import (
 // and ECN (TUNSETOFFLOAD, include/uapi/linux/if_tun.h).
 const tapOffloads = unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | unix.TUN_F_TSO_ECN
 
+// tapUSO adds UDP segmentation offload (TUN_F_USO4|TUN_F_USO6, Linux 6.2):
+// the stack then hands UDP GSO frames (VIRTIO_NET_HDR_GSO_UDP_L4) to the
+// bond whole, and the slave sockets pass them on as they are. Kernels that
+// refuse it (EINVAL) get tapOffloads alone.
+const tapUSO = unix.TUN_F_USO4 | unix.TUN_F_USO6
+
+// TapQueues is the number of queues (IFF_MULTI_QUEUE) of a bond's TAP, each
+// with its own reader: the kernel picks the queue of a frame by its flow
+// hash, so the frames of one flow stay on one reader, in order.
+var TapQueues = min(runtime.NumCPU(), 2)
+
 // Tap is the bond master: a TAP device opened with IFF_TAP|IFF_NO_PI|
 // IFF_VNET_HDR. Every frame read or written starts with a 10-byte
 // virtio_net_hdr. The device is not persistent: it disappears when Close
 // closes the last descriptor (or the process dies).
 type Tap struct {
-	f     *os.File
-	name  string
-	index int
+	f      *os.File // queue 0: ReadFrame, WriteFrame, SetCarrier
+	q      []*tapQueue
+	attach sync.Once
+	live   []*tapQueue // attached queues, after Queues
+	name   string
+	index  int
+}
+
+// tapQueue is one queue's descriptor with its batch-read state.
+type tapQueue struct {
+	t      *Tap
+	f      *os.File
+	rc     syscall.RawConn
+	closed atomic.Bool
+	// ReadBatch state (one caller per queue), read by rfn.
+	bufs   [][]byte
+	sizes  []int
+	offset int
+	got    int
+	err    error
+	rfn    func(fd uintptr) bool
+	// WriteBatch state, guarded by wmu.
+	wmu   sync.Mutex
+	wbuf  [][]byte
+	woff  int
+	wdone int
+	werr  error
+	wfn   func(fd uintptr) bool
 }
 
 var _ bond.Master = (*Tap)(nil)
@@ -44,6 +83,180 @@ func (t *Tap) Index() int { return t.index }
 func (t *Tap) ReadFrame(buf []byte) (int, error) {
 	n, err := t.f.Read(buf)
 	return n, t.deleted(err)
+}
+
+var (
+	_ bond.BatchReader = (*Tap)(nil)
+	_ bond.BatchWriter = (*Tap)(nil)
+	_ bond.MultiQueue  = (*Tap)(nil)
+)
+
+// Queues attaches every queue of the TAP (IFF_MULTI_QUEUE; TapQueues of
+// them) and returns one NetDev per queue, each with ReadBatch and
+// WriteBatch; the engine runs one reader per queue. Until Queues is called
+// only queue 0 is attached (the others are created detached,
+// TUNSETQUEUE IFF_DETACH_QUEUE), so the kernel sends every frame to queue 0
+// and ReadFrame sees them all. Closing a queue does nothing: Close closes
+// them all. A queue that fails to attach is left out.
+func (t *Tap) Queues() []bond.NetDev {
+	t.attach.Do(func() {
+		t.live = t.q[:1]
+		for _, q := range t.q[1:] {
+			rc, err := q.f.SyscallConn()
+			if err != nil {
+				continue
+			}
+			var aerr error
+			if err := rc.Control(func(fd uintptr) { aerr = setQueue(int(fd), true) }); err != nil || aerr != nil {
+				continue
+			}
+			t.live = append(t.live, q)
+		}
+	})
+	qs := make([]bond.NetDev, len(t.live))
+	for i, q := range t.live {
+		qs[i] = q
+	}
+	return qs
+}
+
+// setQueue attaches (TUNSETQUEUE IFF_ATTACH_QUEUE) or detaches a queue.
+func setQueue(fd int, attach bool) error {
+	ifr, err := unix.NewIfreq("")
+	if err != nil {
+		return err
+	}
+	flag, name := uint16(unix.IFF_DETACH_QUEUE), "IFF_DETACH_QUEUE"
+	if attach {
+		flag, name = unix.IFF_ATTACH_QUEUE, "IFF_ATTACH_QUEUE"
+	}
+	ifr.SetUint16(flag)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETQUEUE, ifr); err != nil {
+		return fmt.Errorf("TUNSETQUEUE %s: %w", name, err)
+	}
+	return nil
+}
+
+// BatchSize is TapBatch.
+func (t *Tap) BatchSize() int { return TapBatch }
+
+// ReadBatch reads from queue 0 (see tapQueue.ReadBatch).
+func (t *Tap) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
+	return t.q[0].ReadBatch(bufs, sizes, offset)
+}
+
+// WriteBatch writes on queue 0 (see tapQueue.WriteBatch).
+func (t *Tap) WriteBatch(bufs [][]byte, offset int) (int, error) {
+	return t.q[0].WriteBatch(bufs, offset)
+}
+
+func (q *tapQueue) BatchSize() int { return TapBatch }
+
+var _ bond.ReadWaiter = (*tapQueue)(nil)
+
+// WaitRead waits in the netpoller until the queue has a frame, without
+// reading it (poll(2) with no timeout checks each wake-up).
+func (q *tapQueue) WaitRead() error {
+	err := q.rc.Read(q.wait)
+	if err != nil && q.closed.Load() {
+		err = errors.Join(err, os.ErrClosed)
+	}
+	return err
+}
+
+func (q *tapQueue) wait(fd uintptr) bool {
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds[:], 0)
+	return err == nil && n > 0
+}
+
+func (q *tapQueue) ReadFrame(buf []byte) (int, error) {
+	n, err := q.f.Read(buf)
+	return n, q.t.deleted(err)
+}
+
+func (q *tapQueue) WriteFrame(frame []byte) error {
+	_, err := q.f.Write(frame)
+	return q.t.deleted(err)
+}
+
+func (q *tapQueue) Close() error { return nil }
+
+// ReadBatch waits in the netpoller until the queue has a frame, then reads
+// frames with read(2) (the TAP returns one per call) into bufs[i][offset:]
+// until none is left or the batch is full, all in one wake-up. Errors as
+// ReadFrame; frames read before an error are returned first.
+func (q *tapQueue) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
+	q.bufs, q.sizes, q.offset, q.got, q.err = bufs[:min(len(bufs), len(sizes))], sizes, offset, 0, nil
+	err := q.rc.Read(q.rfn)
+	q.bufs, q.sizes = nil, nil
+	if err != nil {
+		if q.closed.Load() {
+			err = errors.Join(err, os.ErrClosed)
+		}
+		return 0, err
+	}
+	if q.got > 0 {
+		return q.got, nil
+	}
+	return 0, q.t.deleted(os.NewSyscallError("read", q.err))
+}
+
+func (q *tapQueue) read(fd uintptr) bool {
+	for q.got < len(q.bufs) {
+		n, err := unix.Read(int(fd), q.bufs[q.got][q.offset:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			if err == unix.EAGAIN {
+				return q.got > 0
+			}
+			q.err = err
+			return true
+		}
+		q.sizes[q.got] = n
+		q.got++
+	}
+	return true
+}
+
+// WriteBatch writes bufs[i][offset:] in order, one write(2) each, in one
+// netpoller call. A frame the TAP refuses (EINVAL: bad vnet header) is
+// skipped; it stops at any other error (EBADFD once deleted).
+func (q *tapQueue) WriteBatch(bufs [][]byte, offset int) (int, error) {
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	q.wbuf, q.woff, q.wdone, q.werr = bufs, offset, 0, nil
+	err := q.rc.Write(q.wfn)
+	q.wbuf = nil
+	if err != nil {
+		if q.closed.Load() {
+			err = errors.Join(err, os.ErrClosed)
+		}
+		return q.wdone, err
+	}
+	if q.werr != nil {
+		return q.wdone, q.t.deleted(os.NewSyscallError("write", q.werr))
+	}
+	return q.wdone, nil
+}
+
+func (q *tapQueue) write(fd uintptr) bool {
+	for q.wdone < len(q.wbuf) {
+		_, err := unix.Write(int(fd), q.wbuf[q.wdone][q.woff:])
+		switch err {
+		case nil, unix.EINVAL, unix.EMSGSIZE:
+			q.wdone++
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			q.werr = err
+			return true
+		}
+	}
+	return true
 }
 
 func (t *Tap) deleted(err error) error {
@@ -89,12 +302,19 @@ func (t *Tap) SetCarrier(on bool) error {
 // Close closes the TAP's descriptor, which removes the (non-persistent)
 // device; a blocked ReadFrame returns an error wrapping os.ErrClosed.
 func (t *Tap) Close() error {
-	return t.f.Close()
+	var errs []error
+	for _, q := range t.q {
+		q.closed.Store(true)
+		errs = append(errs, q.f.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // CreateMaster creates the bond's TAP device called name in the Host's
-// namespace: /dev/net/tun with TUNSETIFF IFF_TAP|IFF_NO_PI|IFF_VNET_HDR,
-// TUNSETOFFLOAD csum+TSO4+TSO6+TSO_ECN, and carrier off, so the bond starts
+// namespace: /dev/net/tun with TUNSETIFF IFF_TAP|IFF_NO_PI|IFF_VNET_HDR
+// (|IFF_MULTI_QUEUE, once per queue: TapQueues descriptors),
+// TUNSETOFFLOAD csum+TSO4+TSO6+TSO_ECN (+USO4+USO6 where the kernel has
+// them), and carrier off, so the bond starts
 // without carrier. It is opened here rather than with songgao/water because
 // water cannot set IFF_VNET_HDR. The descriptor is non-blocking and wrapped
 // with os.NewFile, so reads wait in the Go netpoller. The TAP is not
@@ -112,45 +332,76 @@ func (h *Host) CreateMaster(name string) (bond.Master, bond.LinkInfo, error) {
 	} else if !errors.Is(err, syscall.ENODEV) {
 		return nil, bond.LinkInfo{}, err
 	}
-	var f *os.File
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	nq := max(TapQueues, 1)
 	err := h.ns.do(func() error {
 		// The tun socket takes the namespace of the opener, and TUNSETIFF
-		// creates the device in it.
-		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-		if err != nil {
-			return fmt.Errorf("open /dev/net/tun: %w", err)
+		// creates the device in it; each further TUNSETIFF with the same
+		// name attaches one more queue.
+		for i := 0; i < nq; i++ {
+			fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+			if err != nil {
+				return fmt.Errorf("open /dev/net/tun: %w", err)
+			}
+			ifr, err := unix.NewIfreq(name)
+			if err != nil {
+				unix.Close(fd)
+				return err
+			}
+			flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+			if nq > 1 {
+				flags |= unix.IFF_MULTI_QUEUE
+			}
+			ifr.SetUint16(flags)
+			if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+				unix.Close(fd)
+				return fmt.Errorf("TUNSETIFF: %w", err)
+			}
+			if i == 0 {
+				name = ifr.Name()
+			}
+			files = append(files, os.NewFile(uintptr(fd), "tap:"+name))
+			if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tapOffloads|tapUSO); err != nil {
+				if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tapOffloads); err != nil {
+					return fmt.Errorf("TUNSETOFFLOAD: %w", err)
+				}
+			}
+			if i == 0 {
+				if err := unix.IoctlSetPointerInt(fd, unix.TUNSETCARRIER, 0); err != nil {
+					return fmt.Errorf("TUNSETCARRIER: %w", err)
+				}
+			} else if err := setQueue(fd, false); err != nil {
+				return err
+			}
 		}
-		ifr, err := unix.NewIfreq(name)
-		if err != nil {
-			unix.Close(fd)
-			return err
-		}
-		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
-		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("TUNSETIFF: %w", err)
-		}
-		if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tapOffloads); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("TUNSETOFFLOAD: %w", err)
-		}
-		if err := unix.IoctlSetPointerInt(fd, unix.TUNSETCARRIER, 0); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("TUNSETCARRIER: %w", err)
-		}
-		name = ifr.Name()
-		f = os.NewFile(uintptr(fd), "tap:"+name)
 		return nil
 	})
 	if err != nil {
+		closeAll()
 		return nil, bond.LinkInfo{}, fmt.Errorf("netdev: create %s: %w", name, err)
+	}
+	t := &Tap{f: files[0], name: name}
+	for _, f := range files {
+		q := &tapQueue{t: t, f: f}
+		if q.rc, err = f.SyscallConn(); err != nil {
+			closeAll()
+			return nil, bond.LinkInfo{}, err
+		}
+		q.rfn, q.wfn = q.read, q.write
+		t.q = append(t.q, q)
 	}
 	li, err := h.LinkByName(name)
 	if err != nil {
-		f.Close()
+		closeAll()
 		return nil, bond.LinkInfo{}, err
 	}
-	return &Tap{f: f, name: name, index: li.Index}, li, nil
+	t.index = li.Index
+	return t, li, nil
 }
 
 // DeleteMaster closes m, which removes the TAP, and then deletes the link

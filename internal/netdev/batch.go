@@ -1,0 +1,354 @@
+package netdev
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"bondingfs/bond"
+)
+
+// Batched frame I/O (bond.BatchReader, bond.BatchWriter). A slave Port
+// receives with recvmmsg(2) and sends with sendmmsg(2): one system call
+// and one netpoller wake-up for up to PortBatch frames. The TAP has no
+// batch call in the kernel (one read(2) or write(2) per frame), so its
+// ReadBatch reads every frame that is ready in one netpoller wake-up
+// (until EAGAIN) and its WriteBatch writes a batch in one.
+//
+// Why recvmmsg rather than a TPACKET_V3 ring: a ring's frames have a fixed
+// maximum size, and a slave must receive 64 KB GSO frames with their
+// virtio_net_hdr (gVisor's fdbased endpoint turns GSO off for its
+// PACKET_MMAP dispatcher for the same reason); a V3 block is also handed
+// over only when full or after retire_blk_tov, which added 0.85 ms to the
+// ping round trip (datapath.md §3). Why sendmmsg rather than PACKET_TX_RING
+// with PACKET_QDISC_BYPASS: the TX ring carries no vnet header (no GSO), and
+// veth has no qdisc to bypass (datapath.md §3: no speed change).
+
+// PortBatch is the batch of a slave Port (BatchSize).
+const PortBatch = 64
+
+// TapBatch is the batch of a TAP queue (BatchSize).
+const TapBatch = 64
+
+// mmsgs is the scratch of one recvmmsg/sendmmsg call: headers and iovecs
+// pointing into the caller's buffers, built anew for every call and never
+// kept across calls, plus the callback handed to RawConn (bound once, so
+// a call allocates nothing).
+type mmsgs struct {
+	hdrs  [PortBatch]unix.Mmsghdr
+	iovs  [PortBatch]unix.Iovec
+	oob   *[PortBatch][64]byte // receive only: each frame's PACKET_AUXDATA
+	n     int                  // messages to pass
+	got   int                  // messages done by the last call
+	errno syscall.Errno
+	flags uintptr
+	nr    uintptr // SYS_RECVMMSG or SYS_SENDMMSG
+	fn    func(fd uintptr) bool
+}
+
+func newMmsgs(nr uintptr) *mmsgs {
+	m := &mmsgs{nr: nr, flags: unix.MSG_DONTWAIT}
+	m.fn = m.call
+	return m
+}
+
+// set points message i at b.
+func (m *mmsgs) set(i int, b []byte) {
+	m.iovs[i].Base = unsafe.SliceData(b)
+	m.iovs[i].SetLen(len(b))
+	m.hdrs[i].Hdr.Iov = &m.iovs[i]
+	m.hdrs[i].Hdr.SetIovlen(1)
+	m.hdrs[i].Len = 0
+}
+
+// setRx points message i at b for receiving: 4 bytes are kept free at the
+// end for the VLAN tag restoreTag puts back, and the message gets its
+// control buffer.
+func (m *mmsgs) setRx(i int, b []byte) {
+	if len(b) >= bond.VnetHdrLen+14+4 {
+		b = b[:len(b)-4]
+	}
+	m.set(i, b)
+	m.hdrs[i].Hdr.Control = &m.oob[i][0]
+	m.hdrs[i].Hdr.SetControllen(len(m.oob[i]))
+	m.hdrs[i].Hdr.Flags = 0
+}
+
+// release drops the pointers into the caller's buffers.
+func (m *mmsgs) release() {
+	for i := 0; i < m.n; i++ {
+		m.iovs[i].Base = nil
+	}
+}
+
+// call runs one system call; false means "not ready, wait in the netpoller".
+func (m *mmsgs) call(fd uintptr) bool {
+	r, _, e := unix.Syscall6(m.nr, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(m.n), m.flags, 0, 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	m.got, m.errno = int(r), e
+	return true
+}
+
+// portBatch is a Port's batch state: one receive scratch (ReadBatch has one
+// caller at a time) and a pool of send scratches (WriteBatch is safe for
+// concurrent use: several TAP queues may send on one slave).
+type portBatch struct {
+	rc syscall.RawConn
+	rx *mmsgs
+	tx sync.Pool
+}
+
+func (p *Port) initBatch() error {
+	rc, err := p.c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	p.b.rc = rc
+	p.b.rx = newMmsgs(unix.SYS_RECVMMSG)
+	p.b.rx.oob = new([PortBatch][64]byte)
+	p.b.tx.New = func() any { return newMmsgs(unix.SYS_SENDMMSG) }
+	return nil
+}
+
+var (
+	_ bond.BatchReader = (*Port)(nil)
+	_ bond.BatchWriter = (*Port)(nil)
+)
+
+// BatchSize is PortBatch.
+func (p *Port) BatchSize() int { return PortBatch }
+
+// ReadBatch receives up to min(len(bufs), PortBatch) frames (vnet header +
+// Ethernet frame) with one recvmmsg(2), waiting in the Go netpoller until
+// at least one is there; frame i goes to bufs[i][offset:], its length to
+// sizes[i]. A frame longer than its buffer (less 4 bytes) is truncated. A
+// frame that arrived with an 802.1Q/802.1ad tag comes back with the tag in
+// place, as from ReadFrame (PACKET_AUXDATA, restoreTag). The stale
+// ENETDOWN after a flap is skipped; after Close the error wraps
+// os.ErrClosed.
+func (p *Port) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
+	m := p.b.rx
+	m.n = min(len(bufs), len(sizes), PortBatch)
+	for i := 0; i < m.n; i++ {
+		m.setRx(i, bufs[i][offset:])
+	}
+	defer m.release()
+	for {
+		err := p.b.rc.Read(m.fn)
+		if err != nil {
+			return 0, p.batchErr(err)
+		}
+		if m.errno == unix.ENETDOWN || m.errno == unix.EINTR {
+			continue
+		}
+		if m.errno != 0 {
+			return 0, os.NewSyscallError("recvmmsg", m.errno)
+		}
+		for i := 0; i < m.got; i++ {
+			h := &m.hdrs[i].Hdr
+			sizes[i] = restoreTag(m.oob[i][:h.Controllen], bufs[i][offset:], int(m.hdrs[i].Len))
+		}
+		return m.got, nil
+	}
+}
+
+// WriteBatch sends bufs[i][offset:] in order with sendmmsg(2), as many
+// calls as the socket needs (waiting in the netpoller while its send
+// buffer is full). A frame the kernel refuses (EMSGSIZE above the MTU,
+// EINVAL for a bad vnet header) is skipped; one stale ENETDOWN after a flap
+// is retried. It returns the frames handed to the interface and, when it
+// stops early, the error: ENETDOWN (down), ENXIO (gone), os.ErrClosed.
+func (p *Port) WriteBatch(bufs [][]byte, offset int) (int, error) {
+	p.ring.inflight.Add(1)
+	defer p.ring.inflight.Add(-1)
+	if p.closed.Load() {
+		return 0, fmt.Errorf("netdev: %s: %w", p.name, os.ErrClosed)
+	}
+	first := p.ring.record(bufs, offset)
+	m := p.b.tx.Get().(*mmsgs)
+	defer p.b.tx.Put(m)
+	done, retried := 0, false
+	for done < len(bufs) {
+		m.n = min(len(bufs)-done, PortBatch)
+		for i := 0; i < m.n; i++ {
+			m.set(i, bufs[done+i][offset:])
+		}
+		err := p.txCall(m)
+		m.release()
+		if err != nil {
+			return done, err
+		}
+		switch {
+		case m.errno == 0 && m.got == 0:
+			done++ // never spin on an empty answer
+		case m.errno == 0:
+			done += m.got
+		case m.errno == unix.EINTR:
+		case m.errno == unix.ENETDOWN && !retried:
+			retried = true
+		case m.errno == unix.ENOBUFS:
+			done++ // the interface dropped it (veth: peer down), counted in tx_dropped
+		case m.errno == unix.EMSGSIZE || m.errno == unix.EINVAL:
+			p.ring.refused(first + uint64(done))
+			done++ // the first frame is refused: drop it, as WriteFrame's callers do
+		default:
+			return done, os.NewSyscallError("sendmmsg", m.errno)
+		}
+	}
+	return done, nil
+}
+
+// txCall runs m's sendmmsg(2) on the transmit socket, waiting with poll(2)
+// while its send buffer is full. The transmit socket is not in the Go
+// netpoller: registered there (EPOLLOUT, edge-triggered) every frame the
+// interface consumed woke the netpoller thread (sock_def_write_space →
+// ep_poll_callback, 11 % of the daemon's time in perf at 64 B UDP).
+func (p *Port) txCall(m *mmsgs) error {
+	for !m.call(uintptr(p.txfd)) {
+		if err := p.txWait(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// txWait waits until the transmit socket can take more (up to 100 ms, so a
+// Close is noticed).
+func (p *Port) txWait() error {
+	fds := [1]unix.PollFd{{Fd: int32(p.txfd), Events: unix.POLLOUT}}
+	if _, err := unix.Poll(fds[:], 100); err != nil && err != unix.EINTR {
+		return os.NewSyscallError("poll", err)
+	}
+	if p.closed.Load() {
+		return fmt.Errorf("netdev: %s: %w", p.name, os.ErrClosed)
+	}
+	return nil
+}
+
+// txWrite sends one frame with write(2) on the transmit socket.
+func (p *Port) txWrite(f []byte) error {
+	for {
+		_, err := unix.Write(p.txfd, f)
+		switch err {
+		case nil:
+			return nil
+		case unix.EINTR:
+		case unix.EAGAIN:
+			if err := p.txWait(); err != nil {
+				return err
+			}
+		default:
+			return os.NewSyscallError("write", err)
+		}
+	}
+}
+
+// batchErr turns a RawConn error after Close into one wrapping os.ErrClosed.
+func (p *Port) batchErr(err error) error {
+	if p.closed.Load() {
+		return errors.Join(err, os.ErrClosed)
+	}
+	return err
+}
+
+// Copies of the frames a Port sent last (bond.Requeuer).
+const (
+	ringFrames = 256  // frames kept: 25 ms at 10 kpps
+	ringFrame  = 2048 // largest frame kept (vnet header + Ethernet frame)
+)
+
+// txRing keeps copies of the last ringFrames frames sent, in the order
+// their sends were reserved. Each send reserves its slots with one atomic
+// add per batch, so concurrent senders write distinct slots and no lock is
+// taken; frames too large to keep (GSO) hold their slot with n = -1, so
+// that counting back from the newest stays exact.
+type txRing struct {
+	next     atomic.Uint64 // slots reserved so far
+	inflight atomic.Int32  // sends in progress
+	slot     [ringFrames]struct {
+		n   int
+		buf [ringFrame]byte
+	}
+}
+
+// record keeps copies of frames (bufs[i][offset:]) and returns the
+// sequence number of the first.
+func (r *txRing) record(bufs [][]byte, offset int) uint64 {
+	k := uint64(len(bufs))
+	first := r.next.Add(k) - k
+	for i, b := range bufs {
+		s := &r.slot[(first+uint64(i))%ringFrames]
+		f := b[offset:]
+		if len(f) > ringFrame {
+			s.n = slotNotKept
+			continue
+		}
+		s.n = copy(s.buf[:], f)
+	}
+	return first
+}
+
+// refused marks frame seq as refused by the kernel (EMSGSIZE, EINVAL): it
+// never reached the interface, so the interface's drop counter does not
+// count it either.
+func (r *txRing) refused(seq uint64) { r.slot[seq%ringFrames].n = slotRefused }
+
+const (
+	slotNotKept = -1 // sent, but too large to keep
+	slotRefused = -2 // refused by the kernel before the interface
+)
+
+var _ bond.Requeuer = (*Port)(nil)
+
+// Requeue waits (up to 10 ms) until no send on p is in progress, then sends
+// the last n frames p sent again on to, oldest first, skipping those not
+// kept (above 2 KB), and returns how many it sent. With to == nil it only
+// waits.
+func (p *Port) Requeue(to bond.NetDev, n int) int {
+	r := p.ring
+	for i := 0; i < 200 && r.inflight.Load() > 0; i++ {
+		time.Sleep(50 * time.Microsecond)
+	}
+	if to == nil || n <= 0 {
+		return 0
+	}
+	// Walk back from the newest frame over n frames that reached the
+	// interface (refused ones do not count), then send them oldest first.
+	end := r.next.Load()
+	var frames [][]byte
+	for seq := end; seq > 0 && end-seq < ringFrames && n > 0; seq-- {
+		s := &r.slot[(seq-1)%ringFrames]
+		if s.n == slotRefused {
+			continue
+		}
+		n--
+		if s.n > 0 {
+			frames = append(frames, append([]byte(nil), s.buf[:s.n]...))
+		}
+	}
+	slices.Reverse(frames)
+	if len(frames) == 0 {
+		return 0
+	}
+	if w, ok := to.(bond.BatchWriter); ok {
+		k, _ := w.WriteBatch(frames, 0)
+		return k
+	}
+	k := 0
+	for _, f := range frames {
+		if to.WriteFrame(f) == nil {
+			k++
+		}
+	}
+	return k
+}
