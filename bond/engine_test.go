@@ -475,7 +475,9 @@ func FuzzXmitHash(f *testing.F) {
 
 // TestFailoverNotifiesPeers: after an active-backup failover the new active
 // slave sends num_grat_arp gratuitous ARPs per IPv4 address and as many
-// unsolicited NAs per IPv6 address (NETDEV_NOTIFY_PEERS).
+// unsolicited NAs per IPv6 address (NETDEV_NOTIFY_PEERS): one round at the
+// failover, the next at the next miimon tick (peer_notif_delay 0), then
+// nothing more.
 func TestFailoverNotifiesPeers(t *testing.T) {
 	p := abParams(10)
 	p.NumPeerNotif = 2
@@ -489,9 +491,15 @@ func TestFailoverNotifiesPeers(t *testing.T) {
 	e.Host.SetCarrier("eth0", false)
 	e.Settle()
 	require.Equal(t, "eth1", e.Status("bond0").ActiveSlave)
+	require.True(t, eth1.WaitSent(2, waitFrames))
+	require.Equal(t, 2, eth1.Sent(), "one round at the failover")
+	e.Clock.Advance(10 * time.Millisecond)
 	require.True(t, eth1.WaitSent(4, waitFrames))
+	e.Clock.Advance(100 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // a third round would be on its way
 	frames := eth1.Frames()
 	require.Len(t, frames, 4)
+	frames = [][]byte{frames[0], frames[2], frames[1], frames[3]} // ARP, ARP, NA, NA
 	for i, f := range frames[:2] {
 		var ef ethernet.Frame
 		require.NoError(t, ef.UnmarshalBinary(f[bond.VnetHdrLen:]), i)

@@ -217,6 +217,7 @@ func (b *Bond) status() *BondStatus {
 		})
 	}
 	b.mode.Status(st)
+	b.arpPublish()
 	return st
 }
 
@@ -317,6 +318,7 @@ func (b *Bond) ParamsChanged() {
 	} else {
 		b.stopMonitors()
 	}
+	b.arpSync()
 	b.rebuildTx()
 	b.changed()
 }
@@ -368,6 +370,7 @@ func (b *Bond) open() {
 	b.up = true
 	b.openMode()
 	b.startMonitors()
+	b.arpSync()
 	b.rebuildTx()
 	b.changed()
 }
@@ -377,5 +380,6 @@ func (b *Bond) close() {
 	b.up = false
 	b.closeMode()
 	b.cancelAll()
+	b.arpStop()
 	b.changed()
 }

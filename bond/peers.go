@@ -29,17 +29,52 @@ type Addr6Lister interface {
 	Addrs6(index int) ([]netip.Addr, error)
 }
 
-// notifyPeers announces the bond's addresses through the new active slave:
-// num_grat_arp gratuitous ARPs per IPv4 address and num_unsol_na
-// unsolicited NAs per IPv6 address (the two options are one value), in
-// address order. The addresses are listed (RTM_GETADDR) and the frames
-// sent on a goroutine of their own, so a failover never waits on the host;
-// Registry.Close waits for it.
-func (b *Bond) notifyPeers(n *Slave) {
-	port, count := n.port, b.params.NumPeerNotif
-	if port == nil || count <= 0 {
+// startPeerNotif is the peer notification part of bond_change_active_slave
+// in active-backup: send_peer_notif = num_peer_notif × max(1,
+// peer_notif_delay), and the first round at once when
+// bond_should_notify_peers allows it. The monitors (MII, ARP) send the
+// others, one round every max(1, peer_notif_delay) ticks.
+func (b *Bond) startPeerNotif() {
+	if !b.up {
 		return
 	}
+	b.arp.sendNotif = b.params.NumPeerNotif * max(1, b.params.PeerNotifDelay)
+	if b.shouldNotifyPeers() {
+		b.arp.sendNotif--
+		b.notifyPeers(b.currActive)
+	}
+}
+
+// shouldNotifyPeers is bond_should_notify_peers: an active slave, rounds
+// left, a round due (send_peer_notif a multiple of peer_notif_delay) and
+// the bond's carrier on.
+func (b *Bond) shouldNotifyPeers() bool {
+	n := b.arp.sendNotif
+	return b.currActive != nil && n > 0 && n%max(1, b.params.PeerNotifDelay) == 0 && b.carrier
+}
+
+// miiPeerNotif is the MII monitor's part (bond_mii_monitor): a round left
+// is counted down on every tick and sent when due.
+func (b *Bond) miiPeerNotif(should bool) {
+	if b.arp.sendNotif > 0 {
+		b.arp.sendNotif--
+		if should {
+			b.notifyPeers(b.currActive)
+		}
+	}
+}
+
+// notifyPeers sends one round of NETDEV_NOTIFY_PEERS through slave n: a
+// gratuitous ARP per IPv4 address of the bond (inetdev_send_gratuitous_arp)
+// and an unsolicited NA per IPv6 address (ndisc_send_unsol_na), in address
+// order. The addresses are listed (RTM_GETADDR) and the frames sent on a
+// goroutine of their own, so a failover never waits on the host;
+// Registry.Close waits for it.
+func (b *Bond) notifyPeers(n *Slave) {
+	if n == nil || n.port == nil {
+		return
+	}
+	port := n.port
 	r, index := b.reg, b.index
 	mac := append(net.HardwareAddr(nil), b.hwaddr...)
 	send := func(addrs []netip.Addr, err error, build func(net.HardwareAddr, netip.Addr) []byte) {
@@ -48,11 +83,7 @@ func (b *Bond) notifyPeers(n *Slave) {
 		}
 		sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 		for _, a := range addrs {
-			f := build(mac, a)
-			if f == nil {
-				continue
-			}
-			for i := 0; i < count; i++ {
+			if f := build(mac, a); f != nil {
 				_ = port.WriteFrame(f)
 			}
 		}

@@ -89,5 +89,8 @@ func (b *Bond) cancelAll() {
 	for _, w := range b.modeWorks {
 		w.Cancel()
 	}
+	if b.arp.work != nil {
+		b.arp.work.Cancel()
+	}
 	b.stopPoll()
 }

@@ -75,6 +75,9 @@ func (b *Bond) startPortReader(s *Slave) {
 		defer b.readers.Done()
 		defer close(done)
 		readLoop(p, func(frame []byte) {
+			if v := b.arp.view.Load(); v != nil {
+				b.arpRcv(v, s, frame[VnetHdrLen:])
+			}
 			if !b.probeFrame(s, frame) && !s.rxDrop.Load() {
 				_ = m.WriteFrame(frame)
 			}

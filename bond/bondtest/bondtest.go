@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -130,6 +131,7 @@ type Host struct {
 	ports   map[int]*Dev
 	masters map[int]*Dev
 	addrs   map[string][]netip.Addr
+	routes  map[netip.Addr]string // destination → output device name
 	fn      func(bond.LinkEvent)
 
 	onSpeed    func(index int)
@@ -143,7 +145,7 @@ type Host struct {
 
 // NewHost returns a host with only "lo".
 func NewHost() *Host {
-	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}}
+	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}, routes: map[netip.Addr]string{}}
 	h.evCond = sync.NewCond(&h.evMu)
 	h.add(bond.LinkInfo{Name: "lo", Up: true, Carrier: true, Loopback: true, MTU: 65536})
 	return h
@@ -300,6 +302,42 @@ func (h *Host) addrsOf(i int, v4 bool) ([]netip.Addr, error) {
 		}
 	}
 	return out, nil
+}
+
+// SetRoute makes the route to dst go out through the link named dev ("" removes
+// it: no route). The preferred source is dev's first IPv4 address (SetAddrs).
+func (h *Host) SetRoute(dst netip.Addr, dev string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if dev == "" {
+		delete(h.routes, dst)
+		return
+	}
+	h.routes[dst] = dev
+}
+
+// RouteTo implements bond.RouteLookup: ENETUNREACH without a route; the
+// path is stacked only when the output device is lower itself (no VLANs in
+// memory).
+func (h *Host) RouteTo(dst netip.Addr, lower int) (bond.Route, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	name, ok := h.routes[dst]
+	if !ok {
+		return bond.Route{}, syscall.ENETUNREACH
+	}
+	l, ok := h.find(name)
+	if !ok {
+		return bond.Route{}, syscall.ENETUNREACH
+	}
+	r := bond.Route{Dev: l.Index, Stacked: l.Index == lower}
+	for _, a := range h.addrs[name] {
+		if a.Is4() {
+			r.Src = a
+			break
+		}
+	}
+	return r, nil
 }
 
 // Addrs4 implements bond.AddrLister.
@@ -475,6 +513,7 @@ type Clock struct {
 	timers []*clockTimer
 	// AfterFire runs after each fired timer (nil: nothing).
 	AfterFire func()
+	nanos     atomic.Int64 // now as Unix nanoseconds, for Nanotime
 }
 
 type clockTimer struct {
@@ -486,7 +525,15 @@ type clockTimer struct {
 }
 
 // NewClock returns a clock at an arbitrary fixed time.
-func NewClock() *Clock { return &Clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+func NewClock() *Clock {
+	c := &Clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c.nanos.Store(c.now.UnixNano())
+	return c
+}
+
+// Nanotime implements bond.NanoClock: Now as Unix nanoseconds, read
+// without a lock (the receive path stamps frames with it).
+func (c *Clock) Nanotime() int64 { return c.nanos.Load() }
 
 // Now implements bond.Clock.
 func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
@@ -533,6 +580,7 @@ func (c *Clock) Advance(d time.Duration) {
 		})
 		if len(c.timers) == 0 || c.timers[0].when.After(target) {
 			c.now = target
+			c.nanos.Store(c.now.UnixNano())
 			c.mu.Unlock()
 			return
 		}
@@ -540,6 +588,7 @@ func (c *Clock) Advance(d time.Duration) {
 		c.timers = c.timers[1:]
 		if t.when.After(c.now) {
 			c.now = t.when
+			c.nanos.Store(c.now.UnixNano())
 		}
 		hook := c.AfterFire
 		c.mu.Unlock()
