@@ -2,6 +2,9 @@ package netdev
 
 import (
 	"net/netip"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
 
 	"golang.org/x/sys/unix"
 
@@ -25,4 +28,76 @@ func (h *Host) Addrs4(index int) ([]netip.Addr, error) {
 		}
 	}
 	return out, nil
+}
+
+var (
+	_ bond.Addr6Lister = (*Host)(nil)
+	_ bond.RouteLookup = (*Host)(nil)
+)
+
+// Addrs6 returns the IPv6 addresses on the interface with ifindex index
+// (RTM_GETADDR), link-local ones included and tentative ones (DAD not
+// done) left out, as ndisc_send_unsol_na announces them after a failover.
+func (h *Host) Addrs6(index int) ([]netip.Addr, error) {
+	as, err := h.nl.AddrList(byIndex(index), unix.AF_INET6)
+	if err != nil {
+		return nil, noDev("addr", index, err)
+	}
+	out := make([]netip.Addr, 0, len(as))
+	for _, a := range as {
+		if a.Flags&unix.IFA_F_TENTATIVE != 0 && a.Flags&unix.IFA_F_OPTIMISTIC == 0 {
+			continue
+		}
+		if ip, ok := netip.AddrFromSlice(a.IP.To16()); ok && a.IP.To4() == nil {
+			out = append(out, ip)
+		}
+	}
+	return out, nil
+}
+
+// RouteTo resolves the route to dst in the host's namespace (RTM_GETROUTE,
+// as ip_route_output): the output device, its preferred source address, and
+// whether that device is lower (the bond) or a VLAN device stacked on it,
+// with the tags on the way (bond_verify_device_path). No route is an error
+// (ENETUNREACH or the kernel's).
+func (h *Host) RouteTo(dst netip.Addr, lower int) (bond.Route, error) {
+	rs, err := h.nl.RouteGet(dst.AsSlice())
+	if err != nil {
+		return bond.Route{}, err
+	}
+	if len(rs) == 0 {
+		return bond.Route{}, syscall.ENETUNREACH
+	}
+	rt := bond.Route{Dev: rs[0].LinkIndex}
+	if src, ok := netip.AddrFromSlice(rs[0].Src.To4()); ok {
+		rt.Src = src
+	}
+	dev := rt.Dev
+	var tags []bond.VLANTag
+	for i := 0; i < 8; i++ {
+		if dev == lower {
+			rt.Stacked = true
+			// outermost first: the tag nearest the bond
+			for l, r := 0, len(tags)-1; l < r; l, r = l+1, r-1 {
+				tags[l], tags[r] = tags[r], tags[l]
+			}
+			rt.Tags = tags
+			break
+		}
+		l, err := h.nl.LinkByIndex(dev)
+		if err != nil {
+			break
+		}
+		v, ok := l.(*netlink.Vlan)
+		if !ok {
+			break
+		}
+		proto := uint16(0x8100)
+		if v.VlanProtocol == netlink.VLAN_PROTOCOL_8021AD {
+			proto = 0x88a8
+		}
+		tags = append(tags, bond.VLANTag{Proto: proto, ID: uint16(v.VlanId)})
+		dev = v.ParentIndex
+	}
+	return rt, nil
 }
