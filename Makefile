@@ -70,6 +70,7 @@ demo: deps build
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./bond
 	scripts/bench.sh
+	scripts/bench-failover.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
