@@ -132,6 +132,19 @@ type daemon struct {
 // its mount removed when the test ends.
 func startDaemon(t *testing.T, netns string, opts ...string) *daemon {
 	t.Helper()
+	return launchDaemon(t, netns, nil, opts, func(d *daemon) (bool, string) {
+		m := filepath.Join(d.sys, "bonding_masters")
+		_, err := os.Stat(m)
+		return err == nil, m + " did not appear"
+	})
+}
+
+// launchDaemon starts `bondingfs serve --root <tmp> --log <tmp> [--netns NS]
+// flags... opts...` in a fresh temporary directory and polls ready every
+// 50 ms until it reports true (its text says what it waits for), for up to
+// 15 s. The daemon is stopped when the test ends.
+func launchDaemon(t *testing.T, netns string, flags func(dir string) []string, opts []string, ready func(*daemon) (bool, string)) *daemon {
+	t.Helper()
 	bin := bondingfsBin(t)
 	dir := t.TempDir()
 	d := &daemon{
@@ -146,6 +159,9 @@ func startDaemon(t *testing.T, netns string, opts ...string) *daemon {
 		t.Fatal(err)
 	}
 	args := []string{"serve", "--root", d.root, "--log", d.klog}
+	if flags != nil {
+		args = append(args, flags(dir)...)
+	}
 	if netns != "" {
 		args = append(args, "--netns", netns)
 	}
@@ -176,16 +192,17 @@ func startDaemon(t *testing.T, netns string, opts ...string) *daemon {
 	t.Logf("started bondingfs (pid %d): %s", d.cmd.Process.Pid, strings.Join(args, " "))
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if _, err := os.Stat(filepath.Join(d.sys, "bonding_masters")); err == nil {
+		ok, what := ready(d)
+		if ok {
 			return d
 		}
 		select {
 		case <-d.done:
-			t.Fatalf("bondingfs exited before its mount was ready: %v", d.waitErr)
+			t.Fatalf("bondingfs exited before it was ready (%s): %v", what, d.waitErr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("bondingfs: %s did not appear within 15 s", filepath.Join(d.sys, "bonding_masters"))
+			t.Fatalf("bondingfs: %s within 15 s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

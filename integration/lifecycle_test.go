@@ -20,6 +20,14 @@ type linkState struct {
 func slaveState(t *testing.T, ns *nettest.Netns, dev string) linkState {
 	t.Helper()
 	out := ns.Run(t, "ip", "-o", "link", "show", "dev", dev)
+	// ip may print "Error: Peer netns reference is invalid." (stderr) before
+	// the link's line when the veth's peer namespace has no id here
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, ": "+dev+":") || strings.Contains(l, ": "+dev+"@") {
+			out = l
+			break
+		}
+	}
 	var st linkState
 	f := strings.Fields(out)
 	for i := 0; i+1 < len(f); i++ {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 var (
@@ -56,67 +55,19 @@ type ctlDaemon struct {
 // the test ends, as startDaemon's.
 func startCtlDaemon(t *testing.T, netns string, opts ...string) *ctlDaemon {
 	t.Helper()
-	bin := bondingfsBin(t)
-	dir := t.TempDir()
-	d := &daemon{
-		root: filepath.Join(dir, "mnt"),
-		klog: filepath.Join(dir, "kernel.log"),
-		out:  filepath.Join(dir, "bondingfs.out"),
-		done: make(chan struct{}),
-	}
-	d.sys = filepath.Join(d.root, "sys/class/net")
-	d.proc = filepath.Join(d.root, "proc/net/bonding")
-	cd := &ctlDaemon{daemon: d, ctl: filepath.Join(dir, "bondingfs.ctl")}
-	if err := os.MkdirAll(d.root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"serve", "--root", d.root, "--log", d.klog, "--ctl", cd.ctl}
-	if netns != "" {
-		args = append(args, "--netns", netns)
-	}
-	args = append(args, opts...)
-	outf, err := os.Create(d.out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.cmd = exec.Command(bin, args...)
-	d.cmd.Stdout, d.cmd.Stderr = outf, outf
-	if err := d.cmd.Start(); err != nil {
-		outf.Close()
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	go func() {
-		d.waitErr = d.cmd.Wait()
-		outf.Close()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		if err := d.stop(); err != nil {
-			t.Errorf("stopping bondingfs: %v", err)
+	var ctl string
+	d := launchDaemon(t, netns, func(dir string) []string {
+		ctl = filepath.Join(dir, "bondingfs.ctl")
+		return []string{"--ctl", ctl}
+	}, opts, func(d *daemon) (bool, string) {
+		c, err := net.Dial("unix", ctl)
+		if err != nil {
+			return false, ctl + " not served"
 		}
-		if t.Failed() {
-			d.dumpLogs(t)
-		}
+		c.Close()
+		return isMounted(d.root), d.root + " not mounted"
 	})
-	t.Logf("started bondingfs (pid %d): %s", d.cmd.Process.Pid, strings.Join(args, " "))
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if c, err := net.Dial("unix", cd.ctl); err == nil {
-			c.Close()
-			if isMounted(d.root) {
-				return cd
-			}
-		}
-		select {
-		case <-d.done:
-			t.Fatalf("bondingfs exited before it served %s: %v", cd.ctl, d.waitErr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bondingfs: %s not served within 15 s", cd.ctl)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &ctlDaemon{daemon: d, ctl: ctl}
 }
 
 // klogLines returns the daemon's kernel log.
