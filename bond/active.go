@@ -180,6 +180,7 @@ func (b *Bond) ChangeActiveSlave(n *Slave) {
 	b.currActive = n
 	b.mode.ActiveChanged(old, n)
 	b.rebuildTx()
+	b.startIGMPResend(n)
 	b.changed()
 }
 

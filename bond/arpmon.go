@@ -99,6 +99,9 @@ type arpMon struct {
 	warned     map[netip.Addr]bool // pr_warn_once "no route …"
 	view       atomic.Pointer[arpView]
 	sendNotif  int // send_peer_notif
+	// membership reports after a failover (igmp.go)
+	mcastWork   *Work // bond->mcast_work
+	igmpRetrans int   // bond->igmp_retrans
 }
 
 // arpRoute is one target's route as last read.

@@ -92,5 +92,8 @@ func (b *Bond) cancelAll() {
 	if b.arp.work != nil {
 		b.arp.work.Cancel()
 	}
+	if b.arp.mcastWork != nil {
+		b.arp.mcastWork.Cancel()
+	}
 	b.stopPoll()
 }

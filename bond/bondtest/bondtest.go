@@ -132,6 +132,7 @@ type Host struct {
 	masters map[int]*Dev
 	addrs   map[string][]netip.Addr
 	routes  map[netip.Addr]string // destination → output device name
+	groups  map[string][]netip.Addr
 	fn      func(bond.LinkEvent)
 
 	onSpeed    func(index int)
@@ -145,7 +146,7 @@ type Host struct {
 
 // NewHost returns a host with only "lo".
 func NewHost() *Host {
-	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}, routes: map[netip.Addr]string{}}
+	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}, routes: map[netip.Addr]string{}, groups: map[string][]netip.Addr{}}
 	h.evCond = sync.NewCond(&h.evMu)
 	h.add(bond.LinkInfo{Name: "lo", Up: true, Carrier: true, Loopback: true, MTU: 65536})
 	return h
@@ -338,6 +339,32 @@ func (h *Host) RouteTo(dst netip.Addr, lower int) (bond.Route, error) {
 		}
 	}
 	return r, nil
+}
+
+// SetGroups makes the link named name a member of the multicast groups
+// (IPv4 and IPv6), as Groups lists them.
+func (h *Host) SetGroups(name string, groups ...netip.Addr) {
+	h.mu.Lock()
+	h.groups[name] = groups
+	h.mu.Unlock()
+}
+
+// Groups implements bond.GroupLister (IGMPv3).
+func (h *Host) Groups(i int) (v4 []netip.Addr, version int, v6 []netip.Addr, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.links[i]
+	if !ok {
+		return nil, 0, nil, syscall.ENODEV
+	}
+	for _, g := range h.groups[l.Name] {
+		if g.Is4() {
+			v4 = append(v4, g)
+		} else {
+			v6 = append(v6, g)
+		}
+	}
+	return v4, 3, v6, nil
 }
 
 // Addrs4 implements bond.AddrLister.

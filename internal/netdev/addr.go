@@ -1,7 +1,12 @@
 package netdev
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -100,4 +105,89 @@ func (h *Host) RouteTo(dst netip.Addr, lower int) (bond.Route, error) {
 		dev = v.ParentIndex
 	}
 	return rt, nil
+}
+
+var _ bond.GroupLister = (*Host)(nil)
+
+// Groups lists the multicast groups joined on the interface with ifindex
+// index, as /proc/net/igmp and /proc/net/igmp6 of the host's namespace show
+// them (read through /proc/thread-self/net from a thread inside it; there
+// is no rtnetlink dump of IPv4 memberships), with the IGMP version of the
+// interface's querier (3 unless an IGMPv1/v2 querier was seen).
+func (h *Host) Groups(index int) (v4 []netip.Addr, version int, v6 []netip.Addr, err error) {
+	var igmp, igmp6 []byte
+	err = h.ns.do(func() error {
+		var e error
+		if igmp, e = os.ReadFile("/proc/thread-self/net/igmp"); e != nil {
+			return e
+		}
+		igmp6, _ = os.ReadFile("/proc/thread-self/net/igmp6") // absent without IPv6
+		return nil
+	})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	v4, version = parseIGMP(string(igmp), index)
+	return v4, version, parseIGMP6(string(igmp6), index), nil
+}
+
+// parseIGMP reads /proc/net/igmp (igmp_mc_seq_show): a line "Idx Device :
+// Count Querier" per device, then one "Group Users Timer Reporter" line per
+// group, the group as the hex of its in-memory (network order) bytes.
+func parseIGMP(text string, index int) ([]netip.Addr, int) {
+	var out []netip.Addr
+	version, in := 3, false
+	for _, l := range strings.Split(text, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || f[0] == "Idx" {
+			continue
+		}
+		if !strings.HasPrefix(l, "\t") { // a device line
+			n, err := strconv.Atoi(f[0])
+			in = err == nil && n == index
+			if in {
+				for _, x := range f {
+					switch x {
+					case "V1":
+						version = 1
+					case "V2":
+						version = 2
+					}
+				}
+			}
+			continue
+		}
+		if !in {
+			continue
+		}
+		v, err := strconv.ParseUint(f[0], 16, 32)
+		if err != nil {
+			continue
+		}
+		var b [4]byte
+		binary.NativeEndian.PutUint32(b[:], uint32(v))
+		out = append(out, netip.AddrFrom4(b))
+	}
+	return out, version
+}
+
+// parseIGMP6 reads /proc/net/igmp6 (igmp6_mc_seq_show): "ifindex device
+// group(32 hex digits) users flags timer".
+func parseIGMP6(text string, index int) []netip.Addr {
+	var out []netip.Addr
+	for _, l := range strings.Split(text, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || len(f[2]) != 32 {
+			continue
+		}
+		if n, err := strconv.Atoi(f[0]); err != nil || n != index {
+			continue
+		}
+		b, err := hex.DecodeString(f[2])
+		if err != nil {
+			continue
+		}
+		out = append(out, netip.AddrFrom16([16]byte(b)))
+	}
+	return out
 }
