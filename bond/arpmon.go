@@ -634,8 +634,9 @@ func ARPProbe(mac net.HardwareAddr, src, target netip.Addr, tags []VLANTag) []by
 	return append(f, t4[:]...)
 }
 
-// arpRefresh reads the routes to the targets and the bond's addresses
-// outside the control goroutine and posts them back (at most one read at a
+// arpRefresh reads the routes to the targets and the addresses of the bond
+// and of the VLAN devices on it (bond_has_this_ip) outside the control
+// goroutine and posts them back (at most one read at a
 // time).
 func (b *Bond) arpRefresh() {
 	a := &b.arp
@@ -665,6 +666,13 @@ func (b *Bond) arpRefresh() {
 			routes[t] = arpRoute{ok: err == nil, route: rt}
 			if err == nil && rt.Stacked {
 				devs[rt.Dev] = true
+			}
+		}
+		if vl, ok := r.cfg.Host.(VLANLister); ok {
+			if ups, err := vl.VLANUppers(index); err == nil {
+				for _, u := range ups {
+					devs[u.Index] = true
+				}
 			}
 		}
 		var ips []netip.Addr

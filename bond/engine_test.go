@@ -533,6 +533,30 @@ func TestFailoverNotifiesPeers(t *testing.T) {
 	}
 }
 
+// TestFailoverNotifiesVLANPeers: the addresses of a VLAN device on the bond
+// are announced too, tagged (vlan_device_event passes NETDEV_NOTIFY_PEERS
+// on to the VLAN devices).
+func TestFailoverNotifiesVLANPeers(t *testing.T) {
+	p := abParams(10)
+	p.NumPeerNotif = 1
+	e := bondtest.New(t, p, "eth0", "eth1")
+	e.Host.SetAddrs("bond0", netip.MustParseAddr("192.0.2.1"))
+	enslave(t, e, "eth0", "eth1")
+	e.Host.AddVLAN("bond0.100", "bond0", 100) // with the bond's MAC (eth0's now)
+	e.Host.SetAddrs("bond0.100", netip.MustParseAddr("198.51.100.1"))
+	e.SetUp("bond0", true)
+	eth1 := e.Host.Port("eth1")
+	e.Host.SetCarrier("eth0", false)
+	e.Settle()
+	require.True(t, eth1.WaitSent(2, waitFrames))
+	fs := eth1.Frames()
+	require.Len(t, fs, 2)
+	tagged := fs[1][bond.VnetHdrLen:]
+	assert.Equal(t, []byte{0x81, 0x00, 0x00, 100, 0x08, 0x06}, tagged[12:18])
+	assert.Equal(t, fs[0][bond.VnetHdrLen+14:bond.VnetHdrLen+28], tagged[18:32], "same ARP header and sender MAC")
+	assert.Equal(t, []byte{198, 51, 100, 1}, tagged[32:36])
+}
+
 // TestLateEventDoesNotUndo: a link event delivered late (rtnetlink can lag)
 // carries an old state; the engine takes the link's state when it handles
 // the event, so a slave set down, enslaved again and up does not flap.

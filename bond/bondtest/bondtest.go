@@ -133,6 +133,7 @@ type Host struct {
 	addrs   map[string][]netip.Addr
 	routes  map[netip.Addr]string // destination → output device name
 	groups  map[string][]netip.Addr
+	vlans   map[int]vlanOf // VLAN device ifindex → its lower and tag
 	fn      func(bond.LinkEvent)
 
 	onSpeed    func(index int)
@@ -146,7 +147,7 @@ type Host struct {
 
 // NewHost returns a host with only "lo".
 func NewHost() *Host {
-	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}, routes: map[netip.Addr]string{}, groups: map[string][]netip.Addr{}}
+	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}, routes: map[netip.Addr]string{}, groups: map[string][]netip.Addr{}, vlans: map[int]vlanOf{}}
 	h.evCond = sync.NewCond(&h.evMu)
 	h.add(bond.LinkInfo{Name: "lo", Up: true, Carrier: true, Loopback: true, MTU: 65536})
 	return h
@@ -339,6 +340,46 @@ func (h *Host) RouteTo(dst netip.Addr, lower int) (bond.Route, error) {
 		}
 	}
 	return r, nil
+}
+
+type vlanOf struct {
+	lower int
+	id    uint16
+}
+
+// AddVLAN adds a VLAN device name with VLAN id id on the link named lower
+// (up, with lower's MAC) and returns its ifindex.
+func (h *Host) AddVLAN(name, lower string, id uint16) int {
+	l, ok := h.Link(lower)
+	if !ok {
+		panic("bondtest: AddVLAN: no link " + lower)
+	}
+	i := h.add(bond.LinkInfo{Name: name, HWAddr: l.HWAddr, Kind: "vlan", Ether: true, Up: true, Carrier: true})
+	h.mu.Lock()
+	h.vlans[i] = vlanOf{lower: l.Index, id: id}
+	h.mu.Unlock()
+	return i
+}
+
+// VLANUppers implements bond.VLANLister.
+func (h *Host) VLANUppers(index int) ([]bond.VLANDev, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []bond.VLANDev
+	for i, v := range h.vlans {
+		var tags []bond.VLANTag
+		cur, ok := v, true
+		for ok {
+			tags = append([]bond.VLANTag{{Proto: 0x8100, ID: cur.id}}, tags...)
+			if cur.lower == index {
+				out = append(out, bond.VLANDev{Index: i, HWAddr: h.links[i].HWAddr, Tags: tags})
+				break
+			}
+			cur, ok = h.vlans[cur.lower]
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Index < out[b].Index })
+	return out, nil
 }
 
 // SetGroups makes the link named name a member of the multicast groups

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -190,4 +191,41 @@ func parseIGMP6(text string, index int) []netip.Addr {
 		out = append(out, netip.AddrFrom16([16]byte(b)))
 	}
 	return out
+}
+
+var _ bond.VLANLister = (*Host)(nil)
+
+// VLANUppers lists the VLAN devices stacked on the interface with ifindex
+// index, directly or on one another (RTM_GETLINK dump), each with its MAC
+// and the tags from index up to it, outermost first.
+func (h *Host) VLANUppers(index int) ([]bond.VLANDev, error) {
+	links, err := h.nl.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	vlans := map[int]*netlink.Vlan{}
+	for _, l := range links {
+		if v, ok := l.(*netlink.Vlan); ok {
+			vlans[v.Index] = v
+		}
+	}
+	var out []bond.VLANDev
+	for _, v := range vlans {
+		var tags []bond.VLANTag
+		cur := v
+		for i := 0; i < 8 && cur != nil; i++ {
+			proto := uint16(0x8100)
+			if cur.VlanProtocol == netlink.VLAN_PROTOCOL_8021AD {
+				proto = 0x88a8
+			}
+			tags = append([]bond.VLANTag{{Proto: proto, ID: uint16(cur.VlanId)}}, tags...)
+			if cur.ParentIndex == index {
+				out = append(out, bond.VLANDev{Index: v.Index, HWAddr: v.HardwareAddr, Tags: tags})
+				break
+			}
+			cur = vlans[cur.ParentIndex]
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	return out, nil
 }
