@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -96,7 +97,6 @@ type arpMon struct {
 	routes     map[netip.Addr]arpRoute
 	ips        []netip.Addr // the bond's and its VLAN uppers' IPv4 addresses (bond_has_this_ip)
 	refreshing bool
-	warned     map[netip.Addr]bool // pr_warn_once "no route …"
 	view       atomic.Pointer[arpView]
 	sendNotif  int // send_peer_notif
 	// membership reports after a failover (igmp.go)
@@ -106,9 +106,29 @@ type arpMon struct {
 
 // arpRoute is one target's route as last read.
 type arpRoute struct {
-	ok    bool // a route exists
-	route Route
+	ok     bool // a route exists
+	route  Route
+	misses int // consecutive reads that found no route
 }
+
+// noRouteReads is how many consecutive reads must find no route to a
+// target before a probe is sent from 0.0.0.0 (with the kernel's warning):
+// a single read may predate an address or a link that is already back.
+const noRouteReads = 2
+
+// noRoute reports whether err says there is no route (rather than a failed
+// read, after which the previous answer is kept).
+func noRoute(err error) bool {
+	switch ErrnoOf(err) {
+	case syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ENETDOWN, syscall.EINVAL:
+		return true
+	}
+	return false
+}
+
+// arpWarnedNoRoute is pr_warn_once's flag for "no route to arp_ip_target":
+// once per process, as once per boot.
+var arpWarnedNoRoute atomic.Bool
 
 // arpView is what the slave readers need of the bond to validate an ARP
 // frame (bond_rcv_validate), published by the control goroutine.
@@ -147,6 +167,7 @@ func (b *Bond) arpSync() {
 			a.work.Cancel()
 			a.view.Store(nil)
 			a.currARP = nil
+			a.routes, a.ips = nil, nil // read again when it restarts
 		}
 		return
 	}
@@ -576,17 +597,13 @@ func (b *Bond) arpSendAll(s *Slave) {
 	p := &b.params
 	for _, t := range p.ArpTargets {
 		r, known := b.arp.routes[t]
-		if !known {
+		if !known || (!r.ok && r.misses < noRouteReads) {
 			continue
 		}
 		var src netip.Addr
 		var tags []VLANTag
 		if !r.ok {
-			if p.ArpValidate != 0 && !b.arp.warned[t] {
-				if b.arp.warned == nil {
-					b.arp.warned = map[netip.Addr]bool{}
-				}
-				b.arp.warned[t] = true
+			if p.ArpValidate != 0 && arpWarnedNoRoute.CompareAndSwap(false, true) {
 				b.reg.logf("%s: no route to arp_ip_target %s and arp_validate is set", b.name, t)
 			}
 		} else if !r.route.Stacked {
@@ -655,15 +672,21 @@ func (b *Bond) arpRefresh() {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		routes := make(map[netip.Addr]arpRoute, len(targets))
+		type read struct {
+			t     netip.Addr
+			rt    Route
+			err   error
+			known bool
+		}
+		var reads []read
 		devs := map[int]bool{index: true}
 		for _, t := range targets {
 			if rl == nil {
-				routes[t] = arpRoute{}
+				reads = append(reads, read{t: t, err: syscall.ENETUNREACH, known: true})
 				continue
 			}
 			rt, err := rl.RouteTo(t, index)
-			routes[t] = arpRoute{ok: err == nil, route: rt}
+			reads = append(reads, read{t: t, rt: rt, err: err, known: err == nil || noRoute(err)})
 			if err == nil && rt.Stacked {
 				devs[rt.Dev] = true
 			}
@@ -676,19 +699,45 @@ func (b *Bond) arpRefresh() {
 			}
 		}
 		var ips []netip.Addr
+		ipsOK := true
 		if al != nil {
 			for d := range devs {
-				if l, err := al.Addrs4(d); err == nil {
-					ips = append(ips, l...)
+				l, err := al.Addrs4(d)
+				if err != nil {
+					ipsOK = false
+					break
 				}
+				ips = append(ips, l...)
 			}
 		}
 		r.post(func() {
 			a.refreshing = false
-			if b.deleted {
+			if b.deleted || !a.running {
 				return
 			}
-			a.routes, a.ips = routes, ips
+			// a failed read keeps the previous answer
+			routes := make(map[netip.Addr]arpRoute, len(reads))
+			for _, x := range reads {
+				old, had := a.routes[x.t]
+				switch {
+				case !x.known:
+					if had {
+						routes[x.t] = old
+					}
+				case x.err == nil:
+					routes[x.t] = arpRoute{ok: true, route: x.rt}
+				default:
+					m := 1
+					if had && !old.ok {
+						m = old.misses + 1
+					}
+					routes[x.t] = arpRoute{misses: m}
+				}
+			}
+			a.routes = routes
+			if ipsOK {
+				a.ips = ips
+			}
 			b.arpPublish()
 		})
 	}()
