@@ -259,6 +259,30 @@ func (b *Bond) arpEnslaved(s *Slave) {
 	s.arp.backup.Store(!s.active)
 }
 
+// arpTargetAdded starts target i's last reply on every slave now
+// (_bond_options_arp_ip_target_set).
+func (b *Bond) arpTargetAdded(i int) {
+	now := b.reg.nanos()
+	for _, s := range b.slaves {
+		if i < MaxArpTargets {
+			s.arp.targetRx[i].Store(now)
+		}
+	}
+}
+
+// arpTargetRemoved moves the last replies of the targets after i down one
+// slot, as the targets move (bond_option_arp_ip_target_rem).
+func (b *Bond) arpTargetRemoved(i int) {
+	n := len(b.params.ArpTargets)
+	for _, s := range b.slaves {
+		j := i
+		for ; j < MaxArpTargets-1 && j+1 < n; j++ {
+			s.arp.targetRx[j].Store(s.arp.targetRx[j+1].Load())
+		}
+		s.arp.targetRx[j].Store(0)
+	}
+}
+
 // arpRcv is bond_rcv_validate in a slave reader, for every frame (an
 // Ethernet frame without vnet header): when the slave's state does not ask
 // for validation the frame counts as received (with arp_validate filter*,
