@@ -178,6 +178,7 @@ func (b *Bond) arpSync() {
 		a.running = true
 		a.interval = b.params.ArpInterval
 		b.arpPublish()
+		b.arpRefresh()
 		a.work.Queue(0)
 	}
 }
@@ -257,6 +258,11 @@ func (b *Bond) arpEnslaved(s *Slave) {
 		s.arp.lastLinkUp.Store(now)
 	}
 	s.arp.backup.Store(!s.active)
+	if b.arp.running {
+		// the bond's address may be new: read the routes now, not only
+		// after the next run, so that its first probe has them
+		b.arpRefresh()
+	}
 }
 
 // arpTargetAdded starts target i's last reply on every slave now
