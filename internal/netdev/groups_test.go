@@ -32,3 +32,27 @@ func TestParseIGMP(t *testing.T) {
 	assert.Equal(t, []netip.Addr{netip.MustParseAddr("ff02::1:ff00:1"), netip.MustParseAddr("ff05::123")}, parseIGMP6(text6, 5))
 	assert.Empty(t, parseIGMP6("garbage\n", 5))
 }
+
+// FuzzParseIGMP: the /proc/net/igmp and igmp6 parsers never panic and
+// return only IPv4 resp. IPv6 addresses.
+func FuzzParseIGMP(f *testing.F) {
+	f.Add("5\tbond0     :     2      V2\n\t\t\t\tFB0000E0     1 0:00000000\t\t0\n", 5)
+	f.Add("5    bond0           ff0200000000000000000001ff000001     1 00000004 0\n", 5)
+	f.Add("\t\t\t\tzz\n", 0)
+	f.Fuzz(func(t *testing.T, text string, index int) {
+		v4, ver := parseIGMP(text, index)
+		for _, a := range v4 {
+			if !a.Is4() {
+				t.Fatalf("parseIGMP returned %v", a)
+			}
+		}
+		if ver < 1 || ver > 3 {
+			t.Fatalf("version %d", ver)
+		}
+		for _, a := range parseIGMP6(text, index) {
+			if !a.Is6() {
+				t.Fatalf("parseIGMP6 returned %v", a)
+			}
+		}
+	})
+}
