@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -102,6 +103,9 @@ type arpMon struct {
 	// membership reports after a failover (igmp.go)
 	mcastWork   *Work // bond->mcast_work
 	igmpRetrans int   // bond->igmp_retrans
+	// senders counts the goroutines sending peer notifications and
+	// membership reports (tests wait for them)
+	senders sync.WaitGroup
 }
 
 // arpRoute is one target's route as last read.

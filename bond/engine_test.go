@@ -495,8 +495,8 @@ func TestFailoverNotifiesPeers(t *testing.T) {
 	require.Equal(t, 2, eth1.Sent(), "one round at the failover")
 	e.Clock.Advance(10 * time.Millisecond)
 	require.True(t, eth1.WaitSent(4, waitFrames))
-	e.Clock.Advance(100 * time.Millisecond)
-	time.Sleep(20 * time.Millisecond) // a third round would be on its way
+	e.Tick(100 * time.Millisecond)
+	bond.WaitSenders(e.Bond("bond0")) // a third round would have been sent
 	frames := eth1.Frames()
 	require.Len(t, frames, 4)
 	frames = [][]byte{frames[0], frames[2], frames[1], frames[3]} // ARP, ARP, NA, NA

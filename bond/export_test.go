@@ -24,3 +24,7 @@ func ARPRcv(validate int, allTargets, backup bool, frame []byte) int64 {
 	b.arpRcv(v, s, frame)
 	return s.arp.lastRx.Load()
 }
+
+// WaitSenders waits until the goroutines b started to send peer
+// notifications and membership reports are done (call after Env.Settle).
+func WaitSenders(b *Bond) { b.arp.senders.Wait() }

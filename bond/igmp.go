@@ -66,8 +66,10 @@ func (b *Bond) sendReports() {
 	index := b.index
 	mac := append([]byte(nil), b.hwaddr...)
 	r.wg.Add(1)
+	b.arp.senders.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer b.arp.senders.Done()
 		v4, ver, v6, err := gl.Groups(index)
 		if err != nil {
 			return

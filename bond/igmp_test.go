@@ -107,7 +107,7 @@ func TestResendIGMP(t *testing.T) {
 				eth1.WaitSent(2*min(i+1, n), waitFrames)
 			}
 		}
-		time.Sleep(20 * time.Millisecond) // a report too many would be on its way
+		bond.WaitSenders(e.Bond("bond0")) // a report too many would have been sent
 		igmp, mld := 0, 0
 		for _, f := range eth1.Frames() {
 			switch binary.BigEndian.Uint16(f[bond.VnetHdrLen+12:]) {

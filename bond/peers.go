@@ -107,8 +107,10 @@ func (b *Bond) notifyPeers(n *Slave) {
 		}
 	}
 	r.wg.Add(1)
+	b.arp.senders.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer b.arp.senders.Done()
 		devs := []VLANDev{{Index: index, HWAddr: mac}}
 		if vl, ok := r.cfg.Host.(VLANLister); ok {
 			if ups, err := vl.VLANUppers(index); err == nil {
