@@ -71,6 +71,7 @@ bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./bond
 	scripts/bench.sh
 	scripts/bench-failover.sh
+	GO=$(GO) scripts/bench-lb.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

@@ -29,6 +29,28 @@ func (b *Bond) SetSlaveInactive(s *Slave) {
 	s.rxDrop.Store(b.params.AllSlavesActive == 0)
 }
 
+// SetSlaveRx sets how frames received on s reach the bond device in
+// balance-tlb and balance-alb, where each slave has its own MAC
+// (bond_handle_frame, bond_should_deliver_exact_match): with unicast, an
+// inactive slave still delivers frames that are not multicast or broadcast
+// (balance-alb); frames addressed to local, the slave's own MAC when it is
+// not the bond's, are delivered addressed to master, the bond's MAC, as the
+// kernel's stack accepts them as PACKET_HOST of the slave. local nil turns
+// the rewrite off.
+func (b *Bond) SetSlaveRx(s *Slave, local, master net.HardwareAddr, unicast bool) {
+	s.rxUnicast.Store(unicast)
+	if len(local) != 6 || len(master) != 6 || bytes.Equal(local, master) {
+		s.rxLocal.Store(nil)
+		return
+	}
+	var a [12]byte
+	copy(a[0:6], local)
+	copy(a[6:12], master)
+	if old := s.rxLocal.Load(); old == nil || *old != a {
+		s.rxLocal.Store(&a)
+	}
+}
+
 // SetSlaveBackup clears only s's active flag (bond_set_backup_slave).
 func (b *Bond) SetSlaveBackup(s *Slave) { s.active = false; s.arp.backup.Store(true) }
 

@@ -64,10 +64,12 @@ type Slave struct {
 	speed            int
 	duplex           int
 	origMTU          int
-	devUp            bool          // IFF_UP of the slave
-	carrier          bool          // IFF_LOWER_UP of the slave
-	seen             atomic.Uint32 // devUp|carrier as the control goroutine knows them, for the carrier poll
-	rxDrop           atomic.Bool   // frames received here are not delivered (inactive slave)
+	devUp            bool                     // IFF_UP of the slave
+	carrier          bool                     // IFF_LOWER_UP of the slave
+	seen             atomic.Uint32            // devUp|carrier as the control goroutine knows them, for the carrier poll
+	rxDrop           atomic.Bool              // frames received here are not delivered (inactive slave)
+	rxUnicast        atomic.Bool              // ... except unicast ones (balance-alb; SetSlaveRx)
+	rxLocal          atomic.Pointer[[12]byte] // the slave's own MAC and the bond's (SetSlaveRx)
 	readerDone       chan struct{}
 	rxFree           chan *rxBuf // the receive probe's buffers not in use
 	modeData         any
@@ -175,3 +177,7 @@ func (b *Bond) logName() string {
 func (b *Bond) SlaveLogf(slave string, format string, args ...any) {
 	b.reg.logf("%s: (slave %s): %s", b.logName(), slave, fmt.Sprintf(format, args...))
 }
+
+// KernLogf writes one kernel log line as it is, without a device prefix
+// (pr_info of net/core).
+func (b *Bond) KernLogf(format string, args ...any) { b.reg.logf(format, args...) }

@@ -205,8 +205,16 @@ func (b *Bond) Release(name string) error {
 func (b *Bond) release(s *Slave, all bool) {
 	h := b.reg.cfg.Host
 	b.SetSlaveInactive(s)
-	b.SlaveLogf(s.name, "Releasing backup interface")
-	b.mode.Unbind(s)
+	state := "backup"
+	if s.active { // balance-tlb/alb slaves keep the active flag
+		state = "active"
+	}
+	b.SlaveLogf(s.name, "Releasing %s interface", state)
+	// balance-tlb/alb unbind later (bond_alb_deinit_slave)
+	lbDeinit := b.params.Mode.IsLB()
+	if !lbDeinit {
+		b.mode.Unbind(s)
+	}
 	old := b.currActive
 	for i, x := range b.slaves {
 		if x == s {
@@ -227,6 +235,11 @@ func (b *Bond) release(s *Slave, all bool) {
 	}
 	if old == s {
 		b.ChangeActiveSlave(nil)
+	}
+	if lbDeinit {
+		// bond_alb_deinit_slave runs once the slave has left the list and
+		// curr_active_slave was cleared, before a new one is selected
+		b.mode.Unbind(s)
 	}
 	if all {
 		b.currActive = nil

@@ -151,7 +151,9 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 	} else if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) {
 		b.hwaddr = append(net.HardwareAddr(nil), li.HWAddr...)
 		b.macSet = true
-		if b.params.FailOverMACInEffect() == FOMNone {
+		if mc, ok := b.mode.(MACChanger); ok {
+			mc.BondMACChanged()
+		} else if b.params.FailOverMACInEffect() == FOMNone {
 			for _, s := range b.slaves {
 				_ = r.cfg.Host.SetHWAddr(s.index, b.hwaddr)
 			}

@@ -53,7 +53,10 @@ type Mode interface {
 	// fails the enslave with its errno.
 	Bind(s *Slave) error
 	// Unbind forgets a slave being released (bond_3ad_unbind_slave,
-	// bond_alb_deinit_slave); s is still in Control.Slaves.
+	// bond_alb_deinit_slave); s is still in Control.Slaves, except in
+	// balance-tlb/alb, where it is called as bond_alb_deinit_slave is: after
+	// s left Control.Slaves and, if it was curr_active_slave, after
+	// ChangeActiveSlave(nil), before a new active slave is selected.
 	Unbind(s *Slave)
 	// LinkChanged reports that the MII monitor committed a new link state
 	// for s (s.Link() is LinkUp or LinkDown; bond_miimon_commit with
@@ -89,8 +92,9 @@ type Mode interface {
 // A TxSelector sends one frame from the bond device (bond_start_xmit's
 // per-mode branch). Xmit runs on the TAP reader for every frame: it must
 // not allocate, lock or block beyond the port's WriteFrame, and must not
-// touch mode state other than atomics the mode owns (round-robin counter,
-// TLB load). A frame no slave can take is dropped, as the kernel drops it.
+// touch mode state other than atomics the mode owns (round-robin counter),
+// or state under the mode's own short lock (balance-tlb/alb's tables, the
+// kernel's mode_lock). A frame no slave can take is dropped, as the kernel drops it.
 type TxSelector interface {
 	Xmit(frame []byte) // vnet header + Ethernet frame
 }
@@ -131,6 +135,9 @@ type Control interface {
 	SetSlaveActive(s *Slave)
 	SetSlaveInactive(s *Slave)
 	SetSlaveBackup(s *Slave)
+	// SetSlaveRx sets the receive rules of balance-tlb/alb slaves, which
+	// have MACs of their own (see Bond.SetSlaveRx).
+	SetSlaveRx(s *Slave, local, master net.HardwareAddr, unicast bool)
 	// SetSlaveMAC sets a slave's MAC address on the host (dev_set_mac_address).
 	SetSlaveMAC(s *Slave, mac net.HardwareAddr) error
 	// Send queues one frame (vnet header + Ethernet frame carrying its own
@@ -159,6 +166,19 @@ type Control interface {
 	// "bond0: (slave eth0): …").
 	Logf(format string, args ...any)
 	SlaveLogf(slave string, format string, args ...any)
+	// KernLogf writes a kernel log line without the bond's prefix, for
+	// the core's messages a mode causes ("device eth1 entered promiscuous
+	// mode", net/core/dev.c).
+	KernLogf(format string, args ...any)
+}
+
+// A MACChanger is a Mode that gives the slaves the bond's new MAC itself
+// when the bond device's address is changed (bond_set_mac_address calls
+// bond_alb_set_mac_address in balance-alb); other modes get the engine's
+// rule, every slave set to the new address. BondMACChanged runs on the
+// control goroutine after Control.HWAddr has the new address.
+type MACChanger interface {
+	BondMACChanged()
 }
 
 // ModeFactory makes a bond's Mode instance; c is the bond it serves.

@@ -30,6 +30,7 @@ const (
 const (
 	etherTypeSlow = 0x8809
 	etherTypeARP  = 0x0806
+	etherTypeVLAN = 0x8100
 	etherTypeIPv6 = 0x86dd
 	protoICMPv6   = 58
 	icmp6NS       = 135
@@ -47,6 +48,12 @@ func ClassifyFrame(f []byte) FrameClass {
 		return FrameSlow
 	case etherTypeARP:
 		return FrameARP
+	case etherTypeVLAN:
+		// an ARP through one 802.1Q tag (a VLAN above the bond; the
+		// kernel's probe sees it untagged)
+		if len(f) >= 18 && binary.BigEndian.Uint16(f[16:18]) == etherTypeARP {
+			return FrameARP
+		}
 	case etherTypeIPv6:
 		// 14 Ethernet + 40 IPv6 + ICMPv6 type
 		if len(f) > 14+40 && f[14+6] == protoICMPv6 {

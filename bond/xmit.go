@@ -78,9 +78,17 @@ func (b *Bond) startPortReader(s *Slave) {
 			if v := b.arp.view.Load(); v != nil {
 				b.arpRcv(v, s, frame[VnetHdrLen:])
 			}
-			if !b.probeFrame(s, frame) && !s.rxDrop.Load() {
-				_ = m.WriteFrame(frame)
+			if b.probeFrame(s, frame) {
+				return
 			}
+			eth := frame[VnetHdrLen:]
+			if s.rxDrop.Load() && (eth[0]&1 != 0 || !s.rxUnicast.Load()) {
+				return
+			}
+			if a := s.rxLocal.Load(); a != nil && [6]byte(eth[0:6]) == [6]byte(a[0:6]) {
+				copy(eth[0:6], a[6:12])
+			}
+			_ = m.WriteFrame(frame)
 		})
 	}()
 }

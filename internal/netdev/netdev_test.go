@@ -781,3 +781,85 @@ func TestThreadsStayHome(t *testing.T) {
 		}
 	}
 }
+
+// TestPortRestoresVLANTag: a frame that arrives tagged comes out of
+// ReadFrame with its 802.1Q tag where it was (the kernel hands packet
+// sockets the frame untagged and the tag in PACKET_AUXDATA); an untagged
+// frame is unchanged.
+func TestPortRestoresVLANTag(t *testing.T) {
+	p := newPair(t)
+	port, err := p.h.OpenPort(p.link(t, "eth0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	hb, err := NewHost(p.b.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hb.Close()
+	p0li, err := hb.LinkByName("p0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, err := hb.OpenPort(p0li)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p0.Close()
+	dst := p.link(t, "eth0").HWAddr
+	frame := func(tag bool, marker byte) []byte {
+		b := make([]byte, bond.VnetHdrLen, 100)
+		b = append(b, dst...)
+		b = append(b, 2, 0, 0, 0, 0xbb, 1)
+		if tag {
+			b = append(b, 0x81, 0x00, 0x20, 0x05) // priority 1, VLAN 5
+		}
+		b = append(b, 0x88, 0xb5, marker) // local experimental EtherType
+		for len(b) < bond.VnetHdrLen+64 {
+			b = append(b, marker)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		tag    bool
+		marker byte
+	}{{true, 0xa1}, {false, 0xa2}} {
+		want := frame(tc.tag, tc.marker)
+		got := make(chan error, 1)
+		go func() {
+			got <- readUntil(port, 2*time.Second, func(f []byte) bool {
+				e := f[bond.VnetHdrLen:]
+				if !bytes.Equal(e[6:12], want[bond.VnetHdrLen+6:bond.VnetHdrLen+12]) {
+					return false
+				}
+				if !bytes.Equal(e, want[bond.VnetHdrLen:]) {
+					t.Errorf("tag=%v: read % x, want % x", tc.tag, e, want[bond.VnetHdrLen:])
+				}
+				return true
+			})
+		}()
+		time.Sleep(20 * time.Millisecond)
+		if err := p0.WriteFrame(want); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("tag=%v: %v", tc.tag, err)
+		}
+	}
+	// reading a tagged frame allocates nothing
+	for i := 0; i < 120; i++ {
+		if err := p0.WriteFrame(frame(true, 0xa3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	buf := make([]byte, frameBuf)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := port.ReadFrame(buf); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("ReadFrame: %v allocations per frame", n)
+	}
+}

@@ -1,13 +1,16 @@
 package netdev
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/socket"
@@ -42,6 +45,17 @@ type Port struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	closed    atomic.Bool
+
+	// recvmsg(2) state of the one reader (ReadFrame is not called
+	// concurrently): built once, so a read allocates nothing
+	rc     syscall.RawConn
+	iov    unix.Iovec
+	msg    unix.Msghdr
+	oob    [64]byte
+	rn     int
+	rerr   syscall.Errno
+	readFn func(fd uintptr) bool
 }
 
 var _ bond.Port = (*Port)(nil)
@@ -58,7 +72,47 @@ func (p *Port) Index() int { return p.index }
 // truncated: pass at least 65536+bond.VnetHdrLen bytes. The stale ENETDOWN a
 // packet socket reports once after its interface went down is skipped.
 // After Close the error wraps os.ErrClosed.
+//
+// A frame that arrived with an 802.1Q (or 802.1ad) tag comes back with the
+// tag in place: the kernel takes it out before packet sockets see the frame
+// (skb_vlan_untag) and reports it in PACKET_AUXDATA; the vnet header's
+// csum_start and hdr_len are moved by the 4 bytes. buf needs 4 bytes of room
+// beyond the longest frame for that.
 func (p *Port) ReadFrame(buf []byte) (int, error) {
+	if p.readFn == nil || len(buf) < bond.VnetHdrLen+14+4 {
+		return p.readPlain(buf)
+	}
+	b := buf[:len(buf)-4]
+	for {
+		if p.closed.Load() {
+			return 0, fmt.Errorf("netdev: read %s: %w", p.name, os.ErrClosed)
+		}
+		p.iov.Base = &b[0]
+		p.iov.SetLen(len(b))
+		p.msg.Iov = &p.iov
+		p.msg.Iovlen = 1
+		p.msg.Control = &p.oob[0]
+		p.msg.SetControllen(len(p.oob))
+		p.msg.Flags = 0
+		if err := p.rc.Read(p.readFn); err != nil {
+			if p.closed.Load() {
+				return 0, fmt.Errorf("netdev: read %s: %w", p.name, os.ErrClosed)
+			}
+			return 0, err
+		}
+		switch p.rerr {
+		case 0:
+		case syscall.EINTR, syscall.ENETDOWN:
+			continue
+		default:
+			return 0, p.rerr
+		}
+		return p.restoreTag(buf, p.rn), nil
+	}
+}
+
+// readPlain is read(2) without the tag restore.
+func (p *Port) readPlain(buf []byte) (int, error) {
 	for {
 		n, err := p.c.Read(buf)
 		if err != nil && errors.Is(err, syscall.ENETDOWN) {
@@ -67,6 +121,71 @@ func (p *Port) ReadFrame(buf []byte) (int, error) {
 		return n, err
 	}
 }
+
+// recvmsg is the raw read ReadFrame hands the netpoller: false asks to wait
+// for the socket to become readable.
+func (p *Port) recvmsg(fd uintptr) bool {
+	n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&p.msg)), 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	p.rn, p.rerr = int(n), e
+	return true
+}
+
+// tpacket_auxdata status bits (include/uapi/linux/if_packet.h).
+const (
+	tpStatusVLANValid     = 1 << 4
+	tpStatusVLANTPIDValid = 1 << 6
+	virtioNetHdrNeedsCsum = 1 // VIRTIO_NET_HDR_F_NEEDS_CSUM
+)
+
+// restoreTag puts the VLAN tag PACKET_AUXDATA reported back into the frame
+// of n bytes in buf and returns the new length.
+func (p *Port) restoreTag(buf []byte, n int) int {
+	const hl = bond.VnetHdrLen
+	if n < hl+14 {
+		return n
+	}
+	oob := p.oob[:p.msg.Controllen]
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return n
+		}
+		data := oob[unix.SizeofCmsghdr:l]
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && len(data) >= 20 {
+			status := binary.NativeEndian.Uint32(data[0:4])
+			if status&tpStatusVLANValid == 0 {
+				return n
+			}
+			tci := binary.NativeEndian.Uint16(data[16:18])
+			tpid := uint16(0x8100)
+			if status&tpStatusVLANTPIDValid != 0 {
+				tpid = binary.NativeEndian.Uint16(data[18:20])
+			}
+			copy(buf[hl+16:n+4], buf[hl+12:n])
+			binary.BigEndian.PutUint16(buf[hl+12:], tpid)
+			binary.BigEndian.PutUint16(buf[hl+14:], tci)
+			// struct virtio_net_hdr, little endian: flags, gso_type,
+			// hdr_len, gso_size, csum_start, csum_offset
+			if buf[1] != 0 {
+				if v := binary.LittleEndian.Uint16(buf[2:4]); v != 0 {
+					binary.LittleEndian.PutUint16(buf[2:4], v+4)
+				}
+			}
+			if buf[0]&virtioNetHdrNeedsCsum != 0 {
+				binary.LittleEndian.PutUint16(buf[6:8], binary.LittleEndian.Uint16(buf[6:8])+4)
+			}
+			return n + 4
+		}
+		oob = oob[cmsgAlign(l):]
+	}
+	return n
+}
+
+func cmsgAlign(l int) int { return (l + 7) &^ 7 }
 
 // WriteFrame sends one frame (vnet header + Ethernet frame) out of the
 // interface with write(2). Safe for concurrent use. A send failing with
@@ -136,6 +255,7 @@ func (p *Port) membership(add bool, typ uint16, mac net.HardwareAddr) error {
 // error. Close is idempotent.
 func (p *Port) Close() error {
 	p.closeOnce.Do(func() {
+		p.closed.Store(true)
 		errs := []error{p.c.Close()}
 		errs = append(errs, unisolate(p.ns, p.nftMu, p.chain))
 		if p.oldV6 != "" {
@@ -171,6 +291,10 @@ func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 		ns.close()
 		return nil, noDev("open port", li.Name, err)
 	}
+	if rc, err := p.c.SyscallConn(); err == nil {
+		p.rc = rc
+		p.readFn = p.recvmsg
+	}
 	if err := isolate(ns, &h.nftMu, li.Name, p.chain); err != nil {
 		p.c.Close()
 		ns.close()
@@ -198,6 +322,7 @@ func openPacket(ifindex int) (*socket.Conn, error) {
 	}{
 		{unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR"},
 		{unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING"},
+		{unix.SOL_PACKET, unix.PACKET_AUXDATA, 1, "PACKET_AUXDATA"},
 		{unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, portBufSize, "SO_RCVBUFFORCE"},
 		{unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, portBufSize, "SO_SNDBUFFORCE"},
 	}

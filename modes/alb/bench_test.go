@@ -1,0 +1,46 @@
+package alb
+
+import "testing"
+
+type nullPort struct{}
+
+func (nullPort) WriteFrame([]byte) error { return nil }
+
+// BenchmarkXmit is the per-frame cost of the transmit path: balance-tlb
+// through the TLB table, balance-alb for IPv4 and for an ARP reply (the
+// client table and the sender rewrite).
+func BenchmarkXmit(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		rlb   bool
+		frame []byte
+	}{
+		{"tlb-ipv4", false, ipv4(3, 1000)},
+		{"alb-ipv4", true, ipv4(3, 1000)},
+		{"alb-arp-reply", true, func() []byte { cm, cip := client(1); return arpFrame(arpReply, bondMAC, bondIP, cm, cip, cm, 0) }()},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			h := &fakeHost{}
+			a := New(h, Config{TLBOnly: !c.rlb, DynamicLB: true, LPInterval: 1, Hash: layer2})
+			a.SetBondMAC(bondMAC)
+			a.Initialize(c.rlb)
+			for i := 0; i < 2; i++ {
+				s := &Slave{Name: "eth", Perm: m(byte(i + 1)), MAC: bondMAC}
+				if err := a.InitSlave(s); err != nil {
+					b.Fatal(err)
+				}
+				a.SetLink(s, true, 10000)
+				a.SetPort(s, nullPort{})
+				if i == 0 {
+					a.ActiveChange(s)
+				}
+			}
+			f := append([]byte(nil), c.frame...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				a.Xmit(f)
+			}
+		})
+	}
+}
