@@ -98,6 +98,8 @@ type arpMon struct {
 	routes     map[netip.Addr]arpRoute
 	ips        []netip.Addr // the bond's and its VLAN uppers' IPv4 addresses (bond_has_this_ip)
 	refreshing bool
+	due        int64 // when the queued run is due (nanoseconds)
+	evalNow    int64 // during a run: the time it was due
 	view       atomic.Pointer[arpView]
 	sendNotif  int // send_peer_notif
 	// membership reports after a failover (igmp.go)
@@ -184,6 +186,7 @@ func (b *Bond) arpSync() {
 		b.arpPublish()
 		b.arpRefresh()
 		a.work.Queue(0)
+		a.due = b.reg.nanos()
 	}
 }
 
@@ -207,8 +210,20 @@ func timeInInterval(now, last, mod, delta int64) bool {
 // arpDelta is arp_interval in nanoseconds.
 func (b *Bond) arpDelta() int64 { return int64(b.params.ArpInterval) * int64(time.Millisecond) }
 
+// inInterval is bond_time_in_interval on the control goroutine. During a
+// monitor run "now" is the time the run was due (evalNow), and a time
+// after it counts as that time: a run the Go scheduler started late (a
+// loaded machine) judges the slaves as a run on time would have, rather
+// than taking the delay for missed replies. A run on time is unchanged.
 func (b *Bond) inInterval(last int64, mod int) bool {
-	return timeInInterval(b.reg.nanos(), last, int64(mod), b.arpDelta())
+	now := b.arp.evalNow
+	if now == 0 {
+		now = b.reg.nanos()
+	}
+	if last > now {
+		last = now
+	}
+	return timeInInterval(now, last, int64(mod), b.arpDelta())
 }
 
 // arpPublish publishes the view the slave readers validate with (called with
@@ -388,16 +403,25 @@ func (b *Bond) slaveLastRx(s *Slave) int64 {
 
 // arpTick is one run of the ARP monitor's work (bond_arp_monitor).
 func (b *Bond) arpTick() {
-	if !b.arp.running {
+	a := &b.arp
+	if !a.running {
 		return
+	}
+	now := b.reg.nanos()
+	a.evalNow = now
+	if a.due != 0 && a.due < now {
+		a.evalNow = a.due
 	}
 	if b.params.Mode.IsActiveBackup() {
 		b.abArpMon()
 	} else {
 		b.lbArpMon()
 	}
-	if b.arp.running && b.params.ArpInterval > 0 {
-		b.arp.work.Queue(time.Duration(b.params.ArpInterval) * time.Millisecond)
+	a.evalNow = 0
+	if a.running && b.params.ArpInterval > 0 {
+		d := time.Duration(b.params.ArpInterval) * time.Millisecond
+		a.work.Queue(d)
+		a.due = b.reg.nanos() + int64(d)
 	}
 	b.arpPublish()
 	b.arpRefresh()

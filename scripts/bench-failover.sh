@@ -4,7 +4,7 @@
 # arp_ip_target=192.0.2.2), side by side, as root, inside two network
 # namespaces it creates and removes (datapath.md §3 topology: bond0 over
 # eth0/eth1 in A, their peers p0/p1 in bridge br0 with 192.0.2.2 in B; only
-# br0 answers ARP for its address, arp_ignore=1).
+# br0 answers ARP for its address, arp_ignore=1; no IPv6 in B).
 #
 # Two faults on the active slave's path, each while a 10 ms ping runs from A
 # to 192.0.2.2 (BENCH_PINGS pings, default 400):
@@ -71,7 +71,8 @@ setup() {
     ip netns add "$NSA"
     ip netns add "$NSB"
     for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
-    ip netns exec "$NSB" sysctl -qw net.ipv4.conf.all.arp_ignore=1
+    ip netns exec "$NSB" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+        net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     ip -n "$NSA" link add eth0 type veth peer name p0 netns "$NSB"
     ip -n "$NSA" link add eth1 type veth peer name p1 netns "$NSB"
     ip -n "$NSB" link add br0 type bridge forward_delay 0 stp_state 0
