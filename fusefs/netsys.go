@@ -106,13 +106,7 @@ func (f *filesystem) realEntries(dev string, isBond, isSlave bool) []entry {
 			es = append(es, entry{name: name, kind: kindDevAttr, dev: dev})
 			continue
 		}
-		mode := uint32(syscall.S_IFREG)
-		switch {
-		case d.IsDir():
-			mode = syscall.S_IFDIR
-		case d.Type()&os.ModeSymlink != 0:
-			mode = syscall.S_IFLNK
-		}
+		mode := direntMode(d)
 		var ino uint64
 		if info, err := d.Info(); err == nil {
 			if st, ok := info.Sys().(*syscall.Stat_t); ok {

@@ -85,13 +85,7 @@ func listProc(dir string) ([]fuse.DirEntry, syscall.Errno) {
 	}
 	list := make([]fuse.DirEntry, 0, len(des))
 	for _, d := range des {
-		mode := uint32(syscall.S_IFREG)
-		switch {
-		case d.IsDir():
-			mode = syscall.S_IFDIR
-		case d.Type()&os.ModeSymlink != 0:
-			mode = syscall.S_IFLNK
-		}
+		mode := direntMode(d)
 		list = append(list, fuse.DirEntry{Name: d.Name(), Mode: mode, Ino: inoOf("proc/net/" + d.Name())})
 	}
 	return list, 0
@@ -238,4 +232,16 @@ func (n *procNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 		return nil, fs.ToErrno(err)
 	}
 	return []byte(t), 0
+}
+
+// direntMode is the file type bits (S_IFDIR, S_IFLNK or S_IFREG) of a
+// directory entry read from a real directory, for a FUSE listing.
+func direntMode(d os.DirEntry) uint32 {
+	switch {
+	case d.IsDir():
+		return syscall.S_IFDIR
+	case d.Type()&os.ModeSymlink != 0:
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
 }

@@ -72,12 +72,8 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
 		return 1
 	}
-	nsPath := ""
+	nsPath := netdev.NetnsPath(*nsName)
 	if *nsName != "" {
-		nsPath = *nsName
-		if !strings.Contains(nsPath, "/") {
-			nsPath = netdev.NetnsPath(nsPath)
-		}
 		if _, err := os.Stat(nsPath); err != nil {
 			fmt.Fprintf(stderr, "bondingfs exec: netns %s: %v\n", *nsName, err)
 			return 1

@@ -109,13 +109,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	nsPath := ""
-	if *nsName != "" {
-		nsPath = *nsName
-		if !strings.Contains(nsPath, "/") {
-			nsPath = netdev.NetnsPath(nsPath)
-		}
-	}
+	nsPath := netdev.NetnsPath(*nsName)
 	// The real sysfs of the engine's namespace, mounted privately before
 	// anything is mounted over /sys/class/net: the daemon reads the real
 	// device attributes only through it, never through its own mount.

@@ -4,14 +4,19 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// NetnsPath returns the path iproute2 gives the named network namespace
-// ("ip netns add NAME"): /var/run/netns/NAME.
+// NetnsPath returns the path of a network namespace given by name, as `ip
+// netns` names them (/var/run/netns/NAME), or given as a path (anything with
+// a '/', returned as is); "" stays "" (the calling thread's namespace).
 func NetnsPath(name string) string {
+	if name == "" || strings.Contains(name, "/") {
+		return name
+	}
 	return filepath.Join("/var/run/netns", name)
 }
 
