@@ -142,7 +142,13 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 			b.close()
 		}
 	}
-	if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) {
+	if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) && b.params.FailOverMACInEffect() != FOMNone {
+		// bond_set_mac_address ignores a new address with fail_over_mac in
+		// active-backup (and succeeds); dev_set_mac_address still marks
+		// it set, so the next first slave does not give its own
+		_ = r.cfg.Host.SetHWAddr(b.index, b.hwaddr)
+		b.macSet = true
+	} else if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) {
 		b.hwaddr = append(net.HardwareAddr(nil), li.HWAddr...)
 		b.macSet = true
 		if mc, ok := b.mode.(MACChanger); ok {
@@ -219,6 +225,7 @@ func (b *Bond) status() *BondStatus {
 		})
 	}
 	b.mode.Status(st)
+	b.arpPublish()
 	return st
 }
 
@@ -338,6 +345,7 @@ func (b *Bond) ParamsChanged() {
 	} else {
 		b.stopMonitors()
 	}
+	b.arpSync()
 	b.rebuildTx()
 	b.changed()
 }
@@ -390,6 +398,7 @@ func (b *Bond) open() {
 	b.up = true
 	b.openMode()
 	b.startMonitors()
+	b.arpSync()
 	b.rebuildTx()
 	b.changed()
 }
@@ -399,5 +408,6 @@ func (b *Bond) close() {
 	b.up = false
 	b.closeMode()
 	b.cancelAll()
+	b.arpStop()
 	b.changed()
 }
