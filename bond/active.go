@@ -13,6 +13,7 @@ import (
 // SetSlaveActive marks s active (bond_set_slave_active_flags).
 func (b *Bond) SetSlaveActive(s *Slave) {
 	s.active = true
+	s.arp.backup.Store(false)
 	s.rxDrop.Store(false)
 }
 
@@ -23,6 +24,7 @@ func (b *Bond) SetSlaveActive(s *Slave) {
 func (b *Bond) SetSlaveInactive(s *Slave) {
 	if !b.params.Mode.IsLB() {
 		s.active = false
+		s.arp.backup.Store(true)
 	}
 	s.rxDrop.Store(b.params.AllSlavesActive == 0)
 }
@@ -50,7 +52,7 @@ func (b *Bond) SetSlaveRx(s *Slave, local, master net.HardwareAddr, unicast bool
 }
 
 // SetSlaveBackup clears only s's active flag (bond_set_backup_slave).
-func (b *Bond) SetSlaveBackup(s *Slave) { s.active = false }
+func (b *Bond) SetSlaveBackup(s *Slave) { s.active = false; s.arp.backup.Store(true) }
 
 // SetSlaveMAC sets s's MAC address on the host (dev_set_mac_address).
 func (b *Bond) SetSlaveMAC(s *Slave, mac net.HardwareAddr) error {
@@ -191,6 +193,7 @@ func (b *Bond) ChangeActiveSlave(n *Slave) {
 		return
 	}
 	if n != nil {
+		n.arp.lastLinkUp.Store(b.reg.nanos())
 		if n.link == LinkBack {
 			if b.params.Mode.UsesPrimary() {
 				b.SlaveLogf(n.name, "making interface the new active one %d ms earlier",
@@ -208,6 +211,7 @@ func (b *Bond) ChangeActiveSlave(n *Slave) {
 	}
 	b.mode.ActiveChanged(old, n)
 	b.rebuildTx()
+	b.startIGMPResend(n)
 	b.changed()
 	name := ""
 	if n != nil {
@@ -216,24 +220,56 @@ func (b *Bond) ChangeActiveSlave(n *Slave) {
 	b.reg.journal(Change{Kind: ChangeActive, Bond: b.name, Name: name})
 }
 
-// failOverMAC applies fail_over_mac=active|follow on a change of active
-// slave (bond_do_fail_over_mac).
+// failOverMAC is bond_do_fail_over_mac on a change of active slave in
+// active-backup: with fail_over_mac=active the bond takes the new active
+// slave's MAC; with follow the new active slave takes the bond's MAC and the
+// old one (the previous active slave, or the slave that holds the bond's
+// MAC) the new one's. The slaves' MACs are the ones the engine gave them
+// (Slave.arp.mac), so nothing is read from the host here.
 func (b *Bond) failOverMAC(n, old *Slave) {
 	h := b.reg.cfg.Host
 	switch b.params.FailOverMACInEffect() {
 	case FOMActive:
-		if li, err := h.LinkByIndex(n.index); err == nil && len(li.HWAddr) == 6 {
-			if err := h.SetHWAddr(b.index, li.HWAddr); err == nil {
-				b.hwaddr = append(b.hwaddr[:0:0], li.HWAddr...)
-			}
+		if n == nil || len(n.arp.mac) != 6 {
+			return
 		}
+		if err := h.SetHWAddr(b.index, n.arp.mac); err != nil {
+			b.SlaveLogf(n.name, "Error %d setting bond MAC from slave", int(ErrnoOf(err)))
+			return
+		}
+		b.hwaddr = append(net.HardwareAddr(nil), n.arp.mac...)
+		b.macSet = true
+		b.changed()
 	case FOMFollow:
-		if old != nil {
-			if li, err := h.LinkByIndex(n.index); err == nil {
-				_ = h.SetHWAddr(old.index, li.HWAddr)
+		if n == nil {
+			return
+		}
+		if old == nil {
+			for _, s := range b.slaves {
+				if s != n && bytes.Equal(s.arp.mac, b.hwaddr) {
+					old = s
+					break
+				}
 			}
 		}
-		_ = h.SetHWAddr(n.index, b.hwaddr)
+		newMAC := append(net.HardwareAddr(nil), b.hwaddr...)
+		if old != nil {
+			newMAC = append(net.HardwareAddr(nil), old.arp.mac...)
+		}
+		prev := n.arp.mac
+		if err := h.SetHWAddr(n.index, newMAC); err != nil {
+			b.SlaveLogf(n.name, "Error %d setting MAC of new active slave", int(ErrnoOf(err)))
+			return
+		}
+		n.arp.mac = newMAC
+		if old == nil {
+			return
+		}
+		if err := h.SetHWAddr(old.index, prev); err != nil {
+			b.SlaveLogf(old.name, "Error %d setting MAC of old active slave", int(ErrnoOf(err)))
+			return
+		}
+		old.arp.mac = append(net.HardwareAddr(nil), prev...)
 	}
 }
 

@@ -43,6 +43,7 @@ type Bond struct {
 	tickWork  *Work   // the mode's Tick
 	modeWorks []*Work // works the mode made (Control.NewWork)
 	poll      poller  // the carrier poll (its own goroutine)
+	arp       arpMon  // the ARP monitor and peer notification (arpmon.go)
 
 	// data path
 	tx      atomic.Pointer[txBox]
@@ -82,6 +83,7 @@ type Slave struct {
 	linkSeq          uint64    // the newest host read applied (fetch)
 	nextSpeed        speedRead // speed read with the newest link state, for the next commit
 	counters         SlaveCounters
+	arp              arpSlave // ARP monitor times (arpmon.go)
 }
 
 // Name returns the bond's interface name.

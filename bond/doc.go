@@ -18,6 +18,12 @@
 // older read never overwrites a newer one. Registry.LoopStats measures each
 // operation's queue wait and run time.
 //
+// The ARP monitor (arpmon.go) is one more delayed work; its route and
+// address reads run on their own goroutine after each run, and its receive
+// side (bond_rcv_validate) runs in the slave readers on atomics. Peer
+// notification and membership reports after a failover (peers.go,
+// igmp.go) list addresses and groups and send on goroutines of their own.
+//
 // The data path has one TAP reader per bond, which hands each frame to the
 // mode's published TxSelector, and one reader per slave, which runs the
 // receive probe and then delivers the frame to the TAP unless the slave is

@@ -484,7 +484,9 @@ func FuzzXmitHash(f *testing.F) {
 
 // TestFailoverNotifiesPeers: after an active-backup failover the new active
 // slave sends num_grat_arp gratuitous ARPs per IPv4 address and as many
-// unsolicited NAs per IPv6 address (NETDEV_NOTIFY_PEERS).
+// unsolicited NAs per IPv6 address (NETDEV_NOTIFY_PEERS): one round at the
+// failover, the next at the next miimon tick (peer_notif_delay 0), then
+// nothing more.
 func TestFailoverNotifiesPeers(t *testing.T) {
 	p := abParams(10)
 	p.NumPeerNotif = 2
@@ -498,9 +500,15 @@ func TestFailoverNotifiesPeers(t *testing.T) {
 	e.Host.SetCarrier("eth0", false)
 	e.Settle()
 	require.Equal(t, "eth1", e.Status("bond0").ActiveSlave)
+	require.True(t, eth1.WaitSent(2, waitFrames))
+	require.Equal(t, 2, eth1.Sent(), "one round at the failover")
+	e.Clock.Advance(10 * time.Millisecond)
 	require.True(t, eth1.WaitSent(4, waitFrames))
+	e.Tick(100 * time.Millisecond)
+	bond.WaitSenders(e.Bond("bond0")) // a third round would have been sent
 	frames := eth1.Frames()
 	require.Len(t, frames, 4)
+	frames = [][]byte{frames[0], frames[2], frames[1], frames[3]} // ARP, ARP, NA, NA
 	for i, f := range frames[:2] {
 		var ef ethernet.Frame
 		require.NoError(t, ef.UnmarshalBinary(f[bond.VnetHdrLen:]), i)
@@ -532,6 +540,30 @@ func TestFailoverNotifiesPeers(t *testing.T) {
 		require.Len(t, na.Options, 1)
 		assert.Equal(t, mac, na.Options[0].(*ndp.LinkLayerAddress).Addr)
 	}
+}
+
+// TestFailoverNotifiesVLANPeers: the addresses of a VLAN device on the bond
+// are announced too, tagged (vlan_device_event passes NETDEV_NOTIFY_PEERS
+// on to the VLAN devices).
+func TestFailoverNotifiesVLANPeers(t *testing.T) {
+	p := abParams(10)
+	p.NumPeerNotif = 1
+	e := bondtest.New(t, p, "eth0", "eth1")
+	e.Host.SetAddrs("bond0", netip.MustParseAddr("192.0.2.1"))
+	enslave(t, e, "eth0", "eth1")
+	e.Host.AddVLAN("bond0.100", "bond0", 100) // with the bond's MAC (eth0's now)
+	e.Host.SetAddrs("bond0.100", netip.MustParseAddr("198.51.100.1"))
+	e.SetUp("bond0", true)
+	eth1 := e.Host.Port("eth1")
+	e.Host.SetCarrier("eth0", false)
+	e.Settle()
+	require.True(t, eth1.WaitSent(2, waitFrames))
+	fs := eth1.Frames()
+	require.Len(t, fs, 2)
+	tagged := fs[1][bond.VnetHdrLen:]
+	assert.Equal(t, []byte{0x81, 0x00, 0x00, 100, 0x08, 0x06}, tagged[12:18])
+	assert.Equal(t, fs[0][bond.VnetHdrLen+14:bond.VnetHdrLen+28], tagged[18:32], "same ARP header and sender MAC")
+	assert.Equal(t, []byte{198, 51, 100, 1}, tagged[32:36])
 }
 
 // TestLateEventDoesNotUndo: a link event delivered late (rtnetlink can lag)

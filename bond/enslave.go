@@ -2,6 +2,7 @@ package bond
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"net"
 	"syscall"
 )
@@ -165,6 +166,8 @@ func (b *Bond) Enslave(name string) error {
 		undoSlave()
 		return ErrnoOf(err)
 	}
+	s.arp.mac = append(net.HardwareAddr(nil), li.HWAddr...)
+	b.arpEnslaved(s)
 	b.setCarrier()
 	if p.Mode.UsesPrimary() {
 		b.selectActive()
@@ -234,6 +237,9 @@ func (b *Bond) release(s *Slave, all bool) {
 	if b.primary == s {
 		b.primary = nil
 	}
+	if b.arp.currARP == s {
+		b.arp.currARP = nil
+	}
 	if old == s {
 		b.ChangeActiveSlave(nil)
 	}
@@ -248,6 +254,9 @@ func (b *Bond) release(s *Slave, all bool) {
 		b.selectActive()
 	}
 	b.setCarrier()
+	if len(b.slaves) == 0 && !all {
+		b.randomHWAddr()
+	}
 	b.rebuildTx()
 	b.publishSlaves()
 	s.released = true
@@ -298,4 +307,18 @@ func (b *Bond) speedDuplex() (int, int) {
 		return SpeedUnknown, DuplexUnknown
 	}
 	return speed, DuplexFull
+}
+
+// randomHWAddr gives the bond a new random MAC after its last slave is
+// released (__bond_release_one: eth_hw_addr_random), so that the next
+// slave gives it its own again.
+func (b *Bond) randomHWAddr() {
+	mac := make(net.HardwareAddr, 6)
+	_, _ = crand.Read(mac)
+	mac[0] = mac[0]&^1 | 2 // unicast, locally administered
+	if err := b.reg.cfg.Host.SetHWAddr(b.index, mac); err != nil {
+		return
+	}
+	b.hwaddr, b.macSet = mac, false
+	b.changed()
 }

@@ -144,7 +144,13 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 		}
 		r.journal(Change{Kind: ChangeUp, Bond: b.name, Up: b.up})
 	}
-	if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) {
+	if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) && b.params.FailOverMACInEffect() != FOMNone {
+		// bond_set_mac_address ignores a new address with fail_over_mac in
+		// active-backup (and succeeds); dev_set_mac_address still marks
+		// it set, so the next first slave does not give its own
+		_ = r.cfg.Host.SetHWAddr(b.index, b.hwaddr)
+		b.macSet = true
+	} else if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) {
 		b.hwaddr = append(net.HardwareAddr(nil), li.HWAddr...)
 		b.macSet = true
 		r.journal(Change{Kind: ChangeMAC, Bond: b.name, MAC: append(net.HardwareAddr(nil), li.HWAddr...)})
@@ -225,6 +231,7 @@ func (b *Bond) status() *BondStatus {
 		})
 	}
 	b.mode.Status(st)
+	b.arpPublish()
 	return st
 }
 
@@ -365,6 +372,7 @@ func (b *Bond) ParamsChanged() {
 	} else {
 		b.stopMonitors()
 	}
+	b.arpSync()
 	b.rebuildTx()
 	b.changed()
 }
@@ -417,6 +425,7 @@ func (b *Bond) open() {
 	b.up = true
 	b.openMode()
 	b.startMonitors()
+	b.arpSync()
 	b.rebuildTx()
 	b.changed()
 }
@@ -426,5 +435,6 @@ func (b *Bond) close() {
 	b.up = false
 	b.closeMode()
 	b.cancelAll()
+	b.arpStop()
 	b.changed()
 }

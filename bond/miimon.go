@@ -154,7 +154,11 @@ func (b *Bond) miiTick() {
 	if !b.up || b.params.Miimon <= 0 {
 		return
 	}
-	b.miiMonitor()
+	if len(b.slaves) > 0 {
+		notify := b.shouldNotifyPeers()
+		b.miiMonitor()
+		b.miiPeerNotif(notify)
+	}
 	if !b.miiWork.Pending() && b.up && b.params.Miimon > 0 {
 		b.miiWork.Queue(time.Duration(b.params.Miimon) * time.Millisecond)
 	}

@@ -229,9 +229,7 @@ func (m *abMode) ActiveChanged(old, n *Slave) {
 		if b.params.FailOverMACInEffect() != FOMNone {
 			b.failOverMAC(n, old)
 		}
-		if b.up {
-			b.notifyPeers(n)
-		}
+		b.startPeerNotif()
 	}
 }
 

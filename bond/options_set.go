@@ -318,6 +318,7 @@ func (b *Bond) addArpTarget(a netip.Addr) error {
 		return syscall.EINVAL
 	}
 	p.ArpTargets = append(append([]netip.Addr(nil), p.ArpTargets...), a)
+	b.arpTargetAdded(len(p.ArpTargets) - 1)
 	b.ParamsChanged()
 	return nil
 }
@@ -342,6 +343,7 @@ func (b *Bond) removeArpTarget(a netip.Addr) error {
 	if ind == 0 && len(p.ArpTargets) == 1 && p.ArpInterval != 0 {
 		b.Logf("Removing last arp target with arp_interval on")
 	}
+	b.arpTargetRemoved(ind)
 	t := make([]netip.Addr, 0, len(p.ArpTargets)-1)
 	t = append(t, p.ArpTargets[:ind]...)
 	p.ArpTargets = append(t, p.ArpTargets[ind+1:]...)

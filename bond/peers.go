@@ -29,46 +29,126 @@ type Addr6Lister interface {
 	Addrs6(index int) ([]netip.Addr, error)
 }
 
-// notifyPeers announces the bond's addresses through the new active slave:
-// num_grat_arp gratuitous ARPs per IPv4 address and num_unsol_na
-// unsolicited NAs per IPv6 address (the two options are one value), in
-// address order. The addresses are listed (RTM_GETADDR) and the frames
-// sent on a goroutine of their own, so a failover never waits on the host;
-// Registry.Close waits for it.
-func (b *Bond) notifyPeers(n *Slave) {
-	port, count := n.port, b.params.NumPeerNotif
-	if port == nil || count <= 0 {
+// startPeerNotif is the peer notification part of bond_change_active_slave
+// in active-backup: send_peer_notif = num_peer_notif × max(1,
+// peer_notif_delay), and the first round at once when
+// bond_should_notify_peers allows it. The monitors (MII, ARP) send the
+// others, one round every max(1, peer_notif_delay) ticks.
+func (b *Bond) startPeerNotif() {
+	if !b.up {
 		return
 	}
+	b.arp.sendNotif = b.params.NumPeerNotif * max(1, b.params.PeerNotifDelay)
+	if b.shouldNotifyPeers() {
+		b.arp.sendNotif--
+		b.notifyPeers(b.currActive)
+	}
+}
+
+// shouldNotifyPeers is bond_should_notify_peers: an active slave, rounds
+// left, a round due (send_peer_notif a multiple of peer_notif_delay) and
+// the bond's carrier on.
+func (b *Bond) shouldNotifyPeers() bool {
+	n := b.arp.sendNotif
+	return b.currActive != nil && n > 0 && n%max(1, b.params.PeerNotifDelay) == 0 && b.carrier
+}
+
+// miiPeerNotif is the MII monitor's part (bond_mii_monitor): a round left
+// is counted down on every tick and sent when due.
+func (b *Bond) miiPeerNotif(should bool) {
+	if b.arp.sendNotif > 0 {
+		b.arp.sendNotif--
+		if should {
+			b.notifyPeers(b.currActive)
+		}
+	}
+}
+
+// VLANDev is a VLAN device stacked on the bond: its ifindex, MAC, and the
+// 802.1Q tags from the bond up to it, outermost first.
+type VLANDev struct {
+	Index  int
+	HWAddr net.HardwareAddr
+	Tags   []VLANTag
+}
+
+// VLANLister is implemented by hosts that can list the VLAN devices stacked
+// on an interface (directly or on each other); the engine then announces
+// their addresses too (vlan_device_event passes NETDEV_NOTIFY_PEERS on) and
+// accepts ARP replies to them (bond_has_this_ip). Called outside the control
+// goroutine.
+type VLANLister interface {
+	VLANUppers(index int) ([]VLANDev, error)
+}
+
+// notifyPeers sends one round of NETDEV_NOTIFY_PEERS through slave n: a
+// gratuitous ARP per IPv4 address (inetdev_send_gratuitous_arp) and an
+// unsolicited NA per IPv6 address (ndisc_send_unsol_na) of the bond and of
+// each VLAN device on it (tagged, from the VLAN device's MAC), in address
+// order. The addresses are listed (RTM_GETADDR) and the frames sent on a
+// goroutine of their own, so a failover never waits on the host;
+// Registry.Close waits for it.
+func (b *Bond) notifyPeers(n *Slave) {
+	if n == nil || n.port == nil {
+		return
+	}
+	port := n.port
 	r, index := b.reg, b.index
 	mac := append(net.HardwareAddr(nil), b.hwaddr...)
-	send := func(addrs []netip.Addr, err error, build func(net.HardwareAddr, netip.Addr) []byte) {
+	send := func(dev VLANDev, addrs []netip.Addr, err error, build func(net.HardwareAddr, netip.Addr) []byte) {
 		if err != nil {
 			return
 		}
 		sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 		for _, a := range addrs {
-			f := build(mac, a)
-			if f == nil {
-				continue
-			}
-			for i := 0; i < count; i++ {
-				_ = port.WriteFrame(f)
+			if f := build(dev.HWAddr, a); f != nil {
+				_ = port.WriteFrame(withTags(f, dev.Tags))
 			}
 		}
 	}
 	r.wg.Add(1)
+	b.arp.senders.Add(1)
 	go func() {
 		defer r.wg.Done()
-		if al, ok := r.cfg.Host.(AddrLister); ok {
-			addrs, err := al.Addrs4(index)
-			send(addrs, err, GratuitousARP)
+		defer b.arp.senders.Done()
+		devs := []VLANDev{{Index: index, HWAddr: mac}}
+		if vl, ok := r.cfg.Host.(VLANLister); ok {
+			if ups, err := vl.VLANUppers(index); err == nil {
+				for _, u := range ups {
+					if len(u.HWAddr) != 6 {
+						u.HWAddr = mac
+					}
+					devs = append(devs, u)
+				}
+			}
 		}
-		if al, ok := r.cfg.Host.(Addr6Lister); ok {
-			addrs, err := al.Addrs6(index)
-			send(addrs, err, UnsolicitedNA)
+		for _, d := range devs {
+			if al, ok := r.cfg.Host.(AddrLister); ok {
+				addrs, err := al.Addrs4(d.Index)
+				send(d, addrs, err, GratuitousARP)
+			}
+			if al, ok := r.cfg.Host.(Addr6Lister); ok {
+				addrs, err := al.Addrs6(d.Index)
+				send(d, addrs, err, UnsolicitedNA)
+			}
 		}
 	}()
+}
+
+// withTags inserts 802.1Q tags (outermost first) after the MAC addresses of
+// a vnet-header-prefixed Ethernet frame.
+func withTags(f []byte, tags []VLANTag) []byte {
+	if len(tags) == 0 {
+		return f
+	}
+	at := VnetHdrLen + 12
+	out := make([]byte, 0, len(f)+4*len(tags))
+	out = append(out, f[:at]...)
+	for _, t := range tags {
+		out = binary.BigEndian.AppendUint16(out, t.Proto)
+		out = binary.BigEndian.AppendUint16(out, t.ID&0x0fff)
+	}
+	return append(out, f[at:]...)
 }
 
 // withVnetHdr prefixes an Ethernet frame with an all-zero virtio_net_hdr.

@@ -89,5 +89,11 @@ func (b *Bond) cancelAll() {
 	for _, w := range b.modeWorks {
 		w.Cancel()
 	}
+	if b.arp.work != nil {
+		b.arp.work.Cancel()
+	}
+	if b.arp.mcastWork != nil {
+		b.arp.mcastWork.Cancel()
+	}
 	b.stopPoll()
 }

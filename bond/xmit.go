@@ -150,6 +150,9 @@ func (b *Bond) startPortReader(s *Slave) {
 // unless it is unicast and the mode keeps unicast (balance-alb); a frame
 // to the slave's own MAC is readdressed to the bond's (SetSlaveRx).
 func (b *Bond) rxPass(s *Slave, frame []byte) bool {
+	if v := b.arp.view.Load(); v != nil {
+		b.arpRcv(v, s, frame[VnetHdrLen:])
+	}
 	if b.probeFrame(s, frame) {
 		s.counters.countRx(len(frame), true, false)
 		return false

@@ -10,7 +10,8 @@ package integration
 // BONDINGFS_LACP_KERNEL_LONG=1 (make test-lacp-kernel) it also runs iperf3
 // TCP and pulls one link.
 //
-// Environment: LACP_PEER (path of lacp-peer.sh; default ../shared/oracle),
+// Environment: LACP_PEER (path of lacp-peer.sh; default the vendored
+// testdata/oracle/lacp-peer.sh, then ../shared/oracle),
 // ORACLE_CACHE (the VM cache setup.sh built; lacp-peer.sh's default
 // otherwise).
 
@@ -28,7 +29,7 @@ import (
 
 func lacpPeerScript(t *testing.T) string {
 	t.Helper()
-	cands := []string{os.Getenv("LACP_PEER"), filepath.Join(repoRoot, "../shared/oracle/lacp-peer.sh"), "/work/shared/oracle/lacp-peer.sh"}
+	cands := []string{os.Getenv("LACP_PEER"), filepath.Join(repoRoot, "testdata/oracle/lacp-peer.sh"), filepath.Join(repoRoot, "../shared/oracle/lacp-peer.sh")}
 	for _, c := range cands {
 		if c == "" {
 			continue

@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -146,6 +147,9 @@ type Host struct {
 	ports   map[int]*Dev
 	masters map[int]*Dev
 	addrs   map[string][]netip.Addr
+	routes  map[netip.Addr]string // destination → output device name
+	groups  map[string][]netip.Addr
+	vlans   map[int]vlanOf // VLAN device ifindex → its lower and tag
 	fn      func(bond.LinkEvent)
 
 	onSpeed    func(index int)
@@ -164,7 +168,7 @@ type Host struct {
 
 // NewHost returns a host with only "lo".
 func NewHost() *Host {
-	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}}
+	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}, routes: map[netip.Addr]string{}, groups: map[string][]netip.Addr{}, vlans: map[int]vlanOf{}}
 	h.evCond = sync.NewCond(&h.evMu)
 	h.add(bond.LinkInfo{Name: "lo", Up: true, Carrier: true, Loopback: true, MTU: 65536})
 	return h
@@ -321,6 +325,108 @@ func (h *Host) addrsOf(i int, v4 bool) ([]netip.Addr, error) {
 		}
 	}
 	return out, nil
+}
+
+// SetRoute makes the route to dst go out through the link named dev ("" removes
+// it: no route). The preferred source is dev's first IPv4 address (SetAddrs).
+func (h *Host) SetRoute(dst netip.Addr, dev string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if dev == "" {
+		delete(h.routes, dst)
+		return
+	}
+	h.routes[dst] = dev
+}
+
+// RouteTo implements bond.RouteLookup: ENETUNREACH without a route; the
+// path is stacked only when the output device is lower itself (no VLANs in
+// memory).
+func (h *Host) RouteTo(dst netip.Addr, lower int) (bond.Route, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	name, ok := h.routes[dst]
+	if !ok {
+		return bond.Route{}, syscall.ENETUNREACH
+	}
+	l, ok := h.find(name)
+	if !ok {
+		return bond.Route{}, syscall.ENETUNREACH
+	}
+	r := bond.Route{Dev: l.Index, Stacked: l.Index == lower}
+	for _, a := range h.addrs[name] {
+		if a.Is4() {
+			r.Src = a
+			break
+		}
+	}
+	return r, nil
+}
+
+type vlanOf struct {
+	lower int
+	id    uint16
+}
+
+// AddVLAN adds a VLAN device name with VLAN id id on the link named lower
+// (up, with lower's MAC) and returns its ifindex.
+func (h *Host) AddVLAN(name, lower string, id uint16) int {
+	l, ok := h.Link(lower)
+	if !ok {
+		panic("bondtest: AddVLAN: no link " + lower)
+	}
+	i := h.add(bond.LinkInfo{Name: name, HWAddr: l.HWAddr, Kind: "vlan", Ether: true, Up: true, Carrier: true})
+	h.mu.Lock()
+	h.vlans[i] = vlanOf{lower: l.Index, id: id}
+	h.mu.Unlock()
+	return i
+}
+
+// VLANUppers implements bond.VLANLister.
+func (h *Host) VLANUppers(index int) ([]bond.VLANDev, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []bond.VLANDev
+	for i, v := range h.vlans {
+		var tags []bond.VLANTag
+		cur, ok := v, true
+		for ok {
+			tags = append([]bond.VLANTag{{Proto: 0x8100, ID: cur.id}}, tags...)
+			if cur.lower == index {
+				out = append(out, bond.VLANDev{Index: i, HWAddr: h.links[i].HWAddr, Tags: tags})
+				break
+			}
+			cur, ok = h.vlans[cur.lower]
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Index < out[b].Index })
+	return out, nil
+}
+
+// SetGroups makes the link named name a member of the multicast groups
+// (IPv4 and IPv6), as Groups lists them.
+func (h *Host) SetGroups(name string, groups ...netip.Addr) {
+	h.mu.Lock()
+	h.groups[name] = groups
+	h.mu.Unlock()
+}
+
+// Groups implements bond.GroupLister (IGMPv3).
+func (h *Host) Groups(i int) (v4 []netip.Addr, version int, v6 []netip.Addr, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.links[i]
+	if !ok {
+		return nil, 0, nil, syscall.ENODEV
+	}
+	for _, g := range h.groups[l.Name] {
+		if g.Is4() {
+			v4 = append(v4, g)
+		} else {
+			v6 = append(v6, g)
+		}
+	}
+	return v4, 3, v6, nil
 }
 
 // Addrs4 implements bond.AddrLister.
@@ -512,6 +618,7 @@ type Clock struct {
 	timers []*clockTimer
 	// AfterFire runs after each fired timer (nil: nothing).
 	AfterFire func()
+	nanos     atomic.Int64 // now as Unix nanoseconds, for Nanotime
 }
 
 type clockTimer struct {
@@ -523,7 +630,15 @@ type clockTimer struct {
 }
 
 // NewClock returns a clock at an arbitrary fixed time.
-func NewClock() *Clock { return &Clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+func NewClock() *Clock {
+	c := &Clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c.nanos.Store(c.now.UnixNano())
+	return c
+}
+
+// Nanotime implements bond.NanoClock: Now as Unix nanoseconds, read
+// without a lock (the receive path stamps frames with it).
+func (c *Clock) Nanotime() int64 { return c.nanos.Load() }
 
 // Now implements bond.Clock.
 func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
@@ -570,6 +685,7 @@ func (c *Clock) Advance(d time.Duration) {
 		})
 		if len(c.timers) == 0 || c.timers[0].when.After(target) {
 			c.now = target
+			c.nanos.Store(c.now.UnixNano())
 			c.mu.Unlock()
 			return
 		}
@@ -577,6 +693,7 @@ func (c *Clock) Advance(d time.Duration) {
 		c.timers = c.timers[1:]
 		if t.when.After(c.now) {
 			c.now = t.when
+			c.nanos.Store(c.now.UnixNano())
 		}
 		hook := c.AfterFire
 		c.mu.Unlock()

@@ -1,0 +1,30 @@
+package bond
+
+import "time"
+
+// ARPRoutesKnown reports whether the ARP monitor of b has read the routes to
+// its targets (control goroutine only).
+func ARPRoutesKnown(b *Bond) bool { return b.arp.routes != nil }
+
+// ARPRcv runs bond_rcv_validate (arpRcv) on frame for a slave of a bond
+// with the given arp_validate, arp_all_targets and state, targets
+// 192.0.2.9 and 192.0.2.10 and address 192.0.2.1, and returns the slave's
+// last_rx (0 when the frame did not count).
+func ARPRcv(validate int, allTargets, backup bool, frame []byte) int64 {
+	r := NewRegistry(Config{})
+	b := &Bond{reg: r}
+	s := &Slave{bond: b}
+	s.arp.backup.Store(backup)
+	act := &Slave{bond: b}
+	act.arp.lastRx.Store(2)
+	act.arp.lastLinkUp.Store(1)
+	v := &arpView{validate: validate, allTargets: allTargets, interval: int64(time.Second),
+		targets: [MaxArpTargets]uint32{0xc0000209, 0xc000020a}, ntargets: 2,
+		ips: []uint32{0xc0000201}, currActive: act, currARP: act}
+	b.arpRcv(v, s, frame)
+	return s.arp.lastRx.Load()
+}
+
+// WaitSenders waits until the goroutines b started to send peer
+// notifications and membership reports are done (call after Env.Settle).
+func WaitSenders(b *Bond) { b.arp.senders.Wait() }
