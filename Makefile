@@ -17,10 +17,12 @@ UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration$$')
 ITEST_TIMEOUT ?= 60m
 ITEST_FLAGS   ?= -count=1 -p 1 -v
 FUZZTIME      ?= 10s
+# make soak: how long the soak runs (make test runs TestSoak for 60 s).
+SOAKTIME      ?= 10m
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build install uninstall test unit-test integration-test test-lacp-kernel vet lint demo bench fuzz clean
+.PHONY: all deps build install uninstall test unit-test integration-test test-lacp-kernel vet lint demo bench fuzz soak clean
 
 all: build
 
@@ -57,7 +59,9 @@ unit-test:
 integration-test: build
 	$(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
 
-test: deps vet unit-test integration-test
+# Every fuzz target runs for FUZZTIME (10 s each, ~17 targets) before the
+# integration tests, which include the 60 s soak.
+test: deps vet unit-test fuzz integration-test
 
 # 802.3ad against the real kernel in the oracle VM, the longer run (iperf3,
 # a pulled link); `make test` has the one short negotiation. ORACLE_CACHE
@@ -82,6 +86,12 @@ bench: deps build
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+# Links flapping every 100 ms with traffic, 500 bonds created and deleted in a
+# loop and 8 concurrent writers for SOAKTIME; fails if the daemon's
+# goroutines, descriptors, RSS or heap grow beyond noise (integration/soak_test.go).
+soak: deps build
+	BONDINGFS_SOAK=$(SOAKTIME) $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 60m ./integration/
 
 clean:
 	rm -rf bin

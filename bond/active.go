@@ -206,10 +206,18 @@ func (b *Bond) ChangeActiveSlave(n *Slave) {
 		}
 	}
 	b.currActive = n
+	if old != nil {
+		b.failovers++
+	}
 	b.mode.ActiveChanged(old, n)
 	b.rebuildTx()
 	b.startIGMPResend(n)
 	b.changed()
+	name := ""
+	if n != nil {
+		name = n.name
+	}
+	b.reg.journal(Change{Kind: ChangeActive, Bond: b.name, Name: name})
 }
 
 // failOverMAC is bond_do_fail_over_mac on a change of active slave in

@@ -17,6 +17,8 @@ type Bond struct {
 	index  int
 	params Params
 	master Master
+	// failovers counts changes of curr_active_slave away from a slave
+	failovers int
 
 	requeue func() // requeueDropped's work, started by the next rebuildTx
 
@@ -80,7 +82,8 @@ type Slave struct {
 	released         bool
 	linkSeq          uint64    // the newest host read applied (fetch)
 	nextSpeed        speedRead // speed read with the newest link state, for the next commit
-	arp              arpSlave  // ARP monitor times (arpmon.go)
+	counters         SlaveCounters
+	arp              arpSlave // ARP monitor times (arpmon.go)
 }
 
 // Name returns the bond's interface name.

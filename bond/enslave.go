@@ -186,6 +186,7 @@ func (b *Bond) Enslave(name string) error {
 	b.publishSlaves()
 	b.rebuildTx()
 	b.changed()
+	b.journalEnslave(s, li.Up)
 	return nil
 }
 
@@ -269,6 +270,7 @@ func (b *Bond) release(s *Slave, all bool) {
 		_ = h.SetMTU(s.index, s.origMTU)
 	}
 	b.changed()
+	b.reg.journal(Change{Kind: ChangeRelease, Bond: b.name, Name: s.name})
 }
 
 // updateSpeed refreshes speed and duplex (bond_update_speed_duplex): from

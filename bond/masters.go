@@ -112,6 +112,10 @@ func (r *Registry) createBond(name string) error {
 	}
 	b.startTAPReader()
 	b.changed()
+	r.journal(Change{Kind: ChangeCreate, Bond: b.name})
+	if b.up {
+		r.journal(Change{Kind: ChangeUp, Bond: b.name, Up: true})
+	}
 	return nil
 }
 
@@ -175,6 +179,7 @@ func (r *Registry) removeBond(b *Bond, deleteDev bool) {
 		}
 	}
 	r.dirty = true
+	r.journal(Change{Kind: ChangeDelete, Bond: b.name})
 }
 
 // errnoOr returns the errno in err (see ErrnoOf), or def when it carries

@@ -50,8 +50,13 @@ func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c
 			} else {
 				b.close()
 			}
+			r.journal(Change{Kind: ChangeUp, Bond: b.name, Up: b.up})
 		}
-		return b.setOption(o, data)
+		if err := b.setOption(o, data); err != nil {
+			return err
+		}
+		b.journalOption(o, data)
+		return nil
 	})
 }
 
@@ -67,7 +72,11 @@ func (b *Bond) SetOption(name, text string) error {
 	if o.ReadOnly() {
 		return syscall.EACCES
 	}
-	return b.setOption(o, text)
+	if err := b.setOption(o, text); err != nil {
+		return err
+	}
+	b.journalOption(o, text)
+	return nil
 }
 
 // setOption is __bond_opt_set: dependency checks, parse, set, and the error

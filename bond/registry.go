@@ -19,6 +19,11 @@ type Config struct {
 	Defaults Params
 	// Clock drives the monitors; nil means the real clock.
 	Clock Clock
+	// Journal, if set, receives every accepted change on the control
+	// goroutine as it happens (the daemon's crash journal). It must only
+	// record the change and return: it must not block or call back into
+	// the Registry.
+	Journal func(Change)
 }
 
 // Registry holds every bond of one network namespace and runs the control
@@ -86,10 +91,13 @@ func (r *Registry) Watch(fn func(*Snapshot)) {
 }
 
 // Do runs fn on the control goroutine and returns its error. It returns
-// ctx.Err() if ctx ends first (fn may still run later) and
-// ErrClosed after Close.
+// ctx.Err() if ctx ends before fn starts (fn then never runs) and
+// ErrClosed after Close. Once fn has started, Do waits for it and returns
+// its result whatever ctx does: a write interrupted (EINTR) after the
+// change was applied would be retried by the caller and applied twice.
 func (r *Registry) Do(ctx context.Context, fn func() error) error {
 	res := make(chan error, 1)
+	var started atomic.Bool
 	o := op{posted: time.Now(), fn: func() {
 		var err error = syscall.EIO
 		defer func() {
@@ -98,6 +106,10 @@ func (r *Registry) Do(ctx context.Context, fn func() error) error {
 			}
 			res <- err
 		}()
+		if !started.CompareAndSwap(false, true) {
+			err = ctx.Err() // the caller gave up before it started
+			return
+		}
 		err = fn()
 	}}
 	select {
@@ -107,12 +119,19 @@ func (r *Registry) Do(ctx context.Context, fn func() error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	var gaveUp error
 	select {
 	case err := <-res:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		gaveUp = ctx.Err()
+	case <-r.done:
+		gaveUp = ErrClosed
 	}
+	if started.CompareAndSwap(false, true) {
+		return gaveUp // fn will never run
+	}
+	return <-res // fn is running: its result, never EINTR
 }
 
 // post queues fn for the control goroutine without waiting.

@@ -71,6 +71,9 @@ type BondStatus struct {
 	// primary option names no current slave.
 	PrimarySlave string
 	AD           *ADStatus // non-nil in 802.3ad mode
+	// Failovers counts changes of curr_active_slave away from a slave
+	// (to another one or to none) since the bond was created.
+	Failovers int
 }
 
 // SlaveStatus is one slave's state at one moment.
@@ -85,6 +88,9 @@ type SlaveStatus struct {
 	Speed            int            // Mb/s or SpeedUnknown
 	Duplex           int            // DuplexHalf, DuplexFull or DuplexUnknown
 	AD               *ADSlaveStatus // nil outside 802.3ad or without aggregator
+	// Counters are the slave's live data-path counters (never nil in a
+	// Registry's snapshots).
+	Counters *SlaveCounters
 	// ADStats are the port's LACPDU and marker counters (BOND_XSTATS_3AD),
 	// nil outside 802.3ad.
 	ADStats *ADStats

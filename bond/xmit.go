@@ -154,12 +154,15 @@ func (b *Bond) rxPass(s *Slave, frame []byte) bool {
 		b.arpRcv(v, s, frame[VnetHdrLen:])
 	}
 	if b.probeFrame(s, frame) {
+		s.counters.countRx(len(frame), true, false)
 		return false
 	}
 	eth := frame[VnetHdrLen:]
 	if s.rxDrop.Load() && (eth[0]&1 != 0 || !s.rxUnicast.Load()) {
+		s.counters.countRx(len(frame), false, true)
 		return false
 	}
+	s.counters.countRx(len(frame), false, false)
 	if a := s.rxLocal.Load(); a != nil && [6]byte(eth[0:6]) == [6]byte(a[0:6]) {
 		copy(eth[0:6], a[6:12])
 	}

@@ -197,10 +197,47 @@ var (
 )
 
 // Open opens the real file (never following a symlink); reads and writes go
-// straight to it.
+// straight to it. The daemon writes as root, so a caller without
+// CAP_NET_ADMIN (who got past the mode bits with CAP_DAC_OVERRIDE) gets
+// EPERM on write, as the kernel's net-sysfs stores (netdev_store) give it.
 func (n *sysNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	rel := n.Path(n.RootData.RootNode.EmbeddedInode())
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY && !readerOf(ctx).NetAdmin {
+		fh, ff, errno := openFd(filepath.Join(n.RootData.Path, rel), flags&^(syscall.O_ACCMODE|syscall.O_TRUNC))
+		if errno != 0 {
+			return nil, 0, errno
+		}
+		return noWrite{fh}, ff, 0
+	}
 	return openFd(filepath.Join(n.RootData.Path, rel), flags)
+}
+
+// noWrite is a real file opened for a caller that may not write it: reads
+// pass through, writes fail with EPERM.
+type noWrite struct{ fs.FileHandle }
+
+var (
+	_ fs.FileReader   = noWrite{}
+	_ fs.FileWriter   = noWrite{}
+	_ fs.FileReleaser = noWrite{}
+)
+
+func (h noWrite) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if r, ok := h.FileHandle.(fs.FileReader); ok {
+		return r.Read(ctx, dest, off)
+	}
+	return nil, syscall.EBADF
+}
+
+func (h noWrite) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	return 0, syscall.EPERM
+}
+
+func (h noWrite) Release(ctx context.Context) syscall.Errno {
+	if r, ok := h.FileHandle.(fs.FileReleaser); ok {
+		return r.Release(ctx)
+	}
+	return 0
 }
 
 // Readlink returns the real link's target, rewritten by sysLinkTarget.

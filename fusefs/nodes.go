@@ -53,6 +53,45 @@ func (f *filesystem) syncedSnapshot(ctx context.Context) *bond.Snapshot {
 	return f.snapshot()
 }
 
+// BondSyncer is implemented by backends that can bring one bond and its
+// slaves up to date with the host (bond.Registry.SyncBond): what a read of
+// one bond's files needs, at a cost that does not grow with the number of
+// bonds.
+type BondSyncer interface {
+	SyncBond(ctx context.Context, name string) error
+}
+
+// syncedFor is syncedSnapshot for what node n shows: the files and
+// directories of one bond or slave bring only that bond and its slaves up
+// to date; bonding_masters and the listings of every bond bring all.
+func (f *filesystem) syncedFor(ctx context.Context, n *node) *bond.Snapshot {
+	bs, ok := f.be.(BondSyncer)
+	if !ok {
+		return f.syncedSnapshot(ctx)
+	}
+	name := ""
+	switch n.kind {
+	case kindOption, kindBonding, kindProcFile:
+		name = n.dev
+	case kindSlaveAttr, kindSlaveDir, kindDev, kindDevAttr:
+		snap := f.snapshot()
+		if snap.Bond(n.dev) != nil {
+			name = n.dev
+		} else if b, _ := snap.Slave(n.dev); b != nil {
+			name = b.Name
+		} else if n.kind == kindDev || n.kind == kindDevAttr {
+			return snap // a device that is neither: nothing to sync
+		}
+	}
+	if name == "" {
+		return f.syncedSnapshot(ctx)
+	}
+	c, cancel := context.WithTimeout(ctx, syncTimeout)
+	_ = bs.SyncBond(c, name)
+	cancel()
+	return f.snapshot()
+}
+
 // Loader is implemented by backends that can be "unloaded", as a kernel
 // without the bonding module: then sys/class/net has no bonding_masters and
 // proc/net has no bonding directory. A backend without it is always loaded.
@@ -403,13 +442,6 @@ func (n *node) target(snap *bond.Snapshot) (string, bool) {
 	return "", false
 }
 
-// callerOf returns the credentials of the FUSE request behind ctx: only root
-// has CAP_NET_ADMIN.
-func callerOf(ctx context.Context) bond.Caller {
-	c, ok := fuse.FromContext(ctx)
-	return bond.Caller{NetAdmin: ok && c.Uid == 0}
-}
-
 // content renders file n for caller c, or fails with ENOENT when it is gone.
 func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errno) {
 	switch n.kind {
@@ -524,7 +556,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if n.kind == kindProcBonding && n.strict() && !n.fsys.seesBonding(ctx) {
 		return fs.NewListDirStream(nil), 0
 	}
-	es, ok := n.children(n.fsys.syncedSnapshot(ctx))
+	es, ok := n.children(n.fsys.syncedFor(ctx, n))
 	if !ok {
 		return nil, syscall.ENOENT
 	}
@@ -580,13 +612,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, syscall.ELOOP
 	}
 	acc := flags & syscall.O_ACCMODE
-	// procfs (unlike kernfs) lets root open its 0444 files for writing; the
+	// procfs (unlike kernfs) lets root open its 0444 files for writing
+	// (the kernel has checked the mode bits: default_permissions); the
 	// write itself then fails with EIO (proc_reg_write without a write op).
-	procRoot := n.kind == kindProcFile && callerOf(ctx).NetAdmin
-	if acc != syscall.O_RDONLY && !n.writable() && !procRoot {
+	if acc != syscall.O_RDONLY && !n.writable() && n.kind != kindProcFile {
 		return nil, 0, syscall.EACCES
 	}
-	snap := n.fsys.syncedSnapshot(ctx)
+	snap := n.fsys.syncedFor(ctx, n)
 	h := &handle{}
 	if acc == syscall.O_WRONLY {
 		// nothing to render; the file must still exist
@@ -595,7 +627,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		}
 		return h, fuse.FOPEN_DIRECT_IO, 0
 	}
-	text, errno := n.content(snap, callerOf(ctx))
+	text, errno := n.content(snap, readerOf(ctx))
 	if errno != 0 {
 		return nil, 0, errno
 	}
@@ -653,8 +685,13 @@ func (n *node) write(ctx context.Context, data []byte) (written uint32, errno sy
 	case kindMasters:
 		err = n.fsys.be.WriteMasters(ctx, string(data))
 	case kindOption:
-		err = n.fsys.be.WriteOption(ctx, n.dev, n.name, string(data), callerOf(ctx))
+		err = n.fsys.be.WriteOption(ctx, n.dev, n.name, string(data), writerOf(ctx))
 	case kindDevAttr:
+		// net-sysfs stores need CAP_NET_ADMIN (netdev_store); the daemon
+		// writes as root
+		if !readerOf(ctx).NetAdmin {
+			return 0, syscall.EPERM
+		}
 		if errno := n.fsys.writeDevAttr(n.dev, n.name, data); errno != 0 {
 			return 0, errno
 		}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,22 +146,48 @@ func startDaemon(t *testing.T, netns string, opts ...string) *daemon {
 // 15 s. The daemon is stopped when the test ends.
 func launchDaemon(t *testing.T, netns string, flags func(dir string) []string, opts []string, ready func(*daemon) (bool, string)) *daemon {
 	t.Helper()
+	return launchDaemonAt(t, netns, "", flags, opts, ready)
+}
+
+// startDaemonAt is startDaemon with the mount at root (which may be a dead
+// mount the daemon must detach).
+func startDaemonAt(t *testing.T, netns, root string, opts ...string) *daemon {
+	t.Helper()
+	return launchDaemonAt(t, netns, root, nil, opts, func(d *daemon) (bool, string) {
+		m := filepath.Join(d.sys, "bonding_masters")
+		_, err := os.Stat(m)
+		return err == nil, m + " did not appear"
+	})
+}
+
+// launchDaemonAt is launchDaemon with the mount at root ("" for one in the
+// temporary directory). Without --state in opts the crash journal goes to
+// the temporary directory too, never to the system's.
+func launchDaemonAt(t *testing.T, netns, root string, flags func(dir string) []string, opts []string, ready func(*daemon) (bool, string)) *daemon {
+	t.Helper()
 	bin := bondingfsBin(t)
 	dir := t.TempDir()
+	given := root != ""
+	if !given {
+		root = filepath.Join(dir, "mnt")
+	}
 	d := &daemon{
-		root: filepath.Join(dir, "mnt"),
+		root: root,
 		klog: filepath.Join(dir, "kernel.log"),
 		out:  filepath.Join(dir, "bondingfs.out"),
 		done: make(chan struct{}),
 	}
 	d.sys = filepath.Join(d.root, "sys/class/net")
 	d.proc = filepath.Join(d.root, "proc/net/bonding")
-	if err := os.MkdirAll(d.root, 0o755); err != nil {
+	if err := os.MkdirAll(d.root, 0o755); err != nil && !given {
 		t.Fatal(err)
 	}
 	args := []string{"serve", "--root", d.root, "--log", d.klog}
 	if flags != nil {
 		args = append(args, flags(dir)...)
+	}
+	if !slices.ContainsFunc(opts, func(o string) bool { return strings.HasPrefix(o, "--state") }) {
+		args = append(args, "--state", filepath.Join(dir, "state"))
 	}
 	if netns != "" {
 		args = append(args, "--netns", netns)

@@ -19,11 +19,18 @@ import (
 //	bondingfs_slave_mii_status{bond,slave,status}        1 for the slave's MII status ("up", "going down", "down", "going back")
 //	bondingfs_slave_active{bond,slave}                   1 when bonding_slave/state is "active"
 //	bondingfs_slave_link_failures_total{bond,slave}      link_failure_count
+//	bondingfs_bond_failovers_total{bond}                 changes of the active slave away from a slave
 //	bondingfs_slave_speed_mbps{bond,slave}               link speed in Mb/s (absent when unknown)
+//	bondingfs_slave_rx_frames_total{bond,slave}          frames received and delivered up the bond
+//	bondingfs_slave_rx_bytes_total{bond,slave}           their bytes
+//	bondingfs_slave_rx_dropped_total{bond,slave}         frames dropped on an inactive slave
+//	bondingfs_slave_rx_probed_total{bond,slave}          frames the receive probe consumed (LACPDUs, ARP replies)
 //	bondingfs_ad_aggregator_ports{bond}                  ports of the active aggregator (802.3ad)
 //	bondingfs_ad_port_aggregator{bond,slave}             aggregator ID of each port (802.3ad)
 //	bondingfs_ad_port_state{bond,slave,side}             LACP state octet of actor/partner (802.3ad)
 //	bondingfs_ad_churned_total{bond,slave,side}          churned count of actor/partner (802.3ad)
+//	bondingfs_ad_lacpdus_total{bond,slave,direction}     LACPDUs received/sent (802.3ad, when the mode counts them)
+//	bondingfs_ad_markers_total{bond,slave,direction,type} Marker and Marker Response PDUs received/sent
 type Collector struct {
 	snap func() *bond.Snapshot
 }
@@ -42,6 +49,13 @@ var (
 	descSlaveActive   = prometheus.NewDesc("bondingfs_slave_active", "1 when bonding_slave/state is active.", []string{"bond", "slave"}, nil)
 	descSlaveFailures = prometheus.NewDesc("bondingfs_slave_link_failures_total", "Link failures of the slave (bonding_slave/link_failure_count).", []string{"bond", "slave"}, nil)
 	descSlaveSpeed    = prometheus.NewDesc("bondingfs_slave_speed_mbps", "Link speed of the slave in Mb/s.", []string{"bond", "slave"}, nil)
+	descFailovers     = prometheus.NewDesc("bondingfs_bond_failovers_total", "Changes of the active slave away from a slave (to another or to none).", []string{"bond"}, nil)
+	descRxFrames      = prometheus.NewDesc("bondingfs_slave_rx_frames_total", "Frames received on the slave and delivered up the bond.", []string{"bond", "slave"}, nil)
+	descRxBytes       = prometheus.NewDesc("bondingfs_slave_rx_bytes_total", "Bytes of the frames received on the slave and delivered up the bond.", []string{"bond", "slave"}, nil)
+	descRxDropped     = prometheus.NewDesc("bondingfs_slave_rx_dropped_total", "Frames received on an inactive slave and dropped.", []string{"bond", "slave"}, nil)
+	descRxProbed      = prometheus.NewDesc("bondingfs_slave_rx_probed_total", "Frames the receive probe consumed (LACPDUs, ARP monitor replies).", []string{"bond", "slave"}, nil)
+	descADLACPDUs     = prometheus.NewDesc("bondingfs_ad_lacpdus_total", "LACPDUs received (rx) or sent (tx) on the port; rx_unknown and rx_illegal count bad Slow Protocols frames.", []string{"bond", "slave", "direction"}, nil)
+	descADMarkers     = prometheus.NewDesc("bondingfs_ad_markers_total", "Marker (type marker) and Marker Response (type response) PDUs received or sent on the port.", []string{"bond", "slave", "direction", "type"}, nil)
 	descADAggPorts    = prometheus.NewDesc("bondingfs_ad_aggregator_ports", "Ports of the bond's active 802.3ad aggregator (bonding/ad_num_ports).", []string{"bond"}, nil)
 	descADPortAgg     = prometheus.NewDesc("bondingfs_ad_port_aggregator", "802.3ad aggregator ID of the port (bonding_slave/ad_aggregator_id).", []string{"bond", "slave"}, nil)
 	descADPortState   = prometheus.NewDesc("bondingfs_ad_port_state", "LACP port state octet of the actor or partner (802.1AX-2014 6.4.2.3).", []string{"bond", "slave", "side"}, nil)
@@ -54,7 +68,8 @@ var miiStates = []string{"up", "going down", "down", "going back"}
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBondInfo, descBondUp, descBondCarrier, descBondSlaves,
 		descActiveSlave, descSlaveMII, descSlaveActive, descSlaveFailures, descSlaveSpeed,
-		descADAggPorts, descADPortAgg, descADPortState, descADChurned} {
+		descADAggPorts, descADPortAgg, descADPortState, descADChurned,
+		descFailovers, descRxFrames, descRxBytes, descRxDropped, descRxProbed, descADLACPDUs, descADMarkers} {
 		ch <- d
 	}
 }
@@ -80,6 +95,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descBondUp, b2f(b.Up), b.Name)
 		gauge(descBondCarrier, b2f(b.Carrier), b.Name)
 		gauge(descBondSlaves, float64(len(b.Slaves)), b.Name)
+		counter(descFailovers, float64(b.Failovers), b.Name)
 		if b.ActiveSlave != "" {
 			gauge(descActiveSlave, 1, b.Name, b.ActiveSlave)
 		}
@@ -91,6 +107,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descSlaveMII, b2f(s.MIIStatus == st), b.Name, s.Name, st)
 			}
 			gauge(descSlaveActive, b2f(s.State == "active"), b.Name, s.Name)
+			counter(descRxFrames, float64(s.RxFrames), b.Name, s.Name)
+			counter(descRxBytes, float64(s.RxBytes), b.Name, s.Name)
+			counter(descRxDropped, float64(s.RxDropped), b.Name, s.Name)
+			counter(descRxProbed, float64(s.RxProbed), b.Name, s.Name)
 			counter(descSlaveFailures, float64(s.LinkFailureCount), b.Name, s.Name)
 			if s.SpeedMbps >= 0 {
 				gauge(descSlaveSpeed, float64(s.SpeedMbps), b.Name, s.Name)
@@ -101,6 +121,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descADPortState, float64(a.Partner.PortState), b.Name, s.Name, "partner")
 				counter(descADChurned, float64(a.ActorChurnCount), b.Name, s.Name, "actor")
 				counter(descADChurned, float64(a.PartnerChurnCount), b.Name, s.Name, "partner")
+			}
+			if st := s.ADStats; st != nil {
+				counter(descADLACPDUs, float64(st.LACPDURx), b.Name, s.Name, "rx")
+				counter(descADLACPDUs, float64(st.LACPDUTx), b.Name, s.Name, "tx")
+				counter(descADLACPDUs, float64(st.LACPDUUnknownRx), b.Name, s.Name, "rx_unknown")
+				counter(descADLACPDUs, float64(st.LACPDUIllegalRx), b.Name, s.Name, "rx_illegal")
+				counter(descADMarkers, float64(st.MarkerRx), b.Name, s.Name, "rx", "marker")
+				counter(descADMarkers, float64(st.MarkerTx), b.Name, s.Name, "tx", "marker")
+				counter(descADMarkers, float64(st.MarkerRespRx), b.Name, s.Name, "rx", "response")
+				counter(descADMarkers, float64(st.MarkerRespTx), b.Name, s.Name, "tx", "response")
+				counter(descADMarkers, float64(st.MarkerUnknownRx), b.Name, s.Name, "rx", "unknown")
 			}
 		}
 	}

@@ -49,6 +49,9 @@ type Bond struct {
 	// read it (see FromSnapshot).
 	Options map[string]string `json:"options"`
 	Slaves  []Slave           `json:"slaves"`
+	// Failovers counts changes of the active slave away from a slave (to
+	// another or to none) since the bond was created.
+	Failovers int `json:"failovers"`
 	// AD is the 802.3ad state; absent outside 802.3ad.
 	AD *AD `json:"ad,omitempty"`
 }
@@ -69,8 +72,21 @@ type Slave struct {
 	SpeedMbps int `json:"speed_mbps"`
 	// Duplex is "full", "half" or "unknown".
 	Duplex string `json:"duplex"`
+	// RxFrames and RxBytes count frames received on the slave and
+	// delivered up the bond; RxDropped those dropped because the slave is
+	// inactive, RxProbed those the receive probe consumed (LACPDUs, ARP
+	// monitor replies). Since the slave was enslaved; bytes without the vnet
+	// header. The slave's transmit counters are the kernel's
+	// (/sys/class/net/<slave>/statistics/tx_*).
+	RxFrames  uint64 `json:"rx_frames"`
+	RxBytes   uint64 `json:"rx_bytes"`
+	RxDropped uint64 `json:"rx_dropped"`
+	RxProbed  uint64 `json:"rx_probed"`
 	// AD is this port's 802.3ad state; absent outside 802.3ad.
 	AD *ADPort `json:"ad,omitempty"`
+	// ADStats are the port's LACPDU and Marker counters; absent outside
+	// 802.3ad.
+	ADStats *ADPortStats `json:"ad_stats,omitempty"`
 }
 
 // AD is a bond's 802.3ad state.
@@ -99,6 +115,19 @@ type ADPort struct {
 	PartnerChurnCount int        `json:"partner_churned_count"`
 	Actor             ADPortInfo `json:"actor"`
 	Partner           ADPortInfo `json:"partner"`
+}
+
+// ADPortStats are one port's Slow Protocols counters (bond_3ad_stats).
+type ADPortStats struct {
+	LACPDURx        uint64 `json:"lacpdu_rx"`
+	LACPDUTx        uint64 `json:"lacpdu_tx"`
+	LACPDUUnknownRx uint64 `json:"lacpdu_unknown_rx"`
+	LACPDUIllegalRx uint64 `json:"lacpdu_illegal_rx"`
+	MarkerRx        uint64 `json:"marker_rx"`
+	MarkerTx        uint64 `json:"marker_tx"`
+	MarkerRespRx    uint64 `json:"marker_response_rx"`
+	MarkerRespTx    uint64 `json:"marker_response_tx"`
+	MarkerUnknownRx uint64 `json:"marker_unknown_rx"`
 }
 
 // ADPortInfo is one side of a port's operational information. PortState is
@@ -163,6 +192,7 @@ func fromBond(b *bond.BondStatus, c bond.Caller) Bond {
 		PrimarySlave: b.PrimarySlave,
 		Options:      map[string]string{},
 		Slaves:       make([]Slave, 0, len(b.Slaves)),
+		Failovers:    b.Failovers,
 	}
 	for _, o := range bond.Options {
 		if o.Show == nil {
@@ -203,6 +233,9 @@ func fromSlave(s *bond.SlaveStatus) Slave {
 	if s.Active {
 		out.State = "active"
 	}
+	if c := s.Counters; c != nil {
+		out.RxFrames, out.RxBytes, out.RxDropped, out.RxProbed = c.RxFrames(), c.RxBytes(), c.RxDropped(), c.RxProbed()
+	}
 	if s.Speed == bond.SpeedUnknown {
 		out.SpeedMbps = -1
 	}
@@ -216,6 +249,11 @@ func fromSlave(s *bond.SlaveStatus) Slave {
 			Actor:             portInfo(a.Actor),
 			Partner:           portInfo(a.Partner),
 		}
+	}
+	if st := s.ADStats; st != nil {
+		out.ADStats = &ADPortStats{LACPDURx: st.LACPDURx, LACPDUTx: st.LACPDUTx, LACPDUUnknownRx: st.LACPDUUnknownRx,
+			LACPDUIllegalRx: st.LACPDUIllegalRx, MarkerRx: st.MarkerRx, MarkerTx: st.MarkerTx,
+			MarkerRespRx: st.MarkerRespRx, MarkerRespTx: st.MarkerRespTx, MarkerUnknownRx: st.MarkerUnknownRx}
 	}
 	return out
 }

@@ -41,7 +41,7 @@ func testSnapshot() *bond.Snapshot {
 	return &bond.Snapshot{Bonds: []*bond.BondStatus{
 		{
 			Name: "bond0", Index: 7, Params: ab, Up: true, Carrier: true,
-			HWAddr: mac("02:00:00:00:00:01"), MTU: 1500, ActiveSlave: "eth0", PrimarySlave: "eth0",
+			HWAddr: mac("02:00:00:00:00:01"), MTU: 1500, ActiveSlave: "eth0", PrimarySlave: "eth0", Failovers: 3,
 			Slaves: []bond.SlaveStatus{
 				{Name: "eth0", Index: 3, Link: bond.LinkUp, Active: true, PermHWAddr: mac("02:00:00:00:00:01"), Speed: 10000, Duplex: bond.DuplexFull},
 				{Name: "eth1", Index: 4, Link: bond.LinkDown, LinkFailureCount: 1, PermHWAddr: mac("02:00:00:00:00:02"), Speed: bond.SpeedUnknown, Duplex: bond.DuplexUnknown},
@@ -57,7 +57,8 @@ func testSnapshot() *bond.Snapshot {
 					AD: &bond.ADSlaveStatus{AggregatorID: 1, ActorOperState: 63, PartnerOperState: 63,
 						ActorChurnState: "none", PartnerChurnState: "none", ActorChurnCount: 1,
 						Actor:   bond.ADPortInfo{SystemPriority: 65535, System: mac("02:00:00:00:00:03"), Key: 15, PortPriority: 255, PortNumber: 1, PortState: 63},
-						Partner: bond.ADPortInfo{SystemPriority: 65535, System: mac("02:00:00:00:01:03"), Key: 15, PortPriority: 255, PortNumber: 1, PortState: 63}}},
+						Partner: bond.ADPortInfo{SystemPriority: 65535, System: mac("02:00:00:00:01:03"), Key: 15, PortPriority: 255, PortNumber: 1, PortState: 63}},
+					ADStats: &bond.ADStats{LACPDURx: 12, LACPDUTx: 13, MarkerRx: 1, MarkerRespTx: 1}},
 			},
 		},
 	}}
@@ -173,4 +174,12 @@ func TestMetricsScrape(t *testing.T) {
 	v, _ = value("bondingfs_ad_aggregator_ports", map[string]string{"bond": "bond1"})
 	require.Equal(t, 1.0, v)
 	require.Equal(t, "counter", strings.ToLower(fams["bondingfs_slave_link_failures_total"].GetType().String()))
+	v, _ = value("bondingfs_bond_failovers_total", map[string]string{"bond": "bond0"})
+	require.Equal(t, 3.0, v)
+	v, _ = value("bondingfs_ad_lacpdus_total", map[string]string{"bond": "bond1", "slave": "eth2", "direction": "tx"})
+	require.Equal(t, 13.0, v)
+	v, _ = value("bondingfs_ad_markers_total", map[string]string{"bond": "bond1", "slave": "eth2", "direction": "tx", "type": "response"})
+	require.Equal(t, 1.0, v)
+	_, ok = value("bondingfs_slave_rx_frames_total", map[string]string{"bond": "bond0", "slave": "eth0"})
+	require.True(t, ok)
 }

@@ -8,7 +8,7 @@ import (
 
 // WriteText writes the human summary of r to w: one block per bond with its
 // mode, carrier, monitor settings and active slave, then one line per slave
-// (state, link, speed, link failures) and, in 802.3ad, the aggregator and
+// (state, link, speed, link failures, receive counters) and, in 802.3ad, the aggregator and
 // each port's partner. The layout follows `ovs-appctl bond/show`; it is for
 // people and may change, unlike the JSON document.
 func WriteText(w io.Writer, r Report) error {
@@ -29,7 +29,7 @@ func WriteText(w io.Writer, r Report) error {
 		if p := bd.Options["xmit_hash_policy"]; p != "" && usesHash(bd.ModeID) {
 			fmt.Fprintf(&b, "xmit_hash_policy: %s\n", word(p))
 		}
-		fmt.Fprintf(&b, "active slave: %s\n", orNone(bd.ActiveSlave))
+		fmt.Fprintf(&b, "active slave: %s (%d failovers)\n", orNone(bd.ActiveSlave), bd.Failovers)
 		if bd.Options["primary"] != "" {
 			fmt.Fprintf(&b, "primary: %s (primary_reselect %s)\n", bd.Options["primary"], word(bd.Options["primary_reselect"]))
 		}
@@ -53,6 +53,8 @@ func WriteText(w io.Writer, r Report) error {
 			fmt.Fprintf(&b, "\nslave %s: %s\n", s.Name, s.State)
 			fmt.Fprintf(&b, "  link %s, %s, %s duplex, %d link failures, perm_hwaddr %s\n",
 				s.MIIStatus, speed, s.Duplex, s.LinkFailureCount, orNone(s.PermHWAddr))
+			fmt.Fprintf(&b, "  rx %d frames, %d bytes delivered, %d dropped (inactive), %d to the probe\n",
+				s.RxFrames, s.RxBytes, s.RxDropped, s.RxProbed)
 			if a := s.AD; a != nil {
 				fmt.Fprintf(&b, "  aggregator %d, actor state 0x%02x, partner %s state 0x%02x, churn %s/%s\n",
 					a.AggregatorID, a.Actor.PortState, orNone(a.Partner.System), a.Partner.PortState,

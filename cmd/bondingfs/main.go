@@ -11,9 +11,10 @@ import (
 
 const usage = `usage:
   bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths]
-                  [--ctl PATH] [--unloaded] [module options...]
+                  [--ctl PATH] [--unloaded] [--state DIR] [--metrics ADDR] [module options...]
   bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [module options...] -- CMD [ARGS...]
   bondingfs modprobe [-r] [--ctl PATH] [module options...]
+  bondingfs status [--json] [--ctl PATH] [BOND...]
   bondingfs check-config PATH...
   bondingfs help
 
@@ -47,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCheckConfig(args[1:], stdout, stderr)
 	case "modprobe":
 		return runModprobe(args[1:], stdout, stderr)
+	case "status":
+		return runStatus(args[1:], stdout, stderr)
 	case reaperCmd:
 		return runReaper(args[1:])
 	case "help", "-h", "--help":

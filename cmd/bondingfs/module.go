@@ -15,6 +15,7 @@ import (
 
 	"bondingfs/bond"
 	"bondingfs/bond/modparams"
+	"bondingfs/status"
 )
 
 // DefaultCtl is the control socket of the system's daemon (bondingfs.service).
@@ -29,6 +30,7 @@ type moduleState struct {
 	log    func(string)
 	mu     sync.Mutex // serialises load and unload
 	loaded atomic.Bool
+	rec    *recorder // the crash journal, or nil
 }
 
 // moduleRegistry is what loading and unloading needs of *bond.Registry.
@@ -72,7 +74,26 @@ func (m *moduleState) load(ctx context.Context, args []string) (loadResult, erro
 			m.log(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
 		}
 	}
+	if m.rec != nil {
+		m.rec.setModule(true, args)
+	}
 	return loadDone, nil
+}
+
+// reload loads the module again with the options a daemon that died had
+// loaded it with, without creating bonds (the journal restores those).
+func (m *moduleState) reload(ctx context.Context, args []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mc, err := modparams.Parse(args, func(string) {})
+	if err != nil {
+		return syscall.EINVAL
+	}
+	if err := m.reg.SetDefaults(ctx, mc.Params); err != nil {
+		return err
+	}
+	m.loaded.Store(true)
+	return nil
 }
 
 // unload deletes every bond as rmmod does and leaves the module unloaded.
@@ -84,14 +105,18 @@ func (m *moduleState) unload(ctx context.Context) error {
 		return syscall.ENOENT
 	}
 	m.loaded.Store(false)
-	return m.reg.DeleteAllBonds(ctx)
+	err := m.reg.DeleteAllBonds(ctx)
+	if m.rec != nil {
+		m.rec.setModule(false, nil)
+	}
+	return err
 }
 
 // ctlRequest and ctlReply are one exchange on the control socket: one JSON
 // object per line each way.
 type ctlRequest struct {
-	Op   string   `json:"op"` // "load", "unload" or "status"
-	Args []string `json:"args,omitempty"`
+	Op   string   `json:"op"`             // "load", "unload", "status" or "report"
+	Args []string `json:"args,omitempty"` // load: module options; report: bond names (none: all)
 }
 
 type ctlReply struct {
@@ -99,6 +124,10 @@ type ctlReply struct {
 	Already bool   `json:"already,omitempty"` // load: it was loaded before
 	Errno   int    `json:"errno,omitempty"`   // 0 on success
 	Error   string `json:"error,omitempty"`
+	// Report is the answer to "report": the status document of
+	// `bondingfs status --json`; Missing the names asked for that are no bond.
+	Report  *status.Report `json:"report,omitempty"`
+	Missing []string       `json:"missing,omitempty"`
 }
 
 // ctlServer serves the control socket of one daemon.
@@ -106,12 +135,13 @@ type ctlServer struct {
 	ln   *net.UnixListener
 	path string
 	m    *moduleState
+	snap func() *bond.Snapshot
 	wg   sync.WaitGroup
 }
 
 // listenCtl listens on path. A socket file nobody answers on (left by a
 // daemon that died) is replaced; a live one is EADDRINUSE.
-func listenCtl(path string, m *moduleState) (*ctlServer, error) {
+func listenCtl(path string, m *moduleState, snap func() *bond.Snapshot) (*ctlServer, error) {
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
 		return nil, fmt.Errorf("control socket %s: another daemon serves it: %w", path, syscall.EADDRINUSE)
@@ -125,7 +155,7 @@ func listenCtl(path string, m *moduleState) (*ctlServer, error) {
 	}
 	_ = os.Chmod(path, 0o600)
 	ln.SetUnlinkOnClose(true)
-	s := &ctlServer{ln: ln, path: path, m: m}
+	s := &ctlServer{ln: ln, path: path, m: m, snap: snap}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -158,7 +188,13 @@ func (s *ctlServer) serve(c *net.UnixConn) {
 	sc := bufio.NewScanner(c)
 	enc := json.NewEncoder(c)
 	for sc.Scan() {
-		if enc.Encode(s.m.handle(sc.Bytes())) != nil {
+		rep := s.m.handle(sc.Bytes())
+		var req ctlRequest
+		if rep.Errno == int(syscall.EINVAL) && json.Unmarshal(sc.Bytes(), &req) == nil && req.Op == "report" && s.snap != nil {
+			r, missing := status.FromSnapshot(s.snap(), bond.Caller{NetAdmin: true}, req.Args...)
+			rep = ctlReply{Loaded: s.m.Loaded(), Report: &r, Missing: missing}
+		}
+		if enc.Encode(rep) != nil {
 			return
 		}
 	}

@@ -118,12 +118,12 @@ func TestModuleLoadUnload(t *testing.T) {
 func TestModprobeThroughControlSocket(t *testing.T) {
 	m, reg, _ := newModule(t)
 	ctl := filepath.Join(t.TempDir(), "ctl")
-	srv, err := listenCtl(ctl, m)
+	srv, err := listenCtl(ctl, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.close()
-	if _, err := listenCtl(ctl, m); err == nil || !strings.Contains(err.Error(), "another daemon") {
+	if _, err := listenCtl(ctl, m, nil); err == nil || !strings.Contains(err.Error(), "another daemon") {
 		t.Errorf("a second listener on a live socket: %v", err)
 	}
 	modprobe := func(args ...string) (int, string) {

@@ -19,6 +19,7 @@ import (
 	"bondingfs/compat"
 	"bondingfs/fusefs"
 	"bondingfs/internal/netdev"
+	"bondingfs/internal/state"
 )
 
 type multiFlag []string
@@ -46,7 +47,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	logPath := fs.String("log", "", "append kernel log lines to this file (default stderr)")
 	realPaths := fs.Bool("real-paths", false, "also serve the tree at /sys/class/net and /proc/net of this mount namespace until exit")
 	unloaded := fs.Bool("unloaded", false, "start with the module unloaded (no bonding_masters) until `bondingfs modprobe` loads it")
-	ctlPath := fs.String("ctl", "", "serve the control socket of `bondingfs modprobe` at this path (e.g. "+DefaultCtl+")")
+	ctlPath := fs.String("ctl", "", "serve the control socket of `bondingfs modprobe` and `bondingfs status` at this path (e.g. "+DefaultCtl+")")
+	stateDir := fs.String("state", "", "keep the crash journal in this directory (default "+DefaultStateDir+"/<root>[@<netns>]; \"none\" for none): after an unclean exit the next start restores every bond")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics (ADDR: host:port or :port, loopback when no host is given)")
 	var configs multiFlag
 	fs.Var(&configs, "config", "legacy configuration file or directory to apply at start (repeatable)")
 	fs.Usage = func() {
@@ -137,10 +140,40 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer host.Close()
+	// The crash journal: what a daemon that died left is restored below.
+	if *stateDir == "" {
+		*stateDir = defaultStateDir(*root, *nsName)
+	} else if *stateDir == "none" {
+		*stateDir = ""
+	}
+	var rec *recorder
+	var prev *state.State
+	if *stateDir != "" {
+		lock, err := lockJournal(*stateDir, lockWait)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
+			return 1
+		}
+		defer lock.Close()
+		var j *state.Journal
+		if j, prev = openJournal(*stateDir, klog.line); j != nil {
+			rec = newRecorder(j, klog.line)
+		}
+	}
+	restoreStart := time.Now()
+	if prev != nil {
+		// the slaves first: the stale isolation goes with ResetIsolation,
+		// their disable_ipv6 values only with the journal
+		restoreSlaves(host, prev, klog.line)
+	}
 	// chains a crashed daemon left would keep dropping the slaves' traffic
 	_ = host.ResetIsolation()
 
-	reg := bond.NewRegistry(bond.Config{Host: host, Log: klog.line, Defaults: mc.Params})
+	cfg := bond.Config{Host: host, Log: klog.line, Defaults: mc.Params}
+	if rec != nil {
+		cfg.Journal = rec.change
+	}
+	reg := bond.NewRegistry(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := reg.Start(); err != nil {
@@ -148,8 +181,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer reg.Close()
-	module := &moduleState{reg: reg, log: klog.line}
+	module := &moduleState{reg: reg, log: klog.line, rec: rec}
 	module.loaded.Store(!*unloaded)
+	if *unloaded && prev != nil && prev.Loaded {
+		if err := module.reload(ctx, prev.ModuleOptions); err != nil {
+			klog.line(fmt.Sprintf("bondingfs: restore: module options %q: %v", prev.ModuleOptions, err))
+		}
+	}
 	for i := 0; i < mc.MaxBonds; i++ {
 		if err := reg.CreateBond(ctx, fmt.Sprintf("bond%d", i)); err != nil {
 			klog.line(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
@@ -160,24 +198,55 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		}
 	}
+	if prev != nil {
+		rctx, rcancel := context.WithTimeout(ctx, restoreTimeout)
+		restore(rctx, reg, host, prev, klog.line)
+		rcancel()
+		klog.line(fmt.Sprintf("bondingfs: restored %d bonds from %s in %d ms", len(reg.Snapshot().Bonds), *stateDir, time.Since(restoreStart).Milliseconds()))
+	}
+	if rec != nil {
+		rec.j.Apply(func(s *state.State) {
+			s.Clean = false
+			s.Loaded = module.Loaded()
+			if !*unloaded {
+				s.ModuleOptions = modArgs
+			}
+		})
+		rec.flush()
+		go rec.run()
+		rec.watchAddrs(host, reg)
+		// the addresses of bonds that exist now
+		for _, b := range reg.Snapshot().Bonds {
+			if as, err := host.Addrs(b.Index); err == nil {
+				name := b.Name
+				rec.j.Apply(func(s *state.State) {
+					if sb := s.Bond(name); sb != nil {
+						sb.Addrs = as
+					}
+				})
+			}
+		}
+		rec.flush()
+	}
 
 	dir, err := filepath.Abs(*root)
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
+	removeStaleMount(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
-	srv, err := fusefs.Mount(dir, moduleBackend{reg, module}, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns})
+	srv, err := fusefs.Mount(dir, moduleBackend{reg, module, rec}, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns})
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: mount %s: %v\n", dir, err)
 		return 1
 	}
 	// A reaper process unmounts dir (and the real paths) if this process
 	// dies without doing so (a crash, SIGKILL), so no dead mount is left.
-	stopReaper := startReaper(dir, *realPaths, stderr)
+	stopReaper := startReaper(reaperArgs{dir: dir, realPaths: *realPaths, stateDir: *stateDir, netns: nsPath}, stderr)
 	if *realPaths {
 		if err := installRealPaths(dir); err != nil {
 			fmt.Fprintf(stderr, "bondingfs: --real-paths: %v\n", err)
@@ -187,7 +256,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *ctlPath != "" {
-		ctl, err := listenCtl(*ctlPath, module)
+		ctl, err := listenCtl(*ctlPath, module, reg.Snapshot)
 		if err != nil {
 			fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 			if *realPaths {
@@ -198,6 +267,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer ctl.close()
+	}
+	if *metricsAddr != "" {
+		ms, err := serveMetrics(*metricsAddr, reg, sysfsPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs: --metrics: %v\n", err)
+			if *realPaths {
+				removeRealPaths(dir)
+			}
+			unmount(srv, dir)
+			stopReaper()
+			return 1
+		}
+		defer ms.Close()
 	}
 	sdNotify("READY=1")
 
@@ -214,15 +296,57 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		removeRealPaths(dir)
 	}
 	unmount(srv, dir)
+	// a clean stop: the bonds vanish as with rmmod, and the journal says so
+	reg.Close()
+	if rec != nil {
+		rec.close()
+		rec.markClean()
+	}
 	stopReaper()
 	return 0
 }
 
 // moduleBackend is the registry as fusefs sees it, with the module's
-// loaded state (fusefs.Loader).
+// loaded state (fusefs.Loader) and the crash journal: a write returns only
+// once the change it made is journaled.
 type moduleBackend struct {
 	*bond.Registry
 	*moduleState
+	rec *recorder
+}
+
+// WriteMasters implements fusefs.Backend.
+func (b moduleBackend) WriteMasters(ctx context.Context, data string) error {
+	err := b.Registry.WriteMasters(ctx, data)
+	if b.rec != nil {
+		b.rec.flush()
+	}
+	return err
+}
+
+// WriteOption implements fusefs.Backend.
+func (b moduleBackend) WriteOption(ctx context.Context, bondName, option, data string, c bond.Caller) error {
+	err := b.Registry.WriteOption(ctx, bondName, option, data, c)
+	if b.rec != nil {
+		b.rec.flush()
+	}
+	return err
+}
+
+// removeStaleMount lazily detaches dead FUSE mounts at dir (a daemon and its
+// reaper both killed: the connection is gone, every access fails with
+// ENOTCONN), so that the new mount does not fail on them.
+func removeStaleMount(dir string) {
+	for range 16 {
+		var st syscall.Statfs_t
+		err := syscall.Statfs(dir, &st)
+		if err == nil || !errors.Is(err, syscall.ENOTCONN) {
+			return
+		}
+		if syscall.Unmount(dir, syscall.MNT_DETACH) != nil {
+			return
+		}
+	}
 }
 
 // netnsInode returns the inode number of the network namespace at nsPath

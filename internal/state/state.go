@@ -57,6 +57,10 @@ type Bond struct {
 	Slaves []Slave `json:"slaves,omitempty"`
 	// ActiveSlave is curr_active_slave ("" when none).
 	ActiveSlave string `json:"active_slave,omitempty"`
+	// Addrs are the addresses configured on the bond device, as CIDR
+	// strings ("192.0.2.1/24"; IPv6 link-local ones left out): the bond's
+	// TAP device, and with it its addresses, vanishes with the daemon.
+	Addrs []string `json:"addrs,omitempty"`
 }
 
 // Option is one option as last written.
@@ -126,7 +130,7 @@ func (b *Bond) Option(name string) (string, bool) {
 // AddSlave records an enslaved interface at the end of the enslave order
 // (replacing an earlier record of the same name).
 func (b *Bond) AddSlave(sl Slave) {
-	b.DelSlave(sl.Name)
+	b.Slaves = slices.DeleteFunc(b.Slaves, func(s Slave) bool { return s.Name == sl.Name })
 	b.Slaves = append(b.Slaves, sl)
 }
 
@@ -158,18 +162,26 @@ func (s *State) Clone() State {
 	for i, b := range s.Bonds {
 		b.Options = slices.Clone(b.Options)
 		b.Slaves = slices.Clone(b.Slaves)
+		b.Addrs = slices.Clone(b.Addrs)
 		c.Bonds[i] = b
 	}
 	return c
 }
 
 // Journal is the journal file in one directory. Its methods are safe for
-// concurrent use; Update serialises writers.
+// concurrent use; Update and Flush serialise writers.
+//
+// Apply changes the state in memory only (cheap: it may be called where
+// blocking is not allowed, such as the engine's control goroutine), Flush
+// writes what Apply changed; writers that come together share one write.
 type Journal struct {
 	dir string
 
-	mu  sync.Mutex
-	cur State
+	wmu     sync.Mutex // serialises file writes
+	mu      sync.Mutex // guards cur and gen
+	cur     State
+	gen     uint64 // bumped by every Apply
+	written uint64 // the gen last written (under wmu)
 }
 
 // ErrVersion is returned by Open (wrapped) for a journal of another format
@@ -216,11 +228,38 @@ func (j *Journal) State() State {
 // before returning. If the write fails, the in-memory state keeps fn's
 // change (the next successful write carries it) and the error is returned.
 func (j *Journal) Update(fn func(s *State)) error {
+	j.Apply(fn)
+	return j.Flush()
+}
+
+// Apply applies fn to the in-memory state without writing it; fn must not
+// block. The next Flush writes it.
+func (j *Journal) Apply(fn func(s *State)) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	fn(&j.cur)
-	j.cur.Version = Version
-	return j.write(&j.cur)
+	j.gen++
+	j.mu.Unlock()
+}
+
+// Flush writes the state atomically if Apply changed it since the last
+// write, and returns once every change applied before the call is on disk.
+func (j *Journal) Flush() error {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	j.mu.Lock()
+	if j.gen == j.written && j.written != 0 {
+		j.mu.Unlock()
+		return nil
+	}
+	g := j.gen
+	s := j.cur.Clone()
+	j.mu.Unlock()
+	s.Version = Version
+	if err := j.write(&s); err != nil {
+		return err
+	}
+	j.written = g
+	return nil
 }
 
 // write stores s atomically: temporary file, fsync, rename, fsync of the

@@ -1,0 +1,90 @@
+package bond
+
+import (
+	"net"
+	"strings"
+)
+
+// ChangeKind is what a Change records.
+type ChangeKind uint8
+
+// The changes Config.Journal receives.
+const (
+	ChangeCreate  ChangeKind = iota + 1 // bond Bond created (bonding_masters, max_bonds)
+	ChangeDelete                        // bond Bond deleted (bonding_masters, ip link del, rmmod)
+	ChangeOption                        // Option of Bond set to Value, as written (arp_ip_target: the resulting list)
+	ChangeEnslave                       // Slave enslaved to Bond, with what it gets back on release
+	ChangeRelease                       // slave Name released from Bond
+	ChangeActive                        // curr_active_slave of Bond is now Name ("" for none)
+	ChangeUp                            // the bond device's IFF_UP is now Up
+	ChangeMAC                           // the bond's MAC was set from outside (ip link set address) to MAC
+	ChangeRename                        // the bond (Name "") or its slave Name was renamed to NewName
+)
+
+// SlaveOrigin is what an enslaved interface had before it was enslaved,
+// which it gets back on release (bond_release restores the MAC and MTU, the
+// engine also its up state and its isolation).
+type SlaveOrigin struct {
+	Name    string
+	IfIndex int
+	PermMAC net.HardwareAddr
+	MTU     int
+	Up      bool
+	// DisableIPv6 is net.ipv6.conf.<if>.disable_ipv6 before enslaving ("" if
+	// unknown) and NftChain the isolating netdev ingress chain ("" if none),
+	// when the Port reports them (PortOrigins).
+	DisableIPv6 string
+	NftChain    string
+}
+
+// PortOrigins is implemented by Ports that can tell what their isolation
+// changed: the previous disable_ipv6 value and the nftables chain's name.
+type PortOrigins interface {
+	Origins() (disableIPv6, nftChain string)
+}
+
+// Change is one accepted change, as the daemon's crash journal records it
+// (internal/state). Only the fields of its Kind are set.
+type Change struct {
+	Kind    ChangeKind
+	Bond    string
+	Option  string
+	Value   string
+	Slave   SlaveOrigin
+	Name    string
+	NewName string
+	Up      bool
+	MAC     net.HardwareAddr
+}
+
+// journal hands c to Config.Journal (control goroutine; the hook must only
+// record, never block).
+func (r *Registry) journal(c Change) {
+	if r.cfg.Journal != nil {
+		r.cfg.Journal(c)
+	}
+}
+
+// journalOption records a successful write of text to option o.
+func (b *Bond) journalOption(o *Option, text string) {
+	switch o.Name {
+	case "slaves", "active_slave":
+		return // recorded as ChangeEnslave/ChangeRelease and ChangeActive
+	case "arp_ip_target":
+		var l []string
+		for _, a := range b.params.ArpTargets {
+			l = append(l, a.String())
+		}
+		text = strings.Join(l, " ")
+	}
+	b.reg.journal(Change{Kind: ChangeOption, Bond: b.name, Option: o.Name, Value: text})
+}
+
+// journalEnslave records s, just enslaved, with its origins.
+func (b *Bond) journalEnslave(s *Slave, up bool) {
+	o := SlaveOrigin{Name: s.name, IfIndex: s.index, PermMAC: append(net.HardwareAddr(nil), s.permHWAddr...), MTU: s.origMTU, Up: up}
+	if p, ok := s.port.(PortOrigins); ok {
+		o.DisableIPv6, o.NftChain = p.Origins()
+	}
+	b.reg.journal(Change{Kind: ChangeEnslave, Bond: b.name, Slave: o})
+}
