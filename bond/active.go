@@ -233,6 +233,7 @@ func (b *Bond) failOverMAC(n, old *Slave) {
 		if n == nil || len(n.arp.mac) != 6 {
 			return
 		}
+		b.masterWritten()
 		if err := h.SetHWAddr(b.index, n.arp.mac); err != nil {
 			b.SlaveLogf(n.name, "Error %d setting bond MAC from slave", int(ErrnoOf(err)))
 			return

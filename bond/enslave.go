@@ -76,6 +76,7 @@ func (b *Bond) Enslave(name string) error {
 	oldBondMAC := append(net.HardwareAddr(nil), b.hwaddr...)
 	oldMacSet := b.macSet
 	if len(b.slaves) == 0 && !b.macSet && len(li.HWAddr) == 6 {
+		b.masterWritten()
 		if err := h.SetHWAddr(b.index, li.HWAddr); err != nil {
 			return errnoOr(err, syscall.EINVAL)
 		}
@@ -84,6 +85,7 @@ func (b *Bond) Enslave(name string) error {
 	}
 	undoBondMAC := func() {
 		if !oldMacSet && b.macSet {
+			b.masterWritten()
 			_ = h.SetHWAddr(b.index, oldBondMAC)
 			b.hwaddr, b.macSet = oldBondMAC, false
 		}
@@ -316,6 +318,7 @@ func (b *Bond) randomHWAddr() {
 	mac := make(net.HardwareAddr, 6)
 	_, _ = crand.Read(mac)
 	mac[0] = mac[0]&^1 | 2 // unicast, locally administered
+	b.masterWritten()
 	if err := b.reg.cfg.Host.SetHWAddr(b.index, mac); err != nil {
 		return
 	}

@@ -96,6 +96,13 @@ func (r *Registry) readSpeed(f *fetched) {
 // newer reports whether a host read with sequence number seq is newer than
 // the last one applied to the link (*last), and records it; seq 0 (state
 // that was not read, such as a deletion) always applies.
+// masterWritten is called just before the engine itself writes the bond
+// device's state (its MAC): host reads of the device that started before
+// carry an older state and are ignored (newer), so an event read before the
+// write but handled after it never undoes the engine's own change (the
+// write's own netlink event brings a fresh read). Control goroutine only.
+func (b *Bond) masterWritten() { b.linkSeq = b.reg.readSeq.Add(1) }
+
 func newer(last *uint64, seq uint64) bool {
 	if seq == 0 {
 		return true
@@ -148,6 +155,7 @@ func (r *Registry) masterEvent(b *Bond, ev LinkEvent, seq uint64) {
 		// bond_set_mac_address ignores a new address with fail_over_mac in
 		// active-backup (and succeeds); dev_set_mac_address still marks
 		// it set, so the next first slave does not give its own
+		b.masterWritten()
 		_ = r.cfg.Host.SetHWAddr(b.index, b.hwaddr)
 		b.macSet = true
 	} else if len(li.HWAddr) == 6 && !bytes.Equal(li.HWAddr, b.hwaddr) {
