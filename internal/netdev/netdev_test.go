@@ -787,26 +787,7 @@ func TestThreadsStayHome(t *testing.T) {
 // sockets the frame untagged and the tag in PACKET_AUXDATA); an untagged
 // frame is unchanged.
 func TestPortRestoresVLANTag(t *testing.T) {
-	p := newPair(t)
-	port, err := p.h.OpenPort(p.link(t, "eth0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer port.Close()
-	hb, err := NewHost(p.b.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hb.Close()
-	p0li, err := hb.LinkByName("p0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p0, err := hb.OpenPort(p0li)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p0.Close()
+	p, port, p0 := openPortPair(t)
 	dst := p.link(t, "eth0").HWAddr
 	frame := func(tag bool, marker byte) []byte {
 		b := make([]byte, bond.VnetHdrLen, 100)
@@ -1020,26 +1001,7 @@ func TestRequeueDropped(t *testing.T) {
 // frame's 802.1Q tag back as ReadFrame does, frame by frame within a batch,
 // and reads a batch without allocating.
 func TestPortBatchRestoresVLANTag(t *testing.T) {
-	p := newPair(t)
-	port, err := p.h.OpenPort(p.link(t, "eth0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer port.Close()
-	hb, err := NewHost(p.b.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hb.Close()
-	p0li, err := hb.LinkByName("p0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p0, err := hb.OpenPort(p0li)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p0.Close()
+	p, port, p0 := openPortPair(t)
 	dst := p.link(t, "eth0").HWAddr
 	frame := func(tag bool, marker byte) []byte {
 		b := make([]byte, bond.VnetHdrLen, 100)
@@ -1100,4 +1062,31 @@ func TestPortBatchRestoresVLANTag(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("ReadBatch: %v allocations per call", n)
 	}
+}
+
+// openPortPair opens AF_PACKET ports on both ends of a new veth pair: eth0
+// in namespace a and p0 in namespace b. They are closed when the test ends.
+func openPortPair(t *testing.T) (p *pair, eth0, p0 bond.Port) {
+	t.Helper()
+	p = newPair(t)
+	eth0, err := p.h.OpenPort(p.link(t, "eth0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eth0.Close() })
+	hb, err := NewHost(p.b.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hb.Close() })
+	p0li, err := hb.LinkByName("p0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, err = hb.OpenPort(p0li)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p0.Close() })
+	return p, eth0, p0
 }
