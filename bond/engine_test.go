@@ -397,6 +397,62 @@ func testSyncAppliesPendingHostChanges(t *testing.T, dump bool) {
 	assert.Empty(t, e.Log.Take())
 }
 
+// TestSyncSkipsWhenEventsInSync: with a host that can tell its link event
+// stream is drained (LinkEventBarrier), Sync and SyncBond read nothing once
+// every event is applied, and read the links while one is queued (in the
+// socket) or delivered but not yet applied.
+func TestSyncSkipsWhenEventsInSync(t *testing.T) {
+	e := bondtest.New(t, bond.DefaultParams(), "eth0", "eth1")
+	e.Host.ListLinks = true
+	e.Host.EventBarrier = true
+	enslave(t, e, "eth0", "eth1")
+	e.Settle()
+	e.Log.Take()
+	ctx := context.Background()
+
+	// drained: nothing is read
+	calls, skips := e.Host.ListCalls, e.Reg.LoopStats().SyncsSkipped
+	require.True(t, bond.InSync(e.Reg))
+	require.NoError(t, e.Reg.Sync(ctx))
+	require.NoError(t, e.Reg.SyncBond(ctx, "bond0"))
+	assert.Equal(t, calls, e.Host.ListCalls, "an in-sync Sync reads no dump")
+	assert.Equal(t, skips+2, e.Reg.LoopStats().SyncsSkipped)
+
+	// an event still queued: Sync reads the links and applies the change
+	e.Host.PauseEvents(true)
+	_, ok := e.Host.Delete("eth1", true)
+	require.True(t, ok)
+	assert.False(t, bond.InSync(e.Reg))
+	require.NoError(t, e.Reg.Sync(ctx))
+	assert.Equal(t, calls+1, e.Host.ListCalls, "Sync read the dump")
+	st := e.Status("bond0")
+	require.Len(t, st.Slaves, 1)
+	assert.Equal(t, "eth0", st.Slaves[0].Name)
+	e.Host.PauseEvents(false)
+	e.Settle()
+	assert.True(t, bond.InSync(e.Reg))
+
+	// an event delivered while the control goroutine is busy: not in sync
+	// until it has been applied
+	hold, held := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = e.Reg.Do(ctx, func() error {
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-held
+	_, ok = e.Host.Delete("eth0", true)
+	require.True(t, ok)
+	e.Host.WaitEvents()
+	assert.False(t, bond.InSync(e.Reg), "delivered but not applied")
+	close(hold)
+	e.Settle()
+	assert.True(t, bond.InSync(e.Reg))
+	assert.Empty(t, e.Status("bond0").Slaves, "the deletion was applied")
+}
+
 // TestOptionWriteSeesBondUp: a write right after `ip link set bond0 up`
 // sees the bond up (EBUSY) although the link event has not been handled.
 func TestOptionWriteSeesBondUp(t *testing.T) {

@@ -28,3 +28,4 @@ func ARPRcv(validate int, allTargets, backup bool, frame []byte) int64 {
 // WaitSenders waits until the goroutines b started to send peer
 // notifications and membership reports are done (call after Env.Settle).
 func WaitSenders(b *Bond) { b.arp.senders.Wait() }
+func InSync(r *Registry) bool { return r.inSync() }

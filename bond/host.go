@@ -38,6 +38,18 @@ type LinkLister interface {
 	Links() ([]LinkInfo, error)
 }
 
+// A LinkEventBarrier is a Host whose link event stream can tell whether
+// it has delivered everything the kernel queued: Registry.Sync and SyncBond
+// then read nothing from the host, because the events have already brought
+// the registry up to date (issue 12: reads that scale).
+type LinkEventBarrier interface {
+	// LinkEventsPending reports false only when every link event queued
+	// before the call has been handed to SubscribeLinks' fn and fn has
+	// returned. It must be cheap (one non-blocking syscall) and safe for
+	// concurrent use; when unsure it reports true.
+	LinkEventsPending() bool
+}
+
 // A Requeuer is a Port that keeps copies of the frames it sent last, so
 // that those its interface dropped after losing carrier (which a send does
 // not report: veth and most drivers accept the frame and count it in

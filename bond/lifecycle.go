@@ -14,10 +14,45 @@ func (r *Registry) Start() error {
 	go r.run()
 	sctx, cancel := context.WithCancel(context.Background())
 	r.cancelSub = cancel
-	return r.cfg.Host.SubscribeLinks(sctx, func(ev LinkEvent) {
+	err := r.cfg.Host.SubscribeLinks(sctx, func(ev LinkEvent) {
 		seq, sp := r.refresh(&ev)
-		r.post(func() { r.linkEvent(ev, seq, sp) })
+		r.evDelivered.Add(1)
+		r.post(func() {
+			r.linkEvent(ev, seq, sp)
+			if r.dirty {
+				r.publish()
+			}
+			r.evApplied.Add(1)
+		})
 	})
+	r.subscribed.Store(err == nil)
+	return err
+}
+
+// inSync reports whether the registry has applied every link event the
+// host queued before the call (LinkEventBarrier), so that a read needs
+// nothing from the host: the stream holds nothing not yet delivered, and
+// every delivered event has been applied and published. The counts are
+// read after the host's answer, delivered before applied, so an event
+// delivered just before the answer is counted in both or found unapplied.
+func (r *Registry) inSync() bool {
+	b, ok := r.cfg.Host.(LinkEventBarrier)
+	if !ok || !r.subscribed.Load() || b.LinkEventsPending() {
+		return false
+	}
+	d := r.evDelivered.Load()
+	return r.evApplied.Load() >= d
+}
+
+// syncNeeded reports whether a read must read the links from the host
+// (not inSync), and counts the answer in LoopStats.
+func (r *Registry) syncNeeded() bool {
+	if r.inSync() {
+		r.stats.syncSkipped.Add(1)
+		return false
+	}
+	r.stats.syncRead.Add(1)
+	return true
 }
 
 // Close deletes every bond (releasing its slaves, restoring their MAC, MTU
@@ -251,8 +286,13 @@ func (b *Bond) status() *BondStatus {
 // when the Host is a LinkLister, else one RTM_GETLINK per bond and slave of
 // the latest snapshot) and only the result is applied on
 // the control goroutine, so a read never holds the control loop on the
-// host. It waits at most until ctx ends.
+// host. It waits at most until ctx ends. When the host's link event stream
+// is in sync (inSync: every event the kernel queued has been applied) it
+// reads nothing and returns at once.
 func (r *Registry) Sync(ctx context.Context) error {
+	if !r.syncNeeded() {
+		return nil
+	}
 	var links []fetched
 	// The snapshot is taken before the dump, so that every bond and slave
 	// it names existed when the dump began: one missing from the dump is
@@ -289,8 +329,12 @@ func (r *Registry) Sync(ctx context.Context) error {
 // SyncBond is Sync for one bond: it reads the bond device and its slaves
 // from the host (outside the control goroutine) and applies what changed,
 // so that a read of one bond's files costs the same with 1 or 500 bonds.
-// An unknown bond is not an error (there is nothing to sync).
+// An unknown bond is not an error (there is nothing to sync). Like Sync,
+// it reads nothing when the event stream is in sync.
 func (r *Registry) SyncBond(ctx context.Context, name string) error {
+	if !r.syncNeeded() {
+		return nil
+	}
 	st := r.Snapshot().Bond(name)
 	if st == nil {
 		return nil

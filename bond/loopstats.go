@@ -94,14 +94,21 @@ type LoopStats struct {
 	// RecvDropped counts frames the receive probe could not hand over
 	// (no free buffer, queue full).
 	RecvDropped uint64
+	// SyncsSkipped counts the reads (Registry.Sync, SyncBond) that found
+	// the registry in sync with the host's link events and read nothing
+	// from the host; SyncsRead those that read the links.
+	SyncsSkipped, SyncsRead uint64
 }
 
 type loopStats struct {
 	wait, run   histogram
 	recvDropped atomic.Uint64
+	syncSkipped atomic.Uint64
+	syncRead    atomic.Uint64
 }
 
 // LoopStats returns the control loop's histograms. It never blocks.
 func (r *Registry) LoopStats() LoopStats {
-	return LoopStats{Wait: r.stats.wait.snapshot(), Run: r.stats.run.snapshot(), RecvDropped: r.stats.recvDropped.Load()}
+	return LoopStats{Wait: r.stats.wait.snapshot(), Run: r.stats.run.snapshot(), RecvDropped: r.stats.recvDropped.Load(),
+		SyncsSkipped: r.stats.syncSkipped.Load(), SyncsRead: r.stats.syncRead.Load()}
 }

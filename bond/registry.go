@@ -46,6 +46,13 @@ type Registry struct {
 	watchers []func(*Snapshot)
 	stats    loopStats
 	readSeq  atomic.Uint64 // numbers host link reads (fetch)
+
+	// Link events handed to the control goroutine (evDelivered, counted
+	// before the post) and applied with their snapshot published
+	// (evApplied): equal counts mean no event is on its way (inSync).
+	evDelivered atomic.Uint64
+	evApplied   atomic.Uint64
+	subscribed  atomic.Bool
 }
 
 // op is one operation for the control goroutine and when it was posted.

@@ -66,8 +66,28 @@ type Options struct {
 
 // Server is one mounted bondingfs.
 type Server struct {
-	srv *fuse.Server
-	dir string
+	srv  *fuse.Server
+	dir  string
+	root *node
+}
+
+// LoadedChanged tells the kernel that proc/net's bonding entry appeared or
+// vanished (the Loader's answer changed): the cached lookups of
+// proc/net/bonding and proc/self/net/bonding are dropped
+// (FUSE_NOTIFY_INVAL_ENTRY), so that the next access asks again. Call it
+// after the change, never from a FUSE request.
+func (s *Server) LoadedChanged() {
+	for _, path := range [][]string{{"proc", "net"}, {"proc", "self", "net"}} {
+		in := s.root.EmbeddedInode()
+		for _, name := range path {
+			if in = in.GetChild(name); in == nil {
+				break
+			}
+		}
+		if in != nil {
+			in.NotifyEntry("bonding")
+		}
+	}
 }
 
 // Dir returns the mount point.
@@ -127,5 +147,5 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
-	return &Server{srv: srv, dir: dir}, nil
+	return &Server{srv: srv, dir: dir, root: root}, nil
 }

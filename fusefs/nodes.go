@@ -138,6 +138,44 @@ const (
 )
 
 func (k kind) isDir() bool  { return k <= kindProcBonding }
+
+// staticTimeout is how long the kernel may cache what never changes while
+// the filesystem is mounted (staticChildren, staticAttr).
+const staticTimeout = time.Hour
+
+// staticChildren reports whether directories of kind k always hold the
+// same entries, so that the kernel may cache their lookups (entry timeout
+// staticTimeout): the fixed skeleton root, sys, sys/class, proc and
+// proc/self. Every other directory answers each lookup anew (timeout 0),
+// so that a bond or slave exists exactly while the engine has it, and
+// proc/net's bonding exactly while the module is loaded.
+func (k kind) staticChildren() bool {
+	switch k {
+	case kindRoot, kindSys, kindClass, kindProc, kindProcSelf:
+		return true
+	}
+	return false
+}
+
+// bondingDirTimeout is how long the kernel may cache proc/net's bonding
+// entry. It exists while the module is loaded, and Server.LoadedChanged
+// drops the cached entry when that changes; the timeout bounds how long a
+// lookup that raced with the change can keep a stale one.
+const bondingDirTimeout = time.Second
+
+// staticAttr reports whether the attributes of nodes of kind k never change
+// (fillAttr: a fixed mode, size and time), so that the kernel may cache them
+// (attribute timeout staticTimeout) instead of asking with FUSE_GETATTR at
+// every permission check of a path walk and every fstat. The master link's
+// size follows its target, and the rendered device attributes' modes are
+// the real sysfs's, so those are asked each time.
+func (k kind) staticAttr() bool {
+	switch k {
+	case kindMaster, kindDevAttr, kindReal:
+		return false
+	}
+	return true
+}
 func (k kind) isLink() bool { return k >= kindLower && k <= kindUpper }
 
 // node is every file, directory and symlink of the tree. Nodes hold names
@@ -272,6 +310,13 @@ func (n *node) children(snap *bond.Snapshot) ([]entry, bool) {
 // directories, where the real sysfs is asked about name alone rather than
 // listed.
 func (n *node) lookupCandidates(snap *bond.Snapshot, name string) ([]entry, bool) {
+	if n.kind == kindProcBonding {
+		// one bond, not a listing of all of them
+		if snap.Bond(name) == nil {
+			return nil, true
+		}
+		return []entry{{name: name, kind: kindProcFile, dev: name}}, true
+	}
 	if n.fsys.sysfs == "" || (n.kind != kindNet && n.kind != kindDev) {
 		return n.children(snap)
 	}
@@ -476,6 +521,18 @@ func (n *node) content(snap *bond.Snapshot, c bond.Caller) (string, syscall.Errn
 	return "", syscall.EISDIR
 }
 
+// callerMatters reports whether what file n shows depends on the reader's
+// CAP_NET_ADMIN (readerOf, which reads the caller's /proc entries): only a
+// bond in 802.3ad mode hides anything (its proc file's and ad_* options'
+// actor and partner details).
+func (n *node) callerMatters(snap *bond.Snapshot) bool {
+	if n.kind != kindOption && n.kind != kindProcFile {
+		return false
+	}
+	b := snap.Bond(n.dev)
+	return b != nil && b.Params.Mode == bond.Mode8023AD
+}
+
 // exists reports whether writable file n is still in snap.
 func (n *node) exists(snap *bond.Snapshot) bool {
 	switch n.kind {
@@ -508,6 +565,7 @@ var (
 	_ fs.NodeSymlinker  = (*node)(nil)
 	_ fs.NodeLinker     = (*node)(nil)
 	_ fs.NodeRenamer    = (*node)(nil)
+	_ fs.NodeFlusher    = (*node)(nil)
 )
 
 // Lookup finds name in the latest snapshot.
@@ -539,6 +597,14 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		}
 		child := &node{fsys: n.fsys, kind: e.kind, path: path, dev: e.dev, name: name}
 		child.fillAttr(snap, &out.Attr)
+		if n.kind.staticChildren() {
+			out.SetEntryTimeout(staticTimeout)
+		} else if n.kind == kindProcNet {
+			out.SetEntryTimeout(bondingDirTimeout)
+		}
+		if child.kind.staticAttr() {
+			out.SetAttrTimeout(staticTimeout)
+		}
 		ino := n.NewInode(ctx, child, fs.StableAttr{Mode: e.kind.fileType(), Ino: inoOf(path)})
 		return ino, 0
 	}
@@ -574,7 +640,18 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 // Getattr reports n's mode and size (4096 for every file, see fillAttr).
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.fillAttr(n.fsys.snapshot(), &out.Attr)
+	if n.kind.staticAttr() {
+		out.SetTimeout(staticTimeout)
+	}
 	return 0
+}
+
+// Flush answers ENOSYS, which tells the kernel that this filesystem needs
+// no FUSE_FLUSH at all (fc->no_flush): a close(2) then costs no round trip.
+// Nothing here acts at close: writes are applied by write(2), as sysfs
+// does, and the passthrough's files are closed by FUSE_RELEASE.
+func (n *node) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
 }
 
 // Setattr accepts and ignores every change: `echo x > f` truncates (O_TRUNC
@@ -627,7 +704,11 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		}
 		return h, fuse.FOPEN_DIRECT_IO, 0
 	}
-	text, errno := n.content(snap, readerOf(ctx))
+	var c bond.Caller
+	if n.callerMatters(snap) {
+		c = readerOf(ctx)
+	}
+	text, errno := n.content(snap, c)
 	if errno != 0 {
 		return nil, 0, errno
 	}

@@ -160,10 +160,34 @@ type Host struct {
 	ListLinks bool
 	ListCalls int
 
+	// EventBarrier makes LinkEventsPending (bond.LinkEventBarrier) answer
+	// from the event queue; while false it always reports events pending,
+	// so that Registry.Sync reads the links, as tests of changes made
+	// without an event (ModifySilently, Delete without event) need.
+	EventBarrier bool
+
 	evMu    sync.Mutex
 	evCond  *sync.Cond
 	events  []bond.LinkEvent
-	pending int // queued or being delivered
+	pending int  // queued or being delivered
+	paused  bool // PauseEvents: queued events stay queued
+}
+
+// LinkEventsPending implements bond.LinkEventBarrier: with EventBarrier,
+// whether an event is queued or being delivered; without it, always true.
+func (h *Host) LinkEventsPending() bool {
+	h.evMu.Lock()
+	defer h.evMu.Unlock()
+	return !h.EventBarrier || h.pending > 0
+}
+
+// PauseEvents stops (true) or resumes (false) the delivery of queued link
+// events, as events that wait in the kernel's socket.
+func (h *Host) PauseEvents(paused bool) {
+	h.evMu.Lock()
+	h.paused = paused
+	h.evCond.Broadcast()
+	h.evMu.Unlock()
 }
 
 // NewHost returns a host with only "lo".
@@ -584,7 +608,7 @@ func (h *Host) SubscribeLinks(ctx context.Context, fn func(bond.LinkEvent)) erro
 	go func() {
 		for {
 			h.evMu.Lock()
-			for len(h.events) == 0 && ctx.Err() == nil {
+			for (len(h.events) == 0 || h.paused) && ctx.Err() == nil {
 				h.evCond.Wait()
 			}
 			if ctx.Err() != nil {

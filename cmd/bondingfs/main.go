@@ -11,7 +11,7 @@ import (
 
 const usage = `usage:
   bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths]
-                  [--ctl PATH] [--unloaded] [--state DIR] [--metrics ADDR] [module options...]
+                  [--ctl PATH] [--unloaded] [--state DIR] [--metrics ADDR] [--fuse-debug] [module options...]
   bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [module options...] -- CMD [ARGS...]
   bondingfs modprobe [-r] [--ctl PATH] [module options...]
   bondingfs status [--json] [--ctl PATH] [BOND...]

@@ -31,6 +31,23 @@ type moduleState struct {
 	mu     sync.Mutex // serialises load and unload
 	loaded atomic.Bool
 	rec    *recorder // the crash journal, or nil
+	// changed runs (under mu) after loaded changed: the mount drops its
+	// cached proc/net/bonding entry (fusefs.Server.LoadedChanged).
+	changed func()
+}
+
+// setLoaded stores the loaded state and reports a change (mu held).
+func (m *moduleState) setLoaded(v bool) {
+	if m.loaded.Swap(v) != v && m.changed != nil {
+		m.changed()
+	}
+}
+
+// onChange sets the function run after each change of the loaded state.
+func (m *moduleState) onChange(fn func()) {
+	m.mu.Lock()
+	m.changed = fn
+	m.mu.Unlock()
 }
 
 // moduleRegistry is what loading and unloading needs of *bond.Registry.
@@ -68,7 +85,7 @@ func (m *moduleState) load(ctx context.Context, args []string) (loadResult, erro
 	if err := m.reg.SetDefaults(ctx, mc.Params); err != nil {
 		return 0, err
 	}
-	m.loaded.Store(true)
+	m.setLoaded(true)
 	for i := 0; i < mc.MaxBonds; i++ {
 		if err := m.reg.CreateBond(ctx, fmt.Sprintf("bond%d", i)); err != nil {
 			m.log(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
@@ -92,7 +109,7 @@ func (m *moduleState) reload(ctx context.Context, args []string) error {
 	if err := m.reg.SetDefaults(ctx, mc.Params); err != nil {
 		return err
 	}
-	m.loaded.Store(true)
+	m.setLoaded(true)
 	return nil
 }
 
@@ -104,7 +121,7 @@ func (m *moduleState) unload(ctx context.Context) error {
 	if !m.loaded.Load() {
 		return syscall.ENOENT
 	}
-	m.loaded.Store(false)
+	m.setLoaded(false)
 	err := m.reg.DeleteAllBonds(ctx)
 	if m.rec != nil {
 		m.rec.setModule(false, nil)

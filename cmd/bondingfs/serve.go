@@ -49,6 +49,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	unloaded := fs.Bool("unloaded", false, "start with the module unloaded (no bonding_masters) until `bondingfs modprobe` loads it")
 	ctlPath := fs.String("ctl", "", "serve the control socket of `bondingfs modprobe` and `bondingfs status` at this path (e.g. "+DefaultCtl+")")
 	stateDir := fs.String("state", "", "keep the crash journal in this directory (default "+DefaultStateDir+"/<root>[@<netns>]; \"none\" for none): after an unclean exit the next start restores every bond")
+	fuseDebug := fs.Bool("fuse-debug", false, "log every FUSE request and reply to stderr (go-fuse's debug output)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics (ADDR: host:port or :port, loopback when no host is given)")
 	var configs multiFlag
 	fs.Var(&configs, "config", "legacy configuration file or directory to apply at start (repeatable)")
@@ -239,11 +240,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
-	srv, err := fusefs.Mount(dir, moduleBackend{reg, module, rec}, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns})
+	srv, err := fusefs.Mount(dir, moduleBackend{reg, module, rec}, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns, Debug: *fuseDebug})
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: mount %s: %v\n", dir, err)
 		return 1
 	}
+	module.onChange(srv.LoadedChanged)
 	// A reaper process unmounts dir (and the real paths) if this process
 	// dies without doing so (a crash, SIGKILL), so no dead mount is left.
 	stopReaper := startReaper(reaperArgs{dir: dir, realPaths: *realPaths, stateDir: *stateDir, netns: nsPath}, stderr)

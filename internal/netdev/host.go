@@ -29,6 +29,12 @@ type Host struct {
 	closeMu sync.Once
 
 	resubscribed atomic.Int64 // link subscriptions restarted after an error
+
+	// linkStream is the subscription LinkEventsPending asks (nil while
+	// there is none or it is being replaced); linkOverrun is set when a
+	// peek took the socket's ENOBUFS, until the reader resubscribes.
+	linkStream  atomic.Pointer[linkStream]
+	linkOverrun atomic.Bool
 }
 
 // NewHost opens a Host for the network namespace at netnsPath (for example

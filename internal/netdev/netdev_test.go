@@ -643,6 +643,75 @@ func TestSubscribeLinksResync(t *testing.T) {
 	}
 }
 
+// TestLinkEventsPending: the subscription reports events pending while the
+// kernel's socket holds one or the callback has not returned, and drained
+// once every event has been delivered — also after an overrun whose
+// ENOBUFS a peek took instead of the reader.
+func TestLinkEventsPending(t *testing.T) {
+	old := subRcvBuf
+	subRcvBuf = 4096
+	defer func() { subRcvBuf = old }()
+	p := newPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan bond.LinkEvent, 10000)
+	gate := make(chan struct{})
+	var blocked atomic.Bool
+	if err := p.h.SubscribeLinks(ctx, func(ev bond.LinkEvent) {
+		if blocked.Load() {
+			<-gate
+		}
+		events <- ev
+	}); err != nil {
+		t.Fatal(err)
+	}
+	drained := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for p.h.LinkEventsPending() {
+			if time.Now().After(deadline) {
+				t.Fatalf("events still pending: %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	drained("at start")
+	p.a.Run(t, "ip", "link", "set", "eth0", "mtu", "1400")
+	// the RTM_NEWLINK was queued before ip returned
+	waitEvent(t, events, "eth0 mtu 1400", func(ev bond.LinkEvent) bool { return ev.Link.Name == "eth0" && ev.Link.MTU == 1400 })
+	drained("after the mtu event")
+
+	blocked.Store(true)
+	p.a.Run(t, "ip", "link", "set", "eth0", "mtu", "1300")
+	if !p.h.LinkEventsPending() {
+		t.Fatal("an event queued or held by the callback reads as drained")
+	}
+	// overrun the socket while the callback is held, and let the peek
+	// take the ENOBUFS
+	var batch strings.Builder
+	for i := 0; i < 60; i++ {
+		batch.WriteString("link add pa" + itoa(i) + " type veth peer name pb" + itoa(i) + "\n")
+	}
+	batch.WriteString("link set eth0 mtu 1280\n")
+	file := t.TempDir() + "/batch"
+	if err := os.WriteFile(file, []byte(batch.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.a.Run(t, "ip", "-batch", file)
+	for i := 0; i < 3; i++ {
+		if !p.h.LinkEventsPending() {
+			t.Fatal("an overrun socket reads as drained")
+		}
+	}
+	blocked.Store(false)
+	close(gate)
+	waitEvent(t, events, "eth0 mtu 1280", func(ev bond.LinkEvent) bool { return ev.Link.Name == "eth0" && ev.Link.MTU == 1280 })
+	drained("after the overrun")
+	if n := p.h.resubscribed.Load(); n == 0 {
+		t.Error("the subscription was never overrun; the test proves nothing")
+	}
+}
+
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func waitEvent(t *testing.T, events <-chan bond.LinkEvent, what string, ok func(bond.LinkEvent) bool) {
