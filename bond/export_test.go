@@ -28,4 +28,6 @@ func ARPRcv(validate int, allTargets, backup bool, frame []byte) int64 {
 // WaitSenders waits until the goroutines b started to send peer
 // notifications and membership reports are done (call after Env.Settle).
 func WaitSenders(b *Bond) { b.arp.senders.Wait() }
+
+// InSync reports Registry.inSync.
 func InSync(r *Registry) bool { return r.inSync() }

@@ -137,7 +137,7 @@ const (
 	kindReal                    // a real entry of a device directory (entry only; served by sysNode)
 )
 
-func (k kind) isDir() bool  { return k <= kindProcBonding }
+func (k kind) isDir() bool { return k <= kindProcBonding }
 
 // staticTimeout is how long the kernel may cache what never changes while
 // the filesystem is mounted (staticChildren, staticAttr).
