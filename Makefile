@@ -79,7 +79,7 @@ demo: deps build
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./bond ./modes
-	scripts/bench.sh
+	GO=$(GO) scripts/bench.sh
 	scripts/bench-failover.sh
 	GO=$(GO) scripts/bench-lb.sh
 	scripts/bench-lacp.sh

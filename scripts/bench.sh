@@ -27,6 +27,13 @@
 #    by a read of it; median and p99.
 # 3. 1000 bonds (BENCH_BONDS): time to create them through bonding_masters,
 #    the daemon's RSS then, time to delete them.
+# 5. Reads that scale (issue 12), on a second daemon in its own namespace
+#    (bfsbench-r-PID) with bond0 (active-backup, miimon=100, two slaves):
+#    BENCH_READ_N (default 501) reads of /proc/net/bonding/bond0 with 1 bond
+#    and with BENCH_READ_BONDS (default 500) bonds, median and p99; then
+#    every one of those bonds' proc files read in turn, 5 passes, min /
+#    median / max. Reads are open+read-to-EOF+close by scripts/readbench, as
+#    cat does them without cat's fork and exec (about 1 ms here).
 # 4. Failover: BENCH_FO_RATE (default 10000) 64-byte UDP datagrams per second
 #    A→B through bond3 (active-backup, miimon=100) while the active slave's
 #    peer loses carrier (ip link set pN down); datagrams lost, BENCH_REPS times.
@@ -46,13 +53,17 @@ NBONDS=${BENCH_BONDS:-1000}
 FO_RATE=${BENCH_FO_RATE:-10000}
 OUT=${BENCH_OUT:-$REPO/bench}
 NICE=${BENCH_NICE:-0} # the daemon's nice value
-PARTS=${BENCH_PARTS:-throughput rtt failover bonds} # any subset, for a partial run
+READ_N=${BENCH_READ_N:-501}
+READ_BONDS=${BENCH_READ_BONDS:-500}
+PARTS=${BENCH_PARTS:-throughput rtt failover bonds reads} # any subset, for a partial run
 part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 NSA=bfsbench-a-$$
 NSB=bfsbench-b-$$
+NSR=bfsbench-r-$$
 TMP=
 DPID=
 SPID=
+RPID=
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
@@ -63,20 +74,25 @@ for c in ip iperf3 awk sort; do command -v "$c" >/dev/null || die "$c not found 
 is_mounted() { awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
+stop_daemon() { # stop_daemon PID: SIGTERM (bonds deleted as by rmmod), SIGKILL after 30 s
+    alive "$1" || return 0
+    kill -TERM "$1"
+    for _ in $(seq 300); do alive "$1" || break; sleep 0.1; done
+    alive "$1" && kill -KILL "$1"
+    wait "$1" 2>/dev/null
+}
+
 cleanup() {
     rc=$?
     set +e
     trap - EXIT INT TERM
     say "cleaning up"
     if alive "$SPID"; then kill "$SPID"; wait "$SPID" 2>/dev/null; fi
-    if alive "$DPID"; then
-        kill -TERM "$DPID"
-        for _ in $(seq 300); do alive "$DPID" || break; sleep 0.1; done
-        alive "$DPID" && kill -KILL "$DPID"
-        wait "$DPID" 2>/dev/null
-    fi
+    stop_daemon "$DPID"
+    stop_daemon "$RPID"
     [ -n "$TMP" ] && is_mounted "$TMP/mnt" && umount -l "$TMP/mnt"
-    for ns in "$NSA" "$NSB"; do [ -e "/run/netns/$ns" ] && ip netns del "$ns"; done
+    [ -n "$TMP" ] && is_mounted "$TMP/rmnt" && umount -l "$TMP/rmnt"
+    for ns in "$NSA" "$NSB" "$NSR"; do [ -e "/run/netns/$ns" ] && ip netns del "$ns"; done
     if [ -n "$TMP" ]; then
         [ $rc -ne 0 ] && [ -s "$TMP/bondingfs.out" ] && { echo "bondingfs output (last 20 lines):"; tail -n 20 "$TMP/bondingfs.out"; }
         rm -rf "$TMP"
@@ -293,15 +309,55 @@ if part bonds; then
     DELETE_S=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", b - a }')
 fi
 
+R1_MED=- R1_P99=- RN_MED=- RN_P99=- RA_MIN=- RA_MED=- RA_MAX=-
+if part reads; then
+    say "reads: /proc/net/bonding/bond0 with 1 and $READ_BONDS bonds, then all $READ_BONDS files (second daemon, namespace $NSR)"
+    RB=$TMP/readbench
+    "${GO:-go}" build -o "$RB" "$REPO/scripts/readbench" || die "cannot build scripts/readbench"
+    ip netns add "$NSR"
+    for i in 0 1; do
+        ip -n "$NSR" link add "r$i" type veth peer name "rp$i"
+        ip -n "$NSR" link set "rp$i" up
+    done
+    RMNT=$TMP/rmnt
+    mkdir -p "$RMNT"
+    "$BIN" serve --root "$RMNT" --netns "$NSR" --state none --log "$TMP/rkernel.log" mode=active-backup miimon=100 >"$TMP/rbondingfs.out" 2>&1 &
+    RPID=$!
+    for _ in $(seq 150); do
+        [ -e "$RMNT/sys/class/net/bonding_masters" ] && break
+        alive "$RPID" || { RPID=; die "the second bondingfs exited before its mount was ready"; }
+        sleep 0.1
+    done
+    for i in 0 1; do echo "+r$i" >"$RMNT/sys/class/net/bond0/bonding/slaves" || die "bond0: +r$i"; done
+    ip -n "$NSR" link set bond0 up
+    sleep 0.5
+    P=$RMNT/proc/net/bonding
+    read -r R1_MED R1_P99 < <(GODEBUG=asyncpreemptoff=1 "$RB" -n "$READ_N" "$P/bond0") || die "readbench failed"
+    for ((i = 1; i < READ_BONDS; i++)); do echo "+bond$i" >"$RMNT/sys/class/net/bonding_masters" || die "+bond$i"; done
+    sleep 0.5
+    read -r RN_MED RN_P99 < <(GODEBUG=asyncpreemptoff=1 "$RB" -n "$READ_N" "$P/bond0") || die "readbench failed"
+    files=()
+    for ((i = 0; i < READ_BONDS; i++)); do files+=("$P/bond$i"); done
+    read -r RA_MIN RA_MED RA_MAX < <(GODEBUG=asyncpreemptoff=1 "$RB" -reps 5 "${files[@]}") || die "readbench failed"
+    printf '    bond0: median %s ms (p99 %s) with 1 bond, %s ms (p99 %s) with %s; all %s: %s/%s/%s ms\n' \
+        "$R1_MED" "$R1_P99" "$RN_MED" "$RN_P99" "$READ_BONDS" "$READ_BONDS" "$RA_MIN" "$RA_MED" "$RA_MAX" >&2
+    stop_daemon "$RPID"
+    RPID=
+    ip netns del "$NSR"
+fi
+
 echo "rtt,,echo+read,,$RTT_MED,ms median,,," >>"$CSV"
 echo "rtt,,echo+read,,$RTT_P99,ms p99,,," >>"$CSV"
 echo "bonds,,create $NBONDS,,$CREATE_S,s,,," >>"$CSV"
 echo "bonds,,delete $NBONDS,,$DELETE_S,s,,," >>"$CSV"
 echo "bonds,,rss after create $NBONDS,,$RSS1,MB,,," >>"$CSV"
+echo "reads,,bond0 with 1 bond,,$R1_MED,ms median,,," >>"$CSV"
+echo "reads,,bond0 with $READ_BONDS bonds,,$RN_MED,ms median,,," >>"$CSV"
+echo "reads,,all $READ_BONDS bonds,,$RA_MED,ms median,,," >>"$CSV"
 
 # Summary: min/median/max per path, direction, test (values and ratios).
 SUM=$OUT/summary.csv
-awk -F, 'NR > 1 && $1 != "failover" && $1 != "rtt" && $1 != "bonds" {
+awk -F, 'NR > 1 && $1 != "failover" && $1 != "rtt" && $1 != "bonds" && $1 != "reads" {
         k = $1 "," $2 "," $3; n[k]++; v[k, n[k]] = $5; r[k, n[k]] = $7; u[k] = $6
         dc[k] += $8; mc[k] += $9
         if (!(k in idx)) { idx[k] = ++nk; key[nk] = k } }
@@ -327,26 +383,35 @@ TABLE=$OUT/table.txt
     echo "echo+read through the mount: median $RTT_MED ms, p99 $RTT_P99 ms ($RTT_N round trips)"
     echo "$NBONDS bonds: create $CREATE_S s, delete $DELETE_S s, daemon RSS $RSS0 MB before, $RSS1 MB with $NBONDS bonds"
     echo "failover at $FO_RATE pps (active-backup, miimon=100, peer carrier loss): lost ${FO_LOST[*]} datagrams of ${FO_TOTAL[*]}"
+    echo "reads of /proc/net/bonding/bond0 (open, read to EOF, close; median/p99): $R1_MED/$R1_P99 ms with 1 bond, $RN_MED/$RN_P99 ms with $READ_BONDS bonds"
+    echo "reading all $READ_BONDS /proc/net/bonding files: $RA_MIN/$RA_MED/$RA_MAX ms (min/median/max of 5 passes)"
     echo
     echo "targets:"
-    target() { # target TEXT OK
-        if [ "$2" = 1 ]; then echo "  MET      $1"; else echo "  NOT MET  $1"; fi
+    target() { # target TEXT OK [VALUE...]: NOT RUN when a VALUE is missing ("-" or "")
+        local text=$1 ok=$2 v
+        shift 2
+        for v in "$@"; do
+            if [ -z "$v" ] || [ "$v" = - ]; then echo "  NOT RUN  $text"; return; fi
+        done
+        if [ "$ok" = 1 ]; then echo "  MET      $text"; else echo "  NOT MET  $text"; fi
     }
     med() { awk -F, -v p="$1" -v d="$2" -v t="$3" '$1 == p && $2 == d && $3 == t { print $9 }' "$SUM"; }
     for d in A-B B-A; do
         r=$(med bond1slave "$d" tcp1)
-        target "TCP 1 stream, 1 slave, $d ≥ 0.90 × direct: $r" "$(awk -v r="$r" 'BEGIN { print (r >= 0.90) }')"
+        target "TCP 1 stream, 1 slave, $d ≥ 0.90 × direct: $r" "$(awk -v r="$r" 'BEGIN { print (r >= 0.90) }')" "$r"
     done
     for d in A-B B-A; do
         r=$(med bond1slave "$d" udp64)
-        target "64 B UDP, 1 slave, $d ≥ 0.75 × direct: $r" "$(awk -v r="$r" 'BEGIN { print (r >= 0.75) }')"
+        target "64 B UDP, 1 slave, $d ≥ 0.75 × direct: $r" "$(awk -v r="$r" 'BEGIN { print (r >= 0.75) }')" "$r"
     done
-    target "echo+read median ≤ 0.2 ms: $RTT_MED ms" "$(awk -v r="$RTT_MED" 'BEGIN { print (r <= 0.2) }')"
-    target "$NBONDS bonds ≤ 5 s: create $CREATE_S s, delete $DELETE_S s" "$(awk -v a="$CREATE_S" -v b="$DELETE_S" 'BEGIN { print (a <= 5 && b <= 5) }')"
-    target "$NBONDS bonds ≤ 100 MB RSS: $RSS1 MB" "$(awk -v r="$RSS1" 'BEGIN { print (r <= 100) }')"
+    target "echo+read median ≤ 0.2 ms: $RTT_MED ms" "$(awk -v r="$RTT_MED" 'BEGIN { print (r <= 0.2) }')" "$RTT_MED"
+    target "$NBONDS bonds ≤ 5 s: create $CREATE_S s, delete $DELETE_S s" "$(awk -v a="$CREATE_S" -v b="$DELETE_S" 'BEGIN { print (a <= 5 && b <= 5) }')" "$CREATE_S"
+    target "$NBONDS bonds ≤ 100 MB RSS: $RSS1 MB" "$(awk -v r="$RSS1" 'BEGIN { print (r <= 100) }')" "$RSS1"
+    target "bond0 read with $READ_BONDS bonds within 2 × 1 bond: $RN_MED ms vs $R1_MED ms" "$(awk -v a="$RN_MED" -v b="$R1_MED" 'BEGIN { print (a <= 2 * b) }')" "$RN_MED"
+    target "all $READ_BONDS proc files < 100 ms: $RA_MED ms" "$(awk -v a="$RA_MED" 'BEGIN { print (a < 100) }')" "$RA_MED"
     lostsum=0
     for l in "${FO_LOST[@]}"; do lostsum=$((lostsum + l)); done
-    target "0 datagrams lost on failover: ${FO_LOST[*]}" "$([ "$lostsum" -eq 0 ] && echo 1 || echo 0)"
+    target "0 datagrams lost on failover: ${FO_LOST[*]}" "$([ "$lostsum" -eq 0 ] && echo 1 || echo 0)" "${FO_LOST[*]}"
 } >"$TABLE"
 
 if command -v gnuplot >/dev/null; then
