@@ -417,6 +417,10 @@ func TestSyncSkipsWhenEventsInSync(t *testing.T) {
 	require.NoError(t, e.Reg.SyncBond(ctx, "bond0"))
 	assert.Equal(t, calls, e.Host.ListCalls, "an in-sync Sync reads no dump")
 	assert.Equal(t, skips+2, e.Reg.LoopStats().SyncsSkipped)
+	// an option write needs the bond's IFF_UP: in sync, the registry has it
+	reads := e.Reg.LoopStats().SyncsRead
+	write(t, e, "miimon", "100\n")
+	assert.Equal(t, reads, e.Reg.LoopStats().SyncsRead, "an in-sync option write reads nothing")
 
 	// an event still queued: Sync reads the links and applies the change
 	e.Host.PauseEvents(true)

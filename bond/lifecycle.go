@@ -400,8 +400,10 @@ func (r *Registry) applyFetched(l fetched) {
 
 // syncBond is Sync for one bond device only (not its slaves): what an
 // option write needs to see the bond's IFF_UP (OptIfDown) as the host has it.
+// It reads nothing when the event stream is in sync (the registry has the
+// host's IFF_UP already).
 func (r *Registry) syncBond(name string) (fetched, bool) {
-	if st := r.Snapshot().Bond(name); st != nil {
+	if st := r.Snapshot().Bond(name); st != nil && r.syncNeeded() {
 		return r.fetch(st.Index), true
 	}
 	return fetched{}, false

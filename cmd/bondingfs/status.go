@@ -120,7 +120,7 @@ var (
 	descLoopWait = prometheus.NewDesc("bondingfs_control_loop_wait_seconds", "Time an operation waited for the control goroutine (the engine's RTNL).", nil, nil)
 	descLoopRun  = prometheus.NewDesc("bondingfs_control_loop_run_seconds", "Time an operation ran on the control goroutine, publishing included.", nil, nil)
 	descRecvDrop = prometheus.NewDesc("bondingfs_recv_probe_dropped_total", "Frames the receive probe could not hand to the control goroutine.", nil, nil)
-	descReadSync = prometheus.NewDesc("bondingfs_read_syncs_total", "File opens and listings that brought the bonds they show up to date with the host: result=\"skipped\" when the link event stream was in sync (nothing read), \"read\" when the links were read.", []string{"result"}, nil)
+	descReadSync = prometheus.NewDesc("bondingfs_read_syncs_total", "File opens, listings and option writes that brought the bonds they show or change up to date with the host: result=\"skipped\" when the link event stream was in sync (nothing read), \"read\" when the links were read.", []string{"result"}, nil)
 )
 
 func (c loopCollector) Describe(ch chan<- *prometheus.Desc) {
