@@ -143,15 +143,20 @@ func (k kind) isDir() bool { return k <= kindProcBonding }
 // the filesystem is mounted (staticChildren, staticAttr).
 const staticTimeout = time.Hour
 
-// staticChildren reports whether directories of kind k always hold the
-// same entries, so that the kernel may cache their lookups (entry timeout
-// staticTimeout): the fixed skeleton root, sys, sys/class, proc and
-// proc/self. Every other directory answers each lookup anew (timeout 0),
-// so that a bond or slave exists exactly while the engine has it, and
-// proc/net's bonding exactly while the module is loaded.
+// staticChildren reports whether directories of kind k hold the same
+// entries for as long as they exist, so that the kernel may cache their
+// lookups (entry timeout staticTimeout): the fixed skeleton root, sys,
+// sys/class, proc and proc/self, and a bond's bonding/ (every option) and a
+// slave's bonding_slave/ (every attribute). The last two vanish with their
+// bond or slave, but a path walk reaches them only through the device's
+// own entry and its bonding or bonding_slave entry, which are looked up
+// anew each time (timeout 0), as is every entry of sys/class/net, of a
+// device directory and of proc/net/bonding: so a bond or slave exists
+// exactly while the engine has it, and proc/net's bonding while the
+// module is loaded (bondingDirTimeout).
 func (k kind) staticChildren() bool {
 	switch k {
-	case kindRoot, kindSys, kindClass, kindProc, kindProcSelf:
+	case kindRoot, kindSys, kindClass, kindProc, kindProcSelf, kindBonding, kindSlaveDir:
 		return true
 	}
 	return false
