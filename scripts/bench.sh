@@ -339,7 +339,7 @@ if part reads; then
     P=$RMNT/proc/net/bonding
     read -r R1_MED R1_P99 < <(GODEBUG=asyncpreemptoff=1 "$RB" -n "$READ_N" "$P/bond0") || die "readbench failed"
     for ((i = 1; i < READ_BONDS; i++)); do echo "+bond$i" >"$RMNT/sys/class/net/bonding_masters" || die "+bond$i"; done
-    sleep 0.5
+    sleep 2 # the kernel's own work on the new TAP devices settles
     read -r RN_MED RN_P99 < <(GODEBUG=asyncpreemptoff=1 "$RB" -n "$READ_N" "$P/bond0") || die "readbench failed"
     files=()
     for ((i = 0; i < READ_BONDS; i++)); do files+=("$P/bond$i"); done

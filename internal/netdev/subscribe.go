@@ -81,18 +81,23 @@ func (h *Host) openLinkStream(listExisting bool) (*linkStream, error) {
 func (s *linkStream) close() { _ = s.file.Close() }
 
 // receive takes the next datagram off the socket, waiting for one, and
-// returns its messages. inflight is raised before the datagram leaves the
+// returns its link events (decodeLinkDatagram). inflight is raised before the datagram leaves the
 // socket; the caller lowers it once the messages are delivered (done).
-func (s *linkStream) receive() ([]syscall.NetlinkMessage, error) {
+func (s *linkStream) receive() ([]bond.LinkEvent, error) {
 	var n int
 	var from unix.Sockaddr
 	var rerr error
 	err := s.conn.Read(func(fd uintptr) bool {
 		s.inflight.Store(1)
-		n, from, rerr = unix.Recvfrom(int(fd), s.buf, 0)
-		if rerr == unix.EAGAIN || rerr == unix.EINTR {
+		for {
+			n, from, rerr = unix.Recvfrom(int(fd), s.buf, 0)
+			if rerr != unix.EINTR {
+				break
+			}
+		}
+		if rerr == unix.EAGAIN {
 			s.inflight.Store(0)
-			return false
+			return false // wait in the netpoller
 		}
 		return true
 	})
@@ -105,10 +110,49 @@ func (s *linkStream) receive() ([]syscall.NetlinkMessage, error) {
 	if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != nl.PidKernel {
 		return nil, nil // not from the kernel: ignored
 	}
-	if n < unix.NLMSG_HDRLEN {
-		return nil, nil
+	return decodeLinkDatagram(s.buf[:n]), nil
+}
+
+// decodeLinkDatagram decodes one rtnetlink datagram into the link events
+// it carries (RTM_NEWLINK, RTM_DELLINK; the NLMSG_DONE and NLMSG_ERROR of
+// a dump carry none). A datagram that does not parse, or a message the
+// link decoder (vishvananda/netlink's LinkDeserialize) refuses or panics
+// on, is skipped: the kernel is the only sender, and a resync repairs
+// what a lost event leaves stale.
+func decodeLinkDatagram(b []byte) (evs []bond.LinkEvent) {
+	if len(b) < unix.NLMSG_HDRLEN {
+		return nil
 	}
-	return syscall.ParseNetlinkMessage(s.buf[:n])
+	msgs, err := syscall.ParseNetlinkMessage(b)
+	if err != nil {
+		return nil
+	}
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK && m.Header.Type != unix.RTM_DELLINK {
+			continue
+		}
+		if ev, ok := decodeLinkMsg(m); ok {
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+func decodeLinkMsg(m syscall.NetlinkMessage) (ev bond.LinkEvent, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	if len(m.Data) < unix.SizeofIfInfomsg {
+		return ev, false
+	}
+	hdr := unix.NlMsghdr(m.Header)
+	l, err := netlink.LinkDeserialize(&hdr, m.Data)
+	if err != nil {
+		return ev, false
+	}
+	return bond.LinkEvent{Link: linkInfo(l), Deleted: m.Header.Type == unix.RTM_DELLINK}, true
 }
 
 func (s *linkStream) done() { s.inflight.Store(0) }
@@ -226,17 +270,8 @@ func (h *Host) runLinks(ctx context.Context, fn func(bond.LinkEvent), s *linkStr
 		close(stop)
 	}()
 	for {
-		msgs, err := s.receive()
-		for _, m := range msgs {
-			if m.Header.Type != unix.RTM_NEWLINK && m.Header.Type != unix.RTM_DELLINK {
-				continue // NLMSG_DONE and NLMSG_ERROR of the dump
-			}
-			hdr := unix.NlMsghdr(m.Header)
-			l, derr := netlink.LinkDeserialize(&hdr, m.Data)
-			if derr != nil {
-				continue
-			}
-			ev := bond.LinkEvent{Link: linkInfo(l), Deleted: m.Header.Type == unix.RTM_DELLINK}
+		evs, err := s.receive()
+		for _, ev := range evs {
 			if ev.Deleted {
 				delete(known, ev.Link.Index)
 			} else {
