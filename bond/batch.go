@@ -90,6 +90,22 @@ func (t *TxBatch) Add(p Port, frame []byte) {
 	}
 }
 
+// Frames returns the frames queued for p, in order (nil when none); they
+// are valid until the batch is flushed. For selectors' tests: a selector
+// in another package checks its XmitBatch against its Xmit with it.
+func (t *TxBatch) Frames(p Port) [][]byte {
+	for i, q := range t.ports {
+		if q == p {
+			return t.frames[i]
+		}
+	}
+	return nil
+}
+
+// Reset empties the batch, keeping its storage (the TAP reader does before
+// and after each batch).
+func (t *TxBatch) Reset() { t.reset() }
+
 // reset empties the batch, keeping its storage.
 func (t *TxBatch) reset() {
 	for i := range t.ports {

@@ -486,6 +486,20 @@ func (t *adTx) Xmit(frame []byte) {
 	_ = ports[bond.XmitHash(t.policy, frame[bond.VnetHdrLen:])%n].WriteFrame(frame)
 }
 
+// XmitBatch places each frame of a batch on the distributing port Xmit
+// would send it on (bond.BatchTxSelector): one table load per batch, one
+// WriteBatch per port. No lock, no allocation.
+func (t *adTx) XmitBatch(frames [][]byte, out *bond.TxBatch) {
+	ports := t.dist.Load().ports
+	n := uint32(len(ports))
+	if n == 0 {
+		return
+	}
+	for _, f := range frames {
+		out.Add(ports[bond.XmitHash(t.policy, f[bond.VnetHdrLen:])%n], f)
+	}
+}
+
 // Status fills the 802.3ad part of a snapshot.
 func (m *adMode) Status(st *bond.BondStatus) {
 	m.mu.Lock()

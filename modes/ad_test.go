@@ -471,3 +471,80 @@ func TestADLoopbackLog(t *testing.T) {
 	assert.Contains(t, a.Log.Take(), "bond0: (slave eth1): An illegal loopback occurred on slave\n"+
 		"Check the configuration to verify that all adapters are connected to 802.3ad compliant switch ports")
 }
+
+// sportPort records the UDP source port of every frame written to it.
+type sportPort struct{ got []uint16 }
+
+func (p *sportPort) ReadFrame([]byte) (int, error) { select {} }
+func (p *sportPort) WriteFrame(f []byte) error {
+	p.got = append(p.got, binary.BigEndian.Uint16(f[bond.VnetHdrLen+34:]))
+	return nil
+}
+func (p *sportPort) Close() error { return nil }
+
+// TestADXmitBatchMatchesXmit: XmitBatch puts each frame on the port Xmit
+// sends it on, in order, for every hash policy; with no distributing port
+// it places nothing.
+func TestADXmitBatchMatchesXmit(t *testing.T) {
+	for _, policy := range []int{bond.XmitLayer2, bond.XmitLayer34, bond.XmitLayer23, bond.XmitEncap23, bond.XmitEncap34} {
+		p0, p1, p2 := &sportPort{}, &sportPort{}, &sportPort{}
+		m := &adMode{}
+		m.dist.Store(&distTable{ports: []bond.Port{p0, p1, p2}})
+		tx := &adTx{dist: &m.dist, policy: policy}
+		var frames [][]byte
+		for i := 0; i < 40; i++ {
+			frames = append(frames, dataFrame(byte(2+i%5), byte(1+i%3), uint16(1000+i)))
+		}
+		for _, f := range frames {
+			tx.Xmit(f)
+		}
+		var out bond.TxBatch
+		tx.XmitBatch(frames, &out)
+		for i, p := range []*sportPort{p0, p1, p2} {
+			var got []uint16
+			for _, f := range out.Frames(p) {
+				got = append(got, binary.BigEndian.Uint16(f[bond.VnetHdrLen+34:]))
+			}
+			assert.Equal(t, p.got, got, "policy %d port %d", policy, i)
+		}
+		if policy == bond.XmitLayer34 {
+			assert.True(t, len(p0.got) > 0 && len(p1.got) > 0 && len(p2.got) > 0, "layer3+4 spreads 40 flows over 3 ports")
+		}
+	}
+	m := &adMode{}
+	m.dist.Store(&distTable{})
+	var out bond.TxBatch
+	(&adTx{dist: &m.dist}).XmitBatch([][]byte{dataFrame(2, 1, 1)}, &out)
+	assert.Nil(t, out.Frames(nil))
+}
+
+func TestADXmitBatchNoAlloc(t *testing.T) {
+	m := &adMode{}
+	m.dist.Store(&distTable{ports: []bond.Port{&nopPort{}, &nopPort{}}})
+	tx := &adTx{dist: &m.dist, policy: bond.XmitLayer34}
+	var frames [][]byte
+	for i := 0; i < 32; i++ {
+		frames = append(frames, dataFrame(2, 1, uint16(i)))
+	}
+	var out bond.TxBatch
+	tx.XmitBatch(frames, &out) // the batch grows once
+	out.Reset()
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { tx.XmitBatch(frames, &out); out.Reset() }))
+}
+
+// BenchmarkADXmitBatch is BenchmarkADXmit for a batch of 32 frames.
+func BenchmarkADXmitBatch(b *testing.B) {
+	m := &adMode{}
+	m.dist.Store(&distTable{ports: []bond.Port{&nopPort{}, &nopPort{}}})
+	tx := &adTx{dist: &m.dist, policy: bond.XmitLayer34}
+	var frames [][]byte
+	for i := 0; i < 32; i++ {
+		frames = append(frames, dataFrame(2, 1, uint16(i)))
+	}
+	var out bond.TxBatch
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		tx.XmitBatch(frames, &out)
+		out.Reset()
+	}
+}

@@ -201,7 +201,29 @@ func (m *albMode) Tx(v bond.TxView) bond.TxSelector {
 			m.ports[as] = p
 		}
 	}
-	return m.t
+	return albTx{m.t}
+}
+
+// albTx is the tables' transmit path as a bond.BatchTxSelector: a batch
+// takes the tables' lock once and each port's share goes out with one
+// WriteBatch.
+type albTx struct{ t *alb.ALB }
+
+// Xmit is alb.ALB.Xmit.
+func (x albTx) Xmit(frame []byte) { x.t.Xmit(frame) }
+
+// XmitBatch places every frame a slave can send on its port.
+func (x albTx) XmitBatch(frames [][]byte, out *bond.TxBatch) { x.t.XmitEach(frames, albPlacer{out}) }
+
+// albPlacer hands the tables' choices to a bond.TxBatch: the ports the
+// tables hold are the bond.Ports Tx gave them (SetPort). A struct of one
+// pointer converts to an interface without allocating.
+type albPlacer struct{ out *bond.TxBatch }
+
+func (p albPlacer) Place(port alb.Port, frame []byte) {
+	if bp, ok := port.(bond.Port); ok {
+		p.out.Add(bp, frame)
+	}
 }
 
 func (m *albMode) Status(*bond.BondStatus) {}

@@ -44,3 +44,36 @@ func BenchmarkXmit(b *testing.B) {
 		})
 	}
 }
+
+type nullPlacer struct{}
+
+func (nullPlacer) Place(Port, []byte) {}
+
+// BenchmarkXmitEach is BenchmarkXmit's alb-ipv4 case for a batch of 32
+// frames (one lock per batch); ns/op is per batch.
+func BenchmarkXmitEach(b *testing.B) {
+	h := &fakeHost{}
+	a := New(h, Config{DynamicLB: true, LPInterval: 1, Hash: layer2})
+	a.SetBondMAC(bondMAC)
+	a.Initialize(true)
+	for i := 0; i < 2; i++ {
+		s := &Slave{Name: "eth", Perm: m(byte(i + 1)), MAC: bondMAC}
+		if err := a.InitSlave(s); err != nil {
+			b.Fatal(err)
+		}
+		a.SetLink(s, true, 10000)
+		a.SetPort(s, nullPort{})
+		if i == 0 {
+			a.ActiveChange(s)
+		}
+	}
+	var frames [][]byte
+	for i := 0; i < 32; i++ {
+		frames = append(frames, ipv4(byte(3+i%9), 1000))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a.XmitEach(frames, nullPlacer{})
+	}
+}

@@ -328,11 +328,41 @@ func (a *ALB) Monitor() {
 // frames not balanced go through the current slave. A frame no slave can
 // take is dropped. The frame's bytes may be changed.
 func (a *ALB) Xmit(frame []byte) {
+	a.mu.Lock()
+	p := a.place(frame)
+	a.mu.Unlock()
+	if p != nil {
+		_ = p.WriteFrame(frame)
+	}
+}
+
+// A Placer takes the frames of a batch with the port each goes out on
+// (bond.TxBatch through an adapter in package modes).
+type Placer interface {
+	Place(p Port, frame []byte)
+}
+
+// XmitEach is Xmit for a batch: the tables are taken once, and each frame
+// that a slave can send is handed to out with its port, in order; the
+// caller sends them (one WriteBatch per port). No allocation.
+func (a *ALB) XmitEach(frames [][]byte, out Placer) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, f := range frames {
+		if p := a.place(f); p != nil {
+			out.Place(p, f)
+		}
+	}
+}
+
+// place chooses the port of one frame as bond_tlb_xmit / bond_alb_xmit do
+// and rewrites its source MAC when the tables say so; nil drops it
+// (a.mu held).
+func (a *ALB) place(frame []byte) Port {
 	if len(frame) < vnetHdrLen+14 {
-		return
+		return nil
 	}
 	eth := frame[vnetHdrLen:]
-	a.mu.Lock()
 	if binary.BigEndian.Uint16(eth[12:14]) == etherTypeVLAN && len(eth) >= 18 {
 		vid := binary.BigEndian.Uint16(eth[14:16]) & 0x0fff
 		a.vlans[vid/64] |= 1 << (vid % 64)
@@ -350,19 +380,16 @@ func (a *ALB) Xmit(frame []byte) {
 			a.unbalancedLoad += n
 		}
 	}
-	var p Port
 	if tx != nil && tx.canTx && tx.port != nil {
-		p = tx.port
 		if tx != a.curr {
 			copy(eth[6:12], tx.MAC[:])
 		}
-	} else if tx != nil && a.cfg.DynamicLB {
+		return tx.port
+	}
+	if tx != nil && a.cfg.DynamicLB {
 		a.tlbClearSlave(tx, false)
 	}
-	a.mu.Unlock()
-	if p != nil {
-		_ = p.WriteFrame(frame)
-	}
+	return nil
 }
 
 // l3 returns the EtherType after at most one 802.1Q tag and the offset of
