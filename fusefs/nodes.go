@@ -143,20 +143,17 @@ func (k kind) isDir() bool { return k <= kindProcBonding }
 // the filesystem is mounted (staticChildren, staticAttr).
 const staticTimeout = time.Hour
 
-// staticChildren reports whether directories of kind k hold the same
-// entries for as long as they exist, so that the kernel may cache their
-// lookups (entry timeout staticTimeout): the fixed skeleton root, sys,
-// sys/class, proc and proc/self, and a bond's bonding/ (every option) and a
-// slave's bonding_slave/ (every attribute). The last two vanish with their
-// bond or slave, but a path walk reaches them only through the device's
-// own entry and its bonding or bonding_slave entry, which are looked up
-// anew each time (timeout 0), as is every entry of sys/class/net, of a
-// device directory and of proc/net/bonding: so a bond or slave exists
-// exactly while the engine has it, and proc/net's bonding while the
-// module is loaded (bondingDirTimeout).
+// staticChildren reports whether directories of kind k always hold the
+// same entries, so that the kernel may cache their lookups (entry timeout
+// staticTimeout): the fixed skeleton root, sys, sys/class, proc and
+// proc/self, which hold directories only. Every other directory answers
+// each lookup anew (timeout 0), so that a bond or slave exists exactly
+// while the engine has it, proc/net's bonding while the module is loaded
+// (bondingDirTimeout), and every file's LOOKUP refreshes its size (see
+// staticAttr).
 func (k kind) staticChildren() bool {
 	switch k {
-	case kindRoot, kindSys, kindClass, kindProc, kindProcSelf, kindBonding, kindSlaveDir:
+	case kindRoot, kindSys, kindClass, kindProc, kindProcSelf:
 		return true
 	}
 	return false
@@ -174,6 +171,14 @@ const bondingDirTimeout = time.Second
 // every permission check of a path walk and every fstat. The master link's
 // size follows its target, and the rendered device attributes' modes are
 // the real sysfs's, so those are asked each time.
+//
+// The kernel changes its own idea of a file's size: an open with O_TRUNC
+// sets it to 0 and a write to its length (FUSE_ATOMIC_O_TRUNC), and a short
+// page-cache read — the splice read of sendfile (busybox cat) — to the
+// text's length, and readers that copy by that size would copy "10" of
+// "100\n". The LOOKUP of every path walk puts the page back: no file's
+// entry is cached (staticChildren), so cached attributes never outlive a
+// walk (TestReadAfterWriteSendfile).
 func (k kind) staticAttr() bool {
 	switch k {
 	case kindMaster, kindDevAttr, kindReal:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,31 @@ func TestReadAfterHostChange(t *testing.T) {
 		}
 		if proc := readTrim(t, filepath.Join(d.proc, "bond0")); strings.Contains(proc, "Slave Interface: eth0") {
 			t.Fatalf("round %d: /proc/net/bonding/bond0 still shows eth0 after ip link del:\n%s", i, proc)
+		}
+	}
+}
+
+// TestReadAfterWriteSendfile: after `echo 0 > miimon` the kernel holds the
+// file's size as 2 (FUSE_ATOMIC_O_TRUNC sets it to 0, the 2-byte write to 2).
+// A reader that copies by the kernel's size — busybox cat, with sendfile,
+// whose splice read stops at i_size — must still get the whole text once
+// the value is longer ("100\n" after mode 802.3ad forces miimon to 100),
+// as must GNU cat (read).
+func TestReadAfterWriteSendfile(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "busybox", "cat")
+	ns := nettest.NewNetns(t, "bfs-cfr-")
+	d := startDaemon(t, ns.Name(), "--state", "none")
+	for _, cat := range []string{"busybox cat", "cat"} {
+		dst := filepath.Join(t.TempDir(), "out")
+		// busybox sh, as the oracle scenarios: echo 0 > miimon; cat miimon;
+		// echo 4 > mode; cat miimon
+		script := `echo 0 > "$1/mode"; echo 0 > "$1/miimon"; ` + cat + ` "$1/miimon" > "$2"; echo 4 > "$1/mode"; ` + cat + ` "$1/miimon" > "$2"`
+		if out, err := exec.Command("busybox", "sh", "-c", script, "sh", filepath.Join(d.sys, "bond0/bonding"), dst).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		if got, _ := os.ReadFile(dst); string(got) != "100\n" {
+			t.Errorf("%s miimon > file: %q after mode 802.3ad, want \"100\\n\"", cat, got)
 		}
 	}
 }
