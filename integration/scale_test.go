@@ -7,9 +7,9 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
