@@ -403,3 +403,28 @@ func TestMountUnmountClean(t *testing.T) {
 		t.Errorf("%d goroutines after Unmount, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestMountProcFileLongerThanAPage: /proc/net/bonding/<bond> of an 802.3ad
+// bond with eight ports and their LACPDU details is longer than a page; its
+// size is the pages it fills, so that sendfile readers (busybox cat, whose
+// splice read stops at the size) get all of it, as read(2) readers do.
+func TestMountProcFileLongerThanAPage(t *testing.T) {
+	b := &bond.BondStatus{Name: "bond0", Up: true, Carrier: true,
+		AD: &bond.ADStatus{SystemPriority: 65535, SystemMAC: mac("02:00:00:00:00:01"),
+			ActiveAggregator: &bond.ADAggregator{ID: 1, NumPorts: 8, ActorKey: 15, PartnerKey: 1}},
+		Params: params(func(p *bond.Params) { p.Mode, p.Miimon = bond.Mode8023AD, 100 }),
+	}
+	for i := 0; i < 8; i++ {
+		b.Slaves = append(b.Slaves, adPort(veth(i, bond.LinkUp, 0), 1, i+1, 61))
+	}
+	text := RenderProcAs(b, bond.Caller{NetAdmin: true})
+	if len(text) <= pageSize {
+		t.Fatalf("the text is %d bytes, not longer than a page: the test proves nothing", len(text))
+	}
+	d := mountFake(t, newFake(b))
+	wantOut(t, sh(t, d, 0, `stat -c %s $P/bond0`), fmt.Sprintf("%d\n", procFileSize(len(text))))
+	wantOut(t, sh(t, d, 0, `cat $P/bond0`), text)
+	if _, err := exec.LookPath("busybox"); err == nil {
+		wantOut(t, sh(t, d, 0, `busybox cat $P/bond0`), text)
+	}
+}

@@ -453,6 +453,12 @@ func (n *node) writable() bool {
 	return n.kind == kindMasters || ((n.kind == kindOption || n.kind == kindDevAttr) && n.perm()&0o200 != 0)
 }
 
+// procFileSize is the size a proc file of textLen bytes reports: whole
+// pages, at least one.
+func procFileSize(textLen int) uint64 {
+	return uint64(max(1, (textLen+pageSize-1)/pageSize)) * pageSize
+}
+
 // fillAttr fills out with n's attributes.
 func (n *node) fillAttr(snap *bond.Snapshot, out *fuse.Attr) {
 	out.Mode = n.kind.fileType() | n.perm()
@@ -461,11 +467,20 @@ func (n *node) fillAttr(snap *bond.Snapshot, out *fuse.Attr) {
 		out.Nlink = 2
 	}
 	switch n.kind {
-	case kindMasters, kindOption, kindSlaveAttr, kindProcFile, kindDevAttr:
-		// procfs reports 0 for /proc/net/bonding/<bond>, but on FUSE a 0 size
-		// makes sendfile/splice readers (busybox cat) see an empty file, so
-		// proc files report a page like sysfs attributes.
+	case kindMasters, kindOption, kindSlaveAttr, kindDevAttr:
+		// a page, as sysfs reports for its attributes (their text never
+		// exceeds one)
 		out.Size = pageSize
+	case kindProcFile:
+		// procfs reports 0 for /proc/net/bonding/<bond>, but on FUSE the
+		// splice read of sendfile (busybox cat) copies no further than the
+		// size, so a proc file reports the pages its longest text (the one
+		// a CAP_NET_ADMIN reader gets) fills: an 802.3ad bond with five
+		// slaves and their LACPDU details takes more than one
+		out.Size = pageSize
+		if b := snap.Bond(n.dev); b != nil {
+			out.Size = procFileSize(len(RenderProcAs(b, bond.Caller{NetAdmin: true})))
+		}
 	case kindLower, kindMaster, kindUpper:
 		t, _ := n.target(snap)
 		out.Size = uint64(len(t))
