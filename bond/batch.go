@@ -104,10 +104,7 @@ func (t *TxBatch) Frames(p Port) [][]byte {
 
 // Reset empties the batch, keeping its storage (the TAP reader does before
 // and after each batch).
-func (t *TxBatch) Reset() { t.reset() }
-
-// reset empties the batch, keeping its storage.
-func (t *TxBatch) reset() {
+func (t *TxBatch) Reset() {
 	for i := range t.ports {
 		t.ports[i] = nil
 		clear(t.frames[i])
@@ -230,8 +227,8 @@ func (b *Bond) xmitBatch(frames [][]byte, out *TxBatch) {
 		}
 		return
 	}
-	out.reset()
+	out.Reset()
 	bs.XmitBatch(frames, out)
 	out.flush()
-	out.reset()
+	out.Reset()
 }

@@ -137,7 +137,8 @@ const (
 	kindReal                    // a real entry of a device directory (entry only; served by sysNode)
 )
 
-func (k kind) isDir() bool { return k <= kindProcBonding }
+func (k kind) isDir() bool  { return k <= kindProcBonding }
+func (k kind) isLink() bool { return k >= kindLower && k <= kindUpper }
 
 // staticTimeout is how long the kernel may cache what never changes while
 // the filesystem is mounted (staticChildren, staticAttr).
@@ -186,7 +187,6 @@ func (k kind) staticAttr() bool {
 	}
 	return true
 }
-func (k kind) isLink() bool { return k >= kindLower && k <= kindUpper }
 
 // node is every file, directory and symlink of the tree. Nodes hold names
 // only, never state: everything is resolved in the latest snapshot.

@@ -518,14 +518,20 @@ func TestADXmitBatchMatchesXmit(t *testing.T) {
 	assert.Nil(t, out.Frames(nil))
 }
 
-func TestADXmitBatchNoAlloc(t *testing.T) {
+// adBatchRig is an 802.3ad selector over two no-op ports (layer3+4) and
+// a batch of 32 frames of as many flows.
+func adBatchRig() (*adTx, [][]byte) {
 	m := &adMode{}
 	m.dist.Store(&distTable{ports: []bond.Port{&nopPort{}, &nopPort{}}})
-	tx := &adTx{dist: &m.dist, policy: bond.XmitLayer34}
 	var frames [][]byte
 	for i := 0; i < 32; i++ {
 		frames = append(frames, dataFrame(2, 1, uint16(i)))
 	}
+	return &adTx{dist: &m.dist, policy: bond.XmitLayer34}, frames
+}
+
+func TestADXmitBatchNoAlloc(t *testing.T) {
+	tx, frames := adBatchRig()
 	var out bond.TxBatch
 	tx.XmitBatch(frames, &out) // the batch grows once
 	out.Reset()
@@ -534,13 +540,7 @@ func TestADXmitBatchNoAlloc(t *testing.T) {
 
 // BenchmarkADXmitBatch is BenchmarkADXmit for a batch of 32 frames.
 func BenchmarkADXmitBatch(b *testing.B) {
-	m := &adMode{}
-	m.dist.Store(&distTable{ports: []bond.Port{&nopPort{}, &nopPort{}}})
-	tx := &adTx{dist: &m.dist, policy: bond.XmitLayer34}
-	var frames [][]byte
-	for i := 0; i < 32; i++ {
-		frames = append(frames, dataFrame(2, 1, uint16(i)))
-	}
+	tx, frames := adBatchRig()
 	var out bond.TxBatch
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

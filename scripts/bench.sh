@@ -78,6 +78,15 @@ for c in ip iperf3 awk sort; do command -v "$c" >/dev/null || die "$c not found 
 is_mounted() { awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
+wait_mount() { # wait_mount PID FILE: until FILE exists (the mount is ready), 15 s at most
+    for _ in $(seq 150); do
+        [ -e "$2" ] && return 0
+        alive "$1" || die "bondingfs (pid $1) exited before $2 appeared"
+        sleep 0.1
+    done
+    die "$2 did not appear within 15 s"
+}
+
 stop_daemon() { # stop_daemon PID: SIGTERM (bonds deleted as by rmmod), SIGKILL after 30 s
     alive "$1" || return 0
     kill -TERM "$1"
@@ -145,12 +154,7 @@ bridge 3 p5 p6
 say "bondingfs serve --netns $NSA max_bonds=4 miimon=100"
 nice -n "$NICE" "$BIN" serve --root "$MNT" --netns "$NSA" --log "$TMP/kernel.log" --state "$STATE" max_bonds=4 miimon=100 >"$TMP/bondingfs.out" 2>&1 &
 DPID=$!
-for _ in $(seq 150); do
-    [ -e "$SYS/bonding_masters" ] && break
-    alive "$DPID" || { DPID=; die "bondingfs exited before the mount was ready"; }
-    sleep 0.1
-done
-[ -e "$SYS/bonding_masters" ] || die "mount not ready within 15 s"
+wait_mount "$DPID" "$SYS/bonding_masters"
 setup_bond() { # setup_bond N MODE POLICY SLAVES...
     local n=$1 mode=$2 pol=$3
     shift 3
@@ -328,11 +332,7 @@ if part reads; then
     mkdir -p "$RMNT"
     "$BIN" serve --root "$RMNT" --netns "$NSR" --state none --log "$TMP/rkernel.log" mode=active-backup miimon=100 >"$TMP/rbondingfs.out" 2>&1 &
     RPID=$!
-    for _ in $(seq 150); do
-        [ -e "$RMNT/sys/class/net/bonding_masters" ] && break
-        alive "$RPID" || { RPID=; die "the second bondingfs exited before its mount was ready"; }
-        sleep 0.1
-    done
+    wait_mount "$RPID" "$RMNT/sys/class/net/bonding_masters"
     for i in 0 1; do echo "+r$i" >"$RMNT/sys/class/net/bond0/bonding/slaves" || die "bond0: +r$i"; done
     ip -n "$NSR" link set bond0 up
     sleep 0.5

@@ -595,41 +595,62 @@ func TestPortMembership(t *testing.T) {
 	}
 }
 
-// TestSubscribeLinksResync overruns the subscription's socket while the
-// callback is blocked and checks that the resubscription reports the final
-// state, including a link deleted during the overrun.
-func TestSubscribeLinksResync(t *testing.T) {
+// gatedSub is a link subscription with a 4 KB socket buffer whose callback
+// waits on gate while blocked is set, and hands events on to events.
+type gatedSub struct {
+	events  chan bond.LinkEvent
+	gate    chan struct{}
+	blocked atomic.Bool
+}
+
+func newGatedSub(t *testing.T) (*pair, *gatedSub) {
+	t.Helper()
 	old := subRcvBuf
 	subRcvBuf = 4096
-	defer func() { subRcvBuf = old }()
+	t.Cleanup(func() { subRcvBuf = old })
 	p := newPair(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events := make(chan bond.LinkEvent, 10000)
-	gate := make(chan struct{})
-	var blocked atomic.Bool
+	t.Cleanup(cancel)
+	gs := &gatedSub{events: make(chan bond.LinkEvent, 10000), gate: make(chan struct{})}
 	if err := p.h.SubscribeLinks(ctx, func(ev bond.LinkEvent) {
-		if blocked.Load() {
-			<-gate
+		if gs.blocked.Load() {
+			<-gs.gate
 		}
-		events <- ev
+		gs.events <- ev
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p.a.Run(t, "ip", "link", "add", "vx0", "type", "veth", "peer", "name", "vy0")
-	waitEvent(t, events, "vx0 created", func(ev bond.LinkEvent) bool { return ev.Link.Name == "vx0" })
+	return p, gs
+}
 
-	blocked.Store(true)
+// overrun runs one `ip -batch` in p's namespace that adds 60 veth pairs
+// (<prefix>a<i> / <prefix>b<i>), enough to overrun a 4 KB subscription
+// whose callback is held, then the commands in tail.
+func overrun(t *testing.T, p *pair, prefix, tail string) {
+	t.Helper()
 	var batch strings.Builder
 	for i := 0; i < 60; i++ {
-		batch.WriteString("link add fa" + itoa(i) + " type veth peer name fb" + itoa(i) + "\n")
+		batch.WriteString("link add " + prefix + "a" + itoa(i) + " type veth peer name " + prefix + "b" + itoa(i) + "\n")
 	}
-	batch.WriteString("link del vx0\nlink set eth0 mtu 1300\n")
+	batch.WriteString(tail)
 	file := t.TempDir() + "/batch"
 	if err := os.WriteFile(file, []byte(batch.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p.a.Run(t, "ip", "-batch", file)
+}
+
+// TestSubscribeLinksResync overruns the subscription's socket while the
+// callback is blocked and checks that the resubscription reports the final
+// state, including a link deleted during the overrun.
+func TestSubscribeLinksResync(t *testing.T) {
+	p, gs := newGatedSub(t)
+	events, blocked, gate := gs.events, &gs.blocked, gs.gate
+	p.a.Run(t, "ip", "link", "add", "vx0", "type", "veth", "peer", "name", "vy0")
+	waitEvent(t, events, "vx0 created", func(ev bond.LinkEvent) bool { return ev.Link.Name == "vx0" })
+
+	blocked.Store(true)
+	overrun(t, p, "f", "link del vx0\nlink set eth0 mtu 1300\n")
 	time.Sleep(100 * time.Millisecond)
 	blocked.Store(false)
 	close(gate)
@@ -648,23 +669,8 @@ func TestSubscribeLinksResync(t *testing.T) {
 // once every event has been delivered — also after an overrun whose
 // ENOBUFS a peek took instead of the reader.
 func TestLinkEventsPending(t *testing.T) {
-	old := subRcvBuf
-	subRcvBuf = 4096
-	defer func() { subRcvBuf = old }()
-	p := newPair(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events := make(chan bond.LinkEvent, 10000)
-	gate := make(chan struct{})
-	var blocked atomic.Bool
-	if err := p.h.SubscribeLinks(ctx, func(ev bond.LinkEvent) {
-		if blocked.Load() {
-			<-gate
-		}
-		events <- ev
-	}); err != nil {
-		t.Fatal(err)
-	}
+	p, gs := newGatedSub(t)
+	events, blocked, gate := gs.events, &gs.blocked, gs.gate
 	drained := func(what string) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -688,16 +694,7 @@ func TestLinkEventsPending(t *testing.T) {
 	}
 	// overrun the socket while the callback is held, and let the peek
 	// take the ENOBUFS
-	var batch strings.Builder
-	for i := 0; i < 60; i++ {
-		batch.WriteString("link add pa" + itoa(i) + " type veth peer name pb" + itoa(i) + "\n")
-	}
-	batch.WriteString("link set eth0 mtu 1280\n")
-	file := t.TempDir() + "/batch"
-	if err := os.WriteFile(file, []byte(batch.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p.a.Run(t, "ip", "-batch", file)
+	overrun(t, p, "p", "link set eth0 mtu 1280\n")
 	for i := 0; i < 3; i++ {
 		if !p.h.LinkEventsPending() {
 			t.Fatal("an overrun socket reads as drained")
