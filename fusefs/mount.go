@@ -39,6 +39,9 @@ var _ Backend = (*bond.Registry)(nil)
 type Options struct {
 	// Debug logs every FUSE request and reply (go-fuse's debug output).
 	Debug bool
+	// debugLog, with Debug, receives that output instead of the standard
+	// logger (the tests count the requests an operation costs).
+	debugLog *log.Logger
 	// Logf receives diagnostics (a panicking request); nil means log.Printf.
 	Logf func(format string, args ...any)
 	// AllowFusermount lets go-fuse fall back to the fusermount binary when
@@ -111,8 +114,11 @@ func (s *Server) Wait() { s.srv.Wait() }
 //	proc/net/bonding/<bond>                            0444
 //
 // Every entry under sys/class/net and proc/net/bonding is looked up in the
-// backend's latest Snapshot on each access (entry, attribute and negative
-// cache timeouts are 0), so it exists exactly while the snapshot has it.
+// backend's latest Snapshot on each access (entry and negative cache
+// timeouts are 0), so it exists exactly while the snapshot has it. Only the
+// static skeleton's entries (sys, sys/class, proc, proc/self: 1 h) and
+// proc/net/bonding (1 s, dropped by LoadedChanged) are cached, and the
+// attributes of the kinds whose attributes never change (staticAttr).
 func Mount(dir string, be Backend, opts Options) (*Server, error) {
 	logf := opts.Logf
 	if logf == nil {
@@ -133,6 +139,7 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 			Options:       []string{"default_permissions"},
 			DisableXAttrs: true,
 			Debug:         opts.Debug,
+			Logger:        opts.debugLog,
 			PanicHandler: func(v any) fuse.Status {
 				logf("fusefs: request panicked: %v", v)
 				return fuse.EIO

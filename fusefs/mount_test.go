@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -25,6 +27,12 @@ import (
 // unmounts it (lazily if need be) when the test ends.
 func mountFake(t *testing.T, be Backend) string {
 	t.Helper()
+	return mountFakeOpts(t, be, Options{})
+}
+
+// mountFakeOpts is mountFake with the mount's options.
+func mountFakeOpts(t *testing.T, be Backend, opts Options) string {
+	t.Helper()
 	nettest.SkipUnlessRoot(t)
 	dir := t.TempDir()
 	for _, d := range []string{dir, filepath.Dir(dir)} {
@@ -32,7 +40,7 @@ func mountFake(t *testing.T, be Backend) string {
 			t.Fatal(err)
 		}
 	}
-	srv, err := Mount(dir, be, Options{})
+	srv, err := Mount(dir, be, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,5 +449,71 @@ func TestMountProcFileLongerThanAPage(t *testing.T) {
 	wantOut(t, sh(t, d, 0, `cat $P/bond0`), text)
 	if haveBusybox(t) {
 		wantOut(t, sh(t, d, 0, `busybox cat $P/bond0`), text)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for go-fuse's debug logger, which writes
+// from every request goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// take returns what was written so far and empties the buffer.
+func (l *lockedBuffer) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.b.String()
+	l.b.Reset()
+	return s
+}
+
+var fuseRequest = regexp.MustCompile(`rx \d+: ([A-Z_]+) (n\d+)`)
+
+// TestMountRequestsPerEchoRead counts the FUSE requests of a bash
+// `echo 100 > miimon; read -r _ < miimon` (the "echo+read" of make bench):
+// close(2) sends no FLUSH (Flush answers ENOSYS once), and the fstat(2) bash
+// makes between the O_TRUNC open and the write sends no GETATTR (Setattr's
+// reply keeps the unchanging attributes cached).
+func TestMountRequestsPerEchoRead(t *testing.T) {
+	be := newFake(&bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()})
+	var dbg lockedBuffer
+	d := mountFakeOpts(t, be, Options{Debug: true, debugLog: log.New(&dbg, "", 0)})
+	const echoRead = `F=$S/bond0/bonding/miimon; echo 0 > $F && read -r v < $F && echo $v` // the fake records writes, applies none
+	wantOut(t, sh(t, d, 0, echoRead), "0\n") // FLUSH's ENOSYS, the skeleton's entries
+	dbg.take()
+	wantOut(t, sh(t, d, 0, echoRead), "0\n")
+	var ops []string
+	count := map[string]int{}
+	setattrNode := ""
+	for _, m := range fuseRequest.FindAllStringSubmatch(dbg.take(), -1) {
+		op, node := m[1], m[2]
+		if op == "RELEASE" || op == "FORGET" || op == "BATCH_FORGET" {
+			continue // asynchronous: not part of the round trip
+		}
+		ops = append(ops, op+" "+node)
+		count[op]++
+		if op == "SETATTR" {
+			setattrNode = node
+		}
+		if op == "GETATTR" && node == setattrNode {
+			t.Errorf("GETATTR of the option file after its SETATTR (O_TRUNC): its attributes should stay cached")
+		}
+	}
+	t.Logf("echo+read: %d requests (RELEASE aside): %v", len(ops), ops)
+	if count["FLUSH"] != 0 {
+		t.Errorf("%d FLUSH requests: close(2) should send none after the first ENOSYS", count["FLUSH"])
+	}
+	if count["SETATTR"] != 1 || count["WRITE"] != 1 || count["READ"] != 1 || count["OPEN"] != 2 {
+		t.Errorf("requests %v, want 1 SETATTR, 1 WRITE, 1 READ and 2 OPEN", count)
+	}
+	if count["LOOKUP"] > 6 {
+		t.Errorf("%d LOOKUP requests, want at most 6 (bond0, bonding, miimon per walk; the skeleton is cached)", count["LOOKUP"])
 	}
 }
