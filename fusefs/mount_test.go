@@ -485,8 +485,10 @@ func TestMountRequestsPerEchoRead(t *testing.T) {
 	be := newFake(&bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()})
 	var dbg lockedBuffer
 	d := mountFakeOpts(t, be, Options{Debug: true, debugLog: log.New(&dbg, "", 0)})
-	const echoRead = `F=$S/bond0/bonding/miimon; echo 0 > $F && read -r v < $F && echo $v` // the fake records writes, applies none
-	wantOut(t, sh(t, d, 0, echoRead), "0\n") // FLUSH's ENOSYS, the skeleton's entries
+	// the fake records writes and applies none: miimon reads 0
+	const echoRead = `F=$S/bond0/bonding/miimon; echo 0 > $F && read -r v < $F && echo $v`
+	// a first round: FLUSH's ENOSYS, the skeleton's entries
+	wantOut(t, sh(t, d, 0, echoRead), "0\n")
 	dbg.take()
 	wantOut(t, sh(t, d, 0, echoRead), "0\n")
 	var ops []string
