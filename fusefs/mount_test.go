@@ -478,9 +478,9 @@ var fuseRequest = regexp.MustCompile(`rx \d+: ([A-Z_]+) (n\d+)`)
 
 // TestMountRequestsPerEchoRead counts the FUSE requests of a bash
 // `echo 100 > miimon; read -r _ < miimon` (the "echo+read" of make bench):
-// close(2) sends no FLUSH (Flush answers ENOSYS once), and the fstat(2) bash
-// makes between the O_TRUNC open and the write sends no GETATTR (Setattr's
-// reply keeps the unchanging attributes cached).
+// close(2) sends no FLUSH (Flush answers ENOSYS once), the skeleton's
+// entries are cached (three LOOKUPs a walk: bond0, bonding, miimon), and
+// each file is opened once.
 func TestMountRequestsPerEchoRead(t *testing.T) {
 	be := newFake(&bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()})
 	var dbg lockedBuffer
@@ -493,7 +493,6 @@ func TestMountRequestsPerEchoRead(t *testing.T) {
 	wantOut(t, sh(t, d, 0, echoRead), "0\n")
 	var ops []string
 	count := map[string]int{}
-	setattrNode := ""
 	for _, m := range fuseRequest.FindAllStringSubmatch(dbg.take(), -1) {
 		op, node := m[1], m[2]
 		if op == "RELEASE" || op == "FORGET" || op == "BATCH_FORGET" {
@@ -501,12 +500,6 @@ func TestMountRequestsPerEchoRead(t *testing.T) {
 		}
 		ops = append(ops, op+" "+node)
 		count[op]++
-		if op == "SETATTR" {
-			setattrNode = node
-		}
-		if op == "GETATTR" && node == setattrNode {
-			t.Errorf("GETATTR of the option file after its SETATTR (O_TRUNC): its attributes should stay cached")
-		}
 	}
 	t.Logf("echo+read: %d requests (RELEASE aside): %v", len(ops), ops)
 	if count["FLUSH"] != 0 {
