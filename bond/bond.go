@@ -75,6 +75,7 @@ type Slave struct {
 	rxDrop           atomic.Bool              // frames received here are not delivered (inactive slave)
 	rxUnicast        atomic.Bool              // ... except unicast ones (balance-alb; SetSlaveRx)
 	rxLocal          atomic.Pointer[[12]byte] // the slave's own MAC and the bond's (SetSlaveRx)
+	rxPender         atomic.Pointer[RxPender] // the port while it is open, when it can tell (RxPending)
 	txDropped        atomic.Uint64            // 1 + tx_dropped at the last carrier poll that found the link up (0: none yet)
 	readerDone       chan struct{}
 	rxFree           chan *rxBuf // the receive probe's buffers not in use

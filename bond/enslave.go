@@ -121,6 +121,9 @@ func (b *Bond) Enslave(name string) error {
 		return errnoOr(err, syscall.ENOMEM)
 	}
 	s.port = port
+	if rp, ok := port.(RxPender); ok {
+		s.rxPender.Store(&rp)
+	}
 	if f := b.reg.fetch(li.Index); f.ok {
 		s.linkSeq = f.seq
 		s.setLink(f.link.Up, f.link.Carrier)

@@ -174,11 +174,32 @@ func (b *Bond) stopPortReader(s *Slave) {
 	if s.port == nil {
 		return
 	}
+	s.rxPender.Store(nil)
 	_ = s.port.Close()
 	if s.readerDone != nil {
 		<-s.readerDone
 	}
 	s.port = nil
+}
+
+// RxPender is a Port that can tell whether frames the kernel already
+// queued for it have not yet been through the bond's receive path
+// (netdev.Port).
+type RxPender interface {
+	RxPending() bool
+}
+
+// RxPending reports whether frames already queued for the slave's port
+// may not yet have been through the receive path (RxPender); false for a
+// port that cannot tell, and once the port is closed. Safe from any
+// goroutine: the 802.3ad tick asks it before running the machines, so that
+// it sees every LACPDU that reached the slave before it, as the kernel
+// does (its receive runs in softirq as the frame arrives).
+func (s *Slave) RxPending() bool {
+	if p := s.rxPender.Load(); p != nil {
+		return (*p).RxPending()
+	}
+	return false
 }
 
 // waitReaders waits for every reader of the bond to end.

@@ -51,18 +51,23 @@ type adMode struct {
 	reg   *bond.Registry
 	clock bond.Clock
 
-	mu      sync.Mutex
-	sys     *lacp.System
-	ports   []*adPort // in enslave order
-	nextID  lacp.PortID
-	changes lacp.Change
-	logq    []lacp.Event
-	txbuf   [bond.VnetHdrLen + lacp.FrameLen]byte
-	ids     []lacp.PortID // scratch for DistributingPorts
-	last    lacp.Status   // status at the last publish, to publish only changes
-	tickGen uint64
-	timer   bond.Timer
-	next    time.Time // when the next tick is due
+	mu    sync.Mutex
+	sys   *lacp.System
+	ports []*adPort // in enslave order
+	// rxWaitMax replaces rxWait when not 0 (tests).
+	rxWaitMax time.Duration
+	// rxSlaves is waitRx's scratch, under rxMu.
+	rxMu     sync.Mutex
+	rxSlaves []*bond.Slave
+	nextID   lacp.PortID
+	changes  lacp.Change
+	logq     []lacp.Event
+	txbuf    [bond.VnetHdrLen + lacp.FrameLen]byte
+	ids      []lacp.PortID // scratch for DistributingPorts
+	last     lacp.Status   // status at the last publish, to publish only changes
+	tickGen  uint64
+	timer    bond.Timer
+	next     time.Time // when the next tick is due
 
 	syncPending atomic.Bool
 	dist        atomic.Pointer[distTable]
@@ -580,8 +585,60 @@ func (m *adMode) armLocked(gen uint64, d time.Duration) {
 	m.timer = m.clock.AfterFunc(d, func() { m.tick(gen) })
 }
 
+// rxWait bounds how long a tick waits for the ports' receive paths
+// (waitRx): 2 ms of a 100 ms tick.
+const rxWait = 2 * time.Millisecond
+
+// waitRx lets the frames the kernel has already queued on the ports (an
+// LACPDU among them) through the receive path before the tick runs the
+// machines, for at most rxWait. In the kernel an LACPDU is handled in
+// softirq as it arrives, so a tick never runs between its arrival and its
+// handling; here the slave's reader goroutine takes it some 0.1–1 ms later,
+// and a tick in between sees one port's new partner and not the other's.
+// Two bonds back to back whose ticks ran 0.5 ms apart then put the LAG in
+// the second port's aggregator, where the kernel puts it in the first's
+// (oracle 14-8023ad step 7). Ports that cannot tell (bond.RxPender) are
+// not waited for. Timer goroutine; m.mu not held.
+func (m *adMode) waitRx() {
+	m.rxMu.Lock() // a tick of an old generation may still be running
+	defer m.rxMu.Unlock()
+	m.mu.Lock()
+	ss := m.rxSlaves[:0]
+	for _, p := range m.ports {
+		ss = append(ss, p.s)
+	}
+	m.rxSlaves = ss
+	m.mu.Unlock()
+	var deadline time.Time
+	for {
+		pending := false
+		for _, s := range ss {
+			if s.RxPending() {
+				pending = true
+				break
+			}
+		}
+		if !pending {
+			break
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			limit := m.rxWaitMax
+			if limit == 0 {
+				limit = rxWait
+			}
+			deadline = now.Add(limit)
+		} else if now.After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	clear(ss)
+}
+
 // tick runs one AD_TIMER_INTERVAL on the clock's goroutine and re-arms.
 func (m *adMode) tick(gen uint64) {
+	m.waitRx()
 	m.mu.Lock()
 	if gen != m.tickGen {
 		m.mu.Unlock()

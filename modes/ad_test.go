@@ -548,3 +548,51 @@ func BenchmarkADXmitBatch(b *testing.B) {
 		out.Reset()
 	}
 }
+
+// TestADTickSeesReceivedLACPDU: the partner's first LACPDUs reach both
+// ports before a tick, but eth0's reader has not handed its one on when the
+// tick comes (a goroutine not yet scheduled). The tick waits for it
+// (waitRx), as the kernel's softirq receive has every LACPDU handled before
+// the next tick: both ports reselect in the same tick and the LAG takes
+// eth0's aggregator, 1. Without the wait eth1 reselects alone into its own
+// aggregator, 2, and eth0 follows it there a tick later (oracle 14-8023ad
+// step 7, two bonds back to back whose ticks ran 0.5 ms apart).
+func TestADTickSeesReceivedLACPDU(t *testing.T) {
+	a := newADEnv(t, true)
+	a.enslave("eth0", "eth1")
+	a.SetUp("bond0", true)
+	m := a.mode()
+	m.mu.Lock()
+	m.rxWaitMax = time.Minute // as long as the held reader needs
+	m.mu.Unlock()
+	// no partner yet: each port selects its own aggregator (1, 2)
+	for i := 0; i < 3; i++ {
+		a.Clock.Advance(lacp.TickInterval * time.Millisecond)
+		a.settle()
+	}
+	for _, s := range a.Status("bond0").Slaves {
+		require.Equal(t, map[string]int{"eth0": 1, "eth1": 2}[s.Name], s.AD.AggregatorID, "%s before the partner", s.Name)
+	}
+	a.shuttle(false)
+	for i := 0; i < 10 && len(a.out) < 2; i++ {
+		a.peer.Tick()
+	}
+	require.Len(t, a.out, 2, "the partner's first LACPDUs, one per port")
+	release := a.Host.Port("eth0").HoldReads()
+	defer release()
+	for k, f := range a.out {
+		a.inject(int(a.outTo[k]), append(make([]byte, bond.VnetHdrLen), f...))
+	}
+	a.out, a.outTo = nil, nil
+	require.True(t, a.Host.Port("eth1").WaitConsumed(a.inj[1], 5*time.Second), "eth1 reader")
+	a.Clock.Advance(lacp.TickInterval * time.Millisecond) // the tick; waitRx lets eth0's reader go
+	release()
+	a.settle()
+	a.negotiate()
+	st := a.Status("bond0")
+	require.NotNil(t, st.AD.ActiveAggregator)
+	assert.Equal(t, 1, st.AD.ActiveAggregator.ID, "the LAG's aggregator")
+	for _, s := range st.Slaves {
+		assert.Equal(t, 1, s.AD.AggregatorID, s.Name)
+	}
+}

@@ -35,6 +35,11 @@ type Dev struct {
 	sent    [][]byte
 	wrote   chan struct{} // closed and replaced on every write
 	carrier bool
+	// injected counts Inject calls; a frame is handled once the reader
+	// has come back to ReadFrame after it (RxPending).
+	injected int
+	hold     chan struct{} // non-nil: ReadFrame waits for it before returning a frame (HoldReads)
+	onAsked  func()        // called by RxPending when it reports true
 }
 
 // NewDev returns an open Dev.
@@ -51,6 +56,16 @@ func (d *Dev) ReadFrame(buf []byte) (int, error) {
 	d.mu.Unlock()
 	select {
 	case f := <-d.in:
+		d.mu.Lock()
+		hold := d.hold
+		d.mu.Unlock()
+		if hold != nil { // taken off the "socket", not yet handed on
+			select {
+			case <-hold:
+			case <-d.closed:
+				return 0, os.ErrClosed
+			}
+		}
 		return copy(buf, f), nil
 	case <-d.closed:
 		return 0, os.ErrClosed
@@ -93,7 +108,50 @@ func (d *Dev) SetCarrier(on bool) error { d.mu.Lock(); d.carrier = on; d.mu.Unlo
 func (d *Dev) Carrier() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.carrier }
 
 // Inject hands f to the reader of the device (a frame received).
-func (d *Dev) Inject(f []byte) { d.in <- append([]byte(nil), f...) }
+func (d *Dev) Inject(f []byte) {
+	d.mu.Lock()
+	d.injected++
+	d.mu.Unlock()
+	d.in <- append([]byte(nil), f...)
+}
+
+// RxPending implements bond.RxPender: a frame was injected that the reader
+// has not fully handled (it has not come back to ReadFrame after it). When
+// it reports true it calls the function HoldReads armed, if any, first.
+func (d *Dev) RxPending() bool {
+	d.mu.Lock()
+	pending := d.injected > max(d.reads-1, 0)
+	f := d.onAsked
+	if pending {
+		d.onAsked = nil
+	}
+	d.mu.Unlock()
+	if pending && f != nil {
+		f()
+	}
+	return pending
+}
+
+// HoldReads keeps the device's reader from taking injected frames (as a
+// reader goroutine that is not scheduled) until the first RxPending that
+// reports a frame waiting, which releases it: what a receive barrier sees.
+// The returned func releases it too (idempotent).
+func (d *Dev) HoldReads() (release func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			d.mu.Lock()
+			d.hold, d.onAsked = nil, nil
+			d.mu.Unlock()
+			close(ch)
+		})
+	}
+	d.mu.Lock()
+	d.hold, d.onAsked = ch, release
+	d.mu.Unlock()
+	return release
+}
 
 // Sent is the number of frames written.
 func (d *Dev) Sent() int { d.mu.Lock(); defer d.mu.Unlock(); return len(d.sent) }

@@ -52,6 +52,10 @@ type mmsgs struct {
 	flags uintptr
 	nr    uintptr // SYS_RECVMMSG or SYS_SENDMMSG
 	fn    func(fd uintptr) bool
+	// busy (receive only) is 1 from a recvmmsg attempt until the next
+	// attempt finds the socket empty: the reader may hold frames it took
+	// off the socket and has not finished handing on (Port.RxPending).
+	busy atomic.Int32
 }
 
 func newMmsgs(nr uintptr) *mmsgs {
@@ -91,8 +95,10 @@ func (m *mmsgs) release() {
 
 // call runs one system call; false means "not ready, wait in the netpoller".
 func (m *mmsgs) call(fd uintptr) bool {
+	m.busy.Store(1)
 	r, _, e := unix.Syscall6(m.nr, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(m.n), m.flags, 0, 0)
 	if e == unix.EAGAIN {
+		m.busy.Store(0)
 		return false
 	}
 	m.got, m.errno = int(r), e
@@ -124,6 +130,30 @@ var (
 	_ bond.BatchReader = (*Port)(nil)
 	_ bond.BatchWriter = (*Port)(nil)
 )
+
+// RxPending reports whether a frame the kernel has already queued for the
+// port may not yet have been through the bond's receive path: one waits on
+// the receive socket (SIOCINQ: the length of the next frame, 0 when none),
+// or the reader has taken a batch off it with ReadBatch and not yet come
+// back for the next (it is still handing those frames on). The socket is
+// asked first: a frame taken between the two questions shows as the
+// reader's. False once the port is closed. The 802.3ad tick waits on it, so
+// that an LACPDU that reached the slave before the tick is handled before
+// the machines run, as the kernel's receive in softirq has it
+// (bond_3ad_lacpdu_recv runs as the frame arrives).
+func (p *Port) RxPending() bool {
+	if p.closed.Load() || p.b.rc == nil {
+		return false
+	}
+	queued := false
+	if err := p.b.rc.Control(func(fd uintptr) {
+		n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+		queued = err == nil && n > 0
+	}); err != nil {
+		return false
+	}
+	return queued || p.b.rx.busy.Load() != 0
+}
 
 // BatchSize is PortBatch.
 func (p *Port) BatchSize() int { return PortBatch }

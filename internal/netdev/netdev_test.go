@@ -1156,3 +1156,56 @@ func openPortPair(t *testing.T) (p *pair, eth0, p0 bond.Port) {
 	t.Cleanup(func() { p0.Close() })
 	return p, eth0, p0
 }
+
+// TestPortRxPending: a frame queued on the receive socket is pending
+// (SIOCINQ); a batch ReadBatch returned stays pending while the reader
+// hands it on, until the reader comes back and finds the socket empty; a
+// closed port has nothing pending.
+func TestPortRxPending(t *testing.T) {
+	_, port, p0 := openPortPair(t)
+	rp := port.(bond.RxPender)
+	waitFor := func(what string, want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); rp.RxPending() != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: RxPending stays %v", what, !want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	frame := make([]byte, bond.VnetHdrLen, bond.VnetHdrLen+64)
+	frame = append(frame, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0xbb, 1, 0x88, 0xb5)
+	frame = frame[:cap(frame)]
+	if err := p0.WriteFrame(frame); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a frame queued, no reader", true)
+	br := port.(bond.BatchReader)
+	bufs := [][]byte{make([]byte, frameBuf), make([]byte, frameBuf)}
+	sizes := make([]int, len(bufs))
+	if _, err := br.ReadBatch(bufs, sizes, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !rp.RxPending() {
+		t.Fatal("RxPending false right after ReadBatch returned frames: the reader has not handed them on yet")
+	}
+	done := make(chan error, 1)
+	go func() { // the reader comes back: it finds the socket empty and waits
+		for {
+			if _, err := br.ReadBatch(bufs, sizes, 0); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	waitFor("the reader back and waiting", false)
+	if err := port.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, os.ErrClosed) {
+		t.Errorf("ReadBatch after Close: %v, want os.ErrClosed", err)
+	}
+	if rp.RxPending() {
+		t.Error("RxPending true on a closed port")
+	}
+}
