@@ -5,9 +5,11 @@
 package modes
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,18 +58,15 @@ type adMode struct {
 	ports []*adPort // in enslave order
 	// rxWaitMax replaces rxWait when not 0 (tests).
 	rxWaitMax time.Duration
-	// rxSlaves is waitRx's scratch, under rxMu.
-	rxMu     sync.Mutex
-	rxSlaves []*bond.Slave
-	nextID   lacp.PortID
-	changes  lacp.Change
-	logq     []lacp.Event
-	txbuf    [bond.VnetHdrLen + lacp.FrameLen]byte
-	ids      []lacp.PortID // scratch for DistributingPorts
-	last     lacp.Status   // status at the last publish, to publish only changes
-	tickGen  uint64
-	timer    bond.Timer
-	next     time.Time // when the next tick is due
+	nextID    lacp.PortID
+	changes   lacp.Change
+	logq      []lacp.Event
+	txbuf     [bond.VnetHdrLen + lacp.FrameLen]byte
+	ids       []lacp.PortID // scratch for DistributingPorts
+	last      lacp.Status   // status at the last publish, to publish only changes
+	tickGen   uint64
+	timer     bond.Timer
+	next      time.Time // when the next tick is due
 
 	syncPending atomic.Bool
 	dist        atomic.Pointer[distTable]
@@ -600,40 +599,17 @@ const rxWait = 2 * time.Millisecond
 // (oracle 14-8023ad step 7). Ports that cannot tell (bond.RxPender) are
 // not waited for. Timer goroutine; m.mu not held.
 func (m *adMode) waitRx() {
-	m.rxMu.Lock() // a tick of an old generation may still be running
-	defer m.rxMu.Unlock()
 	m.mu.Lock()
-	ss := m.rxSlaves[:0]
-	for _, p := range m.ports {
-		ss = append(ss, p.s)
+	ss := make([]*bond.Slave, len(m.ports)) // one small slice per 100 ms
+	for i, p := range m.ports {
+		ss[i] = p.s
 	}
-	m.rxSlaves = ss
+	limit := cmp.Or(m.rxWaitMax, rxWait)
 	m.mu.Unlock()
-	var deadline time.Time
-	for {
-		pending := false
-		for _, s := range ss {
-			if s.RxPending() {
-				pending = true
-				break
-			}
-		}
-		if !pending {
-			break
-		}
-		now := time.Now()
-		if deadline.IsZero() {
-			limit := m.rxWaitMax
-			if limit == 0 {
-				limit = rxWait
-			}
-			deadline = now.Add(limit)
-		} else if now.After(deadline) {
-			break
-		}
+	deadline := time.Now().Add(limit)
+	for slices.ContainsFunc(ss, (*bond.Slave).RxPending) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Microsecond)
 	}
-	clear(ss)
 }
 
 // tick runs one AD_TIMER_INTERVAL on the clock's goroutine and re-arms.

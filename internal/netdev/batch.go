@@ -52,7 +52,7 @@ type mmsgs struct {
 	flags uintptr
 	nr    uintptr // SYS_RECVMMSG or SYS_SENDMMSG
 	fn    func(fd uintptr) bool
-	// busy (receive only) is 1 from a recvmmsg attempt until the next
+	// busy (receive only, callRx) is 1 from a recvmmsg attempt until the next
 	// attempt finds the socket empty: the reader may hold frames it took
 	// off the socket and has not finished handing on (Port.RxPending).
 	busy atomic.Int32
@@ -95,13 +95,21 @@ func (m *mmsgs) release() {
 
 // call runs one system call; false means "not ready, wait in the netpoller".
 func (m *mmsgs) call(fd uintptr) bool {
-	m.busy.Store(1)
 	r, _, e := unix.Syscall6(m.nr, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(m.n), m.flags, 0, 0)
 	if e == unix.EAGAIN {
-		m.busy.Store(0)
 		return false
 	}
 	m.got, m.errno = int(r), e
+	return true
+}
+
+// callRx is call for the receive scratch: it keeps busy for RxPending.
+func (m *mmsgs) callRx(fd uintptr) bool {
+	m.busy.Store(1)
+	if !m.call(fd) {
+		m.busy.Store(0)
+		return false
+	}
 	return true
 }
 
@@ -121,6 +129,7 @@ func (p *Port) initBatch() error {
 	}
 	p.b.rc = rc
 	p.b.rx = newMmsgs(unix.SYS_RECVMMSG)
+	p.b.rx.fn = p.b.rx.callRx
 	p.b.rx.oob = new([PortBatch][64]byte)
 	p.b.tx.New = func() any { return newMmsgs(unix.SYS_SENDMMSG) }
 	return nil
