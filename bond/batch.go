@@ -8,7 +8,7 @@ import (
 // Batched frame I/O. A NetDev may also implement BatchReader and
 // BatchWriter (found by type assertion, DESIGN.md §4), in the shape of
 // wireguard-go's tun.Device Read(bufs, sizes, offset) / Write(bufs, offset)
-// / BatchSize: internal/netdev's slave ports read with recvmmsg(2) and send
+// / BatchSize: netdev's slave ports read with recvmmsg(2) and send
 // with sendmmsg(2), and its TAP reads every frame that is ready in one
 // netpoller wake-up. The engine's readers use the batch calls when they are
 // there and fall back to ReadFrame/WriteFrame frame by frame otherwise (the

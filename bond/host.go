@@ -114,7 +114,7 @@ const (
 )
 
 // Host is the network system the engine drives: rtnetlink, ethtool, TAP and
-// AF_PACKET. internal/netdev implements it on Linux; tests use an in-memory
+// AF_PACKET. netdev implements it on Linux; tests use an in-memory
 // fake. Errors for a missing interface wrap syscall.ENODEV.
 type Host interface {
 	LinkByName(name string) (LinkInfo, error)

@@ -240,7 +240,7 @@ func (h albHost) SetMAC(s *alb.Slave, a alb.MAC) error {
 }
 
 // promiscuous is what a port that can turn promiscuous reception on offers
-// (internal/netdev's Port).
+// (netdev's Port).
 type promiscuous interface{ SetPromiscuous(on bool) error }
 
 // SetPromisc keeps a promiscuity count per slave and turns the port's

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"bondingfs/internal/netdev"
+	"bondingfs/netdev"
 )
 
 const execUsage = `usage: bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [module options...] -- CMD [ARGS...]

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"bondingfs/bond"
-	"bondingfs/internal/netdev"
+	"bondingfs/netdev"
 	"bondingfs/internal/state"
 )
 

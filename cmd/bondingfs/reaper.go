@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"syscall"
 
-	"bondingfs/internal/netdev"
+	"bondingfs/netdev"
 	"bondingfs/internal/state"
 )
 

@@ -18,7 +18,7 @@ import (
 	"bondingfs/bond/modparams"
 	"bondingfs/compat"
 	"bondingfs/fusefs"
-	"bondingfs/internal/netdev"
+	"bondingfs/netdev"
 	"bondingfs/internal/state"
 )
 
