@@ -1,9 +1,3 @@
-// Package fusefs serves the bonding driver's user interface — bonding_masters,
-// <bond>/bonding/*, <slave>/bonding_slave/*, the master/upper_/lower_ links and
-// /proc/net/bonding/<bond> — as a FUSE filesystem over a Backend, optionally
-// over a passthrough of the real /sys/class/net (Options.Sysfs) and of the
-// caller's own /proc/net (Options.ProcNet), so that the tree can stand in
-// for both paths.
 package fusefs
 
 import (
@@ -39,9 +33,9 @@ var _ Backend = (*bond.Registry)(nil)
 type Options struct {
 	// Debug logs every FUSE request and reply (go-fuse's debug output).
 	Debug bool
-	// debugLog, with Debug, receives that output instead of the standard
-	// logger (the tests count the requests an operation costs).
-	debugLog *log.Logger
+	// DebugLog, with Debug, receives that output; nil means the standard
+	// logger. (The tests count the requests an operation costs in it.)
+	DebugLog *log.Logger
 	// Logf receives diagnostics (a panicking request); nil means log.Printf.
 	Logf func(format string, args ...any)
 	// AllowFusermount lets go-fuse fall back to the fusermount binary when
@@ -52,10 +46,10 @@ type Options struct {
 	// lists every device of that namespace, and each device directory
 	// passes its real entries through (go-fuse's LoopbackNode) under the
 	// bonding entries; a bond's directory reads as a bonding device's
-	// (netsys.go). "" serves the bonding entries alone.
+	// (overlay_sys.go). "" serves the bonding entries alone.
 	Sysfs string
 	// ProcNet makes proc/net a passthrough of the caller's own
-	// /proc/<tid>/net plus bonding/ (procnet.go), and adds proc/self/net,
+	// /proc/<tid>/net plus bonding/ (overlay_proc.go), and adds proc/self/net,
 	// the same whose bonding/ is empty for callers outside the engine's
 	// network namespace: the view that stands in for /proc/net. Off,
 	// proc/net holds bonding/ alone.
@@ -139,7 +133,7 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 			Options:       []string{"default_permissions"},
 			DisableXAttrs: true,
 			Debug:         opts.Debug,
-			Logger:        opts.debugLog,
+			Logger:        opts.DebugLog,
 			PanicHandler: func(v any) fuse.Status {
 				logf("fusefs: request panicked: %v", v)
 				return fuse.EIO
@@ -155,4 +149,101 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
 	return &Server{srv: srv, dir: dir, root: root}, nil
+}
+
+// filesystem is the state shared by every node of one mount.
+type filesystem struct {
+	be    Backend
+	logf  func(format string, args ...any)
+	mtime time.Time // the time stamps of every entry
+	// sysfs is the root of the engine namespace's sysfs (Options.Sysfs);
+	// "" serves the bonding entries only.
+	sysfs string
+	// procNet makes proc/net a per-caller passthrough (Options.ProcNet).
+	procNet bool
+	// engineNetns is the inode of the engine's network namespace; 0 shows
+	// proc/net/bonding to every caller.
+	engineNetns uint64
+}
+
+// syncTimeout bounds how long a read waits for the backend to catch up
+// with the host (Syncer, BondSyncer).
+const syncTimeout = 200 * time.Millisecond
+
+// Syncer is implemented by backends that can apply pending host changes
+// before a read (bond.Registry.Sync), so that `ip link del eth2; cat slaves`
+// never shows the deleted slave.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// BondSyncer is implemented by backends that can bring one bond and its
+// slaves up to date with the host (bond.Registry.SyncBond): what a read of
+// one bond's files needs, at a cost that does not grow with the number of
+// bonds.
+type BondSyncer interface {
+	SyncBond(ctx context.Context, name string) error
+}
+
+// Loader is implemented by backends that can be "unloaded", as a kernel
+// without the bonding module: then sys/class/net has no bonding_masters and
+// proc/net has no bonding directory. A backend without it is always loaded.
+type Loader interface {
+	Loaded() bool
+}
+
+func (f *filesystem) loaded() bool {
+	l, ok := f.be.(Loader)
+	return !ok || l.Loaded()
+}
+
+// snapshot returns the backend's latest snapshot (an empty one if it has
+// none yet).
+func (f *filesystem) snapshot() *bond.Snapshot {
+	if s := f.be.Snapshot(); s != nil {
+		return s
+	}
+	return &bond.Snapshot{}
+}
+
+// syncedSnapshot is snapshot after the backend caught up with the host.
+func (f *filesystem) syncedSnapshot(ctx context.Context) *bond.Snapshot {
+	if sy, ok := f.be.(Syncer); ok {
+		c, cancel := context.WithTimeout(ctx, syncTimeout)
+		_ = sy.Sync(c)
+		cancel()
+	}
+	return f.snapshot()
+}
+
+// syncedFor is syncedSnapshot for what node n shows (kindInfo.sync): the
+// files and directories of one bond or slave bring only that bond and its
+// slaves up to date; bonding_masters and the listings of every bond bring
+// all.
+func (f *filesystem) syncedFor(ctx context.Context, n *node) *bond.Snapshot {
+	bs, ok := f.be.(BondSyncer)
+	if !ok {
+		return f.syncedSnapshot(ctx)
+	}
+	name := ""
+	switch scope := n.info().sync; scope {
+	case syncBond:
+		name = n.dev
+	case syncDevOrAll, syncDevOrNone:
+		snap := f.snapshot()
+		if snap.Bond(n.dev) != nil {
+			name = n.dev
+		} else if b, _ := snap.Slave(n.dev); b != nil {
+			name = b.Name
+		} else if scope == syncDevOrNone {
+			return snap // a device that is neither: nothing to sync
+		}
+	}
+	if name == "" {
+		return f.syncedSnapshot(ctx)
+	}
+	c, cancel := context.WithTimeout(ctx, syncTimeout)
+	_ = bs.SyncBond(c, name)
+	cancel()
+	return f.snapshot()
 }

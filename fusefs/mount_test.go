@@ -484,7 +484,7 @@ var fuseRequest = regexp.MustCompile(`rx \d+: ([A-Z_]+) (n\d+)`)
 func TestMountRequestsPerEchoRead(t *testing.T) {
 	be := newFake(&bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()})
 	var dbg lockedBuffer
-	d := mountFakeOpts(t, be, Options{Debug: true, debugLog: log.New(&dbg, "", 0)})
+	d := mountFakeOpts(t, be, Options{Debug: true, DebugLog: log.New(&dbg, "", 0)})
 	// the fake records writes and applies none: miimon reads 0
 	const echoRead = `F=$S/bond0/bonding/miimon; echo 0 > $F && read -r v < $F && echo $v`
 	// a first round: FLUSH's ENOSYS, the skeleton's entries
