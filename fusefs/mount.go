@@ -107,12 +107,8 @@ func (s *Server) Wait() { s.srv.Wait() }
 //	sys/class/net/<slave>/master, upper_<bond>         -> ../<bond>
 //	proc/net/bonding/<bond>                            0444
 //
-// Every entry under sys/class/net and proc/net/bonding is looked up in the
-// backend's latest Snapshot on each access (entry and negative cache
-// timeouts are 0), so it exists exactly while the snapshot has it. Only the
-// static skeleton's entries (sys, sys/class, proc, proc/self: 1 h) and
-// proc/net/bonding (1 s, dropped by LoadedChanged) are cached, and the
-// attributes of the kinds whose attributes never change (staticAttr).
+// Entries are looked up in the backend's latest Snapshot on each access,
+// with the timeouts the package doc explains.
 func Mount(dir string, be Backend, opts Options) (*Server, error) {
 	logf := opts.Logf
 	if logf == nil {

@@ -1,0 +1,74 @@
+// Package fusefs serves the bonding driver's user interface as a FUSE
+// filesystem over a Backend (*bond.Registry): bonding_masters,
+// <bond>/bonding/<option>, <slave>/bonding_slave/<attr>, the master,
+// upper_ and lower_ links and /proc/net/bonding/<bond>. Its second job is a
+// passthrough of the real /sys/class/net (Options.Sysfs) and of the
+// caller's own /proc/net (Options.ProcNet), so that one mount can stand in
+// for both paths.
+//
+// # The two trees
+//
+// The mount holds sys/class/net, the bonding driver's sysfs (bond_sysfs.c,
+// bond_sysfs_slave.c, and the links of netdev_adjacent), and proc/net/bonding
+// (bond_procfs.c). As lxcfs routes /proc and /sys once, each into its own
+// file, this tree decides by kind in one place: everything below the root
+// is a node of one kind, and the kind table (kinds in tree.go) is the one place that says what each kind is —
+// its mode, its entries, its text, its writes, and how much of the backend
+// a read brings up to date first. Adding a file kind is one constant and one
+// row. The handlers read the row: dir.go (LOOKUP, READDIR), file.go (OPEN,
+// READ, WRITE, SETATTR), link.go (READLINK). Texts are rendered by sysfs.go
+// and procfs.go, and by the options' Show functions in package bond.
+//
+// # Name-only nodes, resolved per snapshot
+//
+// A node holds names (its kind, its path, the device and the file name),
+// never state. Every request resolves those names in the backend's latest
+// bond.Snapshot, so a node whose bond or slave is gone answers ENOENT, and
+// a bond exists in the tree exactly while the snapshot has it. Inode numbers
+// are hashes of the path (inoOf), so that the kernel's revalidating lookups
+// find the node they cached.
+//
+// # Render at open
+//
+// OPEN renders a file's whole text once (as sysfs fills its page buffer at
+// the first read) into the handle, and READ slices it, so the reads of one
+// open see one consistent text. The files are opened with direct I/O, as
+// their text changes while their size stays a page. A WRITE hands one
+// write(2), at most a page, to the backend and returns only once it was
+// applied; its errno is the backend's.
+//
+// # Timeouts
+//
+// Entry, negative and attribute timeouts are 0 (Mount's fs.Options), so
+// every path walk asks again: a bond or slave appears and vanishes with the
+// engine, and each file's LOOKUP refreshes its size, which the kernel
+// otherwise changes itself after an O_TRUNC or a short sendfile read.
+// Exceptions, per kind: the fixed skeleton (sys, sys/class, proc,
+// proc/self) caches its entries for staticTimeout, proc/net's bonding for
+// bondingDirTimeout (Server.LoadedChanged drops it), and the kinds whose
+// attributes never change cache those (kindInfo.staticAttr).
+//
+// # The passthrough
+//
+// With Options.Sysfs, sys/class/net lists every device of the engine's
+// network namespace, read from a private sysfs mount (PrivateSysfs,
+// overlay_sys_private.go) that no mount of ours covers. A device directory
+// serves the real entries through go-fuse's LoopbackNode (sysNode), under
+// the bonding entries; for a bond, the few net-sysfs attributes where its
+// TAP differs from a bonding device are rendered instead (overlay_sys.go).
+// With Options.ProcNet, proc/net serves each request the entries of the
+// calling thread's own /proc/<tid>/net plus bonding/, and proc/self/net —
+// the view bound over the real /proc/net — shows bonding/ empty to callers
+// outside the engine's namespace (overlay_proc.go).
+//
+// # Goroutines
+//
+// go-fuse serves each request on a goroutine of its own, many at once;
+// nodes share no mutable state but a device directory's LoopbackRoot,
+// created once (sync.Once). Backend.Snapshot must never block. A write
+// blocks its request's goroutine until the backend has applied it. What a
+// caller may see is decided from its pid's /proc entries (readerOf), at
+// open. Server.LoadedChanged may be called from any goroutine but a FUSE
+// request's. OpenPrivateSysfs mounts from a goroutine locked to a thread
+// that enters the engine's namespace and dies with it.
+package fusefs
