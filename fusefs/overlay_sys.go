@@ -380,40 +380,49 @@ func (f *filesystem) renderDevAttr(snap *bond.Snapshot, dev, name string) (strin
 		} else if v&iffUp == 0 {
 			return "", syscall.EINVAL
 		}
-		speed, duplex := 0, bond.DuplexUnknown
-		for i := range b.Slaves {
-			s := &b.Slaves[i]
-			if s.Link != bond.LinkUp || !s.Active {
-				continue
-			}
-			if s.Speed != bond.SpeedUnknown && s.Speed > 0 {
-				if b.Params.Mode == bond.ModeBroadcast {
-					if speed == 0 || s.Speed < speed {
-						speed = s.Speed
-					}
-				} else {
-					speed += s.Speed
-				}
-			}
-			if duplex == bond.DuplexUnknown && s.Duplex != bond.DuplexUnknown {
-				duplex = s.Duplex
-			}
-		}
-		if name == "speed" {
-			if speed == 0 {
-				speed = -1
-			}
-			return strconv.Itoa(speed) + "\n", 0
-		}
-		switch duplex {
-		case bond.DuplexHalf:
-			return "half\n", 0
-		case bond.DuplexFull:
-			return "full\n", 0
-		}
-		return "unknown\n", 0
+		return bondLinkSettings(b, name), 0
 	}
 	return f.readReal(dev, name)
+}
+
+// bondLinkSettings returns the text of a running bond's speed or duplex
+// (name), as bond_ethtool_get_link_ksettings finds them over the slaves
+// that can transmit (link up and active): the sum of their speeds in Mb/s,
+// the slowest in broadcast mode, -1 when none is known; the first known
+// duplex, else "unknown".
+func bondLinkSettings(b *bond.BondStatus, name string) string {
+	speed, duplex := 0, bond.DuplexUnknown
+	for i := range b.Slaves {
+		s := &b.Slaves[i]
+		if s.Link != bond.LinkUp || !s.Active {
+			continue
+		}
+		if s.Speed != bond.SpeedUnknown && s.Speed > 0 {
+			if b.Params.Mode == bond.ModeBroadcast {
+				if speed == 0 || s.Speed < speed {
+					speed = s.Speed
+				}
+			} else {
+				speed += s.Speed
+			}
+		}
+		if duplex == bond.DuplexUnknown && s.Duplex != bond.DuplexUnknown {
+			duplex = s.Duplex
+		}
+	}
+	if name == "speed" {
+		if speed == 0 {
+			speed = -1
+		}
+		return strconv.Itoa(speed) + "\n"
+	}
+	switch duplex {
+	case bond.DuplexHalf:
+		return "half\n"
+	case bond.DuplexFull:
+		return "full\n"
+	}
+	return "unknown\n"
 }
 
 // writeDevAttr passes one write(2) on an overridden attribute to the real
