@@ -259,7 +259,7 @@ func init() {
 			set:  setInt(func(p *Params) *int { return &p.AdActorSysPrio })},
 		{Name: "ad_actor_system",
 			Flags: OptRawVal, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)),
-			Show: showAD(func(p *Params) string { return optFmtMAC(p.AdActorSystem) }), set: setAdActorSystem},
+			Show: showAD(func(p *Params) string { return FormatMAC(p.AdActorSystem) }), set: setAdActorSystem},
 		{Name: "ad_user_port_key",
 			Flags: OptIfDown, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: adUserPortKeyValues,
 			Show: showAD(func(p *Params) string { return optFmtUint(uint64(uint16(p.AdUserPortKey))) }),

@@ -33,7 +33,7 @@ func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c
 	if o.ReadOnly() || !c.NetAdmin {
 		return syscall.EACCES
 	}
-	if len(data) > optPageSize {
+	if len(data) > PageSize {
 		return syscall.E2BIG
 	}
 	// the bond's IFF_UP as the host has it now (OptIfDown), read here,

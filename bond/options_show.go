@@ -10,14 +10,18 @@ import (
 // (bond_sysfs.c bonding_show_*). Integers print through the C types the
 // kernel uses (int for "%d", unsigned for "%u", u16 for "%hu").
 
-// optPageSize is PAGE_SIZE, the size of a sysfs read buffer.
-const optPageSize = 4096
+// PageSize is PAGE_SIZE, the size of a sysfs read buffer (bytes): the
+// longest text one read or write of a sysfs attribute handles, and the
+// st_size fusefs reports for each.
+const PageSize = 4096
 
 func optFmtInt(v int) string     { return strconv.FormatInt(int64(int32(v)), 10) }
 func optFmtUint(v uint64) string { return strconv.FormatUint(v, 10) }
 
-// optFmtMAC is the kernel's %pM: six lowercase hex pairs joined by ':'.
-func optFmtMAC(m net.HardwareAddr) string {
+// FormatMAC is the kernel's %pM: six lowercase hex pairs joined by ':'. A
+// shorter address is padded with zeros (nil prints 00:00:00:00:00:00), a
+// longer one cut to six bytes.
+func FormatMAC(m net.HardwareAddr) string {
 	if len(m) != 6 {
 		m = append(append(net.HardwareAddr{}, m...), make(net.HardwareAddr, 6)...)[:6]
 	}
@@ -56,7 +60,7 @@ func showDelay(get func(*Params) int) func(*BondStatus, Caller) string {
 func optJoinList(items []string, reserve int) string {
 	var b strings.Builder
 	for _, it := range items {
-		if b.Len() > optPageSize-reserve {
+		if b.Len() > PageSize-reserve {
 			b.WriteString("++more++ ")
 			break
 		}
@@ -150,7 +154,7 @@ func showPartnerMAC(s *BondStatus, c Caller) string {
 	if a == nil {
 		return ""
 	}
-	return optFmtMAC(a.PartnerMAC) + "\n"
+	return FormatMAC(a.PartnerMAC) + "\n"
 }
 
 // showAD renders an 802.3ad parameter visible only in 802.3ad mode to

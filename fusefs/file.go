@@ -186,8 +186,8 @@ func (n *node) write(ctx context.Context, data []byte) (written uint32, errno sy
 	if !n.writable() {
 		return 0, syscall.EACCES
 	}
-	if len(data) > pageSize {
-		data = data[:pageSize]
+	if len(data) > bond.PageSize {
+		data = data[:bond.PageSize]
 	}
 	defer func() {
 		if r := recover(); r != nil {

@@ -142,7 +142,7 @@ func TestMountLayout(t *testing.T) {
 		"balance-rr 0\nup\neth0 bond1\n")
 	// an empty attribute is 0 bytes
 	wantOut(t, sh(t, d, 0, `wc -c < $S/bond1/bonding/slaves`), "0\n")
-	wantOut(t, sh(t, d, 0, `cat $P/bond0`), RenderProc(b0))
+	wantOut(t, sh(t, d, 0, `cat $P/bond0`), renderProc(b0))
 
 	wantOut(t, sh(t, d, 0, linksFn+`links bond0; echo; links eth0; echo; links bond1`),
 		"lower_bond1 -> ../bond1\nlower_eth0 -> ../eth0\nbonding (directory)\n\n"+
@@ -441,7 +441,7 @@ func TestMountProcFileLongerThanAPage(t *testing.T) {
 		b.Slaves = append(b.Slaves, adPort(veth(i, bond.LinkUp, 0), 1, i+1, 61))
 	}
 	text := RenderProcAs(b, bond.Caller{NetAdmin: true})
-	if len(text) <= pageSize {
+	if len(text) <= bond.PageSize {
 		t.Fatalf("the text is %d bytes, not longer than a page: the test proves nothing", len(text))
 	}
 	d := mountFake(t, newFake(b))

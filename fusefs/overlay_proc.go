@@ -10,6 +10,8 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"bondingfs/bond"
 )
 
 // The per-caller /proc/net (Options.ProcNet). /proc/net is a symlink to
@@ -126,7 +128,7 @@ func fillProcAttr(st *syscall.Stat_t, a *fuse.Attr) {
 	a.FromStat(st)
 	a.Ino = 0
 	if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
-		a.Size = pageSize
+		a.Size = bond.PageSize
 	}
 }
 

@@ -36,19 +36,14 @@ func usesXmitHash(p *bond.Params) bool {
 	return false
 }
 
-// macString formats a MAC address as "aa:bb:cc:dd:ee:ff" (the kernel's %pM);
-// an empty address prints as all zeros.
-func macString(a net.HardwareAddr) string {
+// hwAddrString formats a slave's permanent address as the kernel's %*phC
+// over the device's addr_len does: every byte, where bond.FormatMAC (%pM)
+// takes six; an empty address prints as %pM does, all zeros.
+func hwAddrString(a net.HardwareAddr) string {
 	if len(a) == 0 {
-		return "00:00:00:00:00:00"
+		return bond.FormatMAC(a)
 	}
 	return a.String()
-}
-
-// RenderProc returns the text of /proc/net/bonding/<b.Name> as a caller with
-// CAP_NET_ADMIN reads it (bond_procfs.c, Linux 6.1 layout).
-func RenderProc(b *bond.BondStatus) string {
-	return RenderProcAs(b, bond.Caller{NetAdmin: true})
 }
 
 // RenderProcAs returns the text of /proc/net/bonding/<b.Name> as caller c
@@ -117,7 +112,7 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 				ad = &bond.ADStatus{}
 			}
 			w("System priority: %d\n", ad.SystemPriority)
-			w("System MAC address: %s\n", macString(ad.SystemMAC))
+			w("System MAC address: %s\n", bond.FormatMAC(ad.SystemMAC))
 			if agg := ad.ActiveAggregator; agg == nil {
 				w("bond %s has no active aggregator\n", b.Name)
 			} else {
@@ -126,7 +121,7 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 				w("\tNumber of ports: %d\n", agg.NumPorts)
 				w("\tActor Key: %d\n", agg.ActorKey)
 				w("\tPartner Key: %d\n", agg.PartnerKey)
-				w("\tPartner Mac Address: %s\n", macString(agg.PartnerMAC))
+				w("\tPartner Mac Address: %s\n", bond.FormatMAC(agg.PartnerMAC))
 			}
 		}
 	}
@@ -156,7 +151,7 @@ func renderProcSlave(sb *strings.Builder, b *bond.BondStatus, s *bond.SlaveStatu
 		sb.WriteString("Duplex: full\n")
 	}
 	w("Link Failure Count: %d\n", s.LinkFailureCount)
-	w("Permanent HW addr: %s\n", macString(s.PermHWAddr))
+	w("Permanent HW addr: %s\n", hwAddrString(s.PermHWAddr))
 	w("Slave queue ID: %d\n", s.QueueID)
 
 	if b.Params.Mode != bond.Mode8023AD {
@@ -206,14 +201,14 @@ func renderProcPort(sb *strings.Builder, ad *bond.ADSlaveStatus, c bond.Caller) 
 	}
 	sb.WriteString("details actor lacp pdu:\n")
 	w("    system priority: %d\n", ad.Actor.SystemPriority)
-	w("    system mac address: %s\n", macString(ad.Actor.System))
+	w("    system mac address: %s\n", bond.FormatMAC(ad.Actor.System))
 	w("    port key: %d\n", ad.Actor.Key)
 	w("    port priority: %d\n", ad.Actor.PortPriority)
 	w("    port number: %d\n", ad.Actor.PortNumber)
 	w("    port state: %d\n", ad.Actor.PortState)
 	sb.WriteString("details partner lacp pdu:\n")
 	w("    system priority: %d\n", ad.Partner.SystemPriority)
-	w("    system mac address: %s\n", macString(ad.Partner.System))
+	w("    system mac address: %s\n", bond.FormatMAC(ad.Partner.System))
 	w("    oper key: %d\n", ad.Partner.Key)
 	w("    port priority: %d\n", ad.Partner.PortPriority)
 	w("    port number: %d\n", ad.Partner.PortNumber)

@@ -161,16 +161,16 @@ func TestRenderProcGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := normVersion(RenderProc(&tc.st))
+			got := normVersion(renderProc(&tc.st))
 			if got != string(want) {
-				t.Errorf("RenderProc mismatch\n--- got\n%s--- want\n%s", got, want)
+				t.Errorf("renderProc mismatch\n--- got\n%s--- want\n%s", got, want)
 			}
 		})
 	}
 }
 
 func TestRenderProcVersionLine(t *testing.T) {
-	got := RenderProc(&bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()})
+	got := renderProc(&bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()})
 	if !strings.HasPrefix(got, "Ethernet Channel Bonding Driver: v6.1.0-56-amd64\n\nBonding Mode: ") {
 		t.Errorf("header: %q", got[:60])
 	}
@@ -207,7 +207,7 @@ func TestRenderProcLines(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := RenderProc(tc.st)
+			got := renderProc(tc.st)
 			for _, s := range tc.has {
 				if !strings.Contains(got, s) {
 					t.Errorf("missing %q in\n%s", s, got)
@@ -258,7 +258,7 @@ func TestRenderMasters(t *testing.T) {
 		many = append(many, "abcdefghij")
 	}
 	got := RenderMasters(snap(many...))
-	if len(got) >= pageSize || !strings.HasSuffix(got, "++more++\n") {
+	if len(got) >= bond.PageSize || !strings.HasSuffix(got, "++more++\n") {
 		t.Errorf("overflow: len %d, tail %q", len(got), got[len(got)-20:])
 	}
 }
@@ -293,4 +293,10 @@ func TestRenderSlaveAttr(t *testing.T) {
 	if _, ok := RenderSlaveAttr(&s, "nope"); ok {
 		t.Error("unknown attribute accepted")
 	}
+}
+
+// renderProc returns the text of /proc/net/bonding/<b.Name> as a caller
+// with CAP_NET_ADMIN reads it.
+func renderProc(b *bond.BondStatus) string {
+	return RenderProcAs(b, bond.Caller{NetAdmin: true})
 }

@@ -6,10 +6,6 @@ import (
 	"bondingfs/bond"
 )
 
-// pageSize is the sysfs buffer size: the st_size of every attribute file and
-// the longest text one read or write handles.
-const pageSize = 4096
-
 // ifNameSize is IFNAMSIZ, the room bonding_masters keeps for one more name.
 const ifNameSize = 16
 
@@ -22,15 +18,15 @@ func RenderMasters(s *bond.Snapshot) string {
 	// emit appends like the kernel's sysfs_emit_at: never past one page
 	// minus the terminating NUL.
 	emit := func(t string) {
-		if room := pageSize - 1 - len(buf); len(t) > room {
+		if room := bond.PageSize - 1 - len(buf); len(t) > room {
 			t = t[:max(room, 0)]
 		}
 		buf = append(buf, t...)
 	}
 	for _, b := range s.Bonds {
-		if len(buf) > pageSize-ifNameSize {
-			if pageSize-len(buf) > 10 {
-				buf = buf[:pageSize-10]
+		if len(buf) > bond.PageSize-ifNameSize {
+			if bond.PageSize-len(buf) > 10 {
+				buf = buf[:bond.PageSize-10]
 			}
 			emit("++more++ ")
 			break
@@ -72,7 +68,7 @@ func RenderSlaveAttr(s *bond.SlaveStatus, attr string) (string, bool) {
 	case "link_failure_count":
 		v = strconv.Itoa(s.LinkFailureCount)
 	case "perm_hwaddr":
-		v = macString(s.PermHWAddr)
+		v = hwAddrString(s.PermHWAddr)
 	case "queue_id":
 		v = strconv.Itoa(s.QueueID)
 	case "ad_aggregator_id":
@@ -103,11 +99,8 @@ func RenderOption(o *bond.Option, b *bond.BondStatus, c bond.Caller) string {
 		return ""
 	}
 	v := o.Show(b, c)
-	if len(v) > pageSize-1 {
-		v = v[:pageSize-1]
+	if len(v) > bond.PageSize-1 {
+		v = v[:bond.PageSize-1]
 	}
 	return v
 }
-
-// optionReadOnly reports whether bonding/<name> is a 0444 file.
-func optionReadOnly(o *bond.Option) bool { return o.Flags&bond.OptReadOnly != 0 }

@@ -282,13 +282,13 @@ func (n *node) fillAttr(snap *bond.Snapshot, out *fuse.Attr) {
 	if in.size != nil {
 		out.Size = in.size(n, snap)
 	}
-	out.Blksize = pageSize
+	out.Blksize = bond.PageSize
 	out.SetTimes(&n.fsys.mtime, &n.fsys.mtime, &n.fsys.mtime)
 }
 
 // pageSized is a page, as sysfs reports for its attributes (their text
 // never exceeds one).
-func pageSized(*node, *bond.Snapshot) uint64 { return pageSize }
+func pageSized(*node, *bond.Snapshot) uint64 { return bond.PageSize }
 
 // procFileAttrSize is the size of proc/net/bonding/<bond>. procfs reports
 // 0, but on FUSE the splice read of sendfile (busybox cat) copies no
@@ -299,11 +299,11 @@ func procFileAttrSize(n *node, snap *bond.Snapshot) uint64 {
 	if b := snap.Bond(n.dev); b != nil {
 		return procFileSize(len(RenderProcAs(b, bond.Caller{NetAdmin: true})))
 	}
-	return pageSize
+	return bond.PageSize
 }
 
 // procFileSize is the size a proc file of textLen bytes reports: whole
 // pages, at least one.
 func procFileSize(textLen int) uint64 {
-	return uint64(max(1, (textLen+pageSize-1)/pageSize)) * pageSize
+	return uint64(max(1, (textLen+bond.PageSize-1)/bond.PageSize)) * bond.PageSize
 }
