@@ -152,19 +152,19 @@ func init() {
 		kindProcFile: {mode: file, perm: 0o444, staticAttr: true, sync: syncBond, size: procFileAttrSize,
 			content: procFileContent, byCaller: true, procfs: true},
 		kindDevAttr: {mode: file, permOf: devAttrPerm, sync: syncDevOrNone, size: pageSized,
-			content: devAttrContent, exists: devAttrExists, write: devAttrWrite},
+			content: devAttrContent, exists: devAttrExists, write: devAttrWrite}, // modes are the real files'
+
 		kindLower:  {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: lowerTarget},
 		kindMaster: {mode: link, perm: 0o777, size: linkSize, target: masterTarget}, // size follows the bond
 		kindUpper:  {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: upperTarget},
-		kindReal:   {mode: file, perm: 0o755, loopback: true},
+		kindReal:   {mode: file, perm: 0o755, loopback: true}, // its entry carries the real type
 	}
 }
 
 // info returns k's row of the kind table.
 func (k kind) info() *kindInfo { return &kinds[k] }
 
-func (k kind) isDir() bool      { return kinds[k].mode == syscall.S_IFDIR }
-func (k kind) isLink() bool     { return kinds[k].mode == syscall.S_IFLNK }
+// fileType returns k's file type bits (kindInfo.mode).
 func (k kind) fileType() uint32 { return kinds[k].mode }
 
 // staticTimeout is how long the kernel may cache what never changes while
