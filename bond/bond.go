@@ -1,6 +1,7 @@
 package bond
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -113,11 +114,17 @@ func (b *Bond) ActiveSlave() *Slave { return b.currActive }
 // Now returns the time of the bond's clock.
 func (b *Bond) Now() time.Time { return b.reg.cfg.Clock.Now() }
 
+// Clock returns the bond's clock (Config.Clock, or the real one; see
+// Control.Clock).
+func (b *Bond) Clock() Clock { return b.reg.cfg.Clock }
+
+// Post runs fn on the control goroutine (see Control.Post).
+func (b *Bond) Post(fn func()) error {
+	return b.reg.Do(context.Background(), func() error { fn(); return nil })
+}
+
 // Mode returns the bond's mode instance.
 func (b *Bond) Mode() Mode { return b.mode }
-
-// Registry returns the registry the bond belongs to.
-func (b *Bond) Registry() *Registry { return b.reg }
 
 // SlaveByName returns the slave named name, or nil.
 func (b *Bond) SlaveByName(name string) *Slave {

@@ -33,12 +33,13 @@
 //
 // A bonding mode is a Mode (mode.go): hooks shaped like the kernel's
 // bond_3ad.h and bond_alb.h exports, all called on the control goroutine,
-// with a Control view of the bond. Modes come from a table (RegisterMode):
-// balance-rr, active-backup, balance-xor and broadcast are in modes.go;
-// 802.3ad, balance-tlb and balance-alb are stand-ins until their packages
-// register. Outside the hooks the engine tests modes only through the
-// ModeID predicates (UsesPrimary, UsesARPMonitor, IsLB, CanUseXmitHash,
-// IsActiveBackup).
+// with a Control view of the bond, the only way a mode reaches it. A
+// Registry makes each bond's Mode from Config.Modes (the daemon passes
+// modes.Factories(): 802.3ad, balance-tlb, balance-alb) over bond's own
+// balance-rr, active-backup, balance-xor and broadcast (mode_simple.go);
+// a mode in neither is refused with EINVAL. Outside the hooks the engine
+// tests modes only through the ModeID predicates (UsesPrimary,
+// UsesARPMonitor, IsLB, CanUseXmitHash, IsActiveBackup).
 //
 // bond imports one package of this module, internal/ktext (the kernel's
 // text scanners, shared with compat and bond/modparams); the system it

@@ -442,7 +442,7 @@ func (b *Bond) switchMode() {
 	}
 	b.modeWorks = nil
 	b.modeID = b.params.Mode
-	b.mode = newMode(b.modeID, b)
+	b.mode = b.reg.newMode(b.modeID, b)
 	if b.up {
 		b.openMode()
 	}

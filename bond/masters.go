@@ -101,6 +101,9 @@ func (r *Registry) createBond(name string) error {
 	if r.nameTaken(name) {
 		return syscall.EEXIST
 	}
+	if !r.modeConfigured(r.cfg.Defaults.Mode) {
+		return syscall.EINVAL // Config.Modes lacks the default mode
+	}
 	m, li, err := r.cfg.Host.CreateMaster(name)
 	if err != nil {
 		return errnoOr(err, syscall.ENOMEM)
@@ -137,7 +140,7 @@ func (r *Registry) newBond(name string, index int, m Master, hwaddr net.Hardware
 	b.miiWork = b.newEngineWork(b.miiTick)
 	b.tickWork = b.newEngineWork(b.modeTick)
 	b.modeID = b.params.Mode
-	b.mode = newMode(b.modeID, b)
+	b.mode = r.newMode(b.modeID, b)
 	b.rebuildTx()
 	return b
 }

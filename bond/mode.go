@@ -3,7 +3,6 @@ package bond
 import (
 	"fmt"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -28,11 +27,17 @@ import (
 //	TxSelector.Xmit every frame the bond device sends (bond_start_xmit)   TAP reader
 //	Status          each snapshot (the mode's /proc and sysfs part)       control
 //
-// Modes come from a table indexed by ModeID (RegisterMode). bond registers
-// balance-rr, active-backup, balance-xor and broadcast itself (modes.go,
-// bond_main.c); 802.3ad, balance-tlb and balance-alb start as stand-ins that
-// keep today's behaviour until a package outside bond (modes/ad.go,
-// modes/alb.go) registers the real implementation from an init function.
+// and the optional hooks MACChanger, DevStateNotifier and
+// SpeedDuplexNotifier. A mode reaches the bond only through Control.
+//
+// Modes are handed in: a Registry makes each bond's Mode from
+// Config.Modes, over bond's own balance-rr, active-backup, balance-xor and
+// broadcast (mode_simple.go, as bond_main.c has them); the daemon passes
+// modes.Factories() (802.3ad, balance-tlb, balance-alb). A mode that
+// neither provides is not configured: writing it to the mode option fails
+// with EINVAL ("option mode: invalid value"), and creating a bond whose
+// default mode it is fails with EINVAL, so a daemon built without a mode
+// says so instead of running a bond in a mode that does nothing.
 
 // A Mode is one bond's instance of a bonding mode. Every method runs on the
 // control goroutine except the TxSelector's Xmit; none may block on the host
@@ -112,7 +117,8 @@ type TxView struct {
 }
 
 // Control is the narrow view of a bond that a mode uses; *Bond implements it.
-// Every method must be called on the control goroutine.
+// Every method must be called on the control goroutine, except Clock and
+// Post.
 type Control interface {
 	// Name is the bond's interface name; Params its parameters (read only).
 	Name() string
@@ -162,6 +168,28 @@ type Control interface {
 	NewWork(fn func()) *Work
 	// Now is the bond's clock (Config.Clock; tests drive it by hand).
 	Now() time.Time
+	// Clock is that clock itself, for a mode that keeps timers of its own
+	// off the control goroutine (802.3ad's ad_work); any goroutine.
+	Clock() Clock
+	// Post runs fn on the control goroutine and returns once it has run
+	// (nil), or returns ErrClosed without running it when the registry is
+	// closed first. It is for other goroutines (a mode's own timer, a
+	// slave reader) and waits for the control goroutine, so a goroutine
+	// that must not wait calls it from a goroutine of its own; calling it
+	// on the control goroutine deadlocks. A snapshot is published after fn
+	// if it changed the state.
+	Post(fn func()) error
+	// SetRecvDirect makes the receive probe hand the frames of the classes
+	// set with SetRecvProbe to fn on the slave's reader goroutine, as the
+	// kernel runs recv_probe in softirq, instead of queueing them for
+	// Mode.Recv (nil restores the queue). fn must not block or keep frame,
+	// and must tolerate slaves it no longer knows (a reader may still
+	// deliver a frame after Unbind).
+	SetRecvDirect(fn func(s *Slave, frame []byte))
+	// StatusChanged marks the bond's state changed: a new snapshot is
+	// published after the current operation (for a mode whose Status
+	// changed outside the engine's own calls).
+	StatusChanged()
 	// Logf and SlaveLogf write kernel log lines ("bond0: …",
 	// "bond0: (slave eth0): …").
 	Logf(format string, args ...any)
@@ -194,39 +222,49 @@ type DevStateNotifier interface {
 // ModeFactory makes a bond's Mode instance; c is the bond it serves.
 type ModeFactory func(c Control) Mode
 
-var (
-	modeMu    sync.RWMutex
-	modeTable = map[ModeID]ModeFactory{}
-)
-
-// RegisterMode installs the implementation of mode id, replacing the one
-// there (bond's own or a stand-in), and returns the one replaced. Packages
-// outside bond call it from an init function; bonds created or switched to
-// id afterwards use it. It panics for an id the option table does not know.
-func RegisterMode(id ModeID, f ModeFactory) (prev ModeFactory) {
-	known := false
-	for _, v := range modeValues {
-		known = known || ModeID(v.Value) == id
-	}
-	if !known || f == nil {
-		panic(fmt.Sprintf("bond: RegisterMode(%d): no such mode", int(id)))
-	}
-	modeMu.Lock()
-	prev = modeTable[id]
-	modeTable[id] = f
-	modeMu.Unlock()
-	return prev
+// simpleModes are bond_main.c's own modes (mode_simple.go). They are made
+// from the *Bond itself: they set curr_active_slave without the
+// engine's bookkeeping, apply fail_over_mac and notify peers, which a mode
+// outside bond does not do.
+var simpleModes = map[ModeID]func(b *Bond) Mode{
+	ModeRoundRobin:   func(b *Bond) Mode { return &rrMode{allActive: allActive{b: b}} },
+	ModeActiveBackup: func(b *Bond) Mode { return &abMode{b: b} },
+	ModeXOR:          func(b *Bond) Mode { return &xorMode{allActive{b: b}} },
+	ModeBroadcast:    func(b *Bond) Mode { return &bcastMode{allActive{b: b}} },
 }
 
-// newMode makes the Mode of id for c from the table.
-func newMode(id ModeID, c Control) Mode {
-	modeMu.RLock()
-	f := modeTable[id]
-	modeMu.RUnlock()
-	if f == nil {
-		f = func(c Control) Mode { return newXORMode(c) }
+// checkModes panics if modes names a mode the option table does not know
+// or has a nil factory (NewRegistry: a programming error, not a user's).
+func checkModes(modes map[ModeID]ModeFactory) {
+	for id, f := range modes {
+		known := false
+		for _, v := range modeValues {
+			known = known || ModeID(v.Value) == id
+		}
+		if !known || f == nil {
+			panic(fmt.Sprintf("bond: Config.Modes[%d]: no such mode", int(id)))
+		}
 	}
-	return f(c)
+}
+
+// modeConfigured reports whether the registry can make mode id: from
+// Config.Modes or bond's own.
+func (r *Registry) modeConfigured(id ModeID) bool {
+	_, handed := r.cfg.Modes[id]
+	_, own := simpleModes[id]
+	return handed || own
+}
+
+// newMode makes the Mode of id for b: Config.Modes first, then bond's own.
+// Callers have checked modeConfigured (createBond, setMode).
+func (r *Registry) newMode(id ModeID, b *Bond) Mode {
+	if f, ok := r.cfg.Modes[id]; ok {
+		return f(b)
+	}
+	if f, ok := simpleModes[id]; ok {
+		return f(b)
+	}
+	panic(fmt.Sprintf("bond: mode %s not configured", id))
 }
 
 // ModeBase is a Mode with no behaviour, to embed in implementations that

@@ -155,6 +155,9 @@ func setInt(field func(*Params) *int) func(*Bond, *OptValue, string) error {
 func setMode(b *Bond, v *OptValue, _ string) error {
 	p := &b.params
 	m := ModeID(v.Value)
+	if !b.reg.modeConfigured(m) {
+		return syscall.EINVAL // Config.Modes lacks it: an unsupported value
+	}
 	if !m.UsesARPMonitor() {
 		p.ArpInterval = 0
 		if p.Miimon == 0 {

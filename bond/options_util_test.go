@@ -30,6 +30,15 @@ type optFakeMaster struct{ Master }
 
 func (optFakeMaster) SetCarrier(bool) error { return nil }
 
+// baseModes hands in 802.3ad, balance-tlb and balance-alb as ModeBase, so
+// that the option tests can switch to every mode (the real ones live in
+// modes, which imports bond).
+var baseModes = map[ModeID]ModeFactory{
+	Mode8023AD: func(Control) Mode { return ModeBase{} },
+	ModeTLB:    func(Control) Mode { return ModeBase{} },
+	ModeALB:    func(Control) Mode { return ModeBase{} },
+}
+
 // optEnv is one bond built directly (no control goroutine): the set path is
 // called as the control goroutine would.
 type optEnv struct {
@@ -45,7 +54,7 @@ func newOptEnv(t *testing.T, links ...string) *optEnv {
 	for i, l := range links {
 		h.links[l] = LinkInfo{Index: 10 + i, Name: l, Ether: true}
 	}
-	e.reg = NewRegistry(Config{Host: h, Log: func(l string) { e.logs = append(e.logs, l) }, Defaults: DefaultParams()})
+	e.reg = NewRegistry(Config{Host: h, Log: func(l string) { e.logs = append(e.logs, l) }, Defaults: DefaultParams(), Modes: baseModes})
 	e.b = e.addBond("bond0")
 	return e
 }

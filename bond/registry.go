@@ -19,6 +19,12 @@ type Config struct {
 	Defaults Params
 	// Clock drives the monitors; nil means the real clock.
 	Clock Clock
+	// Modes are the bonding modes beyond bond's own balance-rr,
+	// active-backup, balance-xor and broadcast (which an entry replaces);
+	// the daemon passes modes.Factories(). A mode in neither is refused
+	// with EINVAL (see mode.go). NewRegistry panics on an id the mode
+	// option does not know or a nil factory.
+	Modes map[ModeID]ModeFactory
 	// Journal, if set, receives every accepted change on the control
 	// goroutine as it happens (the daemon's crash journal). It must only
 	// record the change and return: it must not block or call back into
@@ -41,11 +47,9 @@ type Registry struct {
 	bonds []*Bond
 	dirty bool
 
-	snap     atomic.Pointer[Snapshot]
-	watchMu  sync.Mutex
-	watchers []func(*Snapshot)
-	stats    loopStats
-	readSeq  atomic.Uint64 // numbers host link reads (fetch)
+	snap    atomic.Pointer[Snapshot]
+	stats   loopStats
+	readSeq atomic.Uint64 // numbers host link reads (fetch)
 
 	// Link events handed to the control goroutine (evDelivered, counted
 	// before the post) and applied with their snapshot published
@@ -69,6 +73,7 @@ func NewRegistry(cfg Config) *Registry {
 	if cfg.Log == nil {
 		cfg.Log = func(string) {}
 	}
+	checkModes(cfg.Modes)
 	r := &Registry{cfg: cfg, ops: make(chan op, 64), recvq: make(chan rxFrame, 256), done: make(chan struct{})}
 	r.snap.Store(&Snapshot{})
 	return r
@@ -78,24 +83,11 @@ func (r *Registry) logf(format string, args ...any) {
 	r.cfg.Log(fmt.Sprintf(format, args...))
 }
 
-// Clock returns the registry's clock (Config.Clock, or the real one): modes
-// that keep their own timers off the control goroutine use it so that tests
-// drive them by hand.
-func (r *Registry) Clock() Clock { return r.cfg.Clock }
-
 // Host returns the host the registry drives.
 func (r *Registry) Host() Host { return r.cfg.Host }
 
 // Snapshot returns the latest published state. It never blocks.
 func (r *Registry) Snapshot() *Snapshot { return r.snap.Load() }
-
-// Watch registers fn to be called with each new snapshot. fn runs on the
-// control goroutine and must not block or call back into the Registry.
-func (r *Registry) Watch(fn func(*Snapshot)) {
-	r.watchMu.Lock()
-	r.watchers = append(r.watchers, fn)
-	r.watchMu.Unlock()
-}
 
 // Do runs fn on the control goroutine and returns its error. It returns
 // ctx.Err() if ctx ends before fn starts (fn then never runs) and
@@ -201,7 +193,7 @@ func (r *Registry) safely(op func()) {
 	op()
 }
 
-// publish builds and stores a new Snapshot and tells the watchers.
+// publish builds and stores a new Snapshot.
 func (r *Registry) publish() {
 	r.dirty = false
 	s := &Snapshot{Bonds: make([]*BondStatus, 0, len(r.bonds))}
@@ -209,12 +201,6 @@ func (r *Registry) publish() {
 		s.Bonds = append(s.Bonds, b.status())
 	}
 	r.snap.Store(s)
-	r.watchMu.Lock()
-	ws := append([]func(*Snapshot){}, r.watchers...)
-	r.watchMu.Unlock()
-	for _, w := range ws {
-		w(s)
-	}
 }
 
 // Bond returns the bond named name (control goroutine only), or nil.

@@ -16,7 +16,7 @@ import (
 	"bondingfs/bond/bondtest"
 )
 
-// recMode is a Mode outside bond, as modes/ad.go will be: it records the
+// recMode is a Mode outside bond, as modes/ad_mode.go is: it records the
 // hooks the engine calls, asks the receive probe for slow-protocol and ARP
 // frames, keeps every slave active and transmits on the first usable one.
 type recMode struct {
@@ -67,15 +67,12 @@ func (t firstTx) Xmit(f []byte) {
 	}
 }
 
-// withMode registers a recMode for 802.3ad for one test.
-func withMode(t *testing.T) **recMode {
-	var cur *recMode
-	prev := bond.RegisterMode(bond.Mode8023AD, func(c bond.Control) bond.Mode {
-		cur = &recMode{c: c}
-		return cur
-	})
-	t.Cleanup(func() { bond.RegisterMode(bond.Mode8023AD, prev) })
-	return &cur
+// recModes hands in a recMode for 802.3ad; *cur is the newest instance.
+func recModes(cur **recMode) map[bond.ModeID]bond.ModeFactory {
+	return map[bond.ModeID]bond.ModeFactory{bond.Mode8023AD: func(c bond.Control) bond.Mode {
+		*cur = &recMode{c: c}
+		return *cur
+	}}
 }
 
 func ethFrame(etherType uint16, n int) []byte {
@@ -87,12 +84,11 @@ func ethFrame(etherType uint16, n int) []byte {
 }
 
 func TestModeSeam(t *testing.T) {
-	mp := withMode(t)
+	var m *recMode
 	p := bond.DefaultParams()
 	p.Mode, p.Miimon = bond.Mode8023AD, 100
-	e := bondtest.New(t, p, "eth0", "eth1")
-	m := *mp
-	require.NotNil(t, m, "the registered mode serves the new bond")
+	e := bondtest.NewWithModes(t, p, recModes(&m), "eth0", "eth1")
+	require.NotNil(t, m, "the mode handed in serves the new bond")
 	enslave(t, e, "eth0")
 	assert.False(t, e.Status("bond0").Carrier, "the mode decides the carrier: one slave is not enough")
 	enslave(t, e, "eth1")
@@ -162,8 +158,37 @@ func TestModeSeam(t *testing.T) {
 	assert.Len(t, recv, 2, "no probe while the bond is down")
 }
 
-func TestRegisterModeUnknown(t *testing.T) {
-	assert.Panics(t, func() { bond.RegisterMode(7, func(bond.Control) bond.Mode { return nil }) })
+func TestConfigModesUnknown(t *testing.T) {
+	assert.Panics(t, func() {
+		bond.NewRegistry(bond.Config{Modes: map[bond.ModeID]bond.ModeFactory{7: func(bond.Control) bond.Mode { return nil }}})
+	})
+	assert.Panics(t, func() { bond.NewRegistry(bond.Config{Modes: map[bond.ModeID]bond.ModeFactory{bond.ModeALB: nil}}) })
+}
+
+// TestModeNotConfigured: a mode that Config.Modes lacks is refused as an
+// unsupported value (EINVAL with bond_opt_parse's log line), and a bond
+// cannot be created with it as its default mode; bond's own four modes
+// need no configuration.
+func TestModeNotConfigured(t *testing.T) {
+	e := bondtest.New(t, bond.DefaultParams(), "eth0")
+	for _, m := range []string{"802.3ad", "4", "balance-tlb", "balance-alb"} {
+		err := e.Reg.WriteOption(context.Background(), "bond0", "mode", m+"\n", root)
+		assert.Equal(t, syscall.EINVAL, bond.ErrnoOf(err), m)
+		assert.Equal(t, []string{"bond0: option mode: invalid value (" + m + ")"}, e.Log.Take(), m)
+	}
+	assert.Equal(t, bond.ModeRoundRobin, e.Status("bond0").Params.Mode)
+	for _, m := range []string{"balance-rr", "active-backup", "balance-xor", "broadcast"} {
+		require.NoError(t, e.Reg.WriteOption(context.Background(), "bond0", "mode", m+"\n", root), m)
+	}
+	assert.Equal(t, bond.ModeBroadcast, e.Status("bond0").Params.Mode)
+
+	p := bond.DefaultParams()
+	p.Mode = bond.ModeALB
+	r := bond.NewRegistry(bond.Config{Host: bondtest.NewHost(), Defaults: p})
+	require.NoError(t, r.Start())
+	defer r.Close()
+	assert.Equal(t, syscall.EINVAL, bond.ErrnoOf(r.CreateBond(context.Background(), "bond0")))
+	assert.Empty(t, r.Snapshot().Bonds)
 }
 
 func TestModeIDPredicates(t *testing.T) {
@@ -265,7 +290,7 @@ func TestWorkCancel(t *testing.T) {
 	_ = e.Do(func() error { assert.Equal(t, 1, runs, "a cancelled run never happens"); return nil })
 }
 
-// lacpMode stands for modes/ad.go's adapter of modes/lacp.
+// lacpMode stands for modes/ad_mode.go's adapter of modes/lacp.
 type lacpMode struct {
 	bond.ModeBase
 	c bond.Control
@@ -278,10 +303,16 @@ func (m *lacpMode) Open() error {
 
 func (m *lacpMode) Tick() time.Duration { return 100 * time.Millisecond } // AD_TIMER_INTERVAL
 
-// A mode outside bond registers itself from an init function of its
-// package (modes/ad.go); the daemon imports that package for the side
-// effect (import _ "bondingfs/modes"), and every bond switched to 802.3ad
-// from then on gets a new instance.
-func ExampleRegisterMode() {
-	bond.RegisterMode(bond.Mode8023AD, func(c bond.Control) bond.Mode { return &lacpMode{c: c} })
+// A mode outside bond is handed in through Config.Modes (the daemon passes
+// modes.Factories()); every bond created in or switched to 802.3ad gets a
+// new instance.
+func ExampleConfig_modes() {
+	r := bond.NewRegistry(bond.Config{
+		Host:     bondtest.NewHost(),
+		Defaults: bond.DefaultParams(),
+		Modes: map[bond.ModeID]bond.ModeFactory{
+			bond.Mode8023AD: func(c bond.Control) bond.Mode { return &lacpMode{c: c} },
+		},
+	})
+	_ = r
 }

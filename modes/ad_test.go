@@ -37,13 +37,18 @@ type adEnv struct {
 
 var peerMAC = [6]byte{0x02, 0, 0, 0, 0xee, 0}
 
-func newADEnv(t *testing.T, fast bool) *adEnv {
+func newADEnv(t *testing.T, fast bool) *adEnv { return newADEnvWait(t, fast, rxWait) }
+
+// newADEnvWait is newADEnv with waitRx bounded by rxWaitMax.
+func newADEnvWait(t *testing.T, fast bool, rxWaitMax time.Duration) *adEnv {
 	p := bond.DefaultParams()
 	p.Mode, p.Miimon = bond.Mode8023AD, 100
 	if fast {
 		p.LacpRate = 1
 	}
-	a := &adEnv{Env: bondtest.New(t, p, "eth0", "eth1"), t: t, names: [2]string{"eth0", "eth1"}}
+	modes := Factories()
+	modes[bond.Mode8023AD] = func(c bond.Control) bond.Mode { return newAD(c, rxWaitMax) }
+	a := &adEnv{Env: bondtest.NewWithModes(t, p, modes, "eth0", "eth1"), t: t, names: [2]string{"eth0", "eth1"}}
 	opt := lacp.DefaultOptions()
 	opt.LACPFast = fast
 	a.peer = lacp.New(lacp.Config{
@@ -373,10 +378,8 @@ func (p *nopPort) Close() error                  { return nil }
 // BenchmarkADXmit is the 802.3ad data path per frame: the distributing
 // ports' table, the layer3+4 hash, the port's write (a no-op here).
 func BenchmarkADXmit(b *testing.B) {
-	m := &adMode{}
 	p0, p1 := &nopPort{}, &nopPort{}
-	m.dist.Store(&distTable{ports: []bond.Port{p0, p1}})
-	tx := &adTx{dist: &m.dist, policy: bond.XmitLayer34}
+	tx := adHashTx(bond.XmitLayer34, p0, p1)
 	f := dataFrame(2, 1, 1000)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -389,9 +392,7 @@ func BenchmarkADXmit(b *testing.B) {
 }
 
 func TestADXmitNoAlloc(t *testing.T) {
-	m := &adMode{}
-	m.dist.Store(&distTable{ports: []bond.Port{&nopPort{}, &nopPort{}}})
-	tx := &adTx{dist: &m.dist, policy: bond.XmitEncap34}
+	tx := adHashTx(bond.XmitEncap34, &nopPort{}, &nopPort{})
 	f := dataFrame(2, 1, 1000)
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { tx.Xmit(f) }))
 }
@@ -402,7 +403,7 @@ func TestADXmitNoAlloc(t *testing.T) {
 func TestADUpdelayPromotion(t *testing.T) {
 	p := bond.DefaultParams()
 	p.Mode, p.Miimon, p.UpDelay = bond.Mode8023AD, 100, 5
-	e := bondtest.New(t, p, "eth0", "eth1")
+	e := bondtest.NewWithModes(t, p, Factories(), "eth0", "eth1")
 	e.Host.SetCarrier("eth0", false)
 	e.Settle()
 	for _, n := range []string{"eth0", "eth1"} {
@@ -488,9 +489,7 @@ func (p *sportPort) Close() error { return nil }
 func TestADXmitBatchMatchesXmit(t *testing.T) {
 	for _, policy := range []int{bond.XmitLayer2, bond.XmitLayer34, bond.XmitLayer23, bond.XmitEncap23, bond.XmitEncap34} {
 		p0, p1, p2 := &sportPort{}, &sportPort{}, &sportPort{}
-		m := &adMode{}
-		m.dist.Store(&distTable{ports: []bond.Port{p0, p1, p2}})
-		tx := &adTx{dist: &m.dist, policy: policy}
+		tx := adHashTx(policy, p0, p1, p2)
 		var frames [][]byte
 		for i := 0; i < 40; i++ {
 			frames = append(frames, dataFrame(byte(2+i%5), byte(1+i%3), uint16(1000+i)))
@@ -511,23 +510,30 @@ func TestADXmitBatchMatchesXmit(t *testing.T) {
 			assert.True(t, len(p0.got) > 0 && len(p1.got) > 0 && len(p2.got) > 0, "layer3+4 spreads 40 flows over 3 ports")
 		}
 	}
-	m := &adMode{}
-	m.dist.Store(&distTable{})
 	var out bond.TxBatch
-	(&adTx{dist: &m.dist}).XmitBatch([][]byte{dataFrame(2, 1, 1)}, &out)
+	adHashTx(bond.XmitLayer2).XmitBatch([][]byte{dataFrame(2, 1, 1)}, &out)
+	assert.Nil(t, out.Frames(nil))
+	// before the first distributing table
+	(&adMode{}).Tx(bond.TxView{Params: &bond.Params{}}).(bond.BatchTxSelector).XmitBatch([][]byte{dataFrame(2, 1, 1)}, &out)
 	assert.Nil(t, out.Frames(nil))
 }
 
 // adBatchRig is an 802.3ad selector over two no-op ports (layer3+4) and
 // a batch of 32 frames of as many flows.
-func adBatchRig() (*adTx, [][]byte) {
-	m := &adMode{}
-	m.dist.Store(&distTable{ports: []bond.Port{&nopPort{}, &nopPort{}}})
+func adBatchRig() (*bond.HashTx, [][]byte) {
 	var frames [][]byte
 	for i := 0; i < 32; i++ {
 		frames = append(frames, dataFrame(2, 1, uint16(i)))
 	}
-	return &adTx{dist: &m.dist, policy: bond.XmitLayer34}, frames
+	return adHashTx(bond.XmitLayer34, &nopPort{}, &nopPort{}), frames
+}
+
+// adHashTx is the selector adMode.Tx builds, over a distributing table of
+// ports.
+func adHashTx(policy int, ports ...bond.Port) *bond.HashTx {
+	m := &adMode{}
+	m.dist.Store(&ports)
+	return m.Tx(bond.TxView{Params: &bond.Params{XmitPolicy: policy}}).(*bond.HashTx)
 }
 
 func TestADXmitBatchNoAlloc(t *testing.T) {
@@ -558,13 +564,9 @@ func BenchmarkADXmitBatch(b *testing.B) {
 // aggregator, 2, and eth0 follows it there a tick later (oracle 14-8023ad
 // step 7, two bonds back to back whose ticks ran 0.5 ms apart).
 func TestADTickSeesReceivedLACPDU(t *testing.T) {
-	a := newADEnv(t, true)
+	a := newADEnvWait(t, true, time.Minute) // as long as the held reader needs
 	a.enslave("eth0", "eth1")
 	a.SetUp("bond0", true)
-	m := a.mode()
-	m.mu.Lock()
-	m.rxWaitMax = time.Minute // as long as the held reader needs
-	m.mu.Unlock()
 	// no partner yet: each port selects its own aggregator (1, 2)
 	for i := 0; i < 3; i++ {
 		a.Clock.Advance(lacp.TickInterval * time.Millisecond)

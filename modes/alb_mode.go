@@ -11,11 +11,6 @@ import (
 	"bondingfs/modes/alb"
 )
 
-func init() {
-	bond.RegisterMode(bond.ModeTLB, func(c bond.Control) bond.Mode { return newALBMode(c, false) })
-	bond.RegisterMode(bond.ModeALB, func(c bond.Control) bond.Mode { return newALBMode(c, true) })
-}
-
 // albTick is the period of alb_work (alb_delta_in_ticks: HZ / 10).
 const albTick = time.Second / alb.TicksPerSec
 

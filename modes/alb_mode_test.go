@@ -23,7 +23,7 @@ var albRoot = bond.Caller{NetAdmin: true}
 func albEnv(t *testing.T, mode bond.ModeID) *bondtest.Env {
 	p := bond.DefaultParams()
 	p.Mode, p.Miimon = mode, 100
-	e := bondtest.New(t, p, "eth0", "eth1")
+	e := bondtest.NewWithModes(t, p, Factories(), "eth0", "eth1")
 	b := e.Bond("bond0")
 	for _, n := range []string{"eth0", "eth1"} {
 		require.NoError(t, e.Do(func() error { return b.Enslave(n) }))

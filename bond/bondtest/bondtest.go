@@ -827,15 +827,22 @@ type Env struct {
 
 // New starts a registry with default parameters p over a new Host that has
 // the veths named in slaves (MACs 02:00:00:00:00:01, …, down, with carrier)
-// and creates bond0. The registry is closed when the test ends.
+// and creates bond0. The registry is closed when the test ends. It has
+// bond's own modes only; NewWithModes hands in others.
 func New(t testing.TB, p bond.Params, slaves ...string) *Env {
+	t.Helper()
+	return NewWithModes(t, p, nil, slaves...)
+}
+
+// NewWithModes is New with modes as the registry's Config.Modes.
+func NewWithModes(t testing.TB, p bond.Params, modes map[bond.ModeID]bond.ModeFactory, slaves ...string) *Env {
 	t.Helper()
 	e := &Env{T: t, Host: NewHost(), Clock: NewClock(), Log: &Log{}}
 	for i, s := range slaves {
 		e.Host.AddVeth(s, byte(i+1))
 	}
 	e.Clock.AfterFire = e.Settle
-	e.Reg = bond.NewRegistry(bond.Config{Host: e.Host, Log: e.Log.Add, Defaults: p, Clock: e.Clock})
+	e.Reg = bond.NewRegistry(bond.Config{Host: e.Host, Log: e.Log.Add, Defaults: p, Clock: e.Clock, Modes: modes})
 	if err := e.Reg.Start(); err != nil {
 		t.Fatal(err)
 	}

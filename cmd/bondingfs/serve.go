@@ -18,8 +18,9 @@ import (
 	"bondingfs/bond/modparams"
 	"bondingfs/compat"
 	"bondingfs/fusefs"
-	"bondingfs/netdev"
 	"bondingfs/internal/state"
+	"bondingfs/modes"
+	"bondingfs/netdev"
 )
 
 type multiFlag []string
@@ -170,7 +171,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	// chains a crashed daemon left would keep dropping the slaves' traffic
 	_ = host.ResetIsolation()
 
-	cfg := bond.Config{Host: host, Log: klog.line, Defaults: mc.Params}
+	cfg := bond.Config{Host: host, Log: klog.line, Defaults: mc.Params, Modes: modes.Factories()}
 	if rec != nil {
 		cfg.Journal = rec.change
 	}

@@ -1,12 +1,6 @@
-// Package modes holds the bonding modes that live outside the engine, each
-// registered with bond.RegisterMode from an init function: 802.3ad (ad.go,
-// on top of the pure protocol package modes/lacp). Importing the package
-// (cmd/bondingfs does) installs them.
 package modes
 
 import (
-	"cmp"
-	"context"
 	"net"
 	"reflect"
 	"slices"
@@ -19,10 +13,6 @@ import (
 	"bondingfs/modes/lacp"
 )
 
-func init() {
-	bond.RegisterMode(bond.Mode8023AD, func(c bond.Control) bond.Mode { return newAD(c) })
-}
-
 // The 802.3ad adapter: one lacp.System per bond, fed by the engine's mode
 // hooks and driven by its own timer.
 //
@@ -31,7 +21,7 @@ func init() {
 // slow enslave never holds it. The adapter does the same: the System is
 // guarded by one mutex (the lacp package allows "one goroutine or one
 // mutex"), the engine's hooks take it on the control goroutine, and Tick runs
-// under it on the clock's own timer goroutine (Registry.Clock().AfterFunc,
+// under it on the clock's own timer goroutine (Control.Clock().AfterFunc,
 // re-armed every lacp.TickInterval ms against a fixed schedule), never on the
 // control goroutine. LACPDUs go out from that timer through the slaves'
 // sockets directly (Slave.Port, kept between Bind and Unbind), and the set
@@ -40,36 +30,40 @@ func init() {
 // the engine itself must apply — slave flags (bonding_slave/state, the
 // inactive-slave drop), the bond's carrier, log lines and the snapshot — is
 // applied on the control goroutine: at the end of each hook, and after a
-// tick through one Registry.Do posted from a helper goroutine (at most one
+// tick through one Control.Post made from a helper goroutine (at most one
 // outstanding). Received LACPDUs and markers are handled on the slave's
-// reader goroutine (Bond.SetRecvDirect, the kernel's softirq recv_probe),
+// reader goroutine (Control.SetRecvDirect, the kernel's softirq recv_probe),
 // under the same mutex. A control goroutine blocked for seconds therefore
 // delays only what /proc and sysfs show and the slave flags, never an
 // LACPDU sent or received: a fast partner (3 s timeout) never expires.
+//
+// Lock contract: m.mu is the kernel's mode_lock. A method whose name ends in
+// Locked runs with m.mu held; every other method says whether it takes it.
 
 // adMode is one bond's 802.3ad mode (bond_3ad.c's glue in bond_main.c).
 type adMode struct {
-	c     bond.Control
-	reg   *bond.Registry
-	clock bond.Clock
+	c      bond.Control
+	clock  bond.Clock
+	rxWait time.Duration // waitRx's bound (newAD)
 
-	mu    sync.Mutex
-	sys   *lacp.System
-	ports []*adPort // in enslave order
-	// rxWaitMax replaces rxWait when not 0 (tests).
-	rxWaitMax time.Duration
-	nextID    lacp.PortID
-	changes   lacp.Change
-	logq      []lacp.Event
-	txbuf     [bond.VnetHdrLen + lacp.FrameLen]byte
-	ids       []lacp.PortID // scratch for DistributingPorts
-	last      lacp.Status   // status at the last publish, to publish only changes
-	tickGen   uint64
-	timer     bond.Timer
-	next      time.Time // when the next tick is due
+	mu      sync.Mutex
+	sys     *lacp.System
+	ports   []*adPort // in enslave order
+	nextID  lacp.PortID
+	changes lacp.Change
+	logq    []lacp.Event
+	txbuf   [bond.VnetHdrLen + lacp.FrameLen]byte
+	ids     []lacp.PortID // scratch for DistributingPorts
+	last    lacp.Status   // status at the last publish, to publish only changes
+	tickGen uint64
+	timer   bond.Timer
+	next    time.Time // when the next tick is due
 
 	syncPending atomic.Bool
-	dist        atomic.Pointer[distTable]
+	// dist is the usable-slaves array the data path transmits on
+	// (bond.HashTx): the Collecting_Distributing ports of the active
+	// aggregator, in enslave order.
+	dist atomic.Pointer[[]bond.Port]
 }
 
 // adPort is one bound slave.
@@ -79,16 +73,11 @@ type adPort struct {
 	port bond.Port
 }
 
-// distTable is the set of ports the data path transmits on: the
-// Collecting_Distributing ports of the active aggregator, in enslave order.
-type distTable struct{ ports []bond.Port }
-
-func newAD(c bond.Control) *adMode {
-	m := &adMode{c: c}
-	if b, ok := c.(*bond.Bond); ok {
-		m.reg = b.Registry()
-		m.clock = m.reg.Clock()
-	}
+// newAD makes the 802.3ad mode of the bond c; each tick waits at most
+// rxWaitMax for the ports' receive paths (waitRx; Factories passes rxWait).
+// Control goroutine.
+func newAD(c bond.Control, rxWaitMax time.Duration) *adMode {
+	m := &adMode{c: c, clock: c.Clock(), rxWait: rxWaitMax}
 	p := c.Params()
 	var mac [6]byte
 	copy(mac[:], c.HWAddr())
@@ -96,11 +85,10 @@ func newAD(c bond.Control) *adMode {
 		Name:     c.Name(),
 		BondMAC:  mac,
 		Options:  optionsOf(p),
-		Transmit: m.transmit,
+		Transmit: m.transmitLocked,
 		Log:      func(e lacp.Event) { m.logq = append(m.logq, e) },
 		Changed:  func(ch lacp.Change) { m.changes |= ch },
 	})
-	m.dist.Store(&distTable{})
 	return m
 }
 
@@ -129,10 +117,10 @@ func linkOf(s *bond.Slave) lacp.Link {
 	}
 }
 
-// transmit sends a frame the System built (under m.mu, any goroutine) on the
-// port's socket with an empty vnet header.
-func (m *adMode) transmit(id lacp.PortID, frame []byte) {
-	p := m.portByID(id)
+// transmitLocked sends a frame the System built (Config.Transmit: m.mu
+// held, any goroutine) on the port's socket with an empty vnet header.
+func (m *adMode) transmitLocked(id lacp.PortID, frame []byte) {
+	p := m.portByIDLocked(id)
 	if p == nil || p.port == nil {
 		return
 	}
@@ -140,7 +128,8 @@ func (m *adMode) transmit(id lacp.PortID, frame []byte) {
 	_ = p.port.WriteFrame(m.txbuf[:bond.VnetHdrLen+n])
 }
 
-func (m *adMode) portByID(id lacp.PortID) *adPort {
+// portByIDLocked finds a port by its number (m.mu held).
+func (m *adMode) portByIDLocked(id lacp.PortID) *adPort {
 	for _, p := range m.ports {
 		if p.id == id {
 			return p
@@ -149,8 +138,9 @@ func (m *adMode) portByID(id lacp.PortID) *adPort {
 	return nil
 }
 
-// portOf finds a slave's port (under m.mu: the slave readers call it too).
-func (m *adMode) portOf(s *bond.Slave) *adPort {
+// portOfLocked finds a slave's port (m.mu held: the slave readers call it
+// too).
+func (m *adMode) portOfLocked(s *bond.Slave) *adPort {
 	for _, p := range m.ports {
 		if p.s == s {
 			return p
@@ -160,7 +150,7 @@ func (m *adMode) portOf(s *bond.Slave) *adPort {
 }
 
 // locked runs fn on the System under the mutex, then refreshes the
-// distributing table if the call changed it. Control goroutine or timer.
+// distributing table if the call changed it. Control goroutine; takes m.mu.
 func (m *adMode) locked(fn func(sys *lacp.System)) {
 	m.mu.Lock()
 	fn(m.sys)
@@ -168,26 +158,30 @@ func (m *adMode) locked(fn func(sys *lacp.System)) {
 	m.mu.Unlock()
 }
 
+// afterCallLocked republishes the distributing ports if the last System
+// call changed the slave array (m.mu held).
 func (m *adMode) afterCallLocked() {
 	if m.changes&lacp.ChangeSlaveArray != 0 {
 		m.rebuildDistLocked()
 	}
 }
 
-// rebuildDistLocked publishes the ports to transmit on (bond_update_slave_arr).
+// rebuildDistLocked publishes the ports to transmit on
+// (bond_update_slave_arr; m.mu held).
 func (m *adMode) rebuildDistLocked() {
 	m.ids = m.sys.DistributingPorts(m.ids[:0])
-	t := &distTable{ports: make([]bond.Port, 0, len(m.ids))}
+	ports := make([]bond.Port, 0, len(m.ids))
 	for _, id := range m.ids {
-		if p := m.portByID(id); p != nil && p.port != nil {
-			t.ports = append(t.ports, p.port)
+		if p := m.portByIDLocked(id); p != nil && p.port != nil {
+			ports = append(ports, p.port)
 		}
 	}
-	m.dist.Store(t)
+	m.dist.Store(&ports)
 }
 
-// apply brings the engine up to date with the System (control goroutine):
-// log lines, slave flags, carrier, snapshot.
+// apply brings the engine up to date with the System: log lines, slave
+// flags, carrier, snapshot. Control goroutine; takes m.mu, and calls the
+// engine without it.
 func (m *adMode) apply() {
 	type flags struct {
 		s                *bond.Slave
@@ -221,9 +215,7 @@ func (m *adMode) apply() {
 	if ch&lacp.ChangeCarrier != 0 {
 		m.c.CarrierChanged()
 	}
-	if sc, ok := m.c.(interface{ StatusChanged() }); ok {
-		sc.StatusChanged()
-	}
+	m.c.StatusChanged()
 }
 
 // Log budgets the adapter applies (the kernel's net_ratelimit(): 10 messages
@@ -240,7 +232,8 @@ const (
 	rateLimitBurst    = 10
 )
 
-// emit writes one event to the kernel log (control goroutine).
+// emit writes one event to the kernel log. Control goroutine; m.mu not
+// held (it takes logBudget.mu).
 func (m *adMode) emit(e lacp.Event) {
 	if e.RateLimited || e.Once {
 		now := m.c.Now()
@@ -277,6 +270,7 @@ func (m *adMode) emit(e lacp.Event) {
 
 // Open is bond_open in 802.3ad mode (bond_3ad_initialize's per-open part):
 // the receive probe takes slow-protocol frames and the state machines tick.
+// Control goroutine; takes m.mu.
 func (m *adMode) Open() error {
 	m.locked(func(sys *lacp.System) {
 		m.setBondMACLocked()
@@ -291,17 +285,14 @@ func (m *adMode) Open() error {
 		m.afterCallLocked()
 		m.startTickLocked()
 	})
-	if d, ok := m.c.(interface {
-		SetRecvDirect(func(*bond.Slave, []byte))
-	}); ok {
-		d.SetRecvDirect(m.recvDirect)
-	}
+	m.c.SetRecvDirect(m.recvDirect)
 	m.c.SetRecvProbe(bond.FrameSlow)
 	m.apply()
 	return nil
 }
 
-// Close is bond_close: the machines stop (ports keep their state).
+// Close is bond_close: the machines stop (ports keep their state). Control
+// goroutine; takes m.mu.
 func (m *adMode) Close() {
 	m.locked(func(sys *lacp.System) {
 		m.stopTickLocked()
@@ -310,13 +301,15 @@ func (m *adMode) Close() {
 	m.apply()
 }
 
+// setBondMACLocked gives the System the bond's MAC (m.mu held).
 func (m *adMode) setBondMACLocked() {
 	var mac [6]byte
 	copy(mac[:], m.c.HWAddr())
 	m.sys.SetBondMAC(mac)
 }
 
-// Bind is bond_enslave's 802.3ad branch (bond_3ad_bind_slave).
+// Bind is bond_enslave's 802.3ad branch (bond_3ad_bind_slave). Control
+// goroutine; takes m.mu.
 func (m *adMode) Bind(s *bond.Slave) error {
 	var mac [6]byte
 	copy(mac[:], s.PermHWAddr())
@@ -335,9 +328,10 @@ func (m *adMode) Bind(s *bond.Slave) error {
 }
 
 // Unbind is __bond_release_one's 802.3ad part (bond_3ad_unbind_slave).
+// Control goroutine; takes m.mu.
 func (m *adMode) Unbind(s *bond.Slave) {
 	m.locked(func(sys *lacp.System) {
-		p := m.portOf(s)
+		p := m.portOfLocked(s)
 		if p == nil {
 			return
 		}
@@ -354,10 +348,10 @@ func (m *adMode) Unbind(s *bond.Slave) {
 }
 
 // LinkChanged is bond_miimon_commit's 802.3ad part
-// (bond_3ad_handle_link_change).
+// (bond_3ad_handle_link_change). Control goroutine; takes m.mu.
 func (m *adMode) LinkChanged(s *bond.Slave) {
 	m.locked(func(sys *lacp.System) {
-		if p := m.portOf(s); p != nil {
+		if p := m.portOfLocked(s); p != nil {
 			_ = sys.LinkChange(p.id, linkOf(s))
 		}
 	})
@@ -366,9 +360,10 @@ func (m *adMode) LinkChanged(s *bond.Slave) {
 
 // DevStateChanged records a slave's admin state or carrier change
 // (bond.DevStateNotifier): the selection logic reads it on the next tick.
+// Control goroutine; takes m.mu.
 func (m *adMode) DevStateChanged(s *bond.Slave) {
 	m.locked(func(sys *lacp.System) {
-		if p := m.portOf(s); p != nil {
+		if p := m.portOfLocked(s); p != nil {
 			_ = sys.SetLink(p.id, linkOf(s))
 		}
 	})
@@ -378,14 +373,14 @@ func (m *adMode) DevStateChanged(s *bond.Slave) {
 // ActiveChanged is bond_change_active_slave's 802.3ad part: a slave still
 // going back (updelay) that is made curr_active_slave is promoted to link
 // up at once (the engine has set its link), and bond_3ad_handle_link_change
-// hears of it.
+// hears of it. Control goroutine; takes m.mu.
 func (m *adMode) ActiveChanged(_, n *bond.Slave) {
 	if n == nil || n.Link() != bond.LinkUp {
 		return
 	}
 	changed := false
 	m.locked(func(sys *lacp.System) {
-		if p := m.portOf(n); p != nil {
+		if p := m.portOfLocked(n); p != nil {
 			if ps, ok := sys.Port(p.id); ok && ps.Link.Status != lacp.LinkUp {
 				_ = sys.LinkChange(p.id, linkOf(n))
 				changed = true
@@ -399,7 +394,7 @@ func (m *adMode) ActiveChanged(_, n *bond.Slave) {
 
 // OptionChanged applies an option write (bond_3ad_update_lacp_rate,
 // bond_3ad_update_lacp_active, bond_3ad_update_ad_actor_settings,
-// bond_option_min_links_set, …).
+// bond_option_min_links_set, …). Control goroutine; takes m.mu.
 func (m *adMode) OptionChanged(name string) {
 	p := m.c.Params()
 	m.locked(func(sys *lacp.System) {
@@ -429,14 +424,15 @@ func (m *adMode) OptionChanged(name string) {
 }
 
 // Tick is the engine's delayed work for the mode; 802.3ad does not use it
-// (its machines run on the adapter's own timer).
+// (its machines run on the adapter's own timer). m.mu not taken.
 func (m *adMode) Tick() time.Duration { return 0 }
 
 // Recv is bond_3ad_lacpdu_recv for a frame the receive probe queued for the
-// control goroutine (when the engine has no SetRecvDirect).
+// control goroutine (before Open sets the direct hook, or after Close).
+// Control goroutine; takes m.mu.
 func (m *adMode) Recv(s *bond.Slave, frame []byte) {
 	m.locked(func(sys *lacp.System) {
-		if p := m.portOf(s); p != nil {
+		if p := m.portOfLocked(s); p != nil {
 			sys.Receive(p.id, frame)
 		}
 	})
@@ -444,11 +440,11 @@ func (m *adMode) Recv(s *bond.Slave, frame []byte) {
 }
 
 // recvDirect is bond_3ad_lacpdu_recv on the slave's reader goroutine
-// (Bond.SetRecvDirect), as the kernel runs it in softirq: an LACPDU is
-// handled at once, whatever the control goroutine is doing.
+// (Control.SetRecvDirect), as the kernel runs it in softirq: an LACPDU is
+// handled at once, whatever the control goroutine is doing. Takes m.mu.
 func (m *adMode) recvDirect(s *bond.Slave, frame []byte) {
 	m.mu.Lock()
-	p := m.portOf(s)
+	p := m.portOfLocked(s)
 	if p == nil {
 		m.mu.Unlock()
 		return
@@ -462,7 +458,7 @@ func (m *adMode) recvDirect(s *bond.Slave, frame []byte) {
 	}
 }
 
-// Carrier is bond_3ad_set_carrier.
+// Carrier is bond_3ad_set_carrier. Control goroutine; takes m.mu.
 func (m *adMode) Carrier() (on, decided bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -470,41 +466,14 @@ func (m *adMode) Carrier() (on, decided bool) {
 }
 
 // Tx is bond_3ad_xor_xmit: the xmit_hash_policy hash of the frame modulo the
-// distributing ports of the active aggregator.
+// distributing ports of the active aggregator, which the adapter republishes
+// under m.mu without a new selector. Control goroutine; m.mu not taken.
 func (m *adMode) Tx(v bond.TxView) bond.TxSelector {
-	return &adTx{dist: &m.dist, policy: v.Params.XmitPolicy}
+	return bond.NewHashTx(&m.dist, v.Params.XmitPolicy)
 }
 
-type adTx struct {
-	dist   *atomic.Pointer[distTable]
-	policy int
-}
-
-// Xmit runs on the TAP reader for every frame; no lock, no allocation.
-func (t *adTx) Xmit(frame []byte) {
-	ports := t.dist.Load().ports
-	n := uint32(len(ports))
-	if n == 0 {
-		return
-	}
-	_ = ports[bond.XmitHash(t.policy, frame[bond.VnetHdrLen:])%n].WriteFrame(frame)
-}
-
-// XmitBatch places each frame of a batch on the distributing port Xmit
-// would send it on (bond.BatchTxSelector): one table load per batch, one
-// WriteBatch per port. No lock, no allocation.
-func (t *adTx) XmitBatch(frames [][]byte, out *bond.TxBatch) {
-	ports := t.dist.Load().ports
-	n := uint32(len(ports))
-	if n == 0 {
-		return
-	}
-	for _, f := range frames {
-		out.Add(ports[bond.XmitHash(t.policy, f[bond.VnetHdrLen:])%n], f)
-	}
-}
-
-// Status fills the 802.3ad part of a snapshot.
+// Status fills the 802.3ad part of a snapshot. Control goroutine; takes
+// m.mu.
 func (m *adMode) Status(st *bond.BondStatus) {
 	m.mu.Lock()
 	ls := m.sys.Status()
@@ -563,15 +532,15 @@ func (m *adMode) Status(st *bond.BondStatus) {
 
 // The adapter's own tick (bond_3ad_state_machine_handler on ad_work).
 
+// startTickLocked starts the tick 100 ms from now (m.mu held).
 func (m *adMode) startTickLocked() {
-	if m.clock == nil {
-		return
-	}
 	m.stopTickLocked()
 	m.next = m.clock.Now().Add(lacp.TickInterval * time.Millisecond)
 	m.armLocked(m.tickGen, lacp.TickInterval*time.Millisecond)
 }
 
+// stopTickLocked stops the tick; a run already under way sees the new
+// generation and does nothing (m.mu held).
 func (m *adMode) stopTickLocked() {
 	m.tickGen++
 	if m.timer != nil {
@@ -580,6 +549,7 @@ func (m *adMode) stopTickLocked() {
 	}
 }
 
+// armLocked arms the next tick of generation gen after d (m.mu held).
 func (m *adMode) armLocked(gen uint64, d time.Duration) {
 	m.timer = m.clock.AfterFunc(d, func() { m.tick(gen) })
 }
@@ -590,21 +560,25 @@ const rxWait = 2 * time.Millisecond
 
 // waitRx lets the frames the kernel has already queued on the ports (an
 // LACPDU among them) through the receive path before the tick runs the
-// machines, for at most rxWait. In the kernel an LACPDU is handled in
+// machines, for at most m.rxWait. In the kernel an LACPDU is handled in
 // softirq as it arrives, so a tick never runs between its arrival and its
 // handling; here the slave's reader goroutine takes it some 0.1–1 ms later,
-// and a tick in between sees one port's new partner and not the other's.
-// Two bonds back to back whose ticks ran 0.5 ms apart then put the LAG in
-// the second port's aggregator, where the kernel puts it in the first's
-// (oracle 14-8023ad step 7). Ports that cannot tell (bond.RxPender) are
-// not waited for. Timer goroutine; m.mu not held.
+// and a tick in between sees one port's new partner and not the other's:
+// two bonds back to back whose ticks run apart would put the LAG in
+// different aggregators (TestADTickSeesReceivedLACPDU). Ports that cannot
+// tell (bond.RxPender) are not waited for.
+//
+// The wait is on the real clock, not m.clock: it waits for frames, which
+// arrive and are read in real time whatever the bond's clock says (a test's
+// hand-driven clock does not move while a reader runs). Timer goroutine;
+// takes m.mu to list the slaves, and waits without it.
 func (m *adMode) waitRx() {
 	m.mu.Lock()
 	ss := make([]*bond.Slave, len(m.ports)) // one small slice per 100 ms
 	for i, p := range m.ports {
 		ss[i] = p.s
 	}
-	limit := cmp.Or(m.rxWaitMax, rxWait)
+	limit := m.rxWait
 	m.mu.Unlock()
 	deadline := time.Now().Add(limit)
 	for slices.ContainsFunc(ss, (*bond.Slave).RxPending) && time.Now().Before(deadline) {
@@ -613,6 +587,7 @@ func (m *adMode) waitRx() {
 }
 
 // tick runs one AD_TIMER_INTERVAL on the clock's goroutine and re-arms.
+// Takes m.mu (after waitRx).
 func (m *adMode) tick(gen uint64) {
 	m.waitRx()
 	m.mu.Lock()
@@ -641,14 +616,16 @@ func (m *adMode) tick(gen uint64) {
 	}
 }
 
-// postApply has the control goroutine apply what a tick changed, without
-// making the timer wait for it: at most one request is outstanding.
+// postApply has the control goroutine apply what a tick or a received
+// frame changed, without making the timer or the reader wait for it: one
+// Control.Post from a helper goroutine, at most one outstanding. Timer or
+// reader goroutine; m.mu not held (the posted function takes it).
 func (m *adMode) postApply(gen uint64) {
-	if m.reg == nil || !m.syncPending.CompareAndSwap(false, true) {
+	if !m.syncPending.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
-		err := m.reg.Do(context.Background(), func() error {
+		err := m.c.Post(func() {
 			m.syncPending.Store(false)
 			m.mu.Lock()
 			cur := m.tickGen == gen
@@ -656,9 +633,8 @@ func (m *adMode) postApply(gen uint64) {
 			if cur {
 				m.apply()
 			}
-			return nil
 		})
-		if err != nil { // the registry is closed: the op never ran
+		if err != nil { // the registry is closed: fn never ran
 			m.syncPending.Store(false)
 		}
 	}()

@@ -6,19 +6,8 @@ import (
 )
 
 // The simple modes, as bond_main.c implements them: balance-rr,
-// active-backup, balance-xor and broadcast, plus the stand-ins for 802.3ad,
-// balance-tlb and balance-alb until their packages register the real ones.
-// Each Xmit is a TxSelector built by Tx from an immutable TxView.
-
-func init() {
-	RegisterMode(ModeRoundRobin, func(c Control) Mode { return &rrMode{allActive: allActive{b: c.(*Bond)}} })
-	RegisterMode(ModeActiveBackup, func(c Control) Mode { return &abMode{b: c.(*Bond)} })
-	RegisterMode(ModeXOR, func(c Control) Mode { return newXORMode(c) })
-	RegisterMode(ModeBroadcast, func(c Control) Mode { return &bcastMode{allActive{b: c.(*Bond)}} })
-	RegisterMode(Mode8023AD, func(c Control) Mode { return &adStandIn{b: c.(*Bond)} })
-	RegisterMode(ModeTLB, func(c Control) Mode { return &lbStandIn{b: c.(*Bond)} })
-	RegisterMode(ModeALB, func(c Control) Mode { return &lbStandIn{b: c.(*Bond)} })
-}
+// active-backup, balance-xor and broadcast (simpleModes). Each Xmit is a
+// TxSelector built by Tx from an immutable TxView.
 
 // allActive is the slave handling of the modes in which every slave with a
 // link transmits (balance-rr, balance-xor, broadcast): bond_open sets every
@@ -115,33 +104,59 @@ func (t *rrTx) XmitBatch(frames [][]byte, out *TxBatch) {
 // xmit_hash_policy hash of the frame modulo the usable slaves.
 type xorMode struct{ allActive }
 
-func newXORMode(c Control) *xorMode { return &xorMode{allActive{b: c.(*Bond)}} }
-
 func (m *xorMode) Tx(v TxView) TxSelector {
-	return &hashTx{ports: v.UsablePorts, policy: v.Params.XmitPolicy}
+	usable := new(atomic.Pointer[[]Port])
+	ports := v.UsablePorts
+	usable.Store(&ports)
+	return NewHashTx(usable, v.Params.XmitPolicy)
 }
 
-type hashTx struct {
-	ports  []Port
+// HashTx is the transmit selector of balance-xor and 802.3ad
+// (bond_3ad_xor_xmit): each frame goes to the port that its
+// xmit_hash_policy hash (XmitHash) picks modulo the ports of one
+// usable-slaves array (the kernel's bond->usable_slaves). The array is
+// loaded once per frame or batch, so a mode may publish a new one from any
+// goroutine without building a new selector (802.3ad does, from its timer
+// and the slave readers); nothing is sent while it is nil or empty. Xmit and
+// XmitBatch run on the TAP reader: no lock, no allocation.
+type HashTx struct {
+	usable *atomic.Pointer[[]Port]
 	policy int
 }
 
-func (t *hashTx) Xmit(frame []byte) {
-	n := uint32(len(t.ports))
+// NewHashTx returns the selector over the usable-slaves array usable with
+// xmit_hash_policy policy (XmitLayer2, …).
+func NewHashTx(usable *atomic.Pointer[[]Port], policy int) *HashTx {
+	return &HashTx{usable: usable, policy: policy}
+}
+
+func (t *HashTx) ports() []Port {
+	if p := t.usable.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Xmit sends frame (vnet header + Ethernet frame) on its hash's port.
+func (t *HashTx) Xmit(frame []byte) {
+	ports := t.ports()
+	n := uint32(len(ports))
 	if n == 0 {
 		return
 	}
-	_ = t.ports[XmitHash(t.policy, frame[VnetHdrLen:])%n].WriteFrame(frame)
+	_ = ports[XmitHash(t.policy, frame[VnetHdrLen:])%n].WriteFrame(frame)
 }
 
-// XmitBatch places each frame of a batch on its hash's port.
-func (t *hashTx) XmitBatch(frames [][]byte, out *TxBatch) {
-	n := uint32(len(t.ports))
+// XmitBatch places each frame of a batch on the port Xmit would send it on
+// (BatchTxSelector), with one load of the array for the batch.
+func (t *HashTx) XmitBatch(frames [][]byte, out *TxBatch) {
+	ports := t.ports()
+	n := uint32(len(ports))
 	if n == 0 {
 		return
 	}
 	for _, f := range frames {
-		out.Add(t.ports[XmitHash(t.policy, f[VnetHdrLen:])%n], f)
+		out.Add(ports[XmitHash(t.policy, f[VnetHdrLen:])%n], f)
 	}
 }
 
@@ -234,49 +249,3 @@ func (m *abMode) ActiveChanged(old, n *Slave) {
 }
 
 func (m *abMode) Tx(v TxView) TxSelector { return &activeTx{port: v.Active} }
-
-// adStandIn is 802.3ad until modes/ad registers the real mode: slaves are
-// bound as backups and never become active, so nothing is sent (the state
-// bondingfs had before the seam); sysfs and procfs show the mode's files.
-type adStandIn struct {
-	ModeBase
-	b *Bond
-}
-
-func (m *adStandIn) Bind(s *Slave) error { m.b.SetSlaveInactive(s); return nil }
-
-func (m *adStandIn) LinkChanged(s *Slave) {
-	if s.link == LinkUp {
-		m.b.SetSlaveBackup(s)
-	} else {
-		m.b.SetSlaveInactive(s)
-	}
-}
-
-func (m *adStandIn) Tx(v TxView) TxSelector {
-	return &hashTx{ports: v.UsablePorts, policy: v.Params.XmitPolicy}
-}
-
-// lbStandIn is balance-tlb and balance-alb until modes/alb registers them:
-// slaves stay active (bond_is_lb keeps the flag) and frames go out through
-// curr_active_slave only, without TLB/RLB balancing.
-type lbStandIn struct {
-	ModeBase
-	b *Bond
-}
-
-func (m *lbStandIn) Open() error { openPrimary(m.b); return nil }
-
-func (m *lbStandIn) Bind(s *Slave) error {
-	s.active = true
-	m.b.SetSlaveInactive(s)
-	return nil
-}
-
-func (m *lbStandIn) LinkChanged(s *Slave) {
-	if s.link == LinkUp {
-		m.b.SetSlaveActive(s)
-	}
-}
-
-func (m *lbStandIn) Tx(v TxView) TxSelector { return &activeTx{port: v.Active} }
