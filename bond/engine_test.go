@@ -673,6 +673,28 @@ func TestLinkUpSpeedReadOutside(t *testing.T) {
 	assert.Equal(t, []error{nil}, errs, "one speed read, with the control goroutine free")
 }
 
+// TestSpeedChangeOnUpSlave: a link event with a new speed for a slave whose
+// link is up replaces its speed at once (NETDEV_CHANGE's
+// bond_update_speed_duplex, in every mode); a slave whose link is down
+// takes the speed read with its link-up commit, as before.
+func TestSpeedChangeOnUpSlave(t *testing.T) {
+	e := bondtest.New(t, abParams(100), "eth0", "eth1")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	e.Host.SetCarrier("eth1", false)
+	e.Settle()
+	e.Log.Take()
+	e.Host.SetSpeed("eth0", 1000, bond.DuplexHalf)
+	e.Settle()
+	st := e.Status("bond0").Slaves
+	assert.Equal(t, [2]int{1000, bond.DuplexHalf}, [2]int{st[0].Speed, st[0].Duplex}, "up: at once")
+	e.Host.SetSpeed("eth1", 100, bond.DuplexFull) // no carrier: nothing read
+	e.Host.SetCarrier("eth1", true)
+	e.Settle()
+	assert.Equal(t, []string{"bond0: (slave eth1): link status definitely up, 100 Mbps full duplex"}, e.Log.Take())
+	assert.Equal(t, 100, e.Status("bond0").Slaves[1].Speed)
+}
+
 // TestFailoverRequeuesDropped: on an active-backup failover, the frames the
 // old slave's interface dropped after its carrier was last seen up (its
 // tx_dropped counter's rise) are sent again on the new active slave.

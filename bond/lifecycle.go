@@ -238,6 +238,26 @@ func (b *Bond) slaveEvent(s *Slave, ev LinkEvent, seq uint64, sp speedRead) {
 		b.kickMii()
 		b.rebuildTx()
 	}
+	b.speedDuplexEvent(s, sp)
+}
+
+// speedDuplexEvent is NETDEV_CHANGE's bond_update_speed_duplex for a slave
+// whose link is up: a speed and duplex read with the event replace the
+// slave's at once, and a change goes to the mode (SpeedDuplexNotifier). A
+// slave whose link is not up takes the read at its link-up commit
+// (noteSpeed, updateSpeed); a bond enslaved to this one reports its own sum.
+func (b *Bond) speedDuplexEvent(s *Slave, sp speedRead) {
+	if !sp.ok || s.released || s.link != LinkUp || b.reg.bondByIndex(s.index) != nil {
+		return
+	}
+	if sp.mbps == s.speed && sp.duplex == s.duplex {
+		return
+	}
+	s.speed, s.duplex = sp.mbps, sp.duplex
+	b.changed()
+	if n, ok := b.mode.(SpeedDuplexNotifier); ok {
+		n.SpeedDuplexChanged(s)
+	}
 }
 
 // status builds the bond's snapshot.

@@ -219,6 +219,16 @@ type DevStateNotifier interface {
 	DevStateChanged(s *Slave)
 }
 
+// SpeedDuplexNotifier is an optional Mode hook: SpeedDuplexChanged runs on
+// the control goroutine when a link event brought a new speed or duplex for
+// a slave whose link is up, after Slave.Speed has it (NETDEV_CHANGE:
+// bond_update_speed_duplex, then bond_3ad_adapter_speed_duplex_changed in
+// 802.3ad). A slave not yet up takes its speed at the MII monitor's link-up
+// commit, before LinkChanged.
+type SpeedDuplexNotifier interface {
+	SpeedDuplexChanged(s *Slave)
+}
+
 // ModeFactory makes a bond's Mode instance; c is the bond it serves.
 type ModeFactory func(c Control) Mode
 

@@ -370,6 +370,18 @@ func (m *adMode) DevStateChanged(s *bond.Slave) {
 	m.apply()
 }
 
+// SpeedDuplexChanged is bond_3ad_adapter_speed_duplex_changed
+// (bond.SpeedDuplexNotifier): the port's key takes the slave's new speed
+// and duplex. Control goroutine; takes m.mu.
+func (m *adMode) SpeedDuplexChanged(s *bond.Slave) {
+	m.locked(func(sys *lacp.System) {
+		if p := m.portOfLocked(s); p != nil {
+			_ = sys.SpeedDuplexChanged(p.id, linkOf(s))
+		}
+	})
+	m.apply()
+}
+
 // ActiveChanged is bond_change_active_slave's 802.3ad part: a slave still
 // going back (updelay) that is made curr_active_slave is promoted to link
 // up at once (the engine has set its link), and bond_3ad_handle_link_change

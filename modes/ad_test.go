@@ -598,3 +598,36 @@ func TestADTickSeesReceivedLACPDU(t *testing.T) {
 		assert.Equal(t, 1, s.AD.AggregatorID, s.Name)
 	}
 }
+
+// TestADSpeedChangeRecomputesKey: a speed change on a slave whose link is
+// up (a NETDEV_CHANGE with the link still up) recomputes its port's key, as
+// bond_3ad_adapter_speed_duplex_changed does: the actor's oper key that
+// /proc/net/bonding shows goes from 10 Gb/s full duplex (code 7: 15) to
+// 1 Gb/s (code 4: 9), and the port leaves the LAG of its old key.
+func TestADSpeedChangeRecomputesKey(t *testing.T) {
+	a := newADEnv(t, true)
+	a.enslave("eth0", "eth1")
+	a.SetUp("bond0", true)
+	a.negotiate()
+	keys := func() (k [2]int) {
+		for i, s := range a.Status("bond0").Slaves {
+			require.NotNil(t, s.AD, s.Name)
+			k[i] = s.AD.Actor.Key
+		}
+		return k
+	}
+	require.Equal(t, [2]int{15, 15}, keys())
+	require.Equal(t, 2, a.Status("bond0").AD.ActiveAggregator.NumPorts)
+
+	a.Host.SetSpeed("eth0", 1000, bond.DuplexFull)
+	a.settle()
+	st := a.Status("bond0")
+	assert.Equal(t, 1000, st.Slaves[0].Speed, "the slave's speed as /proc shows it")
+	assert.Equal(t, [2]int{9, 15}, keys(), "eth0's oper key follows its speed")
+	for i := 0; i < 30; i++ {
+		a.step()
+	}
+	st = a.Status("bond0")
+	assert.NotEqual(t, st.Slaves[0].AD.AggregatorID, st.Slaves[1].AD.AggregatorID, "ports of different keys do not aggregate")
+	assert.Equal(t, 1, st.AD.ActiveAggregator.NumPorts)
+}

@@ -212,6 +212,7 @@ type Host struct {
 
 	onSpeed    func(index int)
 	speedCalls int
+	speeds     map[int][2]int // SetSpeed: ifindex → Mb/s, duplex
 
 	// ListLinks makes Links answer (bond.LinkLister); while false it fails
 	// and Registry.Sync reads link by link. ListCalls counts its answers.
@@ -601,7 +602,26 @@ func (h *Host) OnSpeed(fn func(index int)) {
 // SpeedCalls is the number of Speed calls so far.
 func (h *Host) SpeedCalls() int { h.mu.Lock(); defer h.mu.Unlock(); return h.speedCalls }
 
-// Speed implements bond.Host: 10000 Mb/s full duplex for veths.
+// SetSpeed makes Speed answer mbps and duplex for the link named name and
+// queues its event (the NETDEV_CHANGE of a speed change, as after
+// `ethtool -s`).
+func (h *Host) SetSpeed(name string, mbps, duplex int) {
+	h.mu.Lock()
+	l, ok := h.find(name)
+	if ok {
+		if h.speeds == nil {
+			h.speeds = map[int][2]int{}
+		}
+		h.speeds[l.Index] = [2]int{mbps, duplex}
+	}
+	h.mu.Unlock()
+	if ok {
+		h.Emit(l.Index, false)
+	}
+}
+
+// Speed implements bond.Host: 10000 Mb/s full duplex for veths, unless
+// SetSpeed said otherwise.
 func (h *Host) Speed(i int) (int, int, error) {
 	h.mu.Lock()
 	fn := h.onSpeed
@@ -612,6 +632,9 @@ func (h *Host) Speed(i int) (int, int, error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if sp, ok := h.speeds[i]; ok {
+		return sp[0], sp[1], nil
+	}
 	if l, ok := h.links[i]; ok && l.Kind == "veth" {
 		return 10000, bond.DuplexFull, nil
 	}
