@@ -144,9 +144,6 @@ func (s *System) Open() {
 // until Open. Ports keep their state.
 func (s *System) Close() { s.open = false }
 
-// IsOpen reports whether Open was called more recently than Close.
-func (s *System) IsOpen() bool { return s.open }
-
 // AddPort binds a new slave as bond_enslave does in 802.3ad mode: the slave
 // becomes inactive, its port number is the last slave's plus one (1 for the
 // first, which also re-initialises the bond: aggregator IDs restart at 1,
@@ -328,15 +325,6 @@ func (s *System) setBondCarrier() {
 		return
 	}
 	s.setCarrier3AD()
-}
-
-// UpdateCarrier recomputes the bond's carrier where the kernel calls
-// bond_set_carrier outside bond_3ad.c (after the MII monitor's commit, for
-// instance). AddPort, RemovePort, LinkChange and SetMinLinks do it
-// themselves.
-func (s *System) UpdateCarrier() {
-	s.setBondCarrier()
-	s.flush()
 }
 
 // SetLink records what the bond knows of a slave's link without running
@@ -575,26 +563,10 @@ func (s *System) SetActorSystem(mac [6]byte) error {
 	return nil
 }
 
-// SetActorPortPrio sets a port's actor port priority (the netlink slave
-// option actor_port_prio) and applies actor settings to every port.
-func (s *System) SetActorPortPrio(id PortID, prio uint16) error {
-	p := s.find(id)
-	if p == nil {
-		return ErrNoPort
-	}
-	p.portPrio = prio
-	s.updateActorSettings()
-	return nil
-}
-
 // SetBondMAC records a new bond hardware address. As in the kernel, the
 // actor system follows it only when the first port is added or an actor
 // setting changes.
 func (s *System) SetBondMAC(mac [6]byte) { s.bondMAC = mac }
-
-// SetCoupledControl sets coupled_control: off splits the Mux machine's
-// Collecting_Distributing into Collecting and Distributing.
-func (s *System) SetCoupledControl(on bool) { s.opt.CoupledControl = on }
 
 // SetAllSlavesActive sets all_slaves_active: backup ports are marked
 // inactive (their frames not delivered) only when it is off

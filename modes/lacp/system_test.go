@@ -458,12 +458,12 @@ func TestActorSettings(t *testing.T) {
 	require.NoError(t, b0.SetActorSystem([6]byte{}))
 	assert.Equal(t, []byte{2, 0, 0, 0, 0, 1}, []byte(b0.Status().SystemMAC))
 	// Port priority (actor_port_prio) is carried to the partner.
-	require.NoError(t, b0.SetActorPortPrio(1, 7))
+	require.NoError(t, b0.setActorPortPrio(1, 7))
 	n.run(50)
 	p, _ = b1.Port(1)
 	assert.Equal(t, 7, p.Partner.PortPriority)
 	require.True(t, distributing(b0) && distributing(b1))
-	require.ErrorIs(t, b0.SetActorPortPrio(9, 1), ErrNoPort)
+	require.ErrorIs(t, b0.setActorPortPrio(9, 1), ErrNoPort)
 	// lacp_rate slow: the partner is asked for slow LACPDUs.
 	b0.SetLACPRate(false)
 	n.run(50)
@@ -583,7 +583,7 @@ func TestClosedAndUnknown(t *testing.T) {
 	p, _ := s.Port(0)
 	assert.Equal(t, RxDummy, p.RxState, "closed bond ran its machines")
 	s.Open()
-	assert.True(t, s.IsOpen())
+	assert.True(t, s.open)
 	assert.False(t, s.Receive(5, frame))
 	require.ErrorIs(t, s.LinkChange(5, up10G), ErrNoPort)
 	require.ErrorIs(t, s.SetLink(5, up10G), ErrNoPort)
@@ -592,10 +592,10 @@ func TestClosedAndUnknown(t *testing.T) {
 	assert.False(t, ok)
 	assert.Contains(t, s.String(), "bond0")
 	s.Close()
-	assert.False(t, s.IsOpen())
+	assert.False(t, s.open)
 }
 
-func TestSetLACPActiveAndCoupled(t *testing.T) {
+func TestSetLACPActive(t *testing.T) {
 	n, b0, b1 := backToBack(t, fastOpts(), fastOpts())
 	b0.Open()
 	b1.Open()
@@ -613,15 +613,6 @@ func TestSetLACPActiveAndCoupled(t *testing.T) {
 	b0.SetLACPActive(true)
 	p, _ = b0.Port(0)
 	assert.NotZero(t, p.ActorOperState&StateActivity)
-	// coupled_control applies to the next Attached → collecting step.
-	b0.SetCoupledControl(false)
-	assert.False(t, b0.Options().CoupledControl)
-	// UpdateCarrier is bond_set_carrier: unchanged here.
-	var got []Change
-	b0.changed = func(c Change) { got = append(got, c) }
-	b0.UpdateCarrier()
-	assert.True(t, b0.Carrier())
-	assert.Empty(t, got)
 }
 
 func TestBandwidthBySpeed(t *testing.T) {
@@ -640,4 +631,17 @@ func TestBandwidthBySpeed(t *testing.T) {
 	}
 	assert.Equal(t, uint32(1), speedCodeMbps(1))
 	assert.Equal(t, uint32(0), speedCodeMbps(17))
+}
+
+// setActorPortPrio sets a port's actor port priority, as the netlink slave
+// option actor_port_prio does (which bondingfs does not offer), and applies
+// actor settings to every port. ErrNoPort if id is unknown.
+func (s *System) setActorPortPrio(id PortID, prio uint16) error {
+	p := s.find(id)
+	if p == nil {
+		return ErrNoPort
+	}
+	p.portPrio = prio
+	s.updateActorSettings()
+	return nil
 }
