@@ -13,7 +13,7 @@ import (
 // predicates. Who calls what, on which goroutine:
 //
 //	hook            called by (kernel counterpart)                         goroutine
-//	New(c)          mode selected: bond created, mode option set           control
+//	ModeFactory(c)  mode selected: bond created, mode option set           control
 //	Open            bond set up (bond_open)                                control
 //	Close           bond set down, deleted, mode changed (bond_close)     control
 //	Bind/Unbind     Enslave / release (bond_3ad_bind_slave, …_unbind_…)   control
@@ -27,7 +27,7 @@ import (
 //	TxSelector.Xmit every frame the bond device sends (bond_start_xmit)   TAP reader
 //	Status          each snapshot (the mode's /proc and sysfs part)       control
 //
-// and the optional hooks MACChanger, DevStateNotifier and
+// The optional hooks are MACChanger, DevStateNotifier and
 // SpeedDuplexNotifier. A mode reaches the bond only through Control.
 //
 // Modes are handed in: a Registry makes each bond's Mode from
