@@ -57,11 +57,38 @@ type Change struct {
 	MAC     net.HardwareAddr
 }
 
-// journal hands c to Config.Journal (control goroutine; the hook must only
-// record, never block).
+// Journal is the durable record of the accepted changes (the daemon's crash
+// journal, internal/state), as Config.Journal takes it.
+type Journal interface {
+	// Record folds one accepted change into the journal. It runs on the
+	// control goroutine as the change happens, so it must only record:
+	// never block, never call back into the Registry.
+	Record(Change)
+	// Sync makes every change recorded so far durable and returns once it
+	// is. WriteMasters and WriteOption call it after their change was
+	// applied (or refused) and before they return, on the caller's
+	// goroutine, so that a write(2) on the mount returns only once its
+	// change is on disk. Its error is logged ("bondingfs: journal: ...")
+	// and never fails the write, which has already happened; the change
+	// stays recorded and goes with the next sync.
+	Sync() error
+}
+
+// journal hands c to Config.Journal (control goroutine).
 func (r *Registry) journal(c Change) {
 	if r.cfg.Journal != nil {
-		r.cfg.Journal(c)
+		r.cfg.Journal.Record(c)
+	}
+}
+
+// syncJournal syncs Config.Journal, logging a failure (caller's goroutine,
+// never the control goroutine: a sync waits for the disk).
+func (r *Registry) syncJournal() {
+	if r.cfg.Journal == nil {
+		return
+	}
+	if err := r.cfg.Journal.Sync(); err != nil {
+		r.logf("bondingfs: journal: %v", err)
 	}
 }
 

@@ -48,18 +48,36 @@ func TestDoNoEINTRAfterStart(t *testing.T) {
 	require.False(t, ran, "an operation whose caller gave up before it started ran")
 }
 
+// fakeJournal is an in-memory bond.Journal: what was recorded, and how much
+// of it each Sync found (synced[i]: the changes recorded before the i-th
+// sync); Sync fails with err when set.
+type fakeJournal struct {
+	mu     sync.Mutex
+	got    []bond.Change
+	synced []int
+	err    error
+}
+
+func (j *fakeJournal) Record(c bond.Change) {
+	j.mu.Lock()
+	j.got = append(j.got, c)
+	j.mu.Unlock()
+}
+
+func (j *fakeJournal) Sync() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.synced = append(j.synced, len(j.got))
+	return j.err
+}
+
 // Config.Journal sees every accepted change, in order, and nothing that
 // failed.
 func TestJournalHook(t *testing.T) {
 	h := bondtest.NewHost()
 	h.AddVeth("eth0", 1)
-	var mu sync.Mutex
-	var got []bond.Change
-	r := bond.NewRegistry(bond.Config{Host: h, Defaults: bond.DefaultParams(), Journal: func(c bond.Change) {
-		mu.Lock()
-		got = append(got, c)
-		mu.Unlock()
-	}})
+	fj := &fakeJournal{}
+	r := bond.NewRegistry(bond.Config{Host: h, Defaults: bond.DefaultParams(), Journal: fj})
 	require.NoError(t, r.Start())
 	ctx := context.Background()
 	admin := bond.Caller{NetAdmin: true}
@@ -73,9 +91,10 @@ func TestJournalHook(t *testing.T) {
 	require.NoError(t, r.WriteMasters(ctx, "-bond0"))
 	r.Close()
 
-	mu.Lock()
-	defer mu.Unlock()
+	fj.mu.Lock()
+	defer fj.mu.Unlock()
 	var kinds []bond.ChangeKind
+	got := fj.got
 	for _, c := range got {
 		kinds = append(kinds, c.Kind)
 	}
@@ -88,4 +107,44 @@ func TestJournalHook(t *testing.T) {
 	require.Equal(t, "02:00:00:00:00:01", got[5].Slave.PermMAC.String())
 	require.Equal(t, 1500, got[5].Slave.MTU)
 	require.Equal(t, "", got[6].Name, "no active slave after the release")
+}
+
+// WriteMasters and WriteOption return only after a Sync that found their
+// change recorded, refused writes included (a refused write syncs nothing
+// new); a failed Sync is logged and leaves the write's own result.
+func TestJournalSyncBeforeReturn(t *testing.T) {
+	h := bondtest.NewHost()
+	fj := &fakeJournal{}
+	var logMu sync.Mutex
+	var logs []string
+	r := bond.NewRegistry(bond.Config{Host: h, Defaults: bond.DefaultParams(), Journal: fj, Log: func(s string) {
+		logMu.Lock()
+		logs = append(logs, s)
+		logMu.Unlock()
+	}})
+	require.NoError(t, r.Start())
+	defer r.Close()
+	ctx := context.Background()
+	admin := bond.Caller{NetAdmin: true}
+	synced := func() []int {
+		fj.mu.Lock()
+		defer fj.mu.Unlock()
+		return append([]int(nil), fj.synced...)
+	}
+	require.NoError(t, r.WriteMasters(ctx, "+bond0"))
+	require.Equal(t, []int{1}, synced(), "bond0 created, synced before WriteMasters returned")
+	require.NoError(t, r.WriteOption(ctx, "bond0", "miimon", "100\n", admin))
+	require.Equal(t, []int{1, 2}, synced())
+	require.ErrorIs(t, r.WriteOption(ctx, "bond0", "nonesuch", "1\n", admin), syscall.ENOENT)
+	require.Equal(t, []int{1, 2, 2}, synced(), "a refused write syncs too, as a FUSE write always did")
+	require.NoError(t, r.CreateBond(ctx, "bond1"))
+	require.Equal(t, []int{1, 2, 2}, synced(), "CreateBond (module load) does not sync: its caller does")
+
+	fj.mu.Lock()
+	fj.err = syscall.ENOSPC
+	fj.mu.Unlock()
+	require.NoError(t, r.WriteOption(ctx, "bond0", "miimon", "200\n", admin), "a failed sync never fails the write")
+	logMu.Lock()
+	defer logMu.Unlock()
+	require.Contains(t, logs, "bondingfs: journal: "+syscall.ENOSPC.Error())
 }

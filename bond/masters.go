@@ -24,6 +24,7 @@ const ifNameSize = ktext.IFNAMSIZ
 // name, EEXIST when the name is taken, ENODEV when deleting something that is
 // not a bond, EINVAL when a "%d" name cannot be expanded.
 func (r *Registry) WriteMasters(ctx context.Context, data string) error {
+	defer r.syncJournal()
 	return r.Do(ctx, func() error {
 		cmd := ktext.FirstWord(data, ifNameSize)
 		if len(cmd) <= 1 || (cmd[0] != '+' && cmd[0] != '-') || !ktext.ValidIfName(cmd[1:]) {

@@ -26,6 +26,7 @@ import (
 // nothing except the kernel's warnings (delay rounding, last ARP target).
 // ctx ending first returns ctx.Err(); a closed registry returns ErrClosed.
 func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c Caller) error {
+	defer r.syncJournal()
 	o := OptionByName(option)
 	if o == nil {
 		return syscall.ENOENT

@@ -25,11 +25,10 @@ type Config struct {
 	// with EINVAL (see mode.go). NewRegistry panics on an id the mode
 	// option does not know or a nil factory.
 	Modes map[ModeID]ModeFactory
-	// Journal, if set, receives every accepted change on the control
-	// goroutine as it happens (the daemon's crash journal). It must only
-	// record the change and return: it must not block or call back into
-	// the Registry.
-	Journal func(Change)
+	// Journal, if set, is the daemon's crash journal: it records every
+	// accepted change as it happens, and WriteMasters and WriteOption sync
+	// it before they return (Journal).
+	Journal Journal
 }
 
 // Registry holds every bond of one network namespace and runs the control

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"bondingfs/bond"
-	"bondingfs/netdev"
 	"bondingfs/internal/state"
+	"bondingfs/netdev"
 )
 
 // DefaultStateDir is where serve keeps its crash journals (outside the FUSE
@@ -37,10 +37,11 @@ func defaultStateDir(root, netns string) string {
 	return filepath.Join(DefaultStateDir, name)
 }
 
-// recorder is the daemon's crash journal: the engine hands it every
-// accepted change on its control goroutine (bond.Config.Journal), which it
+// recorder is the daemon's crash journal (bond.Journal): the engine hands
+// it every accepted change on its control goroutine (Record), which it
 // applies in memory only; whoever must not return before the change is on
-// disk (a write(2) on the mount, a modprobe request) calls flush, and a
+// disk calls Sync (the Registry's WriteMasters and WriteOption, which a
+// write(2) on the mount goes through) or flush (a modprobe request), and a
 // background goroutine writes changes nobody waits for (link events,
 // failovers, address changes).
 type recorder struct {
@@ -55,8 +56,9 @@ func newRecorder(j *state.Journal, log func(string)) *recorder {
 	return &recorder{j: j, log: log, kick: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{})}
 }
 
-// change records one engine change (control goroutine: must not block).
-func (r *recorder) change(c bond.Change) {
+// Record implements bond.Journal: it records one engine change (control
+// goroutine: must not block).
+func (r *recorder) Record(c bond.Change) {
 	r.j.Apply(func(s *state.State) { applyChange(s, c) })
 	select {
 	case r.kick <- struct{}{}:
@@ -102,11 +104,15 @@ func applyChange(s *state.State, c bond.Change) {
 	}
 }
 
+// Sync implements bond.Journal: it writes what was recorded and returns once
+// it is on disk.
+func (r *recorder) Sync() error { return r.j.Flush() }
+
 // flush writes what was recorded; a failure is logged (the change stays in
 // memory and goes with the next write) and never fails the caller's
 // operation, which has already happened.
 func (r *recorder) flush() {
-	if err := r.j.Flush(); err != nil {
+	if err := r.Sync(); err != nil {
 		r.log(fmt.Sprintf("bondingfs: journal: %v", err))
 	}
 }

@@ -49,7 +49,7 @@ func daemonUnderTest(t *testing.T, h bond.Host, dir string) (*bond.Registry, *re
 	t.Helper()
 	j, prev := openJournal(dir, func(s string) { t.Log(s) })
 	rec := newRecorder(j, func(s string) { t.Log(s) })
-	reg := bond.NewRegistry(bond.Config{Host: h, Journal: rec.change, Defaults: bond.DefaultParams()})
+	reg := bond.NewRegistry(bond.Config{Host: h, Journal: rec, Defaults: bond.DefaultParams()})
 	if err := reg.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func daemonUnderTest(t *testing.T, h bond.Host, dir string) (*bond.Registry, *re
 
 func write(t *testing.T, reg *bond.Registry, b, opt, val string) {
 	t.Helper()
-	be := moduleBackend{Registry: reg}
+	be := reg
 	if err := be.WriteOption(context.Background(), b, opt, val+"\n", bond.Caller{NetAdmin: true}); err != nil {
 		t.Fatalf("echo %s > %s/bonding/%s: %v", val, b, opt, err)
 	}
@@ -73,7 +73,7 @@ func TestJournalRestore(t *testing.T) {
 	if prev != nil {
 		t.Fatalf("a new journal has a previous state: %+v", prev)
 	}
-	be := moduleBackend{Registry: reg1, rec: rec1}
+	be := reg1 // its writes sync the journal (bond.Journal), as the mount's do
 	for _, c := range []string{"+bond0", "+bond1", "+bond2", "-bond1"} {
 		if err := be.WriteMasters(ctx, c); err != nil {
 			t.Fatal(err)

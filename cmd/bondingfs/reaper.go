@@ -8,8 +8,8 @@ import (
 	"os/exec"
 	"syscall"
 
-	"bondingfs/netdev"
 	"bondingfs/internal/state"
+	"bondingfs/netdev"
 )
 
 const reaperCmd = "__reaper"

@@ -173,7 +173,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	cfg := bond.Config{Host: host, Log: klog.line, Defaults: mc.Params, Modes: modes.Factories()}
 	if rec != nil {
-		cfg.Journal = rec.change
+		cfg.Journal = rec
 	}
 	reg := bond.NewRegistry(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -241,7 +241,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs: %v\n", err)
 		return 1
 	}
-	srv, err := fusefs.Mount(dir, moduleBackend{reg, module, rec}, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns, Debug: *fuseDebug})
+	srv, err := fusefs.Mount(dir, moduleBackend{reg, module}, fusefs.Options{Sysfs: sysfsPath, ProcNet: true, EngineNetns: engineNetns, Debug: *fuseDebug})
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs: mount %s: %v\n", dir, err)
 		return 1
@@ -310,30 +310,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 }
 
 // moduleBackend is the registry as fusefs sees it, with the module's
-// loaded state (fusefs.Loader) and the crash journal: a write returns only
-// once the change it made is journaled.
+// loaded state (fusefs.Loader). The crash journal is synced by the
+// Registry's own writes (bond.Journal).
 type moduleBackend struct {
 	*bond.Registry
 	*moduleState
-	rec *recorder
-}
-
-// WriteMasters implements fusefs.Backend.
-func (b moduleBackend) WriteMasters(ctx context.Context, data string) error {
-	err := b.Registry.WriteMasters(ctx, data)
-	if b.rec != nil {
-		b.rec.flush()
-	}
-	return err
-}
-
-// WriteOption implements fusefs.Backend.
-func (b moduleBackend) WriteOption(ctx context.Context, bondName, option, data string, c bond.Caller) error {
-	err := b.Registry.WriteOption(ctx, bondName, option, data, c)
-	if b.rec != nil {
-		b.rec.flush()
-	}
-	return err
 }
 
 // removeStaleMount lazily detaches dead FUSE mounts at dir (a daemon and its
