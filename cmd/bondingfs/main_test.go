@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"bondingfs/fusefs"
 )
 
 func TestRunUsage(t *testing.T) {
@@ -63,15 +65,65 @@ func TestExecUsage(t *testing.T) {
 	}
 }
 
-func TestUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{
-		`/run/a\040b`: "/run/a b",
-		`/plain`:      "/plain",
-		`/x\134y`:     `/x\y`,
-		`/trail\04`:   `/trail\04`,
+// --unloaded takes its options from `bondingfs modprobe`, never at start.
+func TestServeUnloadedRejectsOptions(t *testing.T) {
+	for _, args := range [][]string{{"--unloaded", "miimon=100"}, {"--unloaded", "--ctl", "x", "--config", "/etc/modprobe.d"}} {
+		var out, errb bytes.Buffer
+		if rc := run(append([]string{"serve", "--root", t.TempDir()}, args...), &out, &errb); rc != 2 ||
+			!strings.Contains(errb.String(), "--unloaded takes neither module options nor --config") {
+			t.Errorf("serve %v: rc %d, stderr %q", args, rc, errb.String())
+		}
+	}
+}
+
+// `bondingfs modprobe` rejects unknown flags and -r with options before it
+// dials anything.
+func TestModprobeUsage(t *testing.T) {
+	for _, args := range [][]string{{"--frob"}, {"-r", "mode=1"}, {"--ctl"}} {
+		var out, errb bytes.Buffer
+		if rc := run(append([]string{"modprobe"}, args...), &out, &errb); rc != 2 {
+			t.Errorf("modprobe %v: rc %d, stderr %q", args, rc, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if rc := run([]string{"modprobe", "--frob"}, &out, &errb); !strings.Contains(errb.String(), "unknown flag --frob") {
+		t.Errorf("modprobe --frob: rc %d, stderr %q", rc, errb.String())
+	}
+}
+
+// The client commands dial --ctl, else the socket of --root, else
+// $BONDINGFS_CTL, else the socket of $BONDINGFS_ROOT or the default root.
+func TestCtlOf(t *testing.T) {
+	t.Setenv("BONDINGFS_CTL", "")
+	t.Setenv("BONDINGFS_ROOT", "")
+	for _, c := range []struct{ ctl, root, envCtl, envRoot, want string }{
+		{want: "/run/bondingfs.ctl"},
+		{root: "/srv/bonds", want: "/run/bondingfs-ctl/srv-bonds.ctl"},
+		{ctl: "/tmp/x.ctl", root: "/srv/bonds", want: "/tmp/x.ctl"},
+		{envCtl: "/tmp/env.ctl", want: "/tmp/env.ctl"},
+		{envCtl: "/tmp/env.ctl", root: "/run/bondingfs", want: "/run/bondingfs.ctl"},
+		{envRoot: "/srv/b", want: "/run/bondingfs-ctl/srv-b.ctl"},
 	} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
+		t.Setenv("BONDINGFS_CTL", c.envCtl)
+		t.Setenv("BONDINGFS_ROOT", c.envRoot)
+		if got := ctlOf(c.ctl, c.root); got != c.want {
+			t.Errorf("ctlOf(%q, %q) with $BONDINGFS_CTL=%q $BONDINGFS_ROOT=%q = %q, want %q", c.ctl, c.root, c.envCtl, c.envRoot, got, c.want)
+		}
+	}
+}
+
+// `bondingfs --version` and `bondingfs version` print the program's version
+// and the driver's as modinfo bonding shows it.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"--version", "version"} {
+		var out, errb bytes.Buffer
+		if rc := run([]string{arg}, &out, &errb); rc != 0 {
+			t.Fatalf("%s: rc %d", arg, rc)
+		}
+		lines := strings.Split(out.String(), "\n")
+		if len(lines) != 4 || !strings.HasPrefix(lines[0], "bondingfs ") ||
+			lines[1] != "description:    Ethernet Channel Bonding Driver" || lines[2] != "vermagic:       "+fusefs.DriverVersion {
+			t.Errorf("%s printed %q", arg, out.String())
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"fmt"
@@ -33,4 +33,17 @@ func FuzzUnescapeMount(f *testing.F) {
 		}
 		_ = unescapeMount(s) // never panics on raw input
 	})
+}
+
+func TestUnescapeMount(t *testing.T) {
+	for in, want := range map[string]string{
+		`/run/a\040b`: "/run/a b",
+		`/plain`:      "/plain",
+		`/x\134y`:     `/x\y`,
+		`/trail\04`:   `/trail\04`,
+	} {
+		if got := unescapeMount(in); got != want {
+			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

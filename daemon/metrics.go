@@ -1,11 +1,6 @@
-package main
+package daemon
 
 import (
-	"encoding/json"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -21,61 +16,6 @@ import (
 	"bondingfs/bond"
 	"bondingfs/status"
 )
-
-// runStatus is `bondingfs status [--json] [--ctl PATH] [BOND...]`: the
-// state of the daemon at the control socket, as the status package
-// renders it. Exit status 1 when the daemon cannot be reached or a named
-// bond does not exist.
-func runStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the documented JSON document (schema in the README)")
-	ctl := fs.String("ctl", envOr("BONDINGFS_CTL", DefaultCtl), "control socket of the daemon")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: bondingfs status [--json] [--ctl PATH] [BOND...]\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	rep, err := ctlCall(*ctl, ctlRequest{Op: "report", Args: fs.Args()})
-	if err != nil {
-		fmt.Fprintf(stderr, "bondingfs: status: no daemon at %s: %v\n", *ctl, err)
-		return 1
-	}
-	if rep.Errno != 0 || rep.Report == nil {
-		fmt.Fprintf(stderr, "bondingfs: status: %s\n", orNoneErr(rep.Error))
-		return 1
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep.Report); err != nil {
-			fmt.Fprintf(stderr, "bondingfs: status: %v\n", err)
-			return 1
-		}
-	} else if err := status.WriteText(stdout, *rep.Report); err != nil {
-		fmt.Fprintf(stderr, "bondingfs: status: %v\n", err)
-		return 1
-	}
-	for _, m := range rep.Missing {
-		fmt.Fprintf(stderr, "bondingfs: status: %s: no such bond\n", m)
-	}
-	if len(rep.Missing) > 0 {
-		return 1
-	}
-	return 0
-}
-
-func orNoneErr(s string) string {
-	if s == "" {
-		return "the daemon sent no report"
-	}
-	return s
-}
 
 // metricsAddr makes a listen address of the --metrics value: a bare port
 // (":9111" or "9111") listens on loopback only.

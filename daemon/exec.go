@@ -1,8 +1,7 @@
-package main
+package daemon
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,63 +18,38 @@ import (
 	"bondingfs/netdev"
 )
 
-const execUsage = `usage: bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [module options...] -- CMD [ARGS...]
-
-Runs CMD in a new private mount namespace where /sys/class/net and /proc/net
-are the emulation's (and, with --netns, inside that network namespace, with
-/sys remounted for it, as "ip netns exec NAME" does). If a bondingfs daemon
-already serves DIR (default /run/bondingfs) it is used as it is; otherwise
-"bondingfs serve --root DIR [--netns NAME] [--log FILE] [module options]"
-runs for CMD's lifetime and is stopped (SIGTERM, then waited for)
-afterwards. The exit status is CMD's (128+N when a signal N ended it).
-`
-
-// execNSCmd is the hidden subcommand that runs inside the new mount
-// namespace: bondingfs __exec-ns DIR NETNS-PATH -- CMD ARGS...
-const execNSCmd = "__exec-ns"
+// ExecNSCmd is the hidden subcommand that runs inside the new mount
+// namespace: bondingfs __exec-ns DIR NETNS-PATH -- CMD ARGS... (ExecNS).
+const ExecNSCmd = "__exec-ns"
 
 // readyTimeout bounds the wait for a started daemon's mount.
 const readyTimeout = 20 * time.Second
 
-func runExec(args []string, stdout, stderr io.Writer) int {
-	dash := -1
-	for i, a := range args {
-		if a == "--" {
-			dash = i
-			break
-		}
-		if a == "-h" || a == "-help" || a == "--help" {
-			fmt.Fprint(stdout, execUsage)
-			return 0
-		}
-	}
-	if dash < 0 || dash == len(args)-1 {
-		fmt.Fprintf(stderr, "bondingfs exec: missing -- CMD\n%s", execUsage)
-		return 2
-	}
-	cmdArgs := args[dash+1:]
-	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	root := fs.String("root", "/run/bondingfs", "the tree to use, or to mount when no daemon serves it")
-	nsName := fs.String("netns", "", "run CMD (and a started daemon's engine) in this network namespace")
-	logPath := fs.String("log", "", "log file of a started daemon (default stderr)")
-	fs.Usage = func() { fmt.Fprint(stderr, execUsage) }
-	if err := fs.Parse(args[:dash]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	modOpts := fs.Args()
-	dir, err := filepath.Abs(*root)
+// ExecConfig is one `bondingfs exec` (its flags, parsed by main).
+type ExecConfig struct {
+	Root    string   // the tree to use, or to mount when no daemon serves it
+	Netns   string   // run Cmd (and a started daemon's engine) in this network namespace
+	Log     string   // kernel log of a started daemon ("" for stderr)
+	ModOpts []string // module options of a started daemon
+	Cmd     []string // the command and its arguments
+}
+
+// Exec is `bondingfs exec`: it runs c.Cmd in a new private mount namespace
+// where /sys/class/net and /proc/net are the emulation's, with a daemon of
+// its own for Cmd's lifetime unless one serves c.Root already. It returns
+// Cmd's exit status (128+N when a signal N ended it), or 1 (and the
+// daemon's status) when it could not run it.
+func Exec(c ExecConfig, stdout, stderr io.Writer) int {
+	modOpts, cmdArgs := c.ModOpts, c.Cmd
+	dir, err := filepath.Abs(c.Root)
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
 		return 1
 	}
-	nsPath := netdev.NetnsPath(*nsName)
-	if *nsName != "" {
+	nsPath := netdev.NetnsPath(c.Netns)
+	if c.Netns != "" {
 		if _, err := os.Stat(nsPath); err != nil {
-			fmt.Fprintf(stderr, "bondingfs exec: netns %s: %v\n", *nsName, err)
+			fmt.Fprintf(stderr, "bondingfs exec: netns %s: %v\n", c.Netns, err)
 			return 1
 		}
 	}
@@ -88,11 +62,11 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 	var daemon *exec.Cmd
 	if !servedBy(dir) {
 		sargs := []string{"serve", "--root", dir}
-		if *nsName != "" {
+		if c.Netns != "" {
 			sargs = append(sargs, "--netns", nsPath)
 		}
-		if *logPath != "" {
-			sargs = append(sargs, "--log", *logPath)
+		if c.Log != "" {
+			sargs = append(sargs, "--log", c.Log)
 		}
 		sargs = append(sargs, modOpts...)
 		daemon = exec.Command(self, sargs...)
@@ -121,7 +95,7 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs exec: %s is already served; module options %s ignored\n", dir, strings.Join(modOpts, " "))
 	}
 
-	inner := exec.Command(self, append([]string{execNSCmd, dir, nsPath, "--"}, cmdArgs...)...)
+	inner := exec.Command(self, append([]string{ExecNSCmd, dir, nsPath, "--"}, cmdArgs...)...)
 	inner.Stdin, inner.Stdout, inner.Stderr = os.Stdin, stdout, stderr
 	if f, ok := stdout.(*os.File); ok {
 		inner.Stdout = f
@@ -209,15 +183,15 @@ func exitStatus(err error) int {
 	return 1
 }
 
-// runExecNS runs inside the private mount namespace exec made: it enters
+// ExecNS runs inside the private mount namespace exec made: it enters
 // the network namespace (if any) on this locked thread, remounts /sys for
 // it, puts the real paths in place, runs CMD from this thread (so CMD
 // inherits the namespace) and returns its status. If the daemon behind dir
 // dies meanwhile, the real paths and dir are unmounted in this namespace,
 // so CMD never sees a dead mount.
-func runExecNS(args []string, stderr io.Writer) int {
+func ExecNS(args []string, stderr io.Writer) int {
 	if len(args) < 4 || args[2] != "--" {
-		fmt.Fprintf(stderr, "bondingfs %s: bad arguments\n", execNSCmd)
+		fmt.Fprintf(stderr, "bondingfs %s: bad arguments\n", ExecNSCmd)
 		return 2
 	}
 	dir, nsPath, cmdArgs := args[0], args[1], args[3:]

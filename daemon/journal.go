@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -14,28 +14,6 @@ import (
 	"bondingfs/internal/state"
 	"bondingfs/netdev"
 )
-
-// DefaultStateDir is where serve keeps its crash journals (outside the FUSE
-// mount root, which is mounted over at start), one directory per mount root
-// and network namespace (defaultStateDir).
-const DefaultStateDir = "/run/bondingfs-state"
-
-// defaultStateDir is the journal directory of a daemon serving root for
-// netns: DefaultStateDir/<root with "/" as "-">[@<netns>], so that daemons
-// of different roots or namespaces never restore each other's bonds.
-func defaultStateDir(root, netns string) string {
-	if abs, err := filepath.Abs(root); err == nil {
-		root = abs
-	}
-	name := strings.ReplaceAll(strings.Trim(root, "/"), "/", "-")
-	if name == "" {
-		name = "-"
-	}
-	if netns != "" {
-		name += "@" + strings.ReplaceAll(strings.Trim(netns, "/"), "/", "-")
-	}
-	return filepath.Join(DefaultStateDir, name)
-}
 
 // recorder is the daemon's crash journal (bond.Journal): the engine hands
 // it every accepted change on its control goroutine (Record), which it

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -127,9 +127,15 @@ func TestModprobeThroughControlSocket(t *testing.T) {
 		t.Errorf("a second listener on a live socket: %v", err)
 	}
 	modprobe := func(args ...string) (int, string) {
-		var out, errb bytes.Buffer
-		rc := run(append([]string{"modprobe", "--ctl", ctl}, args...), &out, &errb)
-		return rc, out.String() + errb.String()
+		var errb bytes.Buffer
+		c := ModprobeConfig{Ctl: ctl}
+		if len(args) == 1 && args[0] == "-r" {
+			c.Remove = true
+		} else {
+			c.Opts = args
+		}
+		rc := Modprobe(c, &errb)
+		return rc, errb.String()
 	}
 	t.Setenv("MODPROBE_MODULE", "")
 	if rc, out := modprobe("-r"); rc != 1 || out != "modprobe: FATAL: Module bonding is not in kernel.\n" {
@@ -158,20 +164,6 @@ func TestModprobeThroughControlSocket(t *testing.T) {
 	t.Setenv("MODPROBE_MODULE", "bonding")
 	if rc, out := modprobe("mode=bogus"); rc != 1 || out != "" {
 		t.Errorf("invalid option under modprobe: rc %d, %q", rc, out)
-	}
-	if rc, out := modprobe("--frob"); rc != 2 || !strings.Contains(out, "unknown flag --frob") {
-		t.Errorf("unknown flag: rc %d, %q", rc, out)
-	}
-}
-
-// --unloaded takes its options from `bondingfs modprobe`, never at start.
-func TestServeUnloadedRejectsOptions(t *testing.T) {
-	for _, args := range [][]string{{"--unloaded", "--ctl", "x", "miimon=100"}, {"--unloaded", "--ctl", "x", "--config", "/etc/modprobe.d"}} {
-		var out, errb bytes.Buffer
-		if rc := run(append([]string{"serve", "--root", t.TempDir()}, args...), &out, &errb); rc != 2 ||
-			!strings.Contains(errb.String(), "--unloaded takes neither module options nor --config") {
-			t.Errorf("serve %v: rc %d, stderr %q", args, rc, errb.String())
-		}
 	}
 }
 
@@ -215,15 +207,8 @@ func FuzzCtlRequest(f *testing.F) {
 	})
 }
 
-func TestServeUnloadedNeedsCtl(t *testing.T) {
-	var out, errb bytes.Buffer
-	if rc := run([]string{"serve", "--root", t.TempDir(), "--unloaded"}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "--unloaded needs --ctl") {
-		t.Errorf("serve --unloaded: rc %d, stderr %q", rc, errb.String())
-	}
-}
-
 // With no daemon at the socket but a bonding driver at /sys/class/net (the
-// kernel's, or a daemon without a control socket), modprobe is a no-op and
+// kernel's, or a daemon serving another control socket), modprobe is a no-op and
 // modprobe -r refuses.
 func TestModprobeDriverPresentWithoutDaemon(t *testing.T) {
 	dir := t.TempDir()
@@ -235,15 +220,15 @@ func TestModprobeDriverPresentWithoutDaemon(t *testing.T) {
 	}
 	t.Setenv("MODPROBE_MODULE", "bonding")
 	ctl := filepath.Join(dir, "no-daemon.ctl")
-	var out, errb bytes.Buffer
-	if rc := run([]string{"modprobe", "--ctl", ctl, "--root", filepath.Join(dir, "root"), "mode=1"}, &out, &errb); rc != 0 || errb.Len() != 0 {
+	var errb bytes.Buffer
+	if rc := Modprobe(ModprobeConfig{Ctl: ctl, Root: filepath.Join(dir, "root"), Opts: []string{"mode=1"}}, &errb); rc != 0 || errb.Len() != 0 {
 		t.Errorf("modprobe with a driver present: rc %d, stderr %q", rc, errb.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "root")); !os.IsNotExist(err) {
 		t.Errorf("a daemon was started (its root exists): %v", err)
 	}
 	errb.Reset()
-	if rc := run([]string{"modprobe", "--ctl", ctl, "-r"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "cannot be unloaded from here") {
+	if rc := Modprobe(ModprobeConfig{Ctl: ctl, Remove: true}, &errb); rc != 1 || !strings.Contains(errb.String(), "cannot be unloaded from here") {
 		t.Errorf("modprobe -r with a driver but no daemon: rc %d, stderr %q", rc, errb.String())
 	}
 }

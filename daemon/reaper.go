@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"flag"
@@ -12,7 +12,8 @@ import (
 	"bondingfs/netdev"
 )
 
-const reaperCmd = "__reaper"
+// ReaperCmd is the hidden subcommand of the reaper child (Reaper).
+const ReaperCmd = "__reaper"
 
 // reaperArgs is what the reaper must clean up after the daemon.
 type reaperArgs struct {
@@ -40,7 +41,7 @@ func startReaper(a reaperArgs, stderr io.Writer) func() {
 	if err != nil {
 		return func() {}
 	}
-	args := []string{reaperCmd, "--state", a.stateDir, "--netns", a.netns}
+	args := []string{ReaperCmd, "--state", a.stateDir, "--netns", a.netns}
 	if a.realPaths {
 		args = append(args, "--real-paths")
 	}
@@ -62,9 +63,10 @@ func startReaper(a reaperArgs, stderr io.Writer) func() {
 	}
 }
 
-// runReaper is the reaper child: fd 3 is the pipe from the daemon.
-func runReaper(args []string) int {
-	fs := flag.NewFlagSet(reaperCmd, flag.ContinueOnError)
+// Reaper is the reaper child startReaper starts, with the arguments it
+// gives: fd 3 is the pipe from the daemon. It returns the exit status.
+func Reaper(args []string) int {
+	fs := flag.NewFlagSet(ReaperCmd, flag.ContinueOnError)
 	realPaths := fs.Bool("real-paths", false, "")
 	stateDir := fs.String("state", "", "")
 	nsPath := fs.String("netns", "", "")

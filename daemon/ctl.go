@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bufio"
@@ -6,128 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"bondingfs/bond"
-	"bondingfs/bond/modparams"
 	"bondingfs/status"
 )
-
-// DefaultCtl is the control socket of the system's daemon (bondingfs.service).
-const DefaultCtl = "/run/bondingfs.ctl"
-
-// moduleState is whether the emulated bonding.ko is loaded. A daemon started
-// with --unloaded serves the real paths as a kernel without the module does
-// (no bonding_masters, no /proc/net/bonding) until `bondingfs modprobe`
-// loads it through the control socket.
-type moduleState struct {
-	reg    moduleRegistry
-	log    func(string)
-	mu     sync.Mutex // serialises load and unload
-	loaded atomic.Bool
-	rec    *recorder // the crash journal, or nil
-	// changed runs (under mu) after loaded changed: the mount drops its
-	// cached proc/net/bonding entry (fusefs.Server.LoadedChanged).
-	changed func()
-}
-
-// setLoaded stores the loaded state and reports a change (mu held).
-func (m *moduleState) setLoaded(v bool) {
-	if m.loaded.Swap(v) != v && m.changed != nil {
-		m.changed()
-	}
-}
-
-// onChange sets the function run after each change of the loaded state.
-func (m *moduleState) onChange(fn func()) {
-	m.mu.Lock()
-	m.changed = fn
-	m.mu.Unlock()
-}
-
-// moduleRegistry is what loading and unloading needs of *bond.Registry.
-type moduleRegistry interface {
-	SetDefaults(ctx context.Context, p bond.Params) error
-	CreateBond(ctx context.Context, name string) error
-	DeleteAllBonds(ctx context.Context) error
-}
-
-// Loaded implements fusefs.Loader.
-func (m *moduleState) Loaded() bool { return m.loaded.Load() }
-
-// loadResult is the outcome of a load request.
-type loadResult int
-
-const (
-	loadDone    loadResult = iota // the module was loaded with the options
-	loadAlready                   // it was loaded before: a no-op, as for a live module
-)
-
-// load loads the module with modprobe-style options as bonding_init does:
-// bond_check_params (ParseModuleOptions, with the kernel's log lines), the
-// defaults for every later bond, then bond0 … bond<max_bonds-1>. Invalid
-// options are EINVAL (the kernel refuses to load) and change nothing.
-func (m *moduleState) load(ctx context.Context, args []string) (loadResult, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.loaded.Load() {
-		return loadAlready, nil
-	}
-	mc, err := modparams.Parse(args, m.log)
-	if err != nil {
-		return 0, syscall.EINVAL
-	}
-	if err := m.reg.SetDefaults(ctx, mc.Params); err != nil {
-		return 0, err
-	}
-	m.setLoaded(true)
-	for i := 0; i < mc.MaxBonds; i++ {
-		if err := m.reg.CreateBond(ctx, fmt.Sprintf("bond%d", i)); err != nil {
-			m.log(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
-		}
-	}
-	if m.rec != nil {
-		m.rec.setModule(true, args)
-	}
-	return loadDone, nil
-}
-
-// reload loads the module again with the options a daemon that died had
-// loaded it with, without creating bonds (the journal restores those).
-func (m *moduleState) reload(ctx context.Context, args []string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	mc, err := modparams.Parse(args, func(string) {})
-	if err != nil {
-		return syscall.EINVAL
-	}
-	if err := m.reg.SetDefaults(ctx, mc.Params); err != nil {
-		return err
-	}
-	m.setLoaded(true)
-	return nil
-}
-
-// unload deletes every bond as rmmod does and leaves the module unloaded.
-// Unloading a module that is not loaded is ENOENT.
-func (m *moduleState) unload(ctx context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.loaded.Load() {
-		return syscall.ENOENT
-	}
-	m.setLoaded(false)
-	err := m.reg.DeleteAllBonds(ctx)
-	if m.rec != nil {
-		m.rec.setModule(false, nil)
-	}
-	return err
-}
 
 // ctlRequest and ctlReply are one exchange on the control socket: one JSON
 // object per line each way.
@@ -311,4 +199,46 @@ func sdNotify(state string) {
 	}
 	defer c.Close()
 	_, _ = c.Write([]byte(state))
+}
+
+// Status is `bondingfs status [--json] [--root DIR | --ctl PATH] [BOND...]`:
+// the state of the daemon at the control socket ctl (of bonds, or of every
+// bond when it is empty), as the status package renders it, in text or
+// with asJSON the documented JSON document. It returns the exit status: 1
+// when the daemon cannot be reached or a named bond does not exist, else 0.
+func Status(ctl string, asJSON bool, bonds []string, stdout, stderr io.Writer) int {
+	rep, err := ctlCall(ctl, ctlRequest{Op: "report", Args: bonds})
+	if err != nil {
+		fmt.Fprintf(stderr, "bondingfs: status: no daemon at %s: %v\n", ctl, err)
+		return 1
+	}
+	if rep.Errno != 0 || rep.Report == nil {
+		fmt.Fprintf(stderr, "bondingfs: status: %s\n", orNoneErr(rep.Error))
+		return 1
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep.Report); err != nil {
+			fmt.Fprintf(stderr, "bondingfs: status: %v\n", err)
+			return 1
+		}
+	} else if err := status.WriteText(stdout, *rep.Report); err != nil {
+		fmt.Fprintf(stderr, "bondingfs: status: %v\n", err)
+		return 1
+	}
+	for _, m := range rep.Missing {
+		fmt.Fprintf(stderr, "bondingfs: status: %s: no such bond\n", m)
+	}
+	if len(rep.Missing) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func orNoneErr(s string) string {
+	if s == "" {
+		return "the daemon sent no report"
+	}
+	return s
 }
