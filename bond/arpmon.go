@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"bondingfs/internal/frame"
 )
 
 // The ARP monitor (bond_main.c: bond_arp_monitor with
@@ -61,11 +63,9 @@ type Route struct {
 	Tags    []VLANTag
 }
 
-// VLANTag is one VLAN device on the path from the bond to a route's device.
-type VLANTag struct {
-	Proto uint16 // 0x8100 or 0x88a8
-	ID    uint16
-}
+// VLANTag is one VLAN device on the path from the bond to a route's device
+// (frame.VLANTag).
+type VLANTag = frame.VLANTag
 
 // RouteLookup is implemented by hosts that can resolve routes in the
 // engine's network namespace (RTM_GETROUTE); the ARP monitor then sends its
@@ -136,26 +136,6 @@ func noRoute(err error) bool {
 // once per process, as once per boot.
 var arpWarnedNoRoute atomic.Bool
 
-// arpView is what the slave readers need of the bond to validate an ARP
-// frame (bond_rcv_validate), published by the control goroutine.
-type arpView struct {
-	validate   int
-	allTargets bool
-	interval   int64 // ns
-	targets    [MaxArpTargets]uint32
-	ntargets   int
-	ips        []uint32
-	currActive *Slave
-	currARP    *Slave
-}
-
-// ARP monitor constants of the frames it reads and writes.
-const (
-	arpHdrLen    = 28 // Ethernet/IPv4 ARP body
-	arpOpRequest = 1
-	arpOpReply   = 2
-)
-
 // arpWanted reports whether the ARP monitor should run.
 func (b *Bond) arpWanted() bool {
 	p := &b.params
@@ -195,11 +175,6 @@ func (b *Bond) arpSync() {
 func (b *Bond) arpStop() {
 	b.arp.sendNotif = 0
 	b.arpSync()
-}
-
-// interval is arp_interval in nanoseconds.
-func (v *arpView) inInterval(now, last int64, mod int64) bool {
-	return timeInInterval(now, last, mod, v.interval)
 }
 
 // timeInInterval is bond_time_in_interval: last-δ ≤ now ≤ last+mod·δ+δ/2.
@@ -306,99 +281,6 @@ func (b *Bond) arpTargetRemoved(i int) {
 		}
 		s.arp.targetRx[j].Store(0)
 	}
-}
-
-// arpRcv is bond_rcv_validate in a slave reader, for every frame (an
-// Ethernet frame without vnet header): when the slave's state does not ask
-// for validation the frame counts as received (with arp_validate filter*,
-// only ARP and IPv6 frames do); otherwise only an ARP frame that
-// bond_arp_rcv's rules trust and that comes from (or, on a backup, goes to)
-// a target does. No lock, no allocation.
-func (b *Bond) arpRcv(v *arpView, s *Slave, f []byte) {
-	if len(f) < 14 {
-		return
-	}
-	et := binary.BigEndian.Uint16(f[12:14])
-	now := b.reg.nanos()
-	bit := ArpValidateActive
-	if s.arp.backup.Load() {
-		bit = ArpValidateBackup
-	}
-	if v.validate&bit == 0 {
-		if v.validate&ArpValidateFilter == 0 || et == etherTypeARP || et == etherTypeIPv6 {
-			s.arp.lastRx.Store(now)
-		}
-		return
-	}
-	if et != etherTypeARP || len(f) < 14+arpHdrLen {
-		return // NS/NA validation needs ns_ip6_target (netlink only)
-	}
-	arp := f[14:]
-	if arp[4] != 6 || binary.BigEndian.Uint16(arp[0:2]) != 1 ||
-		binary.BigEndian.Uint16(arp[2:4]) != 0x0800 || arp[5] != 4 {
-		return
-	}
-	op := binary.BigEndian.Uint16(arp[6:8])
-	sip := binary.BigEndian.Uint32(arp[14:18])
-	tip := binary.BigEndian.Uint32(arp[24:28])
-	switch {
-	case !s.arp.backup.Load():
-		v.validateARP(s, sip, tip, now)
-	case v.currActive != nil && v.lastRx(v.currActive) > v.currActive.arp.lastLinkUp.Load():
-		v.validateARP(s, tip, sip, now)
-	case v.currARP != nil && op == arpOpReply && v.inInterval(now, v.currARP.arp.lastTx.Load(), 1):
-		v.validateARP(s, sip, tip, now)
-	}
-}
-
-// validateARP is bond_validate_arp: sip must be a target and tip one of the
-// bond's addresses.
-func (v *arpView) validateARP(s *Slave, sip, tip uint32, now int64) {
-	if sip == 0 {
-		return
-	}
-	mine := false
-	for _, ip := range v.ips {
-		if ip == tip {
-			mine = true
-			break
-		}
-	}
-	if !mine {
-		return
-	}
-	for i := 0; i < v.ntargets; i++ {
-		if v.targets[i] == sip {
-			s.arp.lastRx.Store(now)
-			s.arp.targetRx[i].Store(now)
-			return
-		}
-	}
-}
-
-// lastRx is slave_last_rx: with arp_all_targets all, the oldest of the
-// targets' last replies.
-func (v *arpView) lastRx(s *Slave) int64 {
-	if !v.allTargets {
-		return s.arp.lastRx.Load()
-	}
-	t := s.arp.targetRx[0].Load()
-	for i := 1; i < v.ntargets; i++ {
-		if x := s.arp.targetRx[i].Load(); x < t {
-			t = x
-		}
-	}
-	return t
-}
-
-// slaveLastRx is slave_last_rx on the control goroutine.
-func (b *Bond) slaveLastRx(s *Slave) int64 {
-	v := arpView{allTargets: b.params.ArpAllTargets == 1}
-	v.ntargets = len(b.params.ArpTargets)
-	if v.ntargets > MaxArpTargets {
-		v.ntargets = MaxArpTargets
-	}
-	return v.lastRx(s)
 }
 
 // arpTick is one run of the ARP monitor's work (bond_arp_monitor).
@@ -669,44 +551,12 @@ func (b *Bond) arpSendAll(s *Slave) {
 		} else {
 			src, tags = r.route.Src, r.route.Tags
 		}
-		f := ARPProbe(b.slaveMAC(s), src, t, tags)
+		f := frame.ARPProbe(b.slaveMAC(s), src, t, tags)
 		s.arp.lastTx.Store(b.reg.nanos())
 		if f != nil {
 			_ = b.Send(s, f)
 		}
 	}
-}
-
-// ARPProbe builds the ARP monitor's request (arp_create as
-// bond_arp_send uses it): vnet header, Ethernet broadcast from mac with the
-// 802.1Q tags given (outermost first), ARP request "who has target, tell
-// src" (src 0.0.0.0 when invalid), target hardware address zero. No padding
-// (a veth sends it as 42 bytes, as the kernel does).
-func ARPProbe(mac net.HardwareAddr, src, target netip.Addr, tags []VLANTag) []byte {
-	if len(mac) != 6 || !target.Is4() {
-		return nil
-	}
-	f := make([]byte, VnetHdrLen, VnetHdrLen+14+4*len(tags)+arpHdrLen)
-	f = append(f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	f = append(f, mac...)
-	for _, t := range tags {
-		f = binary.BigEndian.AppendUint16(f, t.Proto)
-		f = binary.BigEndian.AppendUint16(f, t.ID&0x0fff)
-	}
-	f = binary.BigEndian.AppendUint16(f, etherTypeARP)
-	f = binary.BigEndian.AppendUint16(f, 1)      // ARPHRD_ETHER
-	f = binary.BigEndian.AppendUint16(f, 0x0800) // ETH_P_IP
-	f = append(f, 6, 4)
-	f = binary.BigEndian.AppendUint16(f, arpOpRequest)
-	f = append(f, mac...)
-	s4 := [4]byte{}
-	if src.Is4() {
-		s4 = src.As4()
-	}
-	f = append(f, s4[:]...)
-	f = append(f, 0, 0, 0, 0, 0, 0)
-	t4 := target.As4()
-	return append(f, t4[:]...)
 }
 
 // arpRefresh reads the routes to the targets and the addresses of the bond
@@ -799,4 +649,116 @@ func (b *Bond) arpRefresh() {
 			b.arpPublish()
 		})
 	}()
+}
+
+// arpView is what the slave readers need of the bond to validate an ARP
+// frame (bond_rcv_validate), published by the control goroutine.
+type arpView struct {
+	validate   int
+	allTargets bool
+	interval   int64 // ns
+	targets    [MaxArpTargets]uint32
+	ntargets   int
+	ips        []uint32
+	currActive *Slave
+	currARP    *Slave
+}
+
+// inInterval is bond_time_in_interval in a slave reader, with the
+// view's arp_interval.
+func (v *arpView) inInterval(now, last int64, mod int64) bool {
+	return timeInInterval(now, last, mod, v.interval)
+}
+
+// arpRcv is bond_rcv_validate in a slave reader, for every frame (an
+// Ethernet frame without vnet header): when the slave's state does not ask
+// for validation the frame counts as received (with arp_validate filter*,
+// only ARP and IPv6 frames do); otherwise only an ARP frame that
+// bond_arp_rcv's rules trust and that comes from (or, on a backup, goes to)
+// a target does. No lock, no allocation.
+func (b *Bond) arpRcv(v *arpView, s *Slave, f []byte) {
+	if len(f) < 14 {
+		return
+	}
+	et := binary.BigEndian.Uint16(f[12:14])
+	now := b.reg.nanos()
+	bit := ArpValidateActive
+	if s.arp.backup.Load() {
+		bit = ArpValidateBackup
+	}
+	if v.validate&bit == 0 {
+		if v.validate&ArpValidateFilter == 0 || et == frame.EtherTypeARP || et == frame.EtherTypeIPv6 {
+			s.arp.lastRx.Store(now)
+		}
+		return
+	}
+	if et != frame.EtherTypeARP || len(f) < 14+frame.ARPLen {
+		return // NS/NA validation needs ns_ip6_target (netlink only)
+	}
+	arp := f[14:]
+	if arp[4] != 6 || binary.BigEndian.Uint16(arp[0:2]) != 1 ||
+		binary.BigEndian.Uint16(arp[2:4]) != 0x0800 || arp[5] != 4 {
+		return
+	}
+	op := binary.BigEndian.Uint16(arp[6:8])
+	sip := binary.BigEndian.Uint32(arp[14:18])
+	tip := binary.BigEndian.Uint32(arp[24:28])
+	switch {
+	case !s.arp.backup.Load():
+		v.validateARP(s, sip, tip, now)
+	case v.currActive != nil && v.lastRx(v.currActive) > v.currActive.arp.lastLinkUp.Load():
+		v.validateARP(s, tip, sip, now)
+	case v.currARP != nil && op == frame.ARPOpReply && v.inInterval(now, v.currARP.arp.lastTx.Load(), 1):
+		v.validateARP(s, sip, tip, now)
+	}
+}
+
+// validateARP is bond_validate_arp: sip must be a target and tip one of the
+// bond's addresses.
+func (v *arpView) validateARP(s *Slave, sip, tip uint32, now int64) {
+	if sip == 0 {
+		return
+	}
+	mine := false
+	for _, ip := range v.ips {
+		if ip == tip {
+			mine = true
+			break
+		}
+	}
+	if !mine {
+		return
+	}
+	for i := 0; i < v.ntargets; i++ {
+		if v.targets[i] == sip {
+			s.arp.lastRx.Store(now)
+			s.arp.targetRx[i].Store(now)
+			return
+		}
+	}
+}
+
+// lastRx is slave_last_rx: with arp_all_targets all, the oldest of the
+// targets' last replies.
+func (v *arpView) lastRx(s *Slave) int64 {
+	if !v.allTargets {
+		return s.arp.lastRx.Load()
+	}
+	t := s.arp.targetRx[0].Load()
+	for i := 1; i < v.ntargets; i++ {
+		if x := s.arp.targetRx[i].Load(); x < t {
+			t = x
+		}
+	}
+	return t
+}
+
+// slaveLastRx is slave_last_rx on the control goroutine.
+func (b *Bond) slaveLastRx(s *Slave) int64 {
+	v := arpView{allTargets: b.params.ArpAllTargets == 1}
+	v.ntargets = len(b.params.ArpTargets)
+	if v.ntargets > MaxArpTargets {
+		v.ntargets = MaxArpTargets
+	}
+	return v.lastRx(s)
 }

@@ -13,6 +13,7 @@ import (
 
 	"bondingfs/bond"
 	"bondingfs/bond/bondtest"
+	"bondingfs/internal/frame"
 )
 
 var (
@@ -166,7 +167,7 @@ func TestARPMonitorAnswered(t *testing.T) {
 		assert.Zero(t, a.e.Host.Port("eth1").Sent(), "no probe through the backup")
 		fs := a.e.Host.Port("eth0").Frames()
 		require.NotEmpty(t, fs)
-		want := bond.ARPProbe(a.e.Status("bond0").HWAddr, bondIP, target1, nil)
+		want := frame.ARPProbe(a.e.Status("bond0").HWAddr, bondIP, target1, nil)
 		assert.Equal(t, want, fs[len(fs)-1])
 		assert.Len(t, want, bond.VnetHdrLen+42)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"bondingfs/bond"
 	"bondingfs/bond/bondtest"
+	"bondingfs/internal/frame"
 )
 
 // Engine tests: a Registry over bondtest's in-memory host, time driven by
@@ -28,7 +29,8 @@ func TestMain(m *testing.M) { bondtest.VerifyTestMain(m) }
 // goroutines (a wait on a channel, not a sleep).
 const waitFrames = 5 * time.Second
 
-func frame() []byte { return make([]byte, bond.VnetHdrLen+60) }
+// zeroFrame is a vnet header and a 60-byte all-zero Ethernet frame.
+func zeroFrame() []byte { return make([]byte, bond.VnetHdrLen+60) }
 
 var root = bond.Caller{NetAdmin: true}
 
@@ -156,14 +158,14 @@ func TestActiveBackupFailover(t *testing.T) {
 
 	// data path: frames from the TAP go out of the active slave only
 	m := e.Host.Master(st.Index)
-	m.Inject(frame())
+	m.Inject(zeroFrame())
 	require.True(t, e.Host.Port("eth0").WaitSent(1, waitFrames))
 	assert.Equal(t, 0, e.Host.Port("eth1").Sent())
 	// frames received on the backup are dropped, on the active delivered
-	e.Host.Port("eth1").Inject(frame())
+	e.Host.Port("eth1").Inject(zeroFrame())
 	require.True(t, e.Host.Port("eth1").WaitConsumed(1, waitFrames))
 	assert.Equal(t, 0, m.Sent())
-	e.Host.Port("eth0").Inject(frame())
+	e.Host.Port("eth0").Inject(zeroFrame())
 	require.True(t, m.WaitSent(1, waitFrames))
 
 	e.Host.SetCarrier("eth0", false)
@@ -177,7 +179,7 @@ func TestActiveBackupFailover(t *testing.T) {
 	assert.Equal(t, 1, st.Slaves[0].LinkFailureCount)
 	assert.Equal(t, bond.LinkDown, st.Slaves[0].Link)
 	assert.False(t, st.Slaves[0].Active)
-	m.Inject(frame())
+	m.Inject(zeroFrame())
 	require.True(t, e.Host.Port("eth1").WaitSent(1, waitFrames))
 
 	e.Host.SetCarrier("eth1", false)
@@ -353,7 +355,7 @@ func TestRoundRobinAndXOR(t *testing.T) {
 	e.SetUp("bond0", true)
 	m := e.Host.Master(e.Status("bond0").Index)
 	for i := 0; i < 10; i++ {
-		m.Inject(frame())
+		m.Inject(zeroFrame())
 	}
 	require.True(t, m.WaitConsumed(10, waitFrames))
 	assert.Equal(t, 5, e.Host.Port("eth0").Sent())
@@ -362,7 +364,7 @@ func TestRoundRobinAndXOR(t *testing.T) {
 	e.Host.SetCarrier("eth1", false)
 	e.Settle()
 	for i := 0; i < 4; i++ {
-		m.Inject(frame())
+		m.Inject(zeroFrame())
 	}
 	require.True(t, m.WaitConsumed(14, waitFrames))
 	assert.Equal(t, 9, e.Host.Port("eth0").Sent())
@@ -474,14 +476,14 @@ func TestAllSlavesActive(t *testing.T) {
 	e.SetUp("bond0", true)
 	m := e.Host.Master(e.Status("bond0").Index)
 	eth1 := e.Host.Port("eth1")
-	eth1.Inject(frame())
+	eth1.Inject(zeroFrame())
 	require.True(t, eth1.WaitConsumed(1, waitFrames))
 	assert.Equal(t, 0, m.Sent(), "the backup slave drops received frames")
 	write(t, e, "all_slaves_active", "1\n")
-	eth1.Inject(frame())
+	eth1.Inject(zeroFrame())
 	require.True(t, m.WaitSent(1, waitFrames), "all_slaves_active=1: the backup delivers")
 	write(t, e, "all_slaves_active", "0\n")
-	eth1.Inject(frame())
+	eth1.Inject(zeroFrame())
 	require.True(t, eth1.WaitConsumed(3, waitFrames))
 	assert.Equal(t, 1, m.Sent(), "all_slaves_active=0 again: the backup drops")
 }
@@ -495,51 +497,6 @@ func TestLoopStats(t *testing.T) {
 	assert.Greater(t, st.Wait.Count, uint64(100), "a second of 10 ms MII ticks")
 	assert.Equal(t, st.Wait.Count, st.Run.Count)
 	t.Logf("control loop: wait %v; run %v", st.Wait, st.Run)
-}
-
-func TestXmitHash(t *testing.T) {
-	f := make([]byte, 14+20+8)
-	f[5], f[11] = 1, 2
-	f[12], f[13] = 0x08, 0x00
-	f[14] = 0x45
-	f[14+9] = 17
-	copy(f[14+12:], []byte{192, 0, 2, 1, 192, 0, 2, 2})
-	l2 := bond.XmitHash(bond.XmitLayer2, f)
-	assert.Equal(t, uint32(1^2^0x0800), l2)
-	a := bond.XmitHash(bond.XmitLayer34, f)
-	f[34], f[35] = 0x12, 0x34 // source port
-	assert.NotEqual(t, a, bond.XmitHash(bond.XmitLayer34, f), "layer3+4 uses ports")
-	assert.Equal(t, bond.XmitHash(bond.XmitLayer23, f), bond.XmitHash(bond.XmitLayer23, f[:34+8]))
-}
-
-// TestXmitHashVlanSrcMAC: bond_vlan_srcmac_hash XORs the source MAC's two
-// 24-bit halves and the 802.1Q TCI; the destination and the payload do not
-// count.
-func TestXmitHashVlanSrcMAC(t *testing.T) {
-	f := make([]byte, 14+4+20)
-	copy(f[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-	copy(f[6:12], []byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x56})
-	f[12], f[13] = 0x08, 0x00
-	untagged := bond.XmitHash(bond.XmitVlanSrcMAC, f)
-	assert.Equal(t, uint32(0x525400^0x123456), untagged)
-	f[0] = 0x01 // another destination
-	assert.Equal(t, untagged, bond.XmitHash(bond.XmitVlanSrcMAC, f))
-	// VLAN 100, priority 5: the whole TCI
-	f[12], f[13], f[14], f[15], f[16], f[17] = 0x81, 0x00, 0xa0, 0x64, 0x08, 0x00
-	assert.Equal(t, uint32(0x525400^0x123456^0xa064), bond.XmitHash(bond.XmitVlanSrcMAC, f))
-	assert.NotEqual(t, bond.XmitHash(bond.XmitLayer2, f), bond.XmitHash(bond.XmitVlanSrcMAC, f))
-}
-
-func FuzzXmitHash(f *testing.F) {
-	f.Add(0, []byte{})
-	f.Add(1, make([]byte, 60))
-	f.Add(5, make([]byte, 14))
-	f.Fuzz(func(t *testing.T, policy int, frame []byte) {
-		if policy < 0 {
-			policy = -policy
-		}
-		_ = bond.XmitHash(policy%6, frame)
-	})
 }
 
 // TestFailoverNotifiesPeers: after an active-backup failover the new active
@@ -584,7 +541,7 @@ func TestFailoverNotifiesPeers(t *testing.T) {
 	}
 	for i, f := range frames[2:] {
 		eth := f[bond.VnetHdrLen:]
-		require.Equal(t, bond.FrameND, bond.ClassifyFrame(eth), i)
+		require.Equal(t, bond.FrameND, frame.ClassifyFrame(eth), i)
 		var ef ethernet.Frame
 		require.NoError(t, ef.UnmarshalBinary(eth))
 		assert.Equal(t, "33:33:00:00:00:01", ef.Destination.String())
@@ -707,7 +664,7 @@ func TestFailoverRequeuesDropped(t *testing.T) {
 	e.Tick(bond.CarrierPollInterval) // the poll reads tx_dropped 5 with the link up
 	m := e.Host.Master(e.Status("bond0").Index)
 	for i := byte(1); i <= 4; i++ {
-		f := frame()
+		f := zeroFrame()
 		f[len(f)-1] = i
 		m.Inject(f)
 	}

@@ -3,14 +3,13 @@ package bond
 import (
 	"context"
 	"net"
+
+	"bondingfs/internal/frame"
 )
 
 // VnetHdrLen is the size in bytes of the struct virtio_net_hdr that prefixes
-// every frame read from or written to a NetDev (IFF_VNET_HDR on the TAP,
-// PACKET_VNET_HDR on the slave sockets; include/uapi/linux/virtio_net.h).
-// Frames the engine builds itself (ARP probes, LACPDUs) carry an all-zero
-// header.
-const VnetHdrLen = 10
+// every frame read from or written to a NetDev (frame.VnetHdrLen).
+const VnetHdrLen = frame.VnetHdrLen
 
 // A NetDev is one interface as the data path uses it: the master TAP or one
 // slave's AF_PACKET socket. A frame is [virtio_net_hdr (VnetHdrLen bytes)]

@@ -3,6 +3,8 @@ package bond
 import (
 	"math/rand/v2"
 	"sync/atomic"
+
+	"bondingfs/internal/frame"
 )
 
 // The simple modes, as bond_main.c implements them: balance-rr,
@@ -113,7 +115,7 @@ func (m *xorMode) Tx(v TxView) TxSelector {
 
 // HashTx is the transmit selector of balance-xor and 802.3ad
 // (bond_3ad_xor_xmit): each frame goes to the port that its
-// xmit_hash_policy hash (XmitHash) picks modulo the ports of one
+// xmit_hash_policy hash (frame.XmitHash) picks modulo the ports of one
 // usable-slaves array (the kernel's bond->usable_slaves). The array is
 // loaded once per frame or batch, so a mode may publish a new one from any
 // goroutine without building a new selector (802.3ad does, from its timer
@@ -121,12 +123,12 @@ func (m *xorMode) Tx(v TxView) TxSelector {
 // XmitBatch run on the TAP reader: no lock, no allocation.
 type HashTx struct {
 	usable *atomic.Pointer[[]Port]
-	policy int
+	policy XmitPolicy
 }
 
 // NewHashTx returns the selector over the usable-slaves array usable with
 // xmit_hash_policy policy (XmitLayer2, …).
-func NewHashTx(usable *atomic.Pointer[[]Port], policy int) *HashTx {
+func NewHashTx(usable *atomic.Pointer[[]Port], policy XmitPolicy) *HashTx {
 	return &HashTx{usable: usable, policy: policy}
 }
 
@@ -137,14 +139,14 @@ func (t *HashTx) ports() []Port {
 	return nil
 }
 
-// Xmit sends frame (vnet header + Ethernet frame) on its hash's port.
-func (t *HashTx) Xmit(frame []byte) {
+// Xmit sends vf (vnet header + Ethernet frame) on its hash's port.
+func (t *HashTx) Xmit(vf []byte) {
 	ports := t.ports()
 	n := uint32(len(ports))
 	if n == 0 {
 		return
 	}
-	_ = ports[XmitHash(t.policy, frame[VnetHdrLen:])%n].WriteFrame(frame)
+	_ = ports[frame.XmitHash(t.policy, vf[VnetHdrLen:])%n].WriteFrame(vf)
 }
 
 // XmitBatch places each frame of a batch on the port Xmit would send it on
@@ -156,7 +158,7 @@ func (t *HashTx) XmitBatch(frames [][]byte, out *TxBatch) {
 		return
 	}
 	for _, f := range frames {
-		out.Add(ports[XmitHash(t.policy, f[VnetHdrLen:])%n], f)
+		out.Add(ports[frame.XmitHash(t.policy, f[VnetHdrLen:])%n], f)
 	}
 }
 

@@ -46,12 +46,12 @@ var (
 		{"maxval", math.MaxUint16, ValMax},
 	}
 	xmitHashValues = []OptValue{
-		{"layer2", XmitLayer2, ValDefault},
-		{"layer3+4", XmitLayer34, 0},
-		{"layer2+3", XmitLayer23, 0},
-		{"encap2+3", XmitEncap23, 0},
-		{"encap3+4", XmitEncap34, 0},
-		{"vlan+srcmac", XmitVlanSrcMAC, 0},
+		{"layer2", uint64(XmitLayer2), ValDefault},
+		{"layer3+4", uint64(XmitLayer34), 0},
+		{"layer2+3", uint64(XmitLayer23), 0},
+		{"encap2+3", uint64(XmitEncap23), 0},
+		{"encap3+4", uint64(XmitEncap34), 0},
+		{"vlan+srcmac", uint64(XmitVlanSrcMAC), 0},
 	}
 	arpValidateValues = []OptValue{
 		{"none", ArpValidateNone, ValDefault},
@@ -195,8 +195,8 @@ func init() {
 			set:  setInt(func(p *Params) *int { return &p.AdSelect })},
 		{Name: "xmit_hash_policy", Desc: "balance-alb, balance-tlb, balance-xor, 802.3ad hashing method; 0 for layer 2 (default), 1 for layer 3+4, 2 for layer 2+3, 3 for encap layer 2+3, 4 for encap layer 3+4, 5 for vlan+srcmac",
 			Values: xmitHashValues,
-			Show:   showEnum("xmit_hash_policy", func(p *Params) int { return p.XmitPolicy }),
-			set:    setInt(func(p *Params) *int { return &p.XmitPolicy })},
+			Show:   showEnum("xmit_hash_policy", func(p *Params) int { return int(p.XmitPolicy) }),
+			set:    setXmitPolicy},
 		{Name: "num_grat_arp", Desc: "Number of peer notifications to send on failover event (alias of num_unsol_na)",
 			Values: numPeerNotifValues,
 			Show:   showInt(func(p *Params) int { return p.NumPeerNotif }),

@@ -150,6 +150,13 @@ func setInt(field func(*Params) *int) func(*Bond, *OptValue, string) error {
 	}
 }
 
+// setXmitPolicy is the setter of xmit_hash_policy: it only stores the value.
+func setXmitPolicy(b *Bond, v *OptValue, _ string) error {
+	b.params.XmitPolicy = XmitPolicy(v.Value)
+	b.ParamsChanged()
+	return nil
+}
+
 // setMode is bond_option_mode_set: modes without ARP monitoring (802.3ad,
 // tlb, alb) turn arp_interval off and miimon on (100 ms) if it was off;
 // balance-alb forces tlb_dynamic_lb on; arp_validate is reset.

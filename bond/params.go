@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+
+	"bondingfs/internal/frame"
 )
 
 // ModeID is a bonding mode's number (include/uapi/linux/if_bonding.h
@@ -67,14 +69,18 @@ func (p *Params) FailOverMACInEffect() int {
 	return p.FailOverMAC
 }
 
+// XmitPolicy is an xmit_hash_policy value (frame.XmitPolicy; its String
+// gives the option table's names).
+type XmitPolicy = frame.XmitPolicy
+
 // xmit_hash_policy values (BOND_XMIT_POLICY_*).
 const (
-	XmitLayer2     = 0
-	XmitLayer34    = 1
-	XmitLayer23    = 2
-	XmitEncap23    = 3
-	XmitEncap34    = 4
-	XmitVlanSrcMAC = 5
+	XmitLayer2     = frame.XmitLayer2
+	XmitLayer34    = frame.XmitLayer34
+	XmitLayer23    = frame.XmitLayer23
+	XmitEncap23    = frame.XmitEncap23
+	XmitEncap34    = frame.XmitEncap34
+	XmitVlanSrcMAC = frame.XmitVlanSrcMAC
 )
 
 // primary_reselect values (BOND_PRI_RESELECT_*).
@@ -110,7 +116,7 @@ const MaxArpTargets = 16
 // multiplied by Miimon.
 type Params struct {
 	Mode            ModeID
-	XmitPolicy      int
+	XmitPolicy      XmitPolicy
 	Miimon          int // ms; 0 = MII monitoring off
 	UpDelay         int // miimon ticks
 	DownDelay       int // miimon ticks

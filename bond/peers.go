@@ -1,20 +1,18 @@
 package bond
 
 import (
-	"encoding/binary"
 	"net"
 	"net/netip"
 	"sort"
 
-	"github.com/mdlayher/arp"
-	"github.com/mdlayher/ethernet"
-	"github.com/mdlayher/ndp"
+	"bondingfs/internal/frame"
 )
 
 // Peer notification after a failover (the kernel's NETDEV_NOTIFY_PEERS:
 // arp_netdev_event sends gratuitous ARPs, ndisc_netdev_event unsolicited
 // neighbour advertisements). A TAP master cannot raise the event, so the
-// engine builds the frames itself.
+// engine sends the frames itself (built by frame.GratuitousARP and
+// frame.UnsolicitedNA).
 
 // AddrLister is implemented by hosts that can list an interface's IPv4
 // addresses; the engine then announces failovers with gratuitous ARPs.
@@ -102,7 +100,7 @@ func (b *Bond) notifyPeers(n *Slave) {
 		sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 		for _, a := range addrs {
 			if f := build(dev.HWAddr, a); f != nil {
-				_ = port.WriteFrame(withTags(f, dev.Tags))
+				_ = port.WriteFrame(frame.WithTags(f, dev.Tags))
 			}
 		}
 	}
@@ -125,96 +123,12 @@ func (b *Bond) notifyPeers(n *Slave) {
 		for _, d := range devs {
 			if al, ok := r.cfg.Host.(AddrLister); ok {
 				addrs, err := al.Addrs4(d.Index)
-				send(d, addrs, err, GratuitousARP)
+				send(d, addrs, err, frame.GratuitousARP)
 			}
 			if al, ok := r.cfg.Host.(Addr6Lister); ok {
 				addrs, err := al.Addrs6(d.Index)
-				send(d, addrs, err, UnsolicitedNA)
+				send(d, addrs, err, frame.UnsolicitedNA)
 			}
 		}
 	}()
-}
-
-// withTags inserts 802.1Q tags (outermost first) after the MAC addresses of
-// a vnet-header-prefixed Ethernet frame.
-func withTags(f []byte, tags []VLANTag) []byte {
-	if len(tags) == 0 {
-		return f
-	}
-	at := VnetHdrLen + 12
-	out := make([]byte, 0, len(f)+4*len(tags))
-	out = append(out, f[:at]...)
-	for _, t := range tags {
-		out = binary.BigEndian.AppendUint16(out, t.Proto)
-		out = binary.BigEndian.AppendUint16(out, t.ID&0x0fff)
-	}
-	return append(out, f[at:]...)
-}
-
-// withVnetHdr prefixes an Ethernet frame with an all-zero virtio_net_hdr.
-func withVnetHdr(eth []byte) []byte {
-	return append(make([]byte, VnetHdrLen, VnetHdrLen+len(eth)), eth...)
-}
-
-// GratuitousARP builds a vnet-header-prefixed broadcast ARP request
-// announcing ip at mac (RFC 5227 §3 announcement: sender and target IP both
-// ip, target hardware address zero), padded to the Ethernet minimum. It
-// returns nil for an address that is not IPv4 or a MAC that is not 6 bytes.
-func GratuitousARP(mac net.HardwareAddr, ip netip.Addr) []byte {
-	p, err := arp.NewPacket(arp.OperationRequest, mac, ip, make(net.HardwareAddr, 6), ip)
-	if err != nil {
-		return nil
-	}
-	pb, err := p.MarshalBinary()
-	if err != nil {
-		return nil
-	}
-	f := ethernet.Frame{Destination: ethernet.Broadcast, Source: mac, EtherType: ethernet.EtherTypeARP, Payload: pb}
-	eb, err := f.MarshalBinary()
-	if err != nil {
-		return nil
-	}
-	return withVnetHdr(eb)
-}
-
-// allNodes is ff02::1, the destination of unsolicited NAs (RFC 4861 §7.2.6).
-var allNodes = netip.MustParseAddr("ff02::1")
-
-// UnsolicitedNA builds a vnet-header-prefixed unsolicited neighbour
-// advertisement of ip at mac (RFC 4861 §7.2.6, as ndisc_send_unsol_na:
-// to ff02::1, hop limit 255, override set, solicited clear, target
-// link-layer address option). It returns nil for an address that is not
-// IPv6.
-func UnsolicitedNA(mac net.HardwareAddr, ip netip.Addr) []byte {
-	if !ip.Is6() || ip.Is4In6() {
-		return nil
-	}
-	na := &ndp.NeighborAdvertisement{
-		Override:      true,
-		TargetAddress: ip,
-		Options:       []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: mac}},
-	}
-	icmp, err := ndp.MarshalMessageChecksum(na, ip, allNodes)
-	if err != nil {
-		return nil
-	}
-	ip6 := make([]byte, 40, 40+len(icmp))
-	ip6[0] = 0x60 // version 6
-	binary.BigEndian.PutUint16(ip6[4:6], uint16(len(icmp)))
-	ip6[6] = protoICMPv6
-	ip6[7] = 255 // hop limit
-	src, dst := ip.As16(), allNodes.As16()
-	copy(ip6[8:24], src[:])
-	copy(ip6[24:40], dst[:])
-	f := ethernet.Frame{
-		Destination: net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}, // ff02::1 (RFC 2464 §7)
-		Source:      mac,
-		EtherType:   ethernet.EtherTypeIPv6,
-		Payload:     append(ip6, icmp...),
-	}
-	eb, err := f.MarshalBinary()
-	if err != nil {
-		return nil
-	}
-	return withVnetHdr(eb)
 }

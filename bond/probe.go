@@ -1,6 +1,6 @@
 package bond
 
-import "encoding/binary"
+import "bondingfs/internal/frame"
 
 // The receive probe (the kernel's bond->recv_probe, called from
 // bond_handle_frame before the inactive-slave drop): the slave reader
@@ -12,58 +12,16 @@ import "encoding/binary"
 // Registry.LoopStats().RecvDropped). Slow-protocol frames handed over are
 // consumed; ARP and ND frames also continue up the bond device.
 
-// FrameClass is a bit set of frame kinds the receive probe recognises.
-type FrameClass uint32
+// FrameClass is a bit set of frame kinds the receive probe recognises
+// (frame.Class).
+type FrameClass = frame.Class
 
+// The frame classes (frame.ClassSlow, ClassARP, ClassND).
 const (
-	// FrameSlow is EtherType 0x8809, the slow protocols (LACPDU, marker;
-	// IEEE 802.3 Annex 57A).
-	FrameSlow FrameClass = 1 << iota
-	// FrameARP is EtherType 0x0806.
-	FrameARP
-	// FrameND is IPv6 neighbour discovery: ICMPv6 neighbour solicitation
-	// (135) or advertisement (136) directly after the IPv6 header.
-	FrameND
+	FrameSlow = frame.ClassSlow // slow protocols: LACPDU, marker; consumed
+	FrameARP  = frame.ClassARP  // ARP, also through one 802.1Q tag
+	FrameND   = frame.ClassND   // IPv6 neighbour solicitation or advertisement
 )
-
-// EtherTypes and protocol numbers the probe reads.
-const (
-	etherTypeSlow = 0x8809
-	etherTypeARP  = 0x0806
-	etherTypeVLAN = 0x8100
-	etherTypeIPv6 = 0x86dd
-	protoICMPv6   = 58
-	icmp6NS       = 135
-	icmp6NA       = 136
-)
-
-// ClassifyFrame returns the class of an Ethernet frame (without vnet
-// header), 0 when it is none of FrameSlow, FrameARP, FrameND.
-func ClassifyFrame(f []byte) FrameClass {
-	if len(f) < 14 {
-		return 0
-	}
-	switch binary.BigEndian.Uint16(f[12:14]) {
-	case etherTypeSlow:
-		return FrameSlow
-	case etherTypeARP:
-		return FrameARP
-	case etherTypeVLAN:
-		// an ARP through one 802.1Q tag (a VLAN above the bond; the
-		// kernel's probe sees it untagged)
-		if len(f) >= 18 && binary.BigEndian.Uint16(f[16:18]) == etherTypeARP {
-			return FrameARP
-		}
-	case etherTypeIPv6:
-		// 14 Ethernet + 40 IPv6 + ICMPv6 type
-		if len(f) > 14+40 && f[14+6] == protoICMPv6 {
-			if t := f[14+40]; t == icmp6NS || t == icmp6NA {
-				return FrameND
-			}
-		}
-	}
-	return 0
-}
 
 // rxBufs is how many frames of one slave may wait for the control
 // goroutine at once.
@@ -94,15 +52,15 @@ func (s *Slave) initProbe() {
 	}
 }
 
-// probe runs the receive probe on frame (vnet header + Ethernet frame) in
-// s's reader and reports whether the frame was consumed.
-func (b *Bond) probeFrame(s *Slave, frame []byte) (consumed bool) {
+// probeFrame runs the receive probe on vf (vnet header + Ethernet frame)
+// in s's reader and reports whether the frame was consumed.
+func (b *Bond) probeFrame(s *Slave, vf []byte) (consumed bool) {
 	want := FrameClass(b.probe.Load())
 	if want == 0 {
 		return false
 	}
-	eth := frame[VnetHdrLen:]
-	c := ClassifyFrame(eth)
+	eth := vf[VnetHdrLen:]
+	c := frame.ClassifyFrame(eth)
 	if c&want == 0 {
 		return false
 	}

@@ -39,21 +39,3 @@ func TestProbeDoesNotAllocate(t *testing.T) {
 		t.Errorf("dropped %d", r.LoopStats().RecvDropped)
 	}
 }
-
-// TestClassifyTaggedARP: an ARP frame behind one 802.1Q tag (a VLAN above
-// the bond) is ARP to the probe, as the kernel's untagged skb is; other
-// tagged frames are not.
-func TestClassifyTaggedARP(t *testing.T) {
-	f := make([]byte, 18+28)
-	f[12], f[13], f[14], f[15], f[16], f[17] = 0x81, 0x00, 0x00, 0x05, 0x08, 0x06
-	if c := ClassifyFrame(f); c != FrameARP {
-		t.Errorf("tagged ARP classified %v", c)
-	}
-	f[17] = 0x00
-	if c := ClassifyFrame(f); c != 0 {
-		t.Errorf("tagged IPv4 classified %v", c)
-	}
-	if c := ClassifyFrame(f[:16]); c != 0 {
-		t.Errorf("short tagged frame classified %v", c)
-	}
-}

@@ -225,35 +225,6 @@ func TestErrnoOf(t *testing.T) {
 	assert.Equal(t, syscall.EPERM, bond.ErrnoOf(fmt.Errorf("outer: %w", errors.Join(syscall.EPERM))))
 }
 
-func TestClassifyFrame(t *testing.T) {
-	nd := func(typ byte) []byte {
-		f := make([]byte, 14+40+24)
-		f[12], f[13] = 0x86, 0xdd
-		f[14+6] = 58
-		f[14+40] = typ
-		return f
-	}
-	assert.Equal(t, bond.FrameSlow, bond.ClassifyFrame(ethFrame(0x8809, 60)[bond.VnetHdrLen:]))
-	assert.Equal(t, bond.FrameARP, bond.ClassifyFrame(ethFrame(0x0806, 60)[bond.VnetHdrLen:]))
-	assert.Equal(t, bond.FrameND, bond.ClassifyFrame(nd(135)))
-	assert.Equal(t, bond.FrameND, bond.ClassifyFrame(nd(136)))
-	assert.Equal(t, bond.FrameClass(0), bond.ClassifyFrame(nd(128)), "echo request")
-	assert.Equal(t, bond.FrameClass(0), bond.ClassifyFrame(ethFrame(0x0800, 60)[bond.VnetHdrLen:]))
-	assert.Equal(t, bond.FrameClass(0), bond.ClassifyFrame([]byte{1, 2, 3}))
-	assert.Equal(t, bond.FrameClass(0), bond.ClassifyFrame(nd(135)[:14+40]), "too short for the ICMPv6 type")
-}
-
-func FuzzClassifyFrame(f *testing.F) {
-	f.Add([]byte{})
-	f.Add(ethFrame(0x8809, 60)[bond.VnetHdrLen:])
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c := bond.ClassifyFrame(b)
-		if c != 0 && c != bond.FrameSlow && c != bond.FrameARP && c != bond.FrameND {
-			t.Fatalf("class %d", c)
-		}
-	})
-}
-
 // TestWorkCancel: a cancelled work does not run, even when its timer has
 // already fired; Queue replaces a pending run.
 func TestWorkCancel(t *testing.T) {

@@ -15,7 +15,7 @@ func (p *nullPort) Close() error                  { return nil }
 // benchXmit measures the per-frame transmit decision of one mode over two
 // slaves: it must not allocate or lock (issue 2: no per-frame allocation on
 // the hot path).
-func benchXmit(b *testing.B, mode ModeID, policy, pps int) {
+func benchXmit(b *testing.B, mode ModeID, policy XmitPolicy, pps int) {
 	p0, p1 := &nullPort{}, &nullPort{}
 	bd := xmitBond(mode, policy, pps, p0, p1)
 	frame := make([]byte, VnetHdrLen+14+20+8)
@@ -39,7 +39,7 @@ func BenchmarkXmitBroadcast(b *testing.B)    { benchXmit(b, ModeBroadcast, 0, 1)
 
 // xmitBond is a bond of mode with the selector its mode builds for two
 // usable slaves on p0 and p1, p0 the active one.
-func xmitBond(mode ModeID, policy, pps int, p0, p1 Port) *Bond {
+func xmitBond(mode ModeID, policy XmitPolicy, pps int, p0, p1 Port) *Bond {
 	p := DefaultParams()
 	p.Mode, p.XmitPolicy, p.PacketsPerSlave = mode, policy, pps
 	r := NewRegistry(Config{Defaults: p})

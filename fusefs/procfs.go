@@ -63,7 +63,7 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 	sb.WriteByte('\n')
 
 	if usesXmitHash(p) {
-		w("Transmit Hash Policy: %s (%d)\n", valueName("xmit_hash_policy", p.XmitPolicy), p.XmitPolicy)
+		w("Transmit Hash Policy: %s (%d)\n", valueName("xmit_hash_policy", int(p.XmitPolicy)), p.XmitPolicy)
 	}
 
 	if p.Mode.UsesPrimary() {

@@ -487,7 +487,7 @@ func (p *sportPort) Close() error { return nil }
 // sends it on, in order, for every hash policy; with no distributing port
 // it places nothing.
 func TestADXmitBatchMatchesXmit(t *testing.T) {
-	for _, policy := range []int{bond.XmitLayer2, bond.XmitLayer34, bond.XmitLayer23, bond.XmitEncap23, bond.XmitEncap34} {
+	for _, policy := range []bond.XmitPolicy{bond.XmitLayer2, bond.XmitLayer34, bond.XmitLayer23, bond.XmitEncap23, bond.XmitEncap34} {
 		p0, p1, p2 := &sportPort{}, &sportPort{}, &sportPort{}
 		tx := adHashTx(policy, p0, p1, p2)
 		var frames [][]byte
@@ -530,7 +530,7 @@ func adBatchRig() (*bond.HashTx, [][]byte) {
 
 // adHashTx is the selector adMode.Tx builds, over a distributing table of
 // ports.
-func adHashTx(policy int, ports ...bond.Port) *bond.HashTx {
+func adHashTx(policy bond.XmitPolicy, ports ...bond.Port) *bond.HashTx {
 	m := &adMode{}
 	m.dist.Store(&ports)
 	return m.Tx(bond.TxView{Params: &bond.Params{XmitPolicy: policy}}).(*bond.HashTx)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"bondingfs/bond"
+	"bondingfs/internal/frame"
 	"bondingfs/modes/alb"
 )
 
@@ -48,7 +49,7 @@ func (m *albMode) config() alb.Config {
 		TLBOnly:    !m.rlb,
 		DynamicLB:  p.TLBDynamicLB != 0,
 		LPInterval: p.LpInterval,
-		Hash:       func(eth []byte) uint32 { return bond.XmitHash(policy, eth) },
+		Hash:       func(eth []byte) uint32 { return frame.XmitHash(policy, eth) },
 	}
 }
 

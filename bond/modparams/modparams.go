@@ -343,7 +343,7 @@ func (v *modValues) check(log func(string)) (Config, error) {
 		return Config{}, failed
 	}
 	mode := bond.ModeID(modeN)
-	xmit := bond.XmitLayer2
+	xmit := int(bond.XmitLayer2)
 	if v.xmitHash != nil {
 		if !mode.CanUseXmitHash() {
 			logf("xmit_hash_policy param is irrelevant in mode %s", bond.ModeDescription(mode))
@@ -527,7 +527,7 @@ func (v *modValues) check(log func(string)) (Config, error) {
 	}
 
 	p.Mode = mode
-	p.XmitPolicy = xmit
+	p.XmitPolicy = bond.XmitPolicy(xmit)
 	p.Miimon = v.miimon
 	p.NumPeerNotif = v.numPeerNotif
 	p.ArpInterval = v.arpInterval

@@ -1,4 +1,4 @@
-package bond
+package frame
 
 import "encoding/binary"
 
@@ -26,14 +26,10 @@ import "encoding/binary"
 // far. Not reproduced: encap3+4 uses skb->hash when the stack set an L4
 // hash (a local TCP socket's), which a frame read from a TAP does not carry.
 
-// EtherTypes and IP protocol numbers the hash reads.
+// EtherTypes (beside those of frame.go) and IP protocol numbers the hash
+// reads.
 const (
-	ethIPv4   = 0x0800
-	ethIPv6   = 0x86dd
-	ethARP    = 0x0806
 	ethRARP   = 0x8035
-	ethVLAN   = 0x8100
-	ethQinQ   = 0x88a8
 	ethMPLSUC = 0x8847
 	ethMPLSMC = 0x8848
 	ethPPPSes = 0x8864
@@ -79,7 +75,7 @@ type flowKeys struct {
 // header) for an xmit_hash_policy (XmitLayer2 … XmitVlanSrcMAC), as
 // bond_xmit_hash does; the caller takes it modulo the number of usable
 // slaves. It does not allocate.
-func XmitHash(policy int, f []byte) uint32 {
+func XmitHash(policy XmitPolicy, f []byte) uint32 {
 	if len(f) < 14 {
 		return 0
 	}
@@ -88,7 +84,7 @@ func XmitHash(policy int, f []byte) uint32 {
 	tagged := false
 	proto := binary.BigEndian.Uint16(f[12:14])
 	nh := 14
-	if (proto == ethVLAN || proto == ethQinQ) && len(f) >= 18 {
+	if (proto == EtherTypeVLAN || proto == EtherTypeQinQ) && len(f) >= 18 {
 		tci = uint32(binary.BigEndian.Uint16(f[14:16]))
 		proto = binary.BigEndian.Uint16(f[16:18])
 		nh, tagged = 18, true
@@ -193,7 +189,7 @@ func getICMP(f []byte, thoff int, fk *flowKeys) {
 // protocol (-1 for an IPv4 fragment) and, for layer3+4, the ports.
 func bondFlowIP(f []byte, proto uint16, nh *int, ipProto *int, l34 bool, fk *flowKeys) bool {
 	switch proto {
-	case ethIPv4:
+	case EtherTypeIPv4:
 		if *nh+20 > len(f) {
 			return false
 		}
@@ -203,7 +199,7 @@ func bondFlowIP(f []byte, proto uint16, nh *int, ipProto *int, l34 bool, fk *flo
 		if binary.BigEndian.Uint16(ip[6:8])&0x3fff == 0 { // !ip_is_fragment
 			*ipProto = int(ip[9])
 		}
-	case ethIPv6:
+	case EtherTypeIPv6:
 		if *nh+40 > len(f) {
 			return false
 		}
@@ -248,177 +244,4 @@ func bondFlowDissect(f []byte, proto uint16, nh int, l34 bool, fk *flowKeys) boo
 	}
 	nh += 8
 	return bondFlowIP(f, proto, &nh, &ipProto, l34, fk)
-}
-
-// dissect is __skb_flow_dissect with the bonding keys (encap2+3,
-// encap3+4), starting at EtherType proto with the network header at nh. It
-// reports false where the kernel's returns false (a header cut short, an
-// EtherType it does not know); the keys then do not count.
-func dissect(f []byte, proto uint16, nh int, fk *flowKeys) bool {
-	ipProto := -1
-	hdrs := 0
-	// proto_again: the network layer
-l3:
-	for {
-		hdrs++
-		switch proto {
-		case ethVLAN, ethQinQ:
-			if nh+4 > len(f) {
-				return false
-			}
-			proto = binary.BigEndian.Uint16(f[nh+2:])
-			nh += 4
-			if hdrs >= maxDissectHdrs {
-				return true
-			}
-			continue
-		case ethIPv4:
-			if nh+20 > len(f) || f[nh]&0x0f < 5 {
-				return false
-			}
-			ip := f[nh:]
-			fk.src, fk.dst = le32(ip[12:]), le32(ip[16:])
-			fk.icmpID, fk.ports = 0, 0
-			nh += int(ip[0]&0x0f) * 4
-			ipProto = int(ip[9])
-			if binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
-				// a fragment: the first one is not parsed further
-				// without FLOW_DISSECTOR_F_PARSE_1ST_FRAG
-				return true
-			}
-		case ethIPv6:
-			if nh+40 > len(f) {
-				return false
-			}
-			ip := f[nh:]
-			fk.src, fk.dst = ipv6AddrHash(ip[8:24]), ipv6AddrHash(ip[24:40])
-			fk.icmpID, fk.ports = 0, 0
-			ipProto = int(ip[6])
-			nh += 40
-		case ethARP, ethRARP, ethMPLSUC, ethMPLSMC:
-			// no ARP or MPLS key in the bonding dissector: done, good
-			return true
-		case ethPPPSes:
-			if nh+8 > len(f) {
-				return false
-			}
-			h := f[nh:]
-			if h[0] != 0x11 || h[1] != 0 { // version 1, type 1, code 0
-				return false
-			}
-			pp := binary.BigEndian.Uint16(h[6:8])
-			nh += 8
-			switch pp {
-			case pppIP:
-				proto = ethIPv4
-			case pppIPv6:
-				proto = ethIPv6
-			default:
-				return false
-			}
-			if hdrs >= maxDissectHdrs {
-				return true
-			}
-			continue
-		default:
-			return false
-		}
-		// ip_proto_again: the transport layer
-		for {
-			hdrs++
-			if hdrs > maxDissectHdrs {
-				return true
-			}
-			switch ipProto {
-			case ipprotoGRE:
-				if nh+4 > len(f) {
-					return false
-				}
-				flags := binary.BigEndian.Uint16(f[nh:])
-				gp := binary.BigEndian.Uint16(f[nh+2:])
-				if flags&0x4000 != 0 { // routing: not looked into
-					return true
-				}
-				ver := flags & 0x0007
-				if ver > 1 {
-					return true
-				}
-				if ver == 1 && !(gp == ethPPP && flags&0x2000 != 0) {
-					return true
-				}
-				off := 4
-				if flags&0x8000 != 0 { // checksum
-					off += 4
-				}
-				if flags&0x2000 != 0 { // key
-					if nh+off+4 > len(f) {
-						return false
-					}
-					off += 4
-				}
-				if flags&0x1000 != 0 { // sequence
-					off += 4
-				}
-				if ver == 0 {
-					if gp == ethTEB {
-						if nh+off+14 > len(f) {
-							return false
-						}
-						gp = binary.BigEndian.Uint16(f[nh+off+12:])
-						off += 14
-					}
-				} else {
-					if flags&0x0080 != 0 { // PPTP acknowledgment
-						off += 4
-					}
-					if nh+off+4 > len(f) {
-						return false
-					}
-					switch binary.BigEndian.Uint16(f[nh+off+2:]) {
-					case pppIP:
-						gp = ethIPv4
-					case pppIPv6:
-						gp = ethIPv6
-					}
-					off += 4
-				}
-				nh += off
-				proto = gp
-				continue l3
-			case ipprotoHopOpts, ipprotoRouting, ipprotoDstOpts:
-				if proto != ethIPv6 {
-					break
-				}
-				if nh+2 > len(f) {
-					return false
-				}
-				ipProto = int(f[nh])
-				nh += (int(f[nh+1]) + 1) << 3
-				continue
-			case ipprotoFrag:
-				if proto != ethIPv6 {
-					break
-				}
-				if nh+8 > len(f) {
-					return false
-				}
-				// a fragment: no ports (FLOW_DIS_IS_FRAGMENT)
-				return true
-			case ipprotoIPIP:
-				proto = ethIPv4
-				continue l3
-			case ipprotoIPv6:
-				proto = ethIPv6
-				continue l3
-			case ipprotoMPLS:
-				proto = ethMPLSUC
-				continue l3
-			case ipprotoICMP, ipprotoICMPv6:
-				getICMP(f, nh, fk)
-			}
-			break
-		}
-		fk.ports = getPorts(f, nh, ipProto)
-		return true
-	}
 }
