@@ -16,13 +16,16 @@ import (
 // bond_activebackup_arp_mon — bond_ab_arp_inspect, bond_ab_arp_commit,
 // bond_ab_arp_probe — for active-backup and bond_loadbalance_arp_mon for
 // balance-rr, balance-xor and broadcast; bond_arp_send_all for the probes;
-// bond_rcv_validate and bond_arp_rcv on the receive side).
+// bond_rcv_validate and bond_arp_rcv on the receive side, in arp_rcv.go).
 //
-// Time is counted in nanoseconds of the registry's clock (NanoClock) where
-// the kernel counts jiffies. The receive side runs in each slave reader: it
+// Goroutine: the control goroutine runs this file (arpTick: inspect,
+// commit, probe; arpPublish; arpRefresh posting its reads back), except
+// the route and address reads of arpRefresh, which run on a goroutine of
+// their own. The receive side (arp_rcv.go) runs in each slave reader: it
 // stamps the slave's last_rx (and target_last_arp_rx) atomically, with no
 // lock and no allocation, from an immutable arpView the control goroutine
-// publishes with every snapshot. Route lookups for the probes' source
+// publishes with every snapshot. Time is counted in nanoseconds of the
+// registry's clock (NanoClock) where the kernel counts jiffies. Route lookups for the probes' source
 // address (ip_route_output, bond_confirm_addr) and the bond's own addresses
 // (bond_has_this_ip) are read outside the control goroutine after each
 // monitor run and posted back; a probe uses the newest result (at most one
@@ -649,116 +652,4 @@ func (b *Bond) arpRefresh() {
 			b.arpPublish()
 		})
 	}()
-}
-
-// arpView is what the slave readers need of the bond to validate an ARP
-// frame (bond_rcv_validate), published by the control goroutine.
-type arpView struct {
-	validate   int
-	allTargets bool
-	interval   int64 // ns
-	targets    [MaxArpTargets]uint32
-	ntargets   int
-	ips        []uint32
-	currActive *Slave
-	currARP    *Slave
-}
-
-// inInterval is bond_time_in_interval in a slave reader, with the
-// view's arp_interval.
-func (v *arpView) inInterval(now, last int64, mod int64) bool {
-	return timeInInterval(now, last, mod, v.interval)
-}
-
-// arpRcv is bond_rcv_validate in a slave reader, for every frame (an
-// Ethernet frame without vnet header): when the slave's state does not ask
-// for validation the frame counts as received (with arp_validate filter*,
-// only ARP and IPv6 frames do); otherwise only an ARP frame that
-// bond_arp_rcv's rules trust and that comes from (or, on a backup, goes to)
-// a target does. No lock, no allocation.
-func (b *Bond) arpRcv(v *arpView, s *Slave, f []byte) {
-	if len(f) < 14 {
-		return
-	}
-	et := binary.BigEndian.Uint16(f[12:14])
-	now := b.reg.nanos()
-	bit := ArpValidateActive
-	if s.arp.backup.Load() {
-		bit = ArpValidateBackup
-	}
-	if v.validate&bit == 0 {
-		if v.validate&ArpValidateFilter == 0 || et == frame.EtherTypeARP || et == frame.EtherTypeIPv6 {
-			s.arp.lastRx.Store(now)
-		}
-		return
-	}
-	if et != frame.EtherTypeARP || len(f) < 14+frame.ARPLen {
-		return // NS/NA validation needs ns_ip6_target (netlink only)
-	}
-	arp := f[14:]
-	if arp[4] != 6 || binary.BigEndian.Uint16(arp[0:2]) != 1 ||
-		binary.BigEndian.Uint16(arp[2:4]) != 0x0800 || arp[5] != 4 {
-		return
-	}
-	op := binary.BigEndian.Uint16(arp[6:8])
-	sip := binary.BigEndian.Uint32(arp[14:18])
-	tip := binary.BigEndian.Uint32(arp[24:28])
-	switch {
-	case !s.arp.backup.Load():
-		v.validateARP(s, sip, tip, now)
-	case v.currActive != nil && v.lastRx(v.currActive) > v.currActive.arp.lastLinkUp.Load():
-		v.validateARP(s, tip, sip, now)
-	case v.currARP != nil && op == frame.ARPOpReply && v.inInterval(now, v.currARP.arp.lastTx.Load(), 1):
-		v.validateARP(s, sip, tip, now)
-	}
-}
-
-// validateARP is bond_validate_arp: sip must be a target and tip one of the
-// bond's addresses.
-func (v *arpView) validateARP(s *Slave, sip, tip uint32, now int64) {
-	if sip == 0 {
-		return
-	}
-	mine := false
-	for _, ip := range v.ips {
-		if ip == tip {
-			mine = true
-			break
-		}
-	}
-	if !mine {
-		return
-	}
-	for i := 0; i < v.ntargets; i++ {
-		if v.targets[i] == sip {
-			s.arp.lastRx.Store(now)
-			s.arp.targetRx[i].Store(now)
-			return
-		}
-	}
-}
-
-// lastRx is slave_last_rx: with arp_all_targets all, the oldest of the
-// targets' last replies.
-func (v *arpView) lastRx(s *Slave) int64 {
-	if !v.allTargets {
-		return s.arp.lastRx.Load()
-	}
-	t := s.arp.targetRx[0].Load()
-	for i := 1; i < v.ntargets; i++ {
-		if x := s.arp.targetRx[i].Load(); x < t {
-			t = x
-		}
-	}
-	return t
-}
-
-// slaveLastRx is slave_last_rx on the control goroutine.
-func (b *Bond) slaveLastRx(s *Slave) int64 {
-	v := arpView{allTargets: b.params.ArpAllTargets == 1}
-	v.ntargets = len(b.params.ArpTargets)
-	if v.ntargets > MaxArpTargets {
-		v.ntargets = MaxArpTargets
-	}
-	return v.lastRx(s)
 }
