@@ -8,12 +8,12 @@ import (
 
 // The receive side of the ARP monitor (bond_main.c bond_rcv_validate,
 // bond_arp_rcv, bond_validate_arp, slave_last_rx). Goroutine: the slave
-// readers run everything in this file, on every frame a slave receives
-// (rxPass calls arpRcv), with no lock and no allocation. They read an
-// immutable arpView the control goroutine publishes (arpPublish, in
-// arpmon.go) and stamp the slave's last_rx and target_last_arp_rx
-// atomically; the monitor in arpmon.go reads those stamps back through
-// lastRx (slaveLastRx is its control-goroutine entry).
+// readers run this file, on every frame a slave receives (rxPass calls
+// arpRcv), with no lock and no allocation. They read an immutable arpView
+// the control goroutine publishes (arpPublish, in arpmon.go) and stamp the
+// slave's last_rx and target_last_arp_rx atomically. The one exception is
+// slaveLastRx, the control goroutine's way into lastRx: the monitor in
+// arpmon.go reads the stamps back through it.
 
 // arpView is what the slave readers need of the bond to validate an ARP
 // frame (bond_rcv_validate), published by the control goroutine.

@@ -13,6 +13,10 @@ import (
 // netpoller wake-up. The engine's readers use the batch calls when they are
 // there and fall back to ReadFrame/WriteFrame frame by frame otherwise (the
 // in-memory devices of the tests).
+//
+// readLoopBatch serves both directions (the outbound flow at the head of
+// xmit.go, the inbound one at the head of probe.go); xmitBatch, TxBatch.Add
+// and TxBatch.flush are the outbound flow's steps 3 to 5.
 
 // A BatchReader reads several frames in one call.
 type BatchReader interface {

@@ -2,6 +2,38 @@ package bond
 
 import "bondingfs/internal/frame"
 
+// Inbound flow (bond_handle_frame), in the order a frame a slave receives
+// meets the calls:
+//
+//  1. The slave's AF_PACKET socket (its Port) holds the frame;
+//     startPortReader (xmit.go) runs the slave's one reader goroutine.
+//  2. readLoopBatch (batch.go) takes every frame that is ready with
+//     BatchReader.ReadBatch (recvmmsg), dropping runts; a port that cannot
+//     batch is read frame by frame by readLoop (NetDev.ReadFrame).
+//  3. The reader closure in startPortReader passes each frame to rxPass
+//     (xmit.go).
+//  4. rxPass first gives it to arpRcv (arp_rcv.go) while the ARP monitor
+//     runs (bond_rcv_validate: the slave's last_rx).
+//  5. rxPass then runs Bond.probeFrame (this file): frame.ClassifyFrame,
+//     and for a class the mode asked for (SetRecvProbe) either the direct
+//     hook on the reader (SetRecvDirect, 802.3ad) or a copy into one of the
+//     slave's rxBufs sent on Registry.recvq.
+//  6. On the control goroutine Registry.run takes it from recvq, and
+//     Registry.recv (registry.go) and Registry.deliver (this file) hand it
+//     to the mode's Mode.Recv, then give the buffer back.
+//  7. Back in rxPass, a frame the probe did not consume is dropped on an
+//     inactive slave (bond_should_deliver_exact_match), counted, and, if it
+//     is addressed to the slave's own MAC, readdressed to the bond's.
+//  8. The reader writes the frames that passed to the TAP: writeFrames
+//     (batch.go; BatchWriter.WriteBatch) for a batch, else
+//     NetDev.WriteFrame, and the kernel stack receives them from the bond
+//     device.
+//
+// The functions in this file are the probe's part, steps 5 and 6: the
+// slave readers run probeFrame, the control goroutine deliver;
+// SetRecvProbe and SetRecvDirect are atomic stores, safe from any
+// goroutine.
+//
 // The receive probe (the kernel's bond->recv_probe, called from
 // bond_handle_frame before the inactive-slave drop): the slave reader
 // classifies each frame by EtherType and hands the classes the mode asked

@@ -6,6 +6,40 @@ import (
 	"syscall"
 )
 
+// The data path's goroutines: the TAP readers (transmit) and the slave
+// readers (receive, whose flow bond/probe.go lists). None of them takes a
+// lock or allocates per frame; they read what the control goroutine
+// publishes (the transmit selector, the receive probe's classes, the ARP
+// monitor's view) through atomic pointers.
+//
+// Outbound flow (bond_start_xmit), in the order a frame sent through the
+// bond device meets the calls:
+//
+//  1. The kernel stack queues the frame on the TAP (the bond's master
+//     NetDev); startTAPReader runs one reader goroutine per queue
+//     (MultiQueue.Queues).
+//  2. readLoopBatch (batch.go) takes every frame that is ready with
+//     BatchReader.ReadBatch, dropping runts; a master that cannot batch is
+//     read frame by frame by readLoop (NetDev.ReadFrame).
+//  3. Bond.xmitBatch (batch.go), or Bond.xmit per frame, loads the published
+//     TxSelector: the one the mode's Mode.Tx built from a TxView when the
+//     control goroutine last ran rebuildTx (slaves, links, active slave or
+//     parameters changed).
+//  4. The selector places the frame: BatchTxSelector.XmitBatch adds it to
+//     the reader's TxBatch (TxBatch.Add) per egress port (balance-xor and
+//     802.3ad hash it with frame.XmitHash); a plain TxSelector.Xmit writes
+//     it at once with Port.WriteFrame.
+//  5. TxBatch.flush (batch.go) hands each port its frames in order through
+//     writeFrames: one BatchWriter.WriteBatch (sendmmsg on a slave's
+//     AF_PACKET socket) where the port has it, else Port.WriteFrame.
+//
+// After a failover, requeueDropped sends again the frames the old slave
+// dropped (Requeuer), once rebuildTx has published the new selector.
+//
+// The functions in this file occur (roughly) in that order, after the
+// control goroutine's rebuildTx and requeueDropped; the slave readers'
+// part of the inbound flow (startPortReader, rxPass) follows.
+
 // txBox holds the published transmit selector (an atomic.Pointer needs a
 // concrete type).
 type txBox struct{ sel TxSelector }
@@ -63,30 +97,6 @@ func (b *Bond) requeueDropped(old, n *Slave) {
 	}
 }
 
-// xmit sends one frame (vnet header + Ethernet frame) from the bond device
-// through the mode's published selector (bond_start_xmit).
-func (b *Bond) xmit(frame []byte) { b.tx.Load().sel.Xmit(frame) }
-
-// readLoop reads frames from d until it is closed or fails for good, and
-// hands each one (vnet header + Ethernet frame, valid during the call) to
-// fn; runts shorter than both headers are skipped. One buffer, no
-// allocation per frame.
-func readLoop(d NetDev, fn func(frame []byte)) {
-	buf := make([]byte, VnetHdrLen+65536+14+4)
-	for {
-		n, err := d.ReadFrame(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) || !temporary(err) {
-				return
-			}
-			continue
-		}
-		if n > VnetHdrLen+14 {
-			fn(buf[:n])
-		}
-	}
-}
-
 // startTAPReader runs the bond's TAP readers, one per queue (MultiQueue): frames the kernel stack
 // sends through the bond device go to the mode's selector, a batch at a
 // time grouped per slave when the TAP reads in batches and the selector
@@ -109,6 +119,30 @@ func (b *Bond) startTAPReader() {
 		}()
 	}
 }
+
+// readLoop reads frames from d until it is closed or fails for good, and
+// hands each one (vnet header + Ethernet frame, valid during the call) to
+// fn; runts shorter than both headers are skipped. One buffer, no
+// allocation per frame.
+func readLoop(d NetDev, fn func(frame []byte)) {
+	buf := make([]byte, VnetHdrLen+65536+14+4)
+	for {
+		n, err := d.ReadFrame(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || !temporary(err) {
+				return
+			}
+			continue
+		}
+		if n > VnetHdrLen+14 {
+			fn(buf[:n])
+		}
+	}
+}
+
+// xmit sends one frame (vnet header + Ethernet frame) from the bond device
+// through the mode's published selector (bond_start_xmit).
+func (b *Bond) xmit(frame []byte) { b.tx.Load().sel.Xmit(frame) }
 
 // startPortReader runs the slave's one reader: each frame received on the
 // slave passes the receive probe, then goes up the bond device unless the
