@@ -3,35 +3,25 @@ package frame
 import "encoding/binary"
 
 // The flow dissector of encap2+3 and encap3+4: __skb_flow_dissect with the
-// bonding keys (addresses, ports, ICMP). dissect drives a small state
-// machine over the kernel's two labels: proto_again (network, one
-// EtherType's header) and ip_proto_again (transport, one IP protocol's
-// header); each step returns where the walk goes next. The functions below
-// occur in the order a frame meets them: network (VLAN, IPv4, IPv6, PPPoE),
-// transport (GRE, IPv6 extension headers, IP in IP, ICMP), then the ports.
+// bonding keys (addresses, ports, ICMP). dissect walks the kernel's two
+// labels, proto_again (the network header of an EtherType: VLAN tags, IPv4,
+// IPv6, PPPoE) and ip_proto_again (the header of an IP protocol: GRE, IPv6
+// extension headers, IP in IP, ICMP), and reads the ports last. The common
+// headers are read in dissect itself, which keeps the walk's state in
+// registers; the longer ones in helpers that return the new state and where
+// the walk goes next (a dissectStep). The helpers occur in the order a
+// frame meets them.
 
-// dissectStep is where the walk goes after one header.
+// dissectStep is where the walk goes after a header a helper read.
 type dissectStep uint8
 
 const (
 	stepFail      dissectStep = iota // a header cut short or not known: the keys do not count
 	stepDone                         // stop here; the keys found so far count
-	stepNetwork                      // proto_again: the header of EtherType d.proto at d.nh
-	stepTransport                    // ip_proto_again: the header of IP protocol d.ipProto at d.nh
-	stepPorts                        // read the ports of d.ipProto at d.nh, then stop
+	stepNetwork                      // proto_again: the header of the EtherType at the offset
+	stepTransport                    // ip_proto_again: the header of the IP protocol at the offset
+	stepPorts                        // read the IP protocol's ports at the offset, then stop
 )
-
-// dissector is the walk's state: the frame, the EtherType and IP protocol
-// of the header at nh, and the number of headers seen (bounded by
-// maxDissectHdrs).
-type dissector struct {
-	f       []byte
-	proto   uint16
-	ipProto int
-	nh      int
-	hdrs    int
-	fk      *flowKeys
-}
 
 // dissect is __skb_flow_dissect with the bonding keys (encap2+3,
 // encap3+4), starting at EtherType proto with the network header at nh. It
@@ -39,16 +29,73 @@ type dissector struct {
 // EtherType it does not know); the keys then do not count. It does not
 // allocate.
 func dissect(f []byte, proto uint16, nh int, fk *flowKeys) bool {
-	d := dissector{f: f, proto: proto, ipProto: -1, nh: nh, fk: fk}
-	step := stepNetwork
+	ipProto := -1
+	hdrs := 0
+	var step dissectStep
 	for {
+		// proto_again: the network layer
+		hdrs++
+		switch proto {
+		case EtherTypeVLAN, EtherTypeQinQ:
+			if nh+4 > len(f) {
+				return false
+			}
+			proto = binary.BigEndian.Uint16(f[nh+2:])
+			nh += 4
+			if hdrs >= maxDissectHdrs {
+				return true
+			}
+			continue
+		case EtherTypeIPv4:
+			if nh+20 > len(f) || f[nh]&0x0f < 5 {
+				return false
+			}
+			ip := f[nh:]
+			fk.src, fk.dst = le32(ip[12:]), le32(ip[16:])
+			fk.icmpID, fk.ports = 0, 0
+			nh += int(ip[0]&0x0f) * 4
+			ipProto = int(ip[9])
+			if binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
+				// a fragment: the first one is not parsed further
+				// without FLOW_DISSECTOR_F_PARSE_1ST_FRAG
+				return true
+			}
+		case EtherTypeIPv6:
+			if nh+40 > len(f) {
+				return false
+			}
+			ip := f[nh:]
+			fk.src, fk.dst = ipv6AddrHash(ip[8:24]), ipv6AddrHash(ip[24:40])
+			fk.icmpID, fk.ports = 0, 0
+			ipProto = int(ip[6])
+			nh += 40
+		case EtherTypeARP, ethRARP, ethMPLSUC, ethMPLSMC:
+			// no ARP or MPLS key in the bonding dissector: done, good
+			return true
+		case ethPPPSes:
+			if proto, nh, step = dissectPPPoE(f, nh); step == stepFail {
+				return false
+			}
+			if hdrs >= maxDissectHdrs {
+				return true
+			}
+			continue
+		default:
+			return false
+		}
+		// ip_proto_again: the transport layer
+		for step = stepTransport; step == stepTransport; {
+			hdrs++
+			if hdrs > maxDissectHdrs {
+				return true
+			}
+			proto, nh, ipProto, step = dissectTransport(f, proto, nh, ipProto, fk)
+		}
 		switch step {
 		case stepNetwork:
-			step = d.network()
-		case stepTransport:
-			step = d.transport()
+			continue // a tunnel: the inner network header
 		case stepPorts:
-			fk.ports = getPorts(f, d.nh, d.ipProto)
+			fk.ports = getPorts(f, nh, ipProto)
 			return true
 		case stepDone:
 			return true
@@ -58,153 +105,82 @@ func dissect(f []byte, proto uint16, nh int, fk *flowKeys) bool {
 	}
 }
 
-// network is one pass through proto_again: the header of EtherType d.proto.
-func (d *dissector) network() dissectStep {
-	d.hdrs++
-	switch d.proto {
-	case EtherTypeVLAN, EtherTypeQinQ:
-		if d.nh+4 > len(d.f) {
-			return stepFail
-		}
-		d.proto = binary.BigEndian.Uint16(d.f[d.nh+2:])
-		d.nh += 4
-		if d.hdrs >= maxDissectHdrs {
-			return stepDone
-		}
-		return stepNetwork
-	case EtherTypeIPv4:
-		return d.ipv4()
-	case EtherTypeIPv6:
-		return d.ipv6()
-	case EtherTypeARP, ethRARP, ethMPLSUC, ethMPLSMC:
-		// no ARP or MPLS key in the bonding dissector: done, good
-		return stepDone
-	case ethPPPSes:
-		return d.pppoe()
-	default:
-		return stepFail
+// dissectPPPoE reads a PPPoE session header at nh carrying IPv4 or IPv6
+// and returns the EtherType of what it carries and the offset after it.
+func dissectPPPoE(f []byte, nh int) (uint16, int, dissectStep) {
+	if nh+8 > len(f) {
+		return ethPPPSes, nh, stepFail
 	}
-}
-
-// ipv4 reads an IPv4 header: its addresses replace the keys.
-func (d *dissector) ipv4() dissectStep {
-	if d.nh+20 > len(d.f) || d.f[d.nh]&0x0f < 5 {
-		return stepFail
-	}
-	ip := d.f[d.nh:]
-	d.fk.src, d.fk.dst = le32(ip[12:]), le32(ip[16:])
-	d.fk.icmpID, d.fk.ports = 0, 0
-	d.nh += int(ip[0]&0x0f) * 4
-	d.ipProto = int(ip[9])
-	if binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
-		// a fragment: the first one is not parsed further
-		// without FLOW_DISSECTOR_F_PARSE_1ST_FRAG
-		return stepDone
-	}
-	return stepTransport
-}
-
-// ipv6 reads an IPv6 fixed header: its addresses replace the keys.
-func (d *dissector) ipv6() dissectStep {
-	if d.nh+40 > len(d.f) {
-		return stepFail
-	}
-	ip := d.f[d.nh:]
-	d.fk.src, d.fk.dst = ipv6AddrHash(ip[8:24]), ipv6AddrHash(ip[24:40])
-	d.fk.icmpID, d.fk.ports = 0, 0
-	d.ipProto = int(ip[6])
-	d.nh += 40
-	return stepTransport
-}
-
-// pppoe reads a PPPoE session header carrying IPv4 or IPv6.
-func (d *dissector) pppoe() dissectStep {
-	if d.nh+8 > len(d.f) {
-		return stepFail
-	}
-	h := d.f[d.nh:]
+	h := f[nh:]
 	if h[0] != 0x11 || h[1] != 0 { // version 1, type 1, code 0
-		return stepFail
+		return ethPPPSes, nh, stepFail
 	}
-	pp := binary.BigEndian.Uint16(h[6:8])
-	d.nh += 8
-	switch pp {
+	switch binary.BigEndian.Uint16(h[6:8]) {
 	case pppIP:
-		d.proto = EtherTypeIPv4
+		return EtherTypeIPv4, nh + 8, stepNetwork
 	case pppIPv6:
-		d.proto = EtherTypeIPv6
+		return EtherTypeIPv6, nh + 8, stepNetwork
 	default:
-		return stepFail
+		return ethPPPSes, nh + 8, stepFail
 	}
-	if d.hdrs >= maxDissectHdrs {
-		return stepDone
-	}
-	return stepNetwork
 }
 
-// transport is one pass through ip_proto_again: the header of IP protocol
-// d.ipProto.
-func (d *dissector) transport() dissectStep {
-	d.hdrs++
-	if d.hdrs > maxDissectHdrs {
-		return stepDone
-	}
-	switch d.ipProto {
+// dissectTransport reads the header of IP protocol ipProto at nh (proto
+// is the EtherType of the network header before it): a tunnel gives the
+// inner EtherType (stepNetwork), an IPv6 extension header the next
+// protocol (stepTransport); anything else ends the walk at its ports.
+func dissectTransport(f []byte, proto uint16, nh, ipProto int, fk *flowKeys) (uint16, int, int, dissectStep) {
+	switch ipProto {
 	case ipprotoGRE:
-		return d.gre()
+		proto, nh, step := dissectGRE(f, nh)
+		return proto, nh, ipProto, step
 	case ipprotoHopOpts, ipprotoRouting, ipprotoDstOpts:
-		if d.proto != EtherTypeIPv6 {
-			return stepPorts
+		if proto != EtherTypeIPv6 {
+			return proto, nh, ipProto, stepPorts
 		}
-		if d.nh+2 > len(d.f) {
-			return stepFail
+		if nh+2 > len(f) {
+			return proto, nh, ipProto, stepFail
 		}
-		d.ipProto = int(d.f[d.nh])
-		d.nh += (int(d.f[d.nh+1]) + 1) << 3
-		return stepTransport
+		return proto, nh + (int(f[nh+1])+1)<<3, int(f[nh]), stepTransport
 	case ipprotoFrag:
-		if d.proto != EtherTypeIPv6 {
-			return stepPorts
+		if proto != EtherTypeIPv6 {
+			return proto, nh, ipProto, stepPorts
 		}
-		if d.nh+8 > len(d.f) {
-			return stepFail
+		if nh+8 > len(f) {
+			return proto, nh, ipProto, stepFail
 		}
 		// a fragment: no ports (FLOW_DIS_IS_FRAGMENT)
-		return stepDone
+		return proto, nh, ipProto, stepDone
 	case ipprotoIPIP:
-		d.proto = EtherTypeIPv4
-		return stepNetwork
+		return EtherTypeIPv4, nh, ipProto, stepNetwork
 	case ipprotoIPv6:
-		d.proto = EtherTypeIPv6
-		return stepNetwork
+		return EtherTypeIPv6, nh, ipProto, stepNetwork
 	case ipprotoMPLS:
-		d.proto = ethMPLSUC
-		return stepNetwork
+		return ethMPLSUC, nh, ipProto, stepNetwork
 	case ipprotoICMP, ipprotoICMPv6:
-		getICMP(d.f, d.nh, d.fk)
+		getICMP(f, nh, fk)
 	}
-	return stepPorts
+	return proto, nh, ipProto, stepPorts
 }
 
-// gre reads a GRE header (version 0, or version 1 carrying PPP: PPTP) and
-// goes on with the EtherType it carries; Ethernet over GRE (TEB) skips the
-// inner Ethernet header.
-func (d *dissector) gre() dissectStep {
-	f, nh := d.f, d.nh
+// dissectGRE reads a GRE header at nh (version 0, or version 1 carrying
+// PPP: PPTP) and returns the EtherType it carries and the offset of that
+// header; Ethernet over GRE (TEB) skips the inner Ethernet header.
+func dissectGRE(f []byte, nh int) (uint16, int, dissectStep) {
 	if nh+4 > len(f) {
-		return stepFail
+		return 0, nh, stepFail
 	}
 	flags := binary.BigEndian.Uint16(f[nh:])
 	gp := binary.BigEndian.Uint16(f[nh+2:])
 	if flags&0x4000 != 0 { // routing: not looked into
-		return stepDone
+		return 0, nh, stepDone
 	}
 	ver := flags & 0x0007
 	if ver > 1 {
-		return stepDone
+		return 0, nh, stepDone
 	}
 	if ver == 1 && !(gp == ethPPP && flags&0x2000 != 0) {
-		return stepDone
+		return 0, nh, stepDone
 	}
 	off := 4
 	if flags&0x8000 != 0 { // checksum
@@ -212,7 +188,7 @@ func (d *dissector) gre() dissectStep {
 	}
 	if flags&0x2000 != 0 { // key
 		if nh+off+4 > len(f) {
-			return stepFail
+			return 0, nh, stepFail
 		}
 		off += 4
 	}
@@ -222,7 +198,7 @@ func (d *dissector) gre() dissectStep {
 	if ver == 0 {
 		if gp == ethTEB {
 			if nh+off+14 > len(f) {
-				return stepFail
+				return 0, nh, stepFail
 			}
 			gp = binary.BigEndian.Uint16(f[nh+off+12:])
 			off += 14
@@ -232,7 +208,7 @@ func (d *dissector) gre() dissectStep {
 			off += 4
 		}
 		if nh+off+4 > len(f) {
-			return stepFail
+			return 0, nh, stepFail
 		}
 		switch binary.BigEndian.Uint16(f[nh+off+2:]) {
 		case pppIP:
@@ -242,7 +218,5 @@ func (d *dissector) gre() dissectStep {
 		}
 		off += 4
 	}
-	d.nh += off
-	d.proto = gp
-	return stepNetwork
+	return gp, nh + off, stepNetwork
 }
