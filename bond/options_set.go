@@ -8,6 +8,31 @@ import (
 	"bondingfs/internal/ktext"
 )
 
+// Option-write flow. An echo into bonding/<option> meets these calls, in
+// this order (the kernel's bonding_sysfs_store_option → bond_opt_tryset_rtnl
+// → __bond_opt_set → bond_option_*_set, under RTNL):
+//
+//  1. fusefs: node.Open (O_WRONLY|O_TRUNC) → filesystem.syncedFor, then
+//     node.Setattr (size 0), then node.Write → node.write (EIO, EACCES,
+//     page cut) on the FUSE request's goroutine.
+//  2. Registry.WriteOption (this file): ENOENT, EACCES, E2BIG; syncBond reads
+//     the bond's IFF_UP from the host outside the control goroutine.
+//  3. Registry.Do hands the closure to the control goroutine (registry.go),
+//     which first applies a newer IFF_UP (open/close).
+//  4. Bond.setOption → trySet: bond_opt_check_deps (EACCES for the mode,
+//     ENOTEMPTY, EBUSY), then Option.Parse (options_parse.go, EINVAL).
+//  5. The option's setter (setMiimon, setMode, …), which calls
+//     Bond.ParamsChanged (lifecycle.go) when monitors or the transmit
+//     selector depend on it; then Mode.OptionChanged.
+//  6. Bond.journalOption → Config.Journal.Record (journal.go), and Do's
+//     deferred publish of a new Snapshot (registry.go).
+//  7. Back on the caller: the deferred Registry.syncJournal makes the change
+//     durable (Config.Journal.Sync) before WriteOption returns, and the
+//     write returns len(data) or the errno.
+//
+// A read back opens the file again: node.Open renders the text from the new
+// snapshot (node.content → RenderOption → the option's Show).
+
 // WriteOption writes data to the file bonding/<option> of the bond named
 // bond, as write(2) on the kernel's sysfs file (bond_sysfs.c
 // bonding_sysfs_store_option → bond_options.c __bond_opt_set). It runs on
