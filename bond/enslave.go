@@ -41,29 +41,56 @@ func (r *Registry) bondByIndex(index int) *Bond {
 // ENODEV (no such interface), EBUSY (already a slave or another master's
 // port: "Device is in use and cannot be enslaved"), EPERM (the bond itself,
 // or the interface is up), or the errno of a failed device operation.
+// The steps run in bond_enslave's order; a failed one undoes what the
+// earlier ones did to the devices.
 func (b *Bond) Enslave(name string) error {
-	h := b.reg.cfg.Host
-	li, err := h.LinkByName(name)
+	li, err := b.enslaveChecks(name)
 	if err != nil {
-		return syscall.ENODEV
+		return err
+	}
+	e := &enslaving{b: b, h: b.reg.cfg.Host, li: li, s: b.newSlave(li)}
+	if err := e.prepareDevice(); err != nil {
+		return err
+	}
+	if err := e.openPort(); err != nil {
+		return err
+	}
+	b.initLinkState(e.s)
+	if err := e.bind(); err != nil {
+		return err
+	}
+	b.enslaved(e.s, li)
+	return nil
+}
+
+// enslaveChecks looks the interface up and refuses it, with the kernel's
+// log line, when it cannot be enslaved (see Enslave for the errno).
+func (b *Bond) enslaveChecks(name string) (LinkInfo, error) {
+	li, err := b.reg.cfg.Host.LinkByName(name)
+	if err != nil {
+		return LinkInfo{}, syscall.ENODEV
 	}
 	if b.reg.masterOf(li.Index) != nil || li.MasterIndex != 0 {
 		b.SlaveLogf(li.Name, "Error: Device is in use and cannot be enslaved")
-		return syscall.EBUSY
+		return LinkInfo{}, syscall.EBUSY
 	}
 	if li.Index == b.index {
 		b.Logf("Error: Cannot enslave bond to itself.")
-		return syscall.EPERM
+		return LinkInfo{}, syscall.EPERM
 	}
 	if li.Loopback {
 		b.SlaveLogf(li.Name, "enslaved VLAN challenged slave. Adding VLANs will be blocked as long as it is part of bond.")
 	}
 	if li.Up {
 		b.SlaveLogf(li.Name, "Error: Device can not be enslaved while up")
-		return syscall.EPERM
+		return LinkInfo{}, syscall.EPERM
 	}
+	return li, nil
+}
 
-	s := &Slave{
+// newSlave is the slave li becomes, remembering what release restores.
+func (b *Bond) newSlave(li LinkInfo) *Slave {
+	return &Slave{
 		bond:       b,
 		name:       li.Name,
 		index:      li.Index,
@@ -72,9 +99,26 @@ func (b *Bond) Enslave(name string) error {
 		speed:      SpeedUnknown,
 		duplex:     DuplexUnknown,
 	}
-	// The first slave gives a bond with a random MAC its address.
-	oldBondMAC := append(net.HardwareAddr(nil), b.hwaddr...)
-	oldMacSet := b.macSet
+}
+
+// enslaving is one Enslave in progress (control goroutine): the slave, the
+// link as it was found, and the bond's MAC before the slave gave it one.
+type enslaving struct {
+	b         *Bond
+	h         Host
+	li        LinkInfo
+	s         *Slave
+	oldMAC    net.HardwareAddr
+	oldMACSet bool
+}
+
+// prepareDevice gives a bond with a random MAC the first slave's address,
+// the slave the bond's MTU and (fail_over_mac none) the bond's MAC, and
+// brings the slave up.
+func (e *enslaving) prepareDevice() error {
+	b, h, li := e.b, e.h, e.li
+	e.oldMAC = append(net.HardwareAddr(nil), b.hwaddr...)
+	e.oldMACSet = b.macSet
 	if len(b.slaves) == 0 && !b.macSet && len(li.HWAddr) == 6 {
 		b.masterWritten()
 		if err := h.SetHWAddr(b.index, li.HWAddr); err != nil {
@@ -83,16 +127,9 @@ func (b *Bond) Enslave(name string) error {
 		b.hwaddr = append(net.HardwareAddr(nil), li.HWAddr...)
 		b.macSet = true
 	}
-	undoBondMAC := func() {
-		if !oldMacSet && b.macSet {
-			b.masterWritten()
-			_ = h.SetHWAddr(b.index, oldBondMAC)
-			b.hwaddr, b.macSet = oldBondMAC, false
-		}
-	}
 	if li.MTU != b.mtu {
 		if err := h.SetMTU(li.Index, b.mtu); err != nil {
-			undoBondMAC()
+			e.undoBondMAC()
 			return errnoOr(err, syscall.EINVAL)
 		}
 	}
@@ -100,24 +137,46 @@ func (b *Bond) Enslave(name string) error {
 		if !bytes.Equal(li.HWAddr, b.hwaddr) {
 			if err := h.SetHWAddr(li.Index, b.hwaddr); err != nil {
 				_ = h.SetMTU(li.Index, li.MTU)
-				undoBondMAC()
+				e.undoBondMAC()
 				return errnoOr(err, syscall.EOPNOTSUPP)
 			}
 		}
 	}
-	undoSlave := func() {
-		_ = h.SetLinkUp(li.Index, false)
-		_ = h.SetHWAddr(li.Index, s.permHWAddr)
-		_ = h.SetMTU(li.Index, li.MTU)
-		undoBondMAC()
-	}
 	if err := h.SetLinkUp(li.Index, true); err != nil {
-		undoSlave()
+		e.undoSlave()
 		return errnoOr(err, syscall.EINVAL)
 	}
-	port, err := h.OpenPort(li)
+	return nil
+}
+
+// undoBondMAC gives the bond back the MAC it had before the first slave
+// gave it its own.
+func (e *enslaving) undoBondMAC() {
+	b := e.b
+	if !e.oldMACSet && b.macSet {
+		b.masterWritten()
+		_ = e.h.SetHWAddr(b.index, e.oldMAC)
+		b.hwaddr, b.macSet = e.oldMAC, false
+	}
+}
+
+// undoSlave takes the slave down, gives it back its MAC and MTU, and the
+// bond its MAC.
+func (e *enslaving) undoSlave() {
+	li := e.li
+	_ = e.h.SetLinkUp(li.Index, false)
+	_ = e.h.SetHWAddr(li.Index, e.s.permHWAddr)
+	_ = e.h.SetMTU(li.Index, li.MTU)
+	e.undoBondMAC()
+}
+
+// openPort opens the slave's data-path device and takes its link state
+// (the latest one read, else up without carrier) and speed.
+func (e *enslaving) openPort() error {
+	b, s, li := e.b, e.s, e.li
+	port, err := e.h.OpenPort(li)
 	if err != nil {
-		undoSlave()
+		e.undoSlave()
 		return errnoOr(err, syscall.ENOMEM)
 	}
 	s.port = port
@@ -131,8 +190,13 @@ func (b *Bond) Enslave(name string) error {
 		s.setLink(true, false)
 	}
 	b.updateSpeed(s)
+	return nil
+}
 
-	// initial link state
+// initLinkState is a new slave's first link state: with miimon, up (or
+// going up over updelay) when its link is usable; with arp_interval, up
+// with carrier; else up.
+func (b *Bond) initLinkState(s *Slave) {
 	p := &b.params
 	switch {
 	case p.Miimon > 0:
@@ -156,7 +220,14 @@ func (b *Bond) Enslave(name string) error {
 		s.link = LinkUp
 	}
 	s.newLink = s.link
+}
 
+// bind makes the slave the primary when named so, adds it to the list and
+// binds it to the mode; a failed bind takes it out again, closes its port
+// and undoes the device changes.
+func (e *enslaving) bind() error {
+	b, s := e.b, e.s
+	p := &b.params
 	if p.Mode.UsesPrimary() && p.Primary != "" && p.Primary == s.name {
 		b.primary = s
 		b.forcePrimary = true
@@ -167,14 +238,21 @@ func (b *Bond) Enslave(name string) error {
 		if b.primary == s {
 			b.primary = nil
 		}
-		_ = port.Close()
-		undoSlave()
+		_ = s.port.Close()
+		e.undoSlave()
 		return ErrnoOf(err)
 	}
+	return nil
+}
+
+// enslaved finishes a bound slave: ARP monitor state, the bond's carrier,
+// the active slave, the "Enslaving as" line, its reader, and the snapshot,
+// transmit table and journal.
+func (b *Bond) enslaved(s *Slave, li LinkInfo) {
 	s.arp.mac = append(net.HardwareAddr(nil), li.HWAddr...)
 	b.arpEnslaved(s)
 	b.setCarrier()
-	if p.Mode.UsesPrimary() {
+	if b.params.Mode.UsesPrimary() {
 		b.selectActive()
 	}
 	state := "a backup"
@@ -192,7 +270,6 @@ func (b *Bond) Enslave(name string) error {
 	b.rebuildTx()
 	b.changed()
 	b.journalEnslave(s, li.Up)
-	return nil
 }
 
 // Release removes the slave named name (bond_main.c bond_release): EINVAL
