@@ -185,12 +185,3 @@ func (r *Registry) removeBond(b *Bond, deleteDev bool) {
 	r.dirty = true
 	r.journal(Change{Kind: ChangeDelete, Bond: b.name})
 }
-
-// errnoOr returns the errno in err (see ErrnoOf), or def when it carries
-// none.
-func errnoOr(err error, def syscall.Errno) error {
-	if e, ok := errnoIn(err); ok {
-		return e
-	}
-	return def
-}

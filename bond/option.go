@@ -67,17 +67,15 @@ func ErrnoOf(err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
-	if e, ok := errnoIn(err); ok {
-		return e
-	}
-	return syscall.EINVAL
+	return errnoOr(err, syscall.EINVAL)
 }
 
-// errnoIn is errors.As for a syscall.Errno.
-func errnoIn(err error) (syscall.Errno, bool) {
+// errnoOr returns the errno in err as ErrnoOf finds it, or def when it
+// carries none (nil included).
+func errnoOr(err error, def syscall.Errno) syscall.Errno {
 	var e syscall.Errno
 	if errors.As(err, &e) {
-		return e, true
+		return e
 	}
-	return 0, false
+	return def
 }

@@ -171,6 +171,9 @@ func FromSnapshot(snap *bond.Snapshot, c bond.Caller, names ...string) (r Report
 	return r, missing
 }
 
+// macString is a MAC for the JSON status: "" when there is none. It is not
+// bond.FormatMAC (sysfs), which prints a missing MAC as
+// 00:00:00:00:00:00 and pads or cuts it to 6 bytes.
 func macString(m net.HardwareAddr) string {
 	if len(m) == 0 {
 		return ""
