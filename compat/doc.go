@@ -6,28 +6,29 @@
 //
 // # Formats
 //
-//   - modprobe.d / modprobe.conf / modules.conf (ParseModprobe):
+//   - modprobe.d / modprobe.conf / modules.conf (modprobe.go):
 //     `options bonding k=v …` (module-wide), the old per-instance style
 //     `alias bond0 bonding` + `options bond0 [-o name] k=v …`, and
 //     `install bond1 /sbin/modprobe --ignore-install bonding -o bond1 k=v …`
 //     (bonding.txt 2007 §3.2 and §3.3.1, the 2.4-era HOWTO §3 and §4 in
 //     ../shared/seeds).
-//   - Red Hat initscripts ifcfg-* (ParseIfcfg): DEVICE=, BONDING_OPTS=,
+//   - Red Hat initscripts ifcfg-* (ifcfg.go): DEVICE=, BONDING_OPTS=,
 //     MASTER=/SLAVE= on the slaves (network-scripts/network-functions
 //     install_bonding_driver, network-scripts/ifup-eth, bonding.txt §3.2).
-//   - SUSE sysconfig ifcfg-bondX (ParseSysconfig): BONDING_MASTER='yes',
+//   - SUSE sysconfig ifcfg-bondX (sysconfig.go): BONDING_MASTER='yes',
 //     BONDING_MODULE_OPTS, BONDING_SLAVEn / BONDING_SLAVE_n (ifcfg-bonding(5),
 //     bonding.txt §3.1).
-//   - Debian /etc/network/interfaces (ParseInterfaces): bond-* / bond_* keys in
+//   - Debian /etc/network/interfaces (interfaces.go): bond-* / bond_* keys in
 //     iface stanzas, bond-slaves / slaves, bond-master on slave stanzas, and
 //     `up ifenslave bond0 eth0 eth1` lines (ifenslave's ifupdown hooks and its
 //     README.Debian, seed 004).
 //
 // # Output
 //
-// Every parser returns one ordered list of Settings. A Setting names a bond
-// and a file under /sys/class/net/<bond>/bonding/ (Key) with the exact text
-// that would be echoed into it (Value); the pseudo key "+bond" stands for
+// Every format gives one ordered list of Settings per bond (BondPlan). A
+// Setting names a bond and a file under /sys/class/net/<bond>/bonding/
+// (Key) with the exact text that would be echoed into it (Value); the
+// pseudo key "+bond" stands for
 // `echo +<bond> > /sys/class/net/bonding_masters`. Settings with an empty
 // Bond are module options (`options bonding …`), applied when the module is
 // loaded rather than written to sysfs.

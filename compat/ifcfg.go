@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// ParseIfcfg reads one Red Hat initscripts file
+// parseIfcfgVars reads the variables of one Red Hat initscripts file
 // (/etc/sysconfig/network-scripts/ifcfg-<name>, a shell fragment sourced by
-// network-functions source_config) and returns the writes the initscripts
-// make for it, in their order.
+// network-functions source_config) and adds the writes the initscripts
+// make for it to b, in their order.
 //
 // The interface is DEVICE= (the name after "ifcfg-" when DEVICE is not set).
 //
@@ -31,15 +31,7 @@ import (
 // enslave such a device.
 //
 // Variables other than these are ignored; an unknown BONDING_* variable is an
-// error. v checks each option (nil means DefaultValidator).
-func ParseIfcfg(file string, data []byte, v Validator) ([]Setting, []error) {
-	e := &errs{file: file}
-	b := &builder{e: e, v: defaultValidator(v)}
-	vars := parseShellVars(data, e)
-	parseIfcfgVars(file, vars, b)
-	return b.finish(), e.list
-}
-
+// error. b's validator checks each option.
 func parseIfcfgVars(file string, vars *shellVars, b *builder) {
 	e := b.e
 	for _, a := range vars.order {

@@ -5,9 +5,21 @@ import (
 	"strings"
 )
 
-// ParseInterfaces reads a Debian ifupdown file (/etc/network/interfaces or a
-// file under interfaces.d, interfaces(5)) and returns the bonding writes its
-// stanzas ask for.
+type ifLine struct {
+	line  int
+	key   string
+	value string
+}
+
+type stanza struct {
+	line int
+	name string
+	opts []ifLine
+}
+
+// parseStanzas reads a Debian ifupdown file (/etc/network/interfaces or a
+// file under interfaces.d, interfaces(5)) into its stanzas; each stanza's
+// emit adds the bonding writes it asks for.
 //
 // Lines starting with '#' are comments and a trailing backslash continues a
 // line. "iface <name> …" and "mapping" start a stanza; "auto", "allow-*",
@@ -39,29 +51,8 @@ import (
 //     ignored.
 //
 // The stanza of a bond (any bond-* option other than bond-master) creates
-// it. Writes follow the package's order. v checks each option (nil means
-// DefaultValidator).
-func ParseInterfaces(file string, data []byte, v Validator) ([]Setting, []error) {
-	e := &errs{file: file}
-	b := &builder{e: e, v: defaultValidator(v)}
-	for _, st := range parseStanzas(data, e) {
-		st.emit(b)
-	}
-	return b.finish(), e.list
-}
-
-type ifLine struct {
-	line  int
-	key   string
-	value string
-}
-
-type stanza struct {
-	line int
-	name string
-	opts []ifLine
-}
-
+// it. Writes follow the package's order; the builder's validator checks
+// each option.
 func parseStanzas(data []byte, e *errs) []*stanza {
 	var out []*stanza
 	var cur *stanza

@@ -15,39 +15,6 @@ type mpDirective struct {
 	args   [][2]string // options/install: key=value parameters in order
 }
 
-// ParseModprobe reads one modprobe configuration file (/etc/modprobe.d/*.conf,
-// /etc/modprobe.conf, /etc/modules.conf, /etc/modutils/*): comment lines start
-// with '#', a trailing backslash continues a line (modprobe.d(5)).
-//
-// Directives that concern bonding:
-//
-//   - `options bonding k=v …`: module options, applied to every bond when
-//     the module loads; returned with an empty Bond. Parameter names take '-'
-//     or '_' alike, as the kernel's parse_args does.
-//   - `alias bond0 bonding`: bond0 is an instance of bonding; the bond is
-//     created (2.4-era HOWTO §3, bonding.txt §3.2).
-//   - `options bond0 [-o name] k=v …` for an alias of bonding: the old
-//     one-module-instance-per-bond style (HOWTO §4, bonding.txt §3.3.1);
-//     the options configure bond0 through sysfs. "-o name" only renamed
-//     the module instance and is skipped.
-//   - `install bond1 /sbin/modprobe --ignore-install bonding -o bond1 k=v …`
-//     (bonding.txt §3.3.1): the options on the modprobe command line that
-//     loads bonding configure bond1; `install bonding …` commands that load
-//     bonding with options (or run `bondingfs modprobe k=v …`) give module
-//     options.
-//
-// An `options` line for a name that is neither bonding nor an alias or install
-// rule of it is ignored (another module), except that a name starting with
-// "bond" is reported. Other directives (blacklist, softdep, remove, probeall,
-// …) are ignored. v checks each option (nil means DefaultValidator).
-func ParseModprobe(file string, data []byte, v Validator) ([]Setting, []error) {
-	e := &errs{file: file}
-	dirs := parseModprobeDirectives(data, e)
-	b := &builder{e: e, v: defaultValidator(v)}
-	emitModprobe(dirs, bondingAliases([][]mpDirective{dirs}), b)
-	return b.finish(), e.list
-}
-
 // bondingAliases returns the names that load bonding: alias targets and
 // install rules whose command loads bonding.
 func bondingAliases(files [][]mpDirective) map[string]bool {
@@ -107,7 +74,33 @@ func emitModprobe(dirs []mpDirective, aliases map[string]bool, b *builder) {
 	}
 }
 
-// parseModprobeDirectives tokenises the file into the directives that matter.
+// parseModprobeDirectives reads one modprobe configuration file
+// (/etc/modprobe.d/*.conf, /etc/modprobe.conf, /etc/modules.conf,
+// /etc/modutils/*) into the directives that matter: comment lines start
+// with '#', a trailing backslash continues a line (modprobe.d(5));
+// emitModprobe turns them into writes, with the aliases of every file.
+//
+// Directives that concern bonding:
+//
+//   - `options bonding k=v …`: module options, applied to every bond when
+//     the module loads; returned with an empty Bond. Parameter names take '-'
+//     or '_' alike, as the kernel's parse_args does.
+//   - `alias bond0 bonding`: bond0 is an instance of bonding; the bond is
+//     created (2.4-era HOWTO §3, bonding.txt §3.2).
+//   - `options bond0 [-o name] k=v …` for an alias of bonding: the old
+//     one-module-instance-per-bond style (HOWTO §4, bonding.txt §3.3.1);
+//     the options configure bond0 through sysfs. "-o name" only renamed
+//     the module instance and is skipped.
+//   - `install bond1 /sbin/modprobe --ignore-install bonding -o bond1 k=v …`
+//     (bonding.txt §3.3.1): the options on the modprobe command line that
+//     loads bonding configure bond1; `install bonding …` commands that load
+//     bonding with options (or run `bondingfs modprobe k=v …`) give module
+//     options.
+//
+// An `options` line for a name that is neither bonding nor an alias or install
+// rule of it is ignored (another module), except that a name starting with
+// "bond" is reported. Other directives (blacklist, softdep, remove, probeall,
+// …) are ignored. The builder's validator checks each option.
 func parseModprobeDirectives(data []byte, e *errs) []mpDirective {
 	var out []mpDirective
 	for _, ll := range logicalLines(data) {

@@ -354,14 +354,6 @@ func (b *builder) module(line int, key, value string) {
 	b.out = append(b.out, Setting{File: b.e.file, Line: line, Key: key, Value: value})
 }
 
-// finish returns the settings in write order: module options first, then
-// each bond in order of first appearance, each in stage order.
-func (b *builder) finish() []Setting {
-	out, errs := dedupe(orderAll(b.out))
-	b.e.list = sortErrs(append(b.e.list, errs...))
-	return out
-}
-
 // dedupe drops writes the scripts skip or that repeat one already made: a
 // second creation of a bond, a slave already enslaved to the bond (ifup-eth
 // `grep -wq DEV slaves`), an ARP target already set (install_bonding_driver

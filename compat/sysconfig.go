@@ -7,9 +7,15 @@ import (
 	"strings"
 )
 
-// ParseSysconfig reads one SUSE sysconfig file
+type suseSlave struct {
+	n    int
+	line int
+	name string
+}
+
+// parseSysconfigVars reads the variables of one SUSE sysconfig file
 // (/etc/sysconfig/network/ifcfg-<name>, ifcfg-bonding(5), bonding.txt §3.1)
-// and returns the writes that configure the bond it describes.
+// and adds to b the writes that configure the bond it describes.
 //
 // The interface is the name after "ifcfg-" in the file name (sysconfig has no
 // DEVICE=). The file describes a bond when BONDING_MASTER='yes'. Its
@@ -25,21 +31,7 @@ import (
 //
 // Writes follow the package's order (mode and miimon first, other options,
 // slaves, primary). Other variables are ignored; an unknown BONDING_*
-// variable is an error. v checks each option (nil means DefaultValidator).
-func ParseSysconfig(file string, data []byte, v Validator) ([]Setting, []error) {
-	e := &errs{file: file}
-	b := &builder{e: e, v: defaultValidator(v)}
-	vars := parseShellVars(data, e)
-	parseSysconfigVars(file, vars, b)
-	return b.finish(), e.list
-}
-
-type suseSlave struct {
-	n    int
-	line int
-	name string
-}
-
+// variable is an error. b's validator checks each option.
 func parseSysconfigVars(file string, vars *shellVars, b *builder) {
 	e := b.e
 	name := strings.TrimPrefix(filepath.Base(file), "ifcfg-")
