@@ -231,20 +231,6 @@ func (p *Port) SetPromiscuous(on bool) error {
 	return p.membership(on, unix.PACKET_MR_PROMISC, nil)
 }
 
-// SetAllMulti makes the interface receive every multicast frame while the
-// Port is open (PACKET_MR_ALLMULTI). Real NICs filter multicast the kernel
-// stack on the bond joined; veth does not filter.
-func (p *Port) SetAllMulti(on bool) error {
-	return p.membership(on, unix.PACKET_MR_ALLMULTI, nil)
-}
-
-// JoinMulticast adds (join) or removes a multicast MAC address, such as the
-// Slow Protocols address 01:80:c2:00:00:02 for LACPDUs, to the interface's
-// filter while the Port is open (PACKET_MR_MULTICAST).
-func (p *Port) JoinMulticast(mac net.HardwareAddr, join bool) error {
-	return p.membership(join, unix.PACKET_MR_MULTICAST, mac)
-}
-
 func (p *Port) membership(add bool, typ uint16, mac net.HardwareAddr) error {
 	mreq := unix.PacketMreq{Ifindex: int32(p.index), Type: typ}
 	if len(mac) > len(mreq.Address) {

@@ -58,8 +58,8 @@ type Port interface {
 // Slave is one slave as this package sees it (the kernel's struct slave with
 // its tlb_slave_info). Name, Perm and Data are set by the caller before
 // InitSlave and not changed afterwards; MAC is the slave's current address
-// (dev_addr) and changes only through the package (Host.SetMAC); Speed,
-// CanTx and Port are set with SetTxState.
+// (dev_addr) and changes only through the package (Host.SetMAC); Speed and
+// CanTx are set with SetLink, Port with SetPort.
 type Slave struct {
 	Name  string
 	Perm  MAC // perm_hwaddr
@@ -182,23 +182,6 @@ func (a *ALB) Slaves() []*Slave {
 	return append([]*Slave(nil), a.slaves...)
 }
 
-// Current returns curr_active_slave as the tables know it.
-func (a *ALB) Current() *Slave {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.curr
-}
-
-// SetTxState records whether s can transmit, its speed in Mb/s (ethtool's
-// value; SPEED_UNKNOWN is -1) and its port (bond_slave_can_tx, slave->speed),
-// and rebuilds the usable slave array.
-func (a *ALB) SetTxState(s *Slave, canTx bool, speed int, p Port) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s.canTx, s.speed, s.port = canTx, uint32(speed), p
-	a.updateUsable()
-}
-
 // updateUsable is bond_update_slave_arr for tlb_dynamic_lb=0: the slaves
 // that can transmit.
 func (a *ALB) updateUsable() {
@@ -238,13 +221,6 @@ func (a *ALB) Deinitialize() {
 		a.rx = nil
 		a.rxUsedHead = nullIndex
 	}
-}
-
-// RLBEnabled reports whether receive load balancing is on.
-func (a *ALB) RLBEnabled() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.rlbEnabled
 }
 
 // hasMAC is bond_slave_has_mac: the slave whose current address is m.
