@@ -1,12 +1,22 @@
 package netdev
 
 import (
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"bondingfs/bond"
+	"bondingfs/internal/nettest"
 )
 
 // linkMsg builds one rtnetlink link message as the kernel sends it: an
@@ -61,4 +71,203 @@ func FuzzDecodeLinkDatagram(f *testing.F) {
 			_ = ev.Link.Name
 		}
 	})
+}
+
+func TestSubscribeLinks(t *testing.T) {
+	p := newPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan bond.LinkEvent, 100)
+	if err := p.h.SubscribeLinks(ctx, func(ev bond.LinkEvent) { events <- ev }); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, ok func(bond.LinkEvent) bool) {
+		t.Helper()
+		deadline := time.After(3 * time.Second)
+		for {
+			select {
+			case ev := <-events:
+				if ok(ev) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no event: %s", what)
+			}
+		}
+	}
+	start := time.Now()
+	p.b.SetDown(t, "p0")
+	wait("eth0 carrier lost", func(ev bond.LinkEvent) bool {
+		return ev.Link.Name == "eth0" && ev.Link.Up && !ev.Link.Carrier && !ev.Deleted
+	})
+	// Includes running "ip netns exec … ip link set p0 down" itself.
+	t.Logf("carrier loss seen %v after starting ip link set down", time.Since(start))
+	p.b.SetUp(t, "p0")
+	wait("eth0 carrier back", func(ev bond.LinkEvent) bool {
+		return ev.Link.Name == "eth0" && ev.Link.Carrier && ev.Link.Kind == "veth" && ev.Link.Ether
+	})
+	p.a.Run(t, "ip", "link", "add", "dummyv", "type", "veth", "peer", "name", "dummyw")
+	wait("new link", func(ev bond.LinkEvent) bool { return ev.Link.Name == "dummyv" && !ev.Deleted })
+	p.a.Run(t, "ip", "link", "del", "dummyv")
+	wait("deleted link", func(ev bond.LinkEvent) bool { return ev.Link.Name == "dummyv" && ev.Deleted })
+}
+
+// gatedSub is a link subscription with a 4 KB socket buffer whose callback
+// waits on gate while blocked is set (held counts it waiting), and hands
+// events on to events.
+type gatedSub struct {
+	events  chan bond.LinkEvent
+	gate    chan struct{}
+	blocked atomic.Bool
+	held    atomic.Int32 // callbacks waiting on gate
+}
+
+func newGatedSub(t *testing.T) (*pair, *gatedSub) {
+	t.Helper()
+	old := subRcvBuf
+	subRcvBuf = 4096
+	t.Cleanup(func() { subRcvBuf = old })
+	p := newPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	gs := &gatedSub{events: make(chan bond.LinkEvent, 10000), gate: make(chan struct{})}
+	if err := p.h.SubscribeLinks(ctx, func(ev bond.LinkEvent) {
+		if gs.blocked.Load() {
+			gs.held.Add(1)
+			<-gs.gate
+		}
+		gs.events <- ev
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return p, gs
+}
+
+// overrun runs one `ip -batch` in p's namespace that adds 60 veth pairs
+// (<prefix>a<i> / <prefix>b<i>), enough to overrun a 4 KB subscription
+// whose callback is held, then the commands in tail.
+func overrun(t *testing.T, p *pair, prefix, tail string) {
+	t.Helper()
+	var batch strings.Builder
+	for i := 0; i < 60; i++ {
+		batch.WriteString("link add " + prefix + "a" + itoa(i) + " type veth peer name " + prefix + "b" + itoa(i) + "\n")
+	}
+	batch.WriteString(tail)
+	file := t.TempDir() + "/batch"
+	if err := os.WriteFile(file, []byte(batch.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.a.Run(t, "ip", "-batch", file)
+}
+
+// TestSubscribeLinksResync overruns the subscription's socket while the
+// callback is blocked and checks that the resubscription reports the final
+// state, including a link deleted during the overrun.
+func TestSubscribeLinksResync(t *testing.T) {
+	p, gs := newGatedSub(t)
+	events, blocked, gate := gs.events, &gs.blocked, gs.gate
+	p.a.Run(t, "ip", "link", "add", "vx0", "type", "veth", "peer", "name", "vy0")
+	waitEvent(t, events, "vx0 created", func(ev bond.LinkEvent) bool { return ev.Link.Name == "vx0" })
+
+	blocked.Store(true)
+	overrun(t, p, "f", "link del vx0\nlink set eth0 mtu 1300\n")
+	// the callback holds an event, so the socket filled up behind it
+	eventually(t, 5*time.Second, func() bool { return gs.held.Load() > 0 }, "the callback never took an event to hold")
+	blocked.Store(false)
+	close(gate)
+
+	waitEvent(t, events, "vx0 deleted", func(ev bond.LinkEvent) bool { return ev.Link.Name == "vx0" && ev.Deleted })
+	waitEvent(t, events, "eth0 mtu 1300", func(ev bond.LinkEvent) bool { return ev.Link.Name == "eth0" && ev.Link.MTU == 1300 })
+	if n := p.h.resubscribed.Load(); n == 0 {
+		t.Error("the subscription was never overrun; the test proves nothing")
+	} else {
+		t.Logf("resubscribed %d time(s)", n)
+	}
+}
+
+// TestLinkEventsPending: the subscription reports events pending while the
+// kernel's socket holds one or the callback has not returned, and drained
+// once every event has been delivered — also after an overrun whose
+// ENOBUFS a peek took instead of the reader.
+func TestLinkEventsPending(t *testing.T) {
+	p, gs := newGatedSub(t)
+	events, blocked, gate := gs.events, &gs.blocked, gs.gate
+	drained := func(what string) {
+		t.Helper()
+		eventually(t, 5*time.Second, func() bool { return !p.h.LinkEventsPending() }, "events still pending: %s", what)
+	}
+	drained("at start")
+	p.a.Run(t, "ip", "link", "set", "eth0", "mtu", "1400")
+	// the RTM_NEWLINK was queued before ip returned
+	waitEvent(t, events, "eth0 mtu 1400", func(ev bond.LinkEvent) bool { return ev.Link.Name == "eth0" && ev.Link.MTU == 1400 })
+	drained("after the mtu event")
+
+	blocked.Store(true)
+	p.a.Run(t, "ip", "link", "set", "eth0", "mtu", "1300")
+	if !p.h.LinkEventsPending() {
+		t.Fatal("an event queued or held by the callback reads as drained")
+	}
+	// overrun the socket while the callback is held, and let the peek
+	// take the ENOBUFS
+	overrun(t, p, "p", "link set eth0 mtu 1280\n")
+	for i := 0; i < 3; i++ {
+		if !p.h.LinkEventsPending() {
+			t.Fatal("an overrun socket reads as drained")
+		}
+	}
+	blocked.Store(false)
+	close(gate)
+	waitEvent(t, events, "eth0 mtu 1280", func(ev bond.LinkEvent) bool { return ev.Link.Name == "eth0" && ev.Link.MTU == 1280 })
+	drained("after the overrun")
+	if n := p.h.resubscribed.Load(); n == 0 {
+		t.Error("the subscription was never overrun; the test proves nothing")
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func waitEvent(t *testing.T, events <-chan bond.LinkEvent, what string, ok func(bond.LinkEvent) bool) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ok(ev) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no event: %s", what)
+		}
+	}
+}
+
+// TestNoGoroutineLeak checks that subscriptions end with their context or
+// with Host.Close.
+func TestNoGoroutineLeak(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	ns := nettest.NewNetns(t, "ndL")
+	before := runtime.NumGoroutine()
+	h, err := NewHost(ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := h.SubscribeLinks(ctx, func(bond.LinkEvent) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SubscribeLinks(context.Background(), func(bond.LinkEvent) {}); err != nil {
+		t.Fatal(err)
+	}
+	m, li, err := h.CreateMaster("bond0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Run(t, "ip", "link", "set", "bond0", "up")
+	cancel()
+	h.DeleteMaster(m, li.Index)
+	h.Close()
+	if !poll(3*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+	}
 }
