@@ -48,6 +48,7 @@ func (v *modValues) check(log func(string)) (Config, error) {
 	return Config{MaxBonds: v.maxBonds, Params: c.params()}, nil
 }
 
+// logf logs one kernel line.
 func (c *checker) logf(format string, a ...any) { c.log(fmt.Sprintf(format, a...)) }
 
 // fail logs the kernel's message and returns it as the load failure.
@@ -77,6 +78,8 @@ func (c *checker) reset(field *int, bad bool, def int, format string, a ...any) 
 	}
 }
 
+// checkMode parses mode (balance-rr when unset); an unknown one fails the
+// load.
 func (c *checker) checkMode() error {
 	n := int(bond.ModeRoundRobin)
 	if c.v.mode != nil {
@@ -88,6 +91,8 @@ func (c *checker) checkMode() error {
 	return nil
 }
 
+// checkXmitHash parses xmit_hash_policy in the modes that hash, and only
+// logs it as irrelevant in the others.
 func (c *checker) checkXmitHash() error {
 	if c.v.xmitHash == nil {
 		return nil
@@ -99,6 +104,8 @@ func (c *checker) checkXmitHash() error {
 	return c.enum("xmit_hash_policy", c.v.xmitHash, &c.xmit, `Error: Invalid xmit_hash_policy "%s"`)
 }
 
+// checkLacpRate parses lacp_rate in 802.3ad, and only logs it as
+// irrelevant in the other modes.
 func (c *checker) checkLacpRate() error {
 	if c.v.lacpRate == nil {
 		return nil
@@ -110,6 +117,8 @@ func (c *checker) checkLacpRate() error {
 	return c.enum("lacp_rate", c.v.lacpRate, &c.lacpFast, `Error: Invalid lacp rate "%s"`)
 }
 
+// checkADSelect parses ad_select in every mode, noting that only 802.3ad
+// uses it.
 func (c *checker) checkADSelect() error {
 	if c.v.adSelect == nil {
 		return nil
@@ -227,6 +236,8 @@ func (c *checker) checkARPTargets() error {
 	return nil
 }
 
+// checkARPValidate parses arp_validate; without arp_interval (as checked so
+// far) it fails the load.
 func (c *checker) checkARPValidate() error {
 	if c.v.arpValidate == nil {
 		return nil
@@ -285,6 +296,8 @@ func (c *checker) checkPrimary() error {
 	return nil
 }
 
+// checkFailOverMAC parses fail_over_mac in every mode, noting that only
+// active-backup uses it.
 func (c *checker) checkFailOverMAC() error {
 	if c.v.failOverMAC == nil {
 		return nil
@@ -298,6 +311,7 @@ func (c *checker) checkFailOverMAC() error {
 	return nil
 }
 
+// checkLpInterval resets lp_interval 0 to 1 second.
 func (c *checker) checkLpInterval() error {
 	if c.v.lpInterval == 0 {
 		c.logf("Warning: ip_interval must be between 1 and %d, so it was reset to %d", math.MaxInt32, 1)
