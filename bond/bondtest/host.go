@@ -40,11 +40,12 @@ type Host struct {
 	// without an event (ModifySilently, Delete without event) need.
 	EventBarrier bool
 
-	evMu    sync.Mutex
-	evCond  *sync.Cond
-	events  []bond.LinkEvent
-	pending int  // queued or being delivered
-	paused  bool // PauseEvents: queued events stay queued
+	evMu      sync.Mutex
+	evCond    *sync.Cond
+	events    []bond.LinkEvent
+	pending   int    // queued or being delivered
+	delivered uint64 // events handed to the subscriber so far
+	paused    bool   // PauseEvents: queued events stay queued
 }
 
 // LinkEventsPending implements bond.LinkEventBarrier: with EventBarrier,
@@ -516,6 +517,7 @@ func (h *Host) SubscribeLinks(ctx context.Context, fn func(bond.LinkEvent)) erro
 			fn(ev)
 			h.evMu.Lock()
 			h.pending--
+			h.delivered++
 			h.evCond.Broadcast()
 			h.evMu.Unlock()
 		}
