@@ -44,8 +44,9 @@ type ctlServer struct {
 	wg   sync.WaitGroup
 }
 
-// listenCtl listens on path. A socket file nobody answers on (left by a
-// daemon that died) is replaced; a live one is EADDRINUSE.
+// listenCtl listens on path; start begins answering. A socket file nobody
+// answers on (left by a daemon that died) is replaced; a live one is
+// EADDRINUSE.
 func listenCtl(path string, m *moduleState, snap func() *bond.Snapshot) (*ctlServer, error) {
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
@@ -60,10 +61,15 @@ func listenCtl(path string, m *moduleState, snap func() *bond.Snapshot) (*ctlSer
 	}
 	_ = os.Chmod(path, 0o600)
 	ln.SetUnlinkOnClose(true)
-	s := &ctlServer{ln: ln, path: path, m: m, snap: snap}
+	return &ctlServer{ln: ln, path: path, m: m, snap: snap}, nil
+}
+
+// start answers the connections, the ones already queued on the bound
+// socket first: a client that connected before start waits for its answer
+// instead of failing.
+func (s *ctlServer) start() {
 	s.wg.Add(1)
 	go s.accept()
-	return s, nil
 }
 
 func (s *ctlServer) accept() {

@@ -123,6 +123,11 @@ func TestModprobeThroughControlSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.close()
+	// bound but not answering yet: already taken for a second daemon
+	if _, err := listenCtl(ctl, m, nil); err == nil || !strings.Contains(err.Error(), "another daemon") {
+		t.Errorf("a second daemon on a bound control socket: %v", err)
+	}
+	srv.start()
 	if _, err := listenCtl(ctl, m, nil); err == nil || !strings.Contains(err.Error(), "another daemon") {
 		t.Errorf("a second listener on a live socket: %v", err)
 	}

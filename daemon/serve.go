@@ -78,6 +78,9 @@ type server struct {
 	stopReaper func()
 	realPaths  bool // the real paths are installed
 
+	sigs chan os.Signal // SIGINT, SIGTERM, SIGHUP, caught from the start
+	ctl  *ctlServer
+
 	// release closes these in reverse order
 	closers []func()
 }
@@ -88,6 +91,13 @@ type server struct {
 // status: 0 after a clean stop, 1 when the daemon could not start.
 func Serve(c ServeConfig) int {
 	s := &server{c: c, stderr: c.Stderr, klog: &kernelLog{w: c.Stderr}}
+	// A stop signal during setup waits for setup to end and is handled by
+	// run like any other: the signal's default action would end the
+	// process with its mount half set up (a dead mount if one of its own
+	// files is open then, as go-fuse's poll probe is while it mounts).
+	s.sigs = make(chan os.Signal, 1)
+	signal.Notify(s.sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(s.sigs)
 	defer s.release()
 	if err := s.setup(); err != nil {
 		fmt.Fprintf(s.stderr, "bondingfs: %v\n", err)
@@ -111,16 +121,19 @@ func (s *server) release() {
 // setup does everything before the daemon is ready, in order: the kernel
 // log, the module options, the host, the crash journal (the slaves a dead
 // daemon left given back), the engine with its bonds (restored from the
-// journal), the mount with its reaper and real paths, the control socket
-// and the metrics. On failure what was mounted is unmounted again, and
-// release closes the rest.
+// journal), the control socket (bound, not yet answering), the mount with
+// its reaper and real paths, then the control socket's answers and the
+// metrics. So once the tree is mounted the socket exists, and once the
+// socket answers the tree is mounted. On failure what was mounted is
+// unmounted again, and release closes the rest.
 func (s *server) setup() error {
-	for _, step := range []func() error{s.openLog, s.parseModule, s.openHost, s.openJournal, s.startEngine, s.mount} {
+	for _, step := range []func() error{s.openLog, s.parseModule, s.openHost, s.openJournal, s.startEngine, s.listen, s.mount} {
 		if err := step(); err != nil {
 			return err
 		}
 	}
-	if err := s.listen(); err != nil {
+	s.ctl.start()
+	if err := s.serveMetrics(); err != nil {
 		s.unmountAll()
 		return err
 	}
@@ -331,8 +344,8 @@ func (s *server) mount() error {
 	return nil
 }
 
-// listen opens the control socket (Ctl, else the one derived from Root)
-// and the metrics endpoint.
+// listen binds the control socket (Ctl, else the one derived from Root);
+// setup starts answering on it once the tree is mounted.
 func (s *server) listen() error {
 	path := s.c.Ctl
 	if path == "" {
@@ -347,29 +360,33 @@ func (s *server) listen() error {
 	if err != nil {
 		return err
 	}
+	s.ctl = ctl
 	s.onRelease(ctl.close)
-	if s.c.Metrics != "" {
-		ms, err := serveMetrics(s.c.Metrics, s.reg, s.sysfsPath)
-		if err != nil {
-			return fmt.Errorf("--metrics: %w", err)
-		}
-		s.onRelease(func() { ms.Close() })
+	return nil
+}
+
+// serveMetrics opens the metrics endpoint, if asked for.
+func (s *server) serveMetrics() error {
+	if s.c.Metrics == "" {
+		return nil
 	}
+	ms, err := serveMetrics(s.c.Metrics, s.reg, s.sysfsPath)
+	if err != nil {
+		return fmt.Errorf("--metrics: %w", err)
+	}
+	s.onRelease(func() { ms.Close() })
 	return nil
 }
 
 // run serves until SIGINT, SIGTERM or SIGHUP, or until the tree is
 // unmounted from outside.
 func (s *server) run() {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	served := make(chan struct{})
 	go func() { s.srv.Wait(); close(served) }()
 	select {
-	case <-sigs:
+	case <-s.sigs:
 	case <-served: // unmounted from outside
 	}
-	signal.Stop(sigs)
 }
 
 // teardown is a clean stop: the mounts go, the bonds vanish as with rmmod,

@@ -6,7 +6,12 @@ package integration
 // outside (`ip link del bond0`) disappears from bonding_masters as with -bond0.
 
 import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,4 +146,62 @@ func TestKilledDaemonLeavesNoDeadMount(t *testing.T) {
 	mustEcho(t, d.sys+"/bond0/bonding/slaves", "+eth0")
 	tp.d = d
 	tp.up(t)
+}
+
+// A SIGTERM while the daemon is still setting up (a service stopped as it
+// starts) is a clean stop once setup ends: the daemon exits 0 and leaves no
+// mount and no control socket. The signal's default action would instead
+// end the process mid-mount, with go-fuse's poll probe file open on its own
+// mount: the exit then waits forever on a FLUSH it can no longer answer.
+// Sent at fixed delays after the start (before the Go runtime handles
+// signals a default exit is fine, nothing is mounted yet), and right when
+// the control socket appears (bound before the mount: the daemon handles
+// signals by then and must exit 0).
+func TestSIGTERMDuringSetup(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip")
+	bin := bondingfsBin(t)
+	A := nettest.NewNetns(t, "bfs-ts-")
+	const atCtl = -1
+	for i, delay := range []time.Duration{0, 2 * time.Millisecond, 10 * time.Millisecond, atCtl, atCtl, atCtl} {
+		dir := t.TempDir()
+		root := filepath.Join(dir, "mnt")
+		ctl := filepath.Join(dir, "ctl")
+		cmd := exec.Command(bin, "serve", "--root", root, "--ctl", ctl, "--state", "none", "--log", filepath.Join(dir, "kernel.log"), "--netns", A.Name())
+		out := &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		if delay == atCtl {
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+				if _, err := os.Lstat(ctl); err == nil || time.Now().After(deadline) {
+					break
+				}
+			}
+		} else {
+			time.Sleep(delay)
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			early := delay != atCtl && errors.As(err, &ee) && ee.ProcessState.Sys().(syscall.WaitStatus).Signal() == syscall.SIGTERM
+			if err != nil && !early {
+				t.Errorf("run %d (SIGTERM after %v): %v\n%s", i, delay, err, out)
+			}
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("run %d (SIGTERM after %v): the daemon did not exit within 20 s\n%s", i, delay, out)
+		}
+		if isMounted(root) {
+			_ = syscall.Unmount(root, syscall.MNT_DETACH)
+			t.Errorf("run %d (SIGTERM after %v): %s left mounted", i, delay, root)
+		}
+		if _, err := os.Lstat(ctl); !os.IsNotExist(err) {
+			t.Errorf("run %d (SIGTERM after %v): control socket %s left: %v", i, delay, ctl, err)
+		}
+	}
 }
