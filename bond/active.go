@@ -60,12 +60,12 @@ func (b *Bond) SetSlaveMAC(s *Slave, mac net.HardwareAddr) error {
 }
 
 // Send queues frame on s's socket (see Control.Send): ENODEV when s has no
-// open port.
+// open device.
 func (b *Bond) Send(s *Slave, frame []byte) error {
-	if s.port == nil {
+	if s.dev == nil {
 		return syscall.ENODEV
 	}
-	return s.port.WriteFrame(frame)
+	return s.dev.WriteFrame(frame)
 }
 
 // TxChanged rebuilds and publishes the transmit selector.

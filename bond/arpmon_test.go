@@ -32,7 +32,7 @@ type arpEnv struct {
 	e        *bondtest.Env
 	alive    map[string]bool
 	answer   map[netip.Addr]bool
-	seen     map[string]int // frames of each port already looked at
+	seen     map[string]int // frames of each device already looked at
 	injected map[string]int
 }
 
@@ -71,7 +71,7 @@ func newARPEnv(t *testing.T, mode bond.ModeID, validate, allTargets int, targets
 // inject hands f (an Ethernet frame) to slave name's reader and waits until
 // it has been handled.
 func (a *arpEnv) inject(name string, f []byte) {
-	d := a.e.Host.Port(name)
+	d := a.e.Host.SlaveDev(name)
 	d.Inject(append(make([]byte, bond.VnetHdrLen), f...))
 	a.injected[name]++
 	require.True(a.t, d.WaitConsumed(a.injected[name], waitFrames))
@@ -82,7 +82,7 @@ func (a *arpEnv) inject(name string, f []byte) {
 func (a *arpEnv) tick() {
 	a.e.Tick(arpIval)
 	for _, name := range []string{"eth0", "eth1"} {
-		d := a.e.Host.Port(name)
+		d := a.e.Host.SlaveDev(name)
 		fs := d.Frames()
 		for _, f := range fs[a.seen[name]:] {
 			eth := f[bond.VnetHdrLen:]
@@ -164,8 +164,8 @@ func TestARPMonitorAnswered(t *testing.T) {
 		assert.Empty(t, downs(lines), "arp_validate %d: %v", v, lines)
 		assert.Equal(t, "eth0", a.e.Status("bond0").ActiveSlave, "arp_validate %d", v)
 		assert.Equal(t, bond.LinkUp, a.slave("eth1").Link, "arp_validate %d", v)
-		assert.Zero(t, a.e.Host.Port("eth1").Sent(), "no probe through the backup")
-		fs := a.e.Host.Port("eth0").Frames()
+		assert.Zero(t, a.e.Host.SlaveDev("eth1").Sent(), "no probe through the backup")
+		fs := a.e.Host.SlaveDev("eth0").Frames()
 		require.NotEmpty(t, fs)
 		want := frame.ARPProbe(a.e.Status("bond0").HWAddr, bondIP, target1, nil)
 		assert.Equal(t, want, fs[len(fs)-1])
@@ -304,8 +304,8 @@ func TestARPMonitorLoadBalance(t *testing.T) {
 		a.tick()
 	}
 	require.Empty(t, a.e.Log.Take())
-	assert.NotZero(t, a.e.Host.Port("eth0").Sent())
-	assert.NotZero(t, a.e.Host.Port("eth1").Sent())
+	assert.NotZero(t, a.e.Host.SlaveDev("eth0").Sent())
+	assert.NotZero(t, a.e.Host.SlaveDev("eth1").Sent())
 	a.alive["eth0"] = false
 	for i := 0; i < 5; i++ {
 		a.tick()

@@ -8,7 +8,7 @@ import (
 // Batched frame I/O. A NetDev may also implement BatchReader and
 // BatchWriter (found by type assertion, DESIGN.md §4), in the shape of
 // wireguard-go's tun.Device Read(bufs, sizes, offset) / Write(bufs, offset)
-// / BatchSize: netdev's slave ports read with recvmmsg(2) and send
+// / BatchSize: netdev's slave devices read with recvmmsg(2) and send
 // with sendmmsg(2), and its TAP reads every frame that is ready in one
 // netpoller wake-up. The engine's readers use the batch calls when they are
 // there and fall back to ReadFrame/WriteFrame frame by frame otherwise (the
@@ -65,28 +65,28 @@ const maxBatch = 64
 // (64 KB), Ethernet header and a VLAN tag.
 const frameBufSize = VnetHdrLen + 65536 + 14 + 4
 
-// A TxBatch collects the frames of one TAP read batch per egress port, so
-// that each port gets one WriteBatch (one sendmmsg) per batch, as
+// A TxBatch collects the frames of one TAP read batch per egress device, so
+// that each device gets one WriteBatch (one sendmmsg) per batch, as
 // wireguard-go groups a batch per peer. A BatchTxSelector fills it with Add;
 // the TAP reader owns it, resets it before each batch and flushes it after.
-// Frames keep their order per port. It allocates only while it grows (new
-// port, larger batch), never per frame in steady state, and takes no lock.
+// Frames keep their order per device. It allocates only while it grows (new
+// device, larger batch), never per frame in steady state, and takes no lock.
 type TxBatch struct {
-	ports  []Port
+	devs   []SlaveDev
 	frames [][][]byte
 }
 
 // Add queues frame (vnet header + Ethernet frame, valid until the batch is
-// flushed) for port p.
-func (t *TxBatch) Add(p Port, frame []byte) {
-	for i, q := range t.ports {
+// flushed) for device p.
+func (t *TxBatch) Add(p SlaveDev, frame []byte) {
+	for i, q := range t.devs {
 		if q == p {
 			t.frames[i] = append(t.frames[i], frame)
 			return
 		}
 	}
-	i := len(t.ports)
-	t.ports = append(t.ports, p)
+	i := len(t.devs)
+	t.devs = append(t.devs, p)
 	if i < len(t.frames) {
 		t.frames[i] = append(t.frames[i][:0], frame)
 	} else {
@@ -97,8 +97,8 @@ func (t *TxBatch) Add(p Port, frame []byte) {
 // Frames returns the frames queued for p, in order (nil when none); they
 // are valid until the batch is flushed. For selectors' tests: a selector
 // in another package checks its XmitBatch against its Xmit with it.
-func (t *TxBatch) Frames(p Port) [][]byte {
-	for i, q := range t.ports {
+func (t *TxBatch) Frames(p SlaveDev) [][]byte {
+	for i, q := range t.devs {
 		if q == p {
 			return t.frames[i]
 		}
@@ -109,18 +109,18 @@ func (t *TxBatch) Frames(p Port) [][]byte {
 // Reset empties the batch, keeping its storage (the TAP reader does before
 // and after each batch).
 func (t *TxBatch) Reset() {
-	for i := range t.ports {
-		t.ports[i] = nil
+	for i := range t.devs {
+		t.devs[i] = nil
 		clear(t.frames[i])
 		t.frames[i] = t.frames[i][:0]
 	}
-	t.ports = t.ports[:0]
+	t.devs = t.devs[:0]
 }
 
-// flush sends each port's frames: one WriteBatch where the port has it,
+// flush sends each device's frames: one WriteBatch where the device has it,
 // else WriteFrame per frame. Send errors drop the frames, as Xmit does.
 func (t *TxBatch) flush() {
-	for i, p := range t.ports {
+	for i, p := range t.devs {
 		writeFrames(p, t.frames[i])
 	}
 }
@@ -142,10 +142,10 @@ func writeFrames(d NetDev, frames [][]byte) {
 // A BatchTxSelector is a TxSelector that can also place a whole batch
 // (optional, found by type assertion): XmitBatch adds each frame of frames
 // (vnet header + Ethernet frame, in the order the bond device sent them) to
-// out with the port Xmit would have sent it on, and the TAP reader then
-// sends each port's share with one WriteBatch. The same rules as Xmit
+// out with the device Xmit would have sent it on, and the TAP reader then
+// sends each device's share with one WriteBatch. The same rules as Xmit
 // apply: no allocation, no lock, no blocking; per-flow order is kept
-// because frames keep their order per port. A selector without it is
+// because frames keep their order per device. A selector without it is
 // called frame by frame.
 type BatchTxSelector interface {
 	TxSelector
@@ -221,7 +221,7 @@ func readLoopBatch(d BatchReader, fn func(frames [][]byte)) {
 }
 
 // xmitBatch sends a batch from the bond device through the published
-// selector: grouped per port when the selector can, else frame by frame.
+// selector: grouped per device when the selector can, else frame by frame.
 func (b *Bond) xmitBatch(frames [][]byte, out *TxBatch) {
 	sel := b.tx.Load().sel
 	bs, ok := sel.(BatchTxSelector)

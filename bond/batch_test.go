@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// batchPort is a NetDev with the batch capabilities: it records every
+// batchDev is a NetDev with the batch capabilities: it records every
 // WriteBatch call (the frames' first payload byte) and serves queued
 // batches to ReadBatch.
-type batchPort struct {
+type batchDev struct {
 	mu      sync.Mutex
 	calls   int      // WriteBatch calls
 	single  int      // WriteFrame calls
@@ -23,23 +23,23 @@ type batchPort struct {
 	counted int
 }
 
-func newBatchPort() *batchPort {
-	return &batchPort{in: make(chan [][]byte, 8), closed: make(chan struct{}), batch: 8}
+func newBatchDev() *batchDev {
+	return &batchDev{in: make(chan [][]byte, 8), closed: make(chan struct{}), batch: 8}
 }
 
 func frameID(f []byte) uint32 { return binary.BigEndian.Uint32(f[len(f)-4:]) }
 
-func (p *batchPort) ReadFrame([]byte) (int, error) { <-p.closed; return 0, os.ErrClosed }
-func (p *batchPort) WriteFrame(f []byte) error {
+func (p *batchDev) ReadFrame([]byte) (int, error) { <-p.closed; return 0, os.ErrClosed }
+func (p *batchDev) WriteFrame(f []byte) error {
 	p.mu.Lock()
 	p.single++
 	p.got = append(p.got, frameID(f))
 	p.mu.Unlock()
 	return nil
 }
-func (p *batchPort) Close() error   { p.once.Do(func() { close(p.closed) }); return nil }
-func (p *batchPort) BatchSize() int { return p.batch }
-func (p *batchPort) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
+func (p *batchDev) Close() error   { p.once.Do(func() { close(p.closed) }); return nil }
+func (p *batchDev) BatchSize() int { return p.batch }
+func (p *batchDev) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 	select {
 	case b := <-p.in:
 		n := 0
@@ -51,7 +51,7 @@ func (p *batchPort) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, erro
 		return 0, os.ErrClosed
 	}
 }
-func (p *batchPort) WriteBatch(bufs [][]byte, offset int) (int, error) {
+func (p *batchDev) WriteBatch(bufs [][]byte, offset int) (int, error) {
 	if p.nocopy {
 		p.counted += len(bufs)
 		return len(bufs), nil
@@ -77,13 +77,13 @@ func udpFrame(sport uint16, id uint32) []byte {
 }
 
 // TestXmitBatchMatchesXmit checks that every mode's XmitBatch sends each
-// frame where Xmit sends it, in order per port, with one WriteBatch per port
+// frame where Xmit sends it, in order per device, with one WriteBatch per device
 // and batch.
 func TestXmitBatchMatchesXmit(t *testing.T) {
 	for _, mode := range []ModeID{ModeRoundRobin, ModeActiveBackup, ModeXOR, ModeBroadcast} {
 		for _, pps := range []int{1, 3} {
-			a0, a1 := newBatchPort(), newBatchPort()
-			b0, b1 := newBatchPort(), newBatchPort()
+			a0, a1 := newBatchDev(), newBatchDev()
+			b0, b1 := newBatchDev(), newBatchDev()
 			one := xmitBond(mode, XmitLayer34, pps, a0, a1)
 			bat := xmitBond(mode, XmitLayer34, pps, b0, b1)
 			var frames [][]byte
@@ -96,7 +96,7 @@ func TestXmitBatchMatchesXmit(t *testing.T) {
 			var out TxBatch
 			bat.xmitBatch(frames[:25], &out)
 			bat.xmitBatch(frames[25:], &out)
-			for i, pair := range [][2]*batchPort{{a0, b0}, {a1, b1}} {
+			for i, pair := range [][2]*batchDev{{a0, b0}, {a1, b1}} {
 				if !equalIDs(pair[0].got, pair[1].got) {
 					t.Errorf("mode %v pps %d port %d: frame by frame %v, batched %v", mode, pps, i, pair[0].got, pair[1].got)
 				}
@@ -122,12 +122,12 @@ func equalIDs(a, b []uint32) bool {
 
 // plainSel is a selector without XmitBatch (a mode from another package
 // that predates the batch seam): it must still get every frame.
-type plainSel struct{ p Port }
+type plainSel struct{ p SlaveDev }
 
 func (s plainSel) Xmit(f []byte) { _ = s.p.WriteFrame(f) }
 
 func TestXmitBatchFallsBackToXmit(t *testing.T) {
-	p := newBatchPort()
+	p := newBatchDev()
 	bd := xmitBond(ModeActiveBackup, 0, 1, p, p)
 	bd.tx.Store(&txBox{sel: plainSel{p}})
 	var out TxBatch
@@ -139,7 +139,7 @@ func TestXmitBatchFallsBackToXmit(t *testing.T) {
 
 func TestXmitBatchDoesNotAllocate(t *testing.T) {
 	for _, mode := range []ModeID{ModeRoundRobin, ModeActiveBackup, ModeXOR, ModeBroadcast} {
-		p0, p1 := newBatchPort(), newBatchPort()
+		p0, p1 := newBatchDev(), newBatchDev()
 		p0.nocopy, p1.nocopy = true, true
 		bd := xmitBond(mode, XmitLayer34, 1, p0, p1)
 		var frames [][]byte
@@ -157,7 +157,7 @@ func TestXmitBatchDoesNotAllocate(t *testing.T) {
 // TestReadLoopBatch reads batches: runts are dropped, the first read has
 // one buffer, later ones the whole batch.
 func TestReadLoopBatch(t *testing.T) {
-	p := newBatchPort()
+	p := newBatchDev()
 	var got []uint32
 	var sizes []int
 	done := make(chan struct{})
@@ -188,7 +188,7 @@ func TestReadLoopBatch(t *testing.T) {
 }
 
 func BenchmarkXmitBatchXORLayer34(b *testing.B) {
-	p0, p1 := newBatchPort(), newBatchPort()
+	p0, p1 := newBatchDev(), newBatchDev()
 	p0.nocopy, p1.nocopy = true, true
 	bd := xmitBond(ModeXOR, XmitLayer34, 1, p0, p1)
 	var frames [][]byte
@@ -203,14 +203,14 @@ func BenchmarkXmitBatchXORLayer34(b *testing.B) {
 	}
 }
 
-// waitPort is a batchPort that is a ReadWaiter: no ReadBatch may come before
+// waitDev is a batchDev that is a ReadWaiter: no ReadBatch may come before
 // WaitRead returned nil.
-type waitPort struct {
-	*batchPort
+type waitDev struct {
+	*batchDev
 	waited chan struct{}
 }
 
-func (p *waitPort) WaitRead() error {
+func (p *waitDev) WaitRead() error {
 	select {
 	case <-p.waited:
 		return nil
@@ -219,25 +219,25 @@ func (p *waitPort) WaitRead() error {
 	}
 }
 
-func (p *waitPort) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
+func (p *waitDev) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 	select {
 	case <-p.waited:
 	default:
 		panic("ReadBatch before WaitRead")
 	}
-	return p.batchPort.ReadBatch(bufs, sizes, offset)
+	return p.batchDev.ReadBatch(bufs, sizes, offset)
 }
 
 // TestReadLoopBatchWaitsFirst: with a ReadWaiter the reader waits for the
 // first frame before it reads (and allocates), and a Close while waiting
 // ends it.
 func TestReadLoopBatchWaitsFirst(t *testing.T) {
-	p := &waitPort{batchPort: newBatchPort(), waited: make(chan struct{})}
+	p := &waitDev{batchDev: newBatchDev(), waited: make(chan struct{})}
 	done := make(chan struct{})
 	go func() { readLoopBatch(p, func([][]byte) {}); close(done) }()
 	p.Close()
 	<-done
-	p = &waitPort{batchPort: newBatchPort(), waited: make(chan struct{})}
+	p = &waitDev{batchDev: newBatchDev(), waited: make(chan struct{})}
 	var got []uint32
 	done = make(chan struct{})
 	go func() {

@@ -58,7 +58,7 @@ type Slave struct {
 	bond  *Bond
 	name  string
 	index int
-	port  Port
+	dev   SlaveDev
 
 	link             int // LinkUp, LinkFail, LinkDown, LinkBack
 	newLink          int
@@ -76,7 +76,7 @@ type Slave struct {
 	rxDrop           atomic.Bool              // frames received here are not delivered (inactive slave)
 	rxUnicast        atomic.Bool              // ... except unicast ones (balance-alb; SetSlaveRx)
 	rxLocal          atomic.Pointer[[12]byte] // the slave's own MAC and the bond's (SetSlaveRx)
-	rxPender         atomic.Pointer[RxPender] // the port while it is open, when it can tell (RxPending)
+	rxPender         atomic.Pointer[RxPender] // the device while it is open, when it can tell (RxPending)
 	txDropped        atomic.Uint64            // 1 + tx_dropped at the last carrier poll that found the link up (0: none yet)
 	readerDone       chan struct{}
 	rxFree           chan *rxBuf // the receive probe's buffers not in use
@@ -158,11 +158,11 @@ func (s *Slave) DevUp() bool { return s.devUp }
 // control goroutine knows it.
 func (s *Slave) Carrier() bool { return s.carrier }
 
-// Port returns the slave's open socket, nil before it is opened and after
+// Dev returns the slave's open socket, nil before it is opened and after
 // release. A mode may keep it between Bind and Unbind and write frames to it
-// from any goroutine (WriteFrame is safe for concurrent use); the port is
+// from any goroutine (WriteFrame is safe for concurrent use); the device is
 // closed only after Unbind returns.
-func (s *Slave) Port() Port { return s.port }
+func (s *Slave) Dev() SlaveDev { return s.dev }
 
 // StatusChanged marks the bond's state changed: the control loop publishes a
 // new snapshot after the current operation (a mode whose Status changed

@@ -159,13 +159,13 @@ func TestActiveBackupFailover(t *testing.T) {
 	// data path: frames from the TAP go out of the active slave only
 	m := e.Host.Master(st.Index)
 	m.Inject(zeroFrame())
-	require.True(t, e.Host.Port("eth0").WaitSent(1, waitFrames))
-	assert.Equal(t, 0, e.Host.Port("eth1").Sent())
+	require.True(t, e.Host.SlaveDev("eth0").WaitSent(1, waitFrames))
+	assert.Equal(t, 0, e.Host.SlaveDev("eth1").Sent())
 	// frames received on the backup are dropped, on the active delivered
-	e.Host.Port("eth1").Inject(zeroFrame())
-	require.True(t, e.Host.Port("eth1").WaitConsumed(1, waitFrames))
+	e.Host.SlaveDev("eth1").Inject(zeroFrame())
+	require.True(t, e.Host.SlaveDev("eth1").WaitConsumed(1, waitFrames))
 	assert.Equal(t, 0, m.Sent())
-	e.Host.Port("eth0").Inject(zeroFrame())
+	e.Host.SlaveDev("eth0").Inject(zeroFrame())
 	require.True(t, m.WaitSent(1, waitFrames))
 
 	e.Host.SetCarrier("eth0", false)
@@ -180,7 +180,7 @@ func TestActiveBackupFailover(t *testing.T) {
 	assert.Equal(t, bond.LinkDown, st.Slaves[0].Link)
 	assert.False(t, st.Slaves[0].Active)
 	m.Inject(zeroFrame())
-	require.True(t, e.Host.Port("eth1").WaitSent(1, waitFrames))
+	require.True(t, e.Host.SlaveDev("eth1").WaitSent(1, waitFrames))
 
 	e.Host.SetCarrier("eth1", false)
 	e.Settle()
@@ -358,8 +358,8 @@ func TestRoundRobinAndXOR(t *testing.T) {
 		m.Inject(zeroFrame())
 	}
 	require.True(t, m.WaitConsumed(10, waitFrames))
-	assert.Equal(t, 5, e.Host.Port("eth0").Sent())
-	assert.Equal(t, 5, e.Host.Port("eth1").Sent())
+	assert.Equal(t, 5, e.Host.SlaveDev("eth0").Sent())
+	assert.Equal(t, 5, e.Host.SlaveDev("eth1").Sent())
 	// a slave without carrier gets nothing
 	e.Host.SetCarrier("eth1", false)
 	e.Settle()
@@ -367,8 +367,8 @@ func TestRoundRobinAndXOR(t *testing.T) {
 		m.Inject(zeroFrame())
 	}
 	require.True(t, m.WaitConsumed(14, waitFrames))
-	assert.Equal(t, 9, e.Host.Port("eth0").Sent())
-	assert.Equal(t, 5, e.Host.Port("eth1").Sent())
+	assert.Equal(t, 9, e.Host.SlaveDev("eth0").Sent())
+	assert.Equal(t, 5, e.Host.SlaveDev("eth1").Sent())
 }
 
 func TestSyncAppliesPendingHostChanges(t *testing.T) {
@@ -475,7 +475,7 @@ func TestAllSlavesActive(t *testing.T) {
 	enslave(t, e, "eth0", "eth1")
 	e.SetUp("bond0", true)
 	m := e.Host.Master(e.Status("bond0").Index)
-	eth1 := e.Host.Port("eth1")
+	eth1 := e.Host.SlaveDev("eth1")
 	eth1.Inject(zeroFrame())
 	require.True(t, eth1.WaitConsumed(1, waitFrames))
 	assert.Equal(t, 0, m.Sent(), "the backup slave drops received frames")
@@ -512,7 +512,7 @@ func TestFailoverNotifiesPeers(t *testing.T) {
 	enslave(t, e, "eth0", "eth1")
 	e.SetUp("bond0", true)
 	mac := e.Status("bond0").HWAddr
-	eth1 := e.Host.Port("eth1")
+	eth1 := e.Host.SlaveDev("eth1")
 	require.Equal(t, 0, eth1.Sent())
 	e.Host.SetCarrier("eth0", false)
 	e.Settle()
@@ -571,7 +571,7 @@ func TestFailoverNotifiesVLANPeers(t *testing.T) {
 	e.Host.AddVLAN("bond0.100", "bond0", 100) // with the bond's MAC (eth0's now)
 	e.Host.SetAddrs("bond0.100", netip.MustParseAddr("198.51.100.1"))
 	e.SetUp("bond0", true)
-	eth1 := e.Host.Port("eth1")
+	eth1 := e.Host.SlaveDev("eth1")
 	e.Host.SetCarrier("eth0", false)
 	e.Settle()
 	require.True(t, eth1.WaitSent(2, waitFrames))
@@ -668,7 +668,7 @@ func TestFailoverRequeuesDropped(t *testing.T) {
 		f[len(f)-1] = i
 		m.Inject(f)
 	}
-	eth0, eth1 := e.Host.Port("eth0"), e.Host.Port("eth1")
+	eth0, eth1 := e.Host.SlaveDev("eth0"), e.Host.SlaveDev("eth1")
 	require.True(t, eth0.WaitSent(4, waitFrames))
 	// The peer loses carrier; eth0's driver dropped the last two frames.
 	e.Host.ModifySilently("eth0", func(l *bond.LinkInfo) { l.Carrier = false; l.TxDropped = 7 })

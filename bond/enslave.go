@@ -52,7 +52,7 @@ func (b *Bond) Enslave(name string) error {
 	if err := e.prepareDevice(); err != nil {
 		return err
 	}
-	if err := e.openPort(); err != nil {
+	if err := e.openSlaveDev(); err != nil {
 		return err
 	}
 	b.initLinkState(e.s)
@@ -170,17 +170,17 @@ func (e *enslaving) undoSlave() {
 	e.undoBondMAC()
 }
 
-// openPort opens the slave's data-path device and takes its link state
+// openSlaveDev opens the slave's data-path device and takes its link state
 // (the latest one read, else up without carrier) and speed.
-func (e *enslaving) openPort() error {
+func (e *enslaving) openSlaveDev() error {
 	b, s, li := e.b, e.s, e.li
-	port, err := e.h.OpenPort(li)
+	dev, err := e.h.OpenSlaveDev(li)
 	if err != nil {
 		e.undoSlave()
 		return errnoOr(err, syscall.ENOMEM)
 	}
-	s.port = port
-	if rp, ok := port.(RxPender); ok {
+	s.dev = dev
+	if rp, ok := dev.(RxPender); ok {
 		s.rxPender.Store(&rp)
 	}
 	if f := b.reg.fetch(li.Index); f.ok {
@@ -223,7 +223,7 @@ func (b *Bond) initLinkState(s *Slave) {
 }
 
 // bind makes the slave the primary when named so, adds it to the list and
-// binds it to the mode; a failed bind takes it out again, closes its port
+// binds it to the mode; a failed bind takes it out again, closes its device
 // and undoes the device changes.
 func (e *enslaving) bind() error {
 	b, s := e.b, e.s
@@ -238,7 +238,7 @@ func (e *enslaving) bind() error {
 		if b.primary == s {
 			b.primary = nil
 		}
-		_ = s.port.Close()
+		_ = s.dev.Close()
 		e.undoSlave()
 		return ErrnoOf(err)
 	}
@@ -265,7 +265,7 @@ func (b *Bond) enslaved(s *Slave, li LinkInfo) {
 	}
 	b.SlaveLogf(s.name, "Enslaving as %s interface with %s link", state, link)
 	s.initProbe()
-	b.startPortReader(s)
+	b.startReader(s)
 	b.publishSlaves()
 	b.rebuildTx()
 	b.changed()
@@ -342,7 +342,7 @@ func (b *Bond) release(s *Slave, all bool) {
 	b.rebuildTx()
 	b.publishSlaves()
 	s.released = true
-	b.stopPortReader(s)
+	b.stopReader(s)
 	// close the slave before restoring its address
 	if _, err := h.LinkByIndex(s.index); err == nil {
 		_ = h.SetLinkUp(s.index, false)

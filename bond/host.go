@@ -49,13 +49,13 @@ type LinkEventBarrier interface {
 	LinkEventsPending() bool
 }
 
-// A Requeuer is a Port that keeps copies of the frames it sent last, so
+// A Requeuer is a SlaveDev that keeps copies of the frames it sent last, so
 // that those its interface dropped after losing carrier (which a send does
 // not report: veth and most drivers accept the frame and count it in
 // tx_dropped) can be sent again on another slave.
 type Requeuer interface {
-	// Requeue waits until no send on the port is in progress (at most
-	// 10 ms), then sends the last n frames the port sent again on to,
+	// Requeue waits until no send on the device is in progress (at most
+	// 10 ms), then sends the last n frames the device sent again on to,
 	// oldest first, except those it kept no copy of (frames above 2 KB: GSO
 	// frames, which TCP retransmits); it returns how many it sent.
 	Requeue(to NetDev, n int) int
@@ -69,11 +69,11 @@ type Master interface {
 	SetCarrier(on bool) error
 }
 
-// A Port is an enslaved interface opened for the data path: an AF_PACKET
+// A SlaveDev is an enslaved interface opened for the data path: an AF_PACKET
 // socket with PACKET_VNET_HDR and PACKET_IGNORE_OUTGOING, plus the isolation
 // that keeps the slave's own kernel stack quiet (netdev ingress drop, IPv6
 // off). Close undoes the isolation.
-type Port interface {
+type SlaveDev interface {
 	NetDev
 }
 
@@ -129,10 +129,10 @@ type Host interface {
 	CreateMaster(name string) (Master, LinkInfo, error)
 	// DeleteMaster removes the TAP created by CreateMaster (closing m).
 	DeleteMaster(m Master, index int) error
-	// OpenPort opens the data-path socket on an enslaved interface and
+	// OpenSlaveDev opens the data-path socket on an enslaved interface and
 	// isolates the interface's own stack (ingress drop, IPv6 disabled,
 	// remembering the previous disable_ipv6 value so Close restores it).
-	OpenPort(link LinkInfo) (Port, error)
+	OpenSlaveDev(link LinkInfo) (SlaveDev, error)
 	// SubscribeLinks delivers every link event of the namespace to fn, in
 	// order, from one goroutine, until ctx ends. It returns once the
 	// subscription is in place.

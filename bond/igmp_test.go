@@ -26,7 +26,7 @@ func TestResendIGMP(t *testing.T) {
 		e.Host.SetGroups("bond0", netip.MustParseAddr("239.1.2.3"), netip.MustParseAddr("ff05::123"))
 		enslave(t, e, "eth0", "eth1")
 		e.SetUp("bond0", true)
-		eth1 := e.Host.Port("eth1")
+		eth1 := e.Host.SlaveDev("eth1")
 		e.Host.SetCarrier("eth0", false)
 		e.Settle()
 		require.Equal(t, "eth1", e.Status("bond0").ActiveSlave)

@@ -32,14 +32,14 @@ type SlaveOrigin struct {
 	Up      bool
 	// DisableIPv6 is net.ipv6.conf.<if>.disable_ipv6 before enslaving ("" if
 	// unknown) and NftChain the isolating netdev ingress chain ("" if none),
-	// when the Port reports them (PortOrigins).
+	// when the SlaveDev reports them (SlaveDevOrigins).
 	DisableIPv6 string
 	NftChain    string
 }
 
-// PortOrigins is implemented by Ports that can tell what their isolation
+// SlaveDevOrigins is implemented by SlaveDevs that can tell what their isolation
 // changed: the previous disable_ipv6 value and the nftables chain's name.
-type PortOrigins interface {
+type SlaveDevOrigins interface {
 	Origins() (disableIPv6, nftChain string)
 }
 
@@ -110,7 +110,7 @@ func (b *Bond) journalOption(o *Option, text string) {
 // journalEnslave records s, just enslaved, with its origins.
 func (b *Bond) journalEnslave(s *Slave, up bool) {
 	o := SlaveOrigin{Name: s.name, IfIndex: s.index, PermMAC: append(net.HardwareAddr(nil), s.permHWAddr...), MTU: s.origMTU, Up: up}
-	if p, ok := s.port.(PortOrigins); ok {
+	if p, ok := s.dev.(SlaveDevOrigins); ok {
 		o.DisableIPv6, o.NftChain = p.Origins()
 	}
 	b.reg.journal(Change{Kind: ChangeEnslave, Bond: b.name, Slave: o})

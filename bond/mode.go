@@ -96,7 +96,7 @@ type Mode interface {
 
 // A TxSelector sends one frame from the bond device (bond_start_xmit's
 // per-mode branch). Xmit runs on the TAP reader for every frame: it must
-// not allocate, lock or block beyond the port's WriteFrame, and must not
+// not allocate, lock or block beyond the device's WriteFrame, and must not
 // touch mode state other than atomics the mode owns (round-robin counter),
 // or state under the mode's own short lock (balance-tlb/alb's tables, the
 // kernel's mode_lock). A frame no slave can take is dropped, as the kernel drops it.
@@ -107,12 +107,12 @@ type TxSelector interface {
 // TxView is what a mode's Tx sees: the bond's transmit state at one moment.
 type TxView struct {
 	// Usable are the slaves that can transmit (bond_slave_can_tx: device up,
-	// link up, active), in slave order, and their ports (same index).
-	Usable      []*Slave
-	UsablePorts []Port
-	// Active is curr_active_slave's port if it can transmit (device and
+	// link up, active), in slave order, and their devices (same index).
+	Usable     []*Slave
+	UsableDevs []SlaveDev
+	// Active is curr_active_slave's device if it can transmit (device and
 	// link up), else nil.
-	Active Port
+	Active SlaveDev
 	Params *Params // read only; do not keep
 }
 

@@ -50,17 +50,17 @@ type rrMode struct {
 }
 
 func (m *rrMode) Tx(v TxView) TxSelector {
-	return &rrTx{ports: v.UsablePorts, pps: uint64(v.Params.PacketsPerSlave), count: &m.count}
+	return &rrTx{devs: v.UsableDevs, pps: uint64(v.Params.PacketsPerSlave), count: &m.count}
 }
 
 type rrTx struct {
-	ports []Port
+	devs  []SlaveDev
 	pps   uint64
 	count *atomic.Uint64
 }
 
 func (t *rrTx) Xmit(frame []byte) {
-	n := uint64(len(t.ports))
+	n := uint64(len(t.devs))
 	if n == 0 {
 		return
 	}
@@ -73,13 +73,13 @@ func (t *rrTx) Xmit(frame []byte) {
 	default:
 		id = (t.count.Add(1) - 1) / t.pps
 	}
-	_ = t.ports[id%n].WriteFrame(frame)
+	_ = t.devs[id%n].WriteFrame(frame)
 }
 
 // XmitBatch places a batch as Xmit would frame by frame, with one counter
 // update for the whole batch.
 func (t *rrTx) XmitBatch(frames [][]byte, out *TxBatch) {
-	n := uint64(len(t.ports))
+	n := uint64(len(t.devs))
 	if n == 0 {
 		return
 	}
@@ -98,7 +98,7 @@ func (t *rrTx) XmitBatch(frames [][]byte, out *TxBatch) {
 		default:
 			id = (base + uint64(i)) / t.pps
 		}
-		out.Add(t.ports[id%n], f)
+		out.Add(t.devs[id%n], f)
 	}
 }
 
@@ -107,77 +107,77 @@ func (t *rrTx) XmitBatch(frames [][]byte, out *TxBatch) {
 type xorMode struct{ allActive }
 
 func (m *xorMode) Tx(v TxView) TxSelector {
-	usable := new(atomic.Pointer[[]Port])
-	ports := v.UsablePorts
-	usable.Store(&ports)
+	usable := new(atomic.Pointer[[]SlaveDev])
+	devs := v.UsableDevs
+	usable.Store(&devs)
 	return NewHashTx(usable, v.Params.XmitPolicy)
 }
 
 // HashTx is the transmit selector of balance-xor and 802.3ad
-// (bond_3ad_xor_xmit): each frame goes to the port that its
-// xmit_hash_policy hash (frame.XmitHash) picks modulo the ports of one
+// (bond_3ad_xor_xmit): each frame goes to the device that its
+// xmit_hash_policy hash (frame.XmitHash) picks modulo the devices of one
 // usable-slaves array (the kernel's bond->usable_slaves). The array is
 // loaded once per frame or batch, so a mode may publish a new one from any
 // goroutine without building a new selector (802.3ad does, from its timer
 // and the slave readers); nothing is sent while it is nil or empty. Xmit and
 // XmitBatch run on the TAP reader: no lock, no allocation.
 type HashTx struct {
-	usable *atomic.Pointer[[]Port]
+	usable *atomic.Pointer[[]SlaveDev]
 	policy XmitPolicy
 }
 
 // NewHashTx returns the selector over the usable-slaves array usable with
 // xmit_hash_policy policy (XmitLayer2, …).
-func NewHashTx(usable *atomic.Pointer[[]Port], policy XmitPolicy) *HashTx {
+func NewHashTx(usable *atomic.Pointer[[]SlaveDev], policy XmitPolicy) *HashTx {
 	return &HashTx{usable: usable, policy: policy}
 }
 
-func (t *HashTx) ports() []Port {
+func (t *HashTx) devs() []SlaveDev {
 	if p := t.usable.Load(); p != nil {
 		return *p
 	}
 	return nil
 }
 
-// Xmit sends vf (vnet header + Ethernet frame) on its hash's port.
+// Xmit sends vf (vnet header + Ethernet frame) on its hash's device.
 func (t *HashTx) Xmit(vf []byte) {
-	ports := t.ports()
-	n := uint32(len(ports))
+	devs := t.devs()
+	n := uint32(len(devs))
 	if n == 0 {
 		return
 	}
-	_ = ports[frame.XmitHash(t.policy, vf[VnetHdrLen:])%n].WriteFrame(vf)
+	_ = devs[frame.XmitHash(t.policy, vf[VnetHdrLen:])%n].WriteFrame(vf)
 }
 
-// XmitBatch places each frame of a batch on the port Xmit would send it on
+// XmitBatch places each frame of a batch on the device Xmit would send it on
 // (BatchTxSelector), with one load of the array for the batch.
 func (t *HashTx) XmitBatch(frames [][]byte, out *TxBatch) {
-	ports := t.ports()
-	n := uint32(len(ports))
+	devs := t.devs()
+	n := uint32(len(devs))
 	if n == 0 {
 		return
 	}
 	for _, f := range frames {
-		out.Add(ports[frame.XmitHash(t.policy, f[VnetHdrLen:])%n], f)
+		out.Add(devs[frame.XmitHash(t.policy, f[VnetHdrLen:])%n], f)
 	}
 }
 
 // bcastMode is broadcast (bond_xmit_broadcast): every usable slave.
 type bcastMode struct{ allActive }
 
-func (m *bcastMode) Tx(v TxView) TxSelector { return &bcastTx{ports: v.UsablePorts} }
+func (m *bcastMode) Tx(v TxView) TxSelector { return &bcastTx{devs: v.UsableDevs} }
 
-type bcastTx struct{ ports []Port }
+type bcastTx struct{ devs []SlaveDev }
 
 func (t *bcastTx) Xmit(frame []byte) {
-	for _, p := range t.ports {
+	for _, p := range t.devs {
 		_ = p.WriteFrame(frame)
 	}
 }
 
-// XmitBatch places every frame on every usable port.
+// XmitBatch places every frame on every usable device.
 func (t *bcastTx) XmitBatch(frames [][]byte, out *TxBatch) {
-	for _, p := range t.ports {
+	for _, p := range t.devs {
 		for _, f := range frames {
 			out.Add(p, f)
 		}
@@ -185,21 +185,21 @@ func (t *bcastTx) XmitBatch(frames [][]byte, out *TxBatch) {
 }
 
 // activeTx sends through curr_active_slave (bond_xmit_activebackup).
-type activeTx struct{ port Port }
+type activeTx struct{ dev SlaveDev }
 
 func (t *activeTx) Xmit(frame []byte) {
-	if t.port != nil {
-		_ = t.port.WriteFrame(frame)
+	if t.dev != nil {
+		_ = t.dev.WriteFrame(frame)
 	}
 }
 
-// XmitBatch places the whole batch on the active port.
+// XmitBatch places the whole batch on the active device.
 func (t *activeTx) XmitBatch(frames [][]byte, out *TxBatch) {
-	if t.port == nil {
+	if t.dev == nil {
 		return
 	}
 	for _, f := range frames {
-		out.Add(t.port, f)
+		out.Add(t.dev, f)
 	}
 }
 
@@ -250,4 +250,4 @@ func (m *abMode) ActiveChanged(old, n *Slave) {
 	}
 }
 
-func (m *abMode) Tx(v TxView) TxSelector { return &activeTx{port: v.Active} }
+func (m *abMode) Tx(v TxView) TxSelector { return &activeTx{dev: v.Active} }

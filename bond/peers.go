@@ -87,10 +87,10 @@ type VLANLister interface {
 // goroutine of their own, so a failover never waits on the host;
 // Registry.Close waits for it.
 func (b *Bond) notifyPeers(n *Slave) {
-	if n == nil || n.port == nil {
+	if n == nil || n.dev == nil {
 		return
 	}
-	port := n.port
+	sd := n.dev
 	r, index := b.reg, b.index
 	mac := append(net.HardwareAddr(nil), b.hwaddr...)
 	send := func(dev VLANDev, addrs []netip.Addr, err error, build func(net.HardwareAddr, netip.Addr) []byte) {
@@ -100,7 +100,7 @@ func (b *Bond) notifyPeers(n *Slave) {
 		sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 		for _, a := range addrs {
 			if f := build(dev.HWAddr, a); f != nil {
-				_ = port.WriteFrame(frame.WithTags(f, dev.Tags))
+				_ = sd.WriteFrame(frame.WithTags(f, dev.Tags))
 			}
 		}
 	}

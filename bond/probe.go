@@ -5,12 +5,12 @@ import "bondingfs/internal/frame"
 // Inbound flow (bond_handle_frame), in the order a frame a slave receives
 // meets the calls:
 //
-//  1. The slave's AF_PACKET socket (its Port) holds the frame;
-//     startPortReader (xmit.go) runs the slave's one reader goroutine.
+//  1. The slave's AF_PACKET socket (its SlaveDev) holds the frame;
+//     startReader (xmit.go) runs the slave's one reader goroutine.
 //  2. readLoopBatch (batch.go) takes every frame that is ready with
-//     BatchReader.ReadBatch (recvmmsg), dropping runts; a port that cannot
+//     BatchReader.ReadBatch (recvmmsg), dropping runts; a device that cannot
 //     batch is read frame by frame by readLoop (NetDev.ReadFrame).
-//  3. The reader closure in startPortReader passes each frame to rxPass
+//  3. The reader closure in startReader passes each frame to rxPass
 //     (xmit.go).
 //  4. rxPass first gives it to arpRcv (arp_rcv.go) while the ARP monitor
 //     runs (bond_rcv_validate: the slave's last_rx).

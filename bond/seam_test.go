@@ -54,12 +54,12 @@ func (m *recMode) Recv(s *bond.Slave, f []byte) {
 	// answer on the same slave with our own source MAC
 	_ = m.c.Send(s, append(make([]byte, bond.VnetHdrLen), f...))
 }
-func (m *recMode) Tx(v bond.TxView) bond.TxSelector { return firstTx(v.UsablePorts) }
+func (m *recMode) Tx(v bond.TxView) bond.TxSelector { return firstTx(v.UsableDevs) }
 func (m *recMode) Status(st *bond.BondStatus) {
 	st.AD = &bond.ADStatus{SystemPriority: len(m.calls)}
 }
 
-type firstTx []bond.Port
+type firstTx []bond.SlaveDev
 
 func (t firstTx) Xmit(f []byte) {
 	if len(t) > 0 {
@@ -119,7 +119,7 @@ func TestModeSeam(t *testing.T) {
 	// the receive probe: slow protocols are handed over and consumed, ARP
 	// handed over and delivered, other frames only delivered
 	tap := e.Host.Master(e.Status("bond0").Index)
-	eth0 := e.Host.Port("eth0")
+	eth0 := e.Host.SlaveDev("eth0")
 	eth0.Inject(ethFrame(0x8809, 124))
 	eth0.Inject(ethFrame(0x0806, 42))
 	eth0.Inject(ethFrame(0x0800, 60))
@@ -150,7 +150,7 @@ func TestModeSeam(t *testing.T) {
 	assert.Equal(t, []string{
 		"LinkChanged eth1 2", "Close", "Unbind eth0",
 	}, calls[4:])
-	eth1 := e.Host.Port("eth1")
+	eth1 := e.Host.SlaveDev("eth1")
 	eth1.Inject(ethFrame(0x8809, 124))
 	require.True(t, eth1.WaitConsumed(1, waitFrames))
 	e.Settle()

@@ -26,19 +26,19 @@ import (
 //     control goroutine last ran rebuildTx (slaves, links, active slave or
 //     parameters changed).
 //  4. The selector places the frame: BatchTxSelector.XmitBatch adds it to
-//     the reader's TxBatch (TxBatch.Add) per egress port (balance-xor and
+//     the reader's TxBatch (TxBatch.Add) per egress device (balance-xor and
 //     802.3ad hash it with frame.XmitHash); a plain TxSelector.Xmit writes
-//     it at once with Port.WriteFrame.
-//  5. TxBatch.flush (batch.go) hands each port its frames in order through
+//     it at once with SlaveDev.WriteFrame.
+//  5. TxBatch.flush (batch.go) hands each device its frames in order through
 //     writeFrames: one BatchWriter.WriteBatch (sendmmsg on a slave's
-//     AF_PACKET socket) where the port has it, else Port.WriteFrame.
+//     AF_PACKET socket) where the device has it, else SlaveDev.WriteFrame.
 //
 // After a failover, requeueDropped sends again the frames the old slave
 // dropped (Requeuer), once rebuildTx has published the new selector.
 //
 // The functions in this file occur (roughly) in that order, after the
 // control goroutine's rebuildTx and requeueDropped; the slave readers'
-// part of the inbound flow (startPortReader, rxPass) follows.
+// part of the inbound flow (startReader, rxPass) follows.
 
 // txBox holds the published transmit selector (an atomic.Pointer needs a
 // concrete type).
@@ -49,13 +49,13 @@ type txBox struct{ sel TxSelector }
 func (b *Bond) rebuildTx() {
 	v := TxView{Params: &b.params}
 	for _, s := range b.slaves {
-		if s.port != nil && s.devUp && s.link == LinkUp && s.active {
+		if s.dev != nil && s.devUp && s.link == LinkUp && s.active {
 			v.Usable = append(v.Usable, s)
-			v.UsablePorts = append(v.UsablePorts, s.port)
+			v.UsableDevs = append(v.UsableDevs, s.dev)
 		}
 	}
-	if c := b.currActive; c != nil && c.port != nil && c.devUp && c.link == LinkUp {
-		v.Active = c.port
+	if c := b.currActive; c != nil && c.dev != nil && c.devUp && c.link == LinkUp {
+		v.Active = c.dev
 	}
 	b.tx.Store(&txBox{sel: b.mode.Tx(v)})
 	if q := b.requeue; q != nil {
@@ -67,23 +67,23 @@ func (b *Bond) rebuildTx() {
 // requeueDropped arranges, after a failover from old to n, that the frames
 // old's interface dropped since its carrier was last seen up (its
 // tx_dropped counter now minus the value the carrier poll read then) are
-// sent again on n's port: frames the TAP reader had already handed to old
+// sent again on n's device: frames the TAP reader had already handed to old
 // before the new selector was published. It runs on its own goroutine once
 // the new selector is published (rebuildTx), so the control goroutine never
-// waits for the link read. Ports that are not Requeuers, and bonds without
+// waits for the link read. SlaveDevs that are not Requeuers, and bonds without
 // the carrier poll (miimon=0), are left alone.
 func (b *Bond) requeueDropped(old, n *Slave) {
-	rq, ok := old.port.(Requeuer)
-	if !ok || n.port == nil || b.params.Miimon <= 0 {
+	rq, ok := old.dev.(Requeuer)
+	if !ok || n.dev == nil || b.params.Miimon <= 0 {
 		return
 	}
-	to, index, base, host := n.port, old.index, old.txDropped.Load(), b.reg.cfg.Host
+	to, index, base, host := n.dev, old.index, old.txDropped.Load(), b.reg.cfg.Host
 	if base == 0 {
 		return // never read with the link up: no baseline
 	}
 	base--
 	b.requeue = func() {
-		// Wait for sends in progress on the old port, then read its counter.
+		// Wait for sends in progress on the old device, then read its counter.
 		rq.Requeue(nil, 0)
 		li, err := host.LinkByIndex(index)
 		if err != nil || li.TxDropped <= base {
@@ -144,13 +144,13 @@ func readLoop(d NetDev, fn func(frame []byte)) {
 // through the mode's published selector (bond_start_xmit).
 func (b *Bond) xmit(frame []byte) { b.tx.Load().sel.Xmit(frame) }
 
-// startPortReader runs the slave's one reader: each frame received on the
+// startReader runs the slave's one reader: each frame received on the
 // slave passes the receive probe, then goes up the bond device unless the
 // probe consumed it or the slave is inactive (bond_handle_frame,
-// bond_should_deliver_exact_match). With a BatchReader port the frames of
+// bond_should_deliver_exact_match). With a BatchReader device the frames of
 // one batch that pass go to the TAP together (WriteBatch where it has it).
-func (b *Bond) startPortReader(s *Slave) {
-	m, p := b.master, s.port
+func (b *Bond) startReader(s *Slave) {
+	m, p := b.master, s.dev
 	s.readerDone = make(chan struct{})
 	done := s.readerDone
 	b.readers.Add(1)
@@ -203,29 +203,29 @@ func (b *Bond) rxPass(s *Slave, frame []byte) bool {
 	return true
 }
 
-// stopPortReader closes the slave's port and waits for its reader.
-func (b *Bond) stopPortReader(s *Slave) {
-	if s.port == nil {
+// stopReader closes the slave's device and waits for its reader.
+func (b *Bond) stopReader(s *Slave) {
+	if s.dev == nil {
 		return
 	}
 	s.rxPender.Store(nil)
-	_ = s.port.Close()
+	_ = s.dev.Close()
 	if s.readerDone != nil {
 		<-s.readerDone
 	}
-	s.port = nil
+	s.dev = nil
 }
 
-// RxPender is a Port that can tell whether frames the kernel already
+// RxPender is a SlaveDev that can tell whether frames the kernel already
 // queued for it have not yet been through the bond's receive path
-// (netdev.Port).
+// (netdev.SlaveDev).
 type RxPender interface {
 	RxPending() bool
 }
 
-// RxPending reports whether frames already queued for the slave's port
+// RxPending reports whether frames already queued for the slave's device
 // may not yet have been through the receive path (RxPender); false for a
-// port that cannot tell, and once the port is closed. Safe from any
+// device that cannot tell, and once the device is closed. Safe from any
 // goroutine: the 802.3ad tick asks it before running the machines, so that
 // it sees every LACPDU that reached the slave before it, as the kernel
 // does (its receive runs in softirq as the frame arrives).

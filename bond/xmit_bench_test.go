@@ -5,18 +5,18 @@ import (
 	"testing"
 )
 
-// nullPort counts frames and drops them: the cost measured is the engine's.
-type nullPort struct{ n atomic.Uint64 }
+// nullDev counts frames and drops them: the cost measured is the engine's.
+type nullDev struct{ n atomic.Uint64 }
 
-func (p *nullPort) ReadFrame([]byte) (int, error) { select {} }
-func (p *nullPort) WriteFrame([]byte) error       { p.n.Add(1); return nil }
-func (p *nullPort) Close() error                  { return nil }
+func (p *nullDev) ReadFrame([]byte) (int, error) { select {} }
+func (p *nullDev) WriteFrame([]byte) error       { p.n.Add(1); return nil }
+func (p *nullDev) Close() error                  { return nil }
 
 // benchXmit measures the per-frame transmit decision of one mode over two
 // slaves: it must not allocate or lock (issue 2: no per-frame allocation on
 // the hot path).
 func benchXmit(b *testing.B, mode ModeID, policy XmitPolicy, pps int) {
-	p0, p1 := &nullPort{}, &nullPort{}
+	p0, p1 := &nullDev{}, &nullDev{}
 	bd := xmitBond(mode, policy, pps, p0, p1)
 	frame := make([]byte, VnetHdrLen+14+20+8)
 	f := frame[VnetHdrLen:]
@@ -39,18 +39,18 @@ func BenchmarkXmitBroadcast(b *testing.B)    { benchXmit(b, ModeBroadcast, 0, 1)
 
 // xmitBond is a bond of mode with the selector its mode builds for two
 // usable slaves on p0 and p1, p0 the active one.
-func xmitBond(mode ModeID, policy XmitPolicy, pps int, p0, p1 Port) *Bond {
+func xmitBond(mode ModeID, policy XmitPolicy, pps int, p0, p1 SlaveDev) *Bond {
 	p := DefaultParams()
 	p.Mode, p.XmitPolicy, p.PacketsPerSlave = mode, policy, pps
 	r := NewRegistry(Config{Defaults: p})
 	bd := r.newBond("bond0", 1, nil, nil, 0)
-	bd.tx.Store(&txBox{sel: bd.mode.Tx(TxView{UsablePorts: []Port{p0, p1}, Active: p0, Params: &bd.params})})
+	bd.tx.Store(&txBox{sel: bd.mode.Tx(TxView{UsableDevs: []SlaveDev{p0, p1}, Active: p0, Params: &bd.params})})
 	return bd
 }
 
 func TestXmitDoesNotAllocate(t *testing.T) {
 	for _, mode := range []ModeID{ModeRoundRobin, ModeActiveBackup, ModeXOR, ModeBroadcast} {
-		p0, p1 := &nullPort{}, &nullPort{}
+		p0, p1 := &nullDev{}, &nullDev{}
 		bd := xmitBond(mode, XmitLayer34, 1, p0, p1)
 		frame := make([]byte, VnetHdrLen+60)
 		if n := testing.AllocsPerRun(100, func() { bd.xmit(frame) }); n != 0 {

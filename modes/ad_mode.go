@@ -24,7 +24,7 @@ import (
 // under it on the clock's own timer goroutine (Control.Clock().AfterFunc,
 // re-armed every lacp.TickInterval ms against a fixed schedule), never on the
 // control goroutine. LACPDUs go out from that timer through the slaves'
-// sockets directly (Slave.Port, kept between Bind and Unbind), and the set
+// sockets directly (Slave.Dev, kept between Bind and Unbind), and the set
 // of distributing ports the data path reads is an atomic pointer the adapter
 // swaps under the mutex, so neither waits for the control goroutine. What
 // the engine itself must apply — slave flags (bonding_slave/state, the
@@ -63,14 +63,14 @@ type adMode struct {
 	// dist is the usable-slaves array the data path transmits on
 	// (bond.HashTx): the Collecting_Distributing ports of the active
 	// aggregator, in enslave order.
-	dist atomic.Pointer[[]bond.Port]
+	dist atomic.Pointer[[]bond.SlaveDev]
 }
 
 // adPort is one bound slave.
 type adPort struct {
-	id   lacp.PortID
-	s    *bond.Slave
-	port bond.Port
+	id  lacp.PortID
+	s   *bond.Slave
+	dev bond.SlaveDev
 }
 
 // newAD makes the 802.3ad mode of the bond c; each tick waits at most
@@ -121,11 +121,11 @@ func linkOf(s *bond.Slave) lacp.Link {
 // held, any goroutine) on the port's socket with an empty vnet header.
 func (m *adMode) transmitLocked(id lacp.PortID, frame []byte) {
 	p := m.portByIDLocked(id)
-	if p == nil || p.port == nil {
+	if p == nil || p.dev == nil {
 		return
 	}
 	n := copy(m.txbuf[bond.VnetHdrLen:], frame)
-	_ = p.port.WriteFrame(m.txbuf[:bond.VnetHdrLen+n])
+	_ = p.dev.WriteFrame(m.txbuf[:bond.VnetHdrLen+n])
 }
 
 // portByIDLocked finds a port by its number (m.mu held).
@@ -170,13 +170,13 @@ func (m *adMode) afterCallLocked() {
 // (bond_update_slave_arr; m.mu held).
 func (m *adMode) rebuildDistLocked() {
 	m.ids = m.sys.DistributingPorts(m.ids[:0])
-	ports := make([]bond.Port, 0, len(m.ids))
+	devs := make([]bond.SlaveDev, 0, len(m.ids))
 	for _, id := range m.ids {
-		if p := m.portByIDLocked(id); p != nil && p.port != nil {
-			ports = append(ports, p.port)
+		if p := m.portByIDLocked(id); p != nil && p.dev != nil {
+			devs = append(devs, p.dev)
 		}
 	}
-	m.dist.Store(&ports)
+	m.dist.Store(&devs)
 }
 
 // apply brings the engine up to date with the System: log lines, slave
@@ -316,7 +316,7 @@ func (m *adMode) Bind(s *bond.Slave) error {
 	var err error
 	m.locked(func(sys *lacp.System) {
 		m.setBondMACLocked()
-		p := &adPort{id: m.nextID, s: s, port: s.Port()}
+		p := &adPort{id: m.nextID, s: s, dev: s.Dev()}
 		m.nextID++
 		if err = sys.AddPort(p.id, s.Name(), mac, linkOf(s)); err == nil {
 			m.ports = append(m.ports, p)

@@ -98,7 +98,7 @@ func (a *adEnv) settle() {
 // to bond0's ports (through their readers and the receive probe).
 func (a *adEnv) shuttle(inject bool) {
 	for i, n := range a.names {
-		d := a.Host.Port(n)
+		d := a.Host.SlaveDev(n)
 		if d == nil {
 			continue
 		}
@@ -113,7 +113,7 @@ func (a *adEnv) shuttle(inject bool) {
 	}
 	if inject {
 		for k, f := range a.out {
-			if d := a.Host.Port(a.names[a.outTo[k]]); d != nil {
+			if d := a.Host.SlaveDev(a.names[a.outTo[k]]); d != nil {
 				d.Inject(append(make([]byte, bond.VnetHdrLen), f...))
 				a.inj[a.outTo[k]]++
 			}
@@ -121,7 +121,7 @@ func (a *adEnv) shuttle(inject bool) {
 		a.out, a.outTo = nil, nil
 	}
 	for i, n := range a.names {
-		if d := a.Host.Port(n); d != nil {
+		if d := a.Host.SlaveDev(n); d != nil {
 			require.True(a.t, d.WaitConsumed(a.inj[i], 5*time.Second), "%s reader", n)
 		}
 	}
@@ -129,7 +129,7 @@ func (a *adEnv) shuttle(inject bool) {
 
 // inject hands a frame to bond0's slave i (counted for shuttle's wait).
 func (a *adEnv) inject(i int, f []byte) {
-	a.Host.Port(a.names[i]).Inject(f)
+	a.Host.SlaveDev(a.names[i]).Inject(f)
 	a.inj[i]++
 }
 
@@ -214,18 +214,18 @@ func TestADNegotiatesAndDistributes(t *testing.T) {
 		assert.Equal(t, 63, s.AD.PartnerOperState, s.Name)
 		assert.NotZero(t, s.ADStats.LACPDURx, s.Name)
 		assert.NotZero(t, s.ADStats.LACPDUTx, s.Name)
-		src := a.Host.Port(s.Name).Frames()[0][bond.VnetHdrLen+6 : bond.VnetHdrLen+12]
+		src := a.Host.SlaveDev(s.Name).Frames()[0][bond.VnetHdrLen+6 : bond.VnetHdrLen+12]
 		assert.Equal(t, []byte(s.PermHWAddr), src, "LACPDUs leave %s from its own MAC", s.Name)
 	}
 	assert.Equal(t, st.Slaves[0].ADStats.LACPDURx+st.Slaves[1].ADStats.LACPDURx, st.AD.Stats.LACPDURx)
 
 	// data: layer2 hashes dst[5]^src[5]^0x0800 over the two ports
 	tap := a.Host.Master(st.Index)
-	n0, n1 := a.Host.Port("eth0").Sent(), a.Host.Port("eth1").Sent()
+	n0, n1 := a.Host.SlaveDev("eth0").Sent(), a.Host.SlaveDev("eth1").Sent()
 	tap.Inject(dataFrame(2, 1, 1000)) // hash 3+0x800: odd → eth1
 	tap.Inject(dataFrame(3, 1, 1000)) // even → eth0
-	require.True(t, a.Host.Port("eth1").WaitSent(n1+1, 5*time.Second))
-	require.True(t, a.Host.Port("eth0").WaitSent(n0+1, 5*time.Second))
+	require.True(t, a.Host.SlaveDev("eth1").WaitSent(n1+1, 5*time.Second))
+	require.True(t, a.Host.SlaveDev("eth0").WaitSent(n0+1, 5*time.Second))
 
 	// a frame received on a distributing port goes up the bond
 	sent := tap.Sent()
@@ -244,9 +244,9 @@ func TestADNegotiatesAndDistributes(t *testing.T) {
 	assert.Equal(t, 1, st.AD.ActiveAggregator.NumPorts)
 	assert.True(t, st.Slaves[0].Active)
 	assert.False(t, st.Slaves[1].Active)
-	n0 = a.Host.Port("eth0").Sent()
+	n0 = a.Host.SlaveDev("eth0").Sent()
 	tap.Inject(dataFrame(2, 1, 1000)) // was eth1's flow
-	require.True(t, a.Host.Port("eth0").WaitSent(n0+1, 5*time.Second))
+	require.True(t, a.Host.SlaveDev("eth0").WaitSent(n0+1, 5*time.Second))
 	logs := a.Log.Take()
 	assert.Contains(t, logs, "bond0: (slave eth1): link status definitely down, disabling slave")
 }
@@ -283,7 +283,7 @@ func TestADNotStarved(t *testing.T) {
 		<-running
 		hook := a.Clock.AfterFire
 		a.Clock.AfterFire = nil // Settle would wait for the blocked goroutine
-		tx0 := a.Host.Port("eth0").Sent() + a.Host.Port("eth1").Sent()
+		tx0 := a.Host.SlaveDev("eth0").Sent() + a.Host.SlaveDev("eth1").Sent()
 		for i := 0; i < block; i++ {
 			a.Clock.Advance(lacp.TickInterval * time.Millisecond)
 			a.peer.Tick()
@@ -299,12 +299,12 @@ func TestADNotStarved(t *testing.T) {
 				require.Equal(t, lacp.MuxCollectingDistributing, q.MuxState, "bond0 port %d at tick %d of the block", id, i)
 			}
 		}
-		tx := a.Host.Port("eth0").Sent() + a.Host.Port("eth1").Sent() - tx0
+		tx := a.Host.SlaveDev("eth0").Sent() + a.Host.SlaveDev("eth1").Sent() - tx0
 		assert.GreaterOrEqual(t, tx, block/10*2, "LACPDUs sent while the control goroutine was blocked")
 		// the data path does not wait for the control goroutine either
-		n1 := a.Host.Port("eth1").Sent()
+		n1 := a.Host.SlaveDev("eth1").Sent()
 		tap.Inject(dataFrame(2, 1, 1000))
-		require.True(t, a.Host.Port("eth1").WaitSent(n1+1, 5*time.Second))
+		require.True(t, a.Host.SlaveDev("eth1").WaitSent(n1+1, 5*time.Second))
 		unblock()
 		<-done
 		a.Clock.AfterFire = hook
@@ -332,19 +332,19 @@ func TestADTickOnOwnTimer(t *testing.T) {
 	a.SetUp("bond0", true)
 	m := a.mode()
 	assert.Equal(t, time.Duration(0), m.Tick())
-	sent := a.Host.Port("eth0").Sent()
+	sent := a.Host.SlaveDev("eth0").Sent()
 	// no partner: LACPDUs keep going out on the adapter's own timer, with
 	// no engine work involved
 	for i := 0; i < 310; i++ {
 		a.Clock.Advance(lacp.TickInterval * time.Millisecond)
 	}
 	a.settle()
-	assert.GreaterOrEqual(t, a.Host.Port("eth0").Sent()-sent, 2, "LACPDUs without partner")
+	assert.GreaterOrEqual(t, a.Host.SlaveDev("eth0").Sent()-sent, 2, "LACPDUs without partner")
 	a.SetUp("bond0", false)
-	sent = a.Host.Port("eth0").Sent()
+	sent = a.Host.SlaveDev("eth0").Sent()
 	a.Clock.Advance(10 * time.Second)
 	a.settle()
-	assert.Equal(t, sent, a.Host.Port("eth0").Sent(), "closed: no LACPDU")
+	assert.Equal(t, sent, a.Host.SlaveDev("eth0").Sent(), "closed: no LACPDU")
 }
 
 func TestADOptions(t *testing.T) {
@@ -368,17 +368,17 @@ func TestADOptions(t *testing.T) {
 	assert.True(t, a.Status("bond0").Carrier)
 }
 
-// nopPort is a bond.Port that drops what it is given.
-type nopPort struct{ n int }
+// nopDev is a bond.SlaveDev that drops what it is given.
+type nopDev struct{ n int }
 
-func (p *nopPort) ReadFrame([]byte) (int, error) { select {} }
-func (p *nopPort) WriteFrame([]byte) error       { p.n++; return nil }
-func (p *nopPort) Close() error                  { return nil }
+func (p *nopDev) ReadFrame([]byte) (int, error) { select {} }
+func (p *nopDev) WriteFrame([]byte) error       { p.n++; return nil }
+func (p *nopDev) Close() error                  { return nil }
 
 // BenchmarkADXmit is the 802.3ad data path per frame: the distributing
 // ports' table, the layer3+4 hash, the port's write (a no-op here).
 func BenchmarkADXmit(b *testing.B) {
-	p0, p1 := &nopPort{}, &nopPort{}
+	p0, p1 := &nopDev{}, &nopDev{}
 	tx := adHashTx(bond.XmitLayer34, p0, p1)
 	f := dataFrame(2, 1, 1000)
 	b.ReportAllocs()
@@ -392,7 +392,7 @@ func BenchmarkADXmit(b *testing.B) {
 }
 
 func TestADXmitNoAlloc(t *testing.T) {
-	tx := adHashTx(bond.XmitEncap34, &nopPort{}, &nopPort{})
+	tx := adHashTx(bond.XmitEncap34, &nopDev{}, &nopDev{})
 	f := dataFrame(2, 1, 1000)
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { tx.Xmit(f) }))
 }
@@ -450,7 +450,7 @@ func TestADLoopbackLog(t *testing.T) {
 	a.SetUp("bond0", true)
 	a.negotiate()
 	var pdu []byte
-	for _, f := range a.Host.Port("eth0").Frames() {
+	for _, f := range a.Host.SlaveDev("eth0").Frames() {
 		if binary.BigEndian.Uint16(f[bond.VnetHdrLen+12:]) == lacp.EtherTypeSlow {
 			pdu = f
 		}
@@ -525,12 +525,12 @@ func adBatchRig() (*bond.HashTx, [][]byte) {
 	for i := 0; i < 32; i++ {
 		frames = append(frames, dataFrame(2, 1, uint16(i)))
 	}
-	return adHashTx(bond.XmitLayer34, &nopPort{}, &nopPort{}), frames
+	return adHashTx(bond.XmitLayer34, &nopDev{}, &nopDev{}), frames
 }
 
 // adHashTx is the selector adMode.Tx builds, over a distributing table of
 // ports.
-func adHashTx(policy bond.XmitPolicy, ports ...bond.Port) *bond.HashTx {
+func adHashTx(policy bond.XmitPolicy, ports ...bond.SlaveDev) *bond.HashTx {
 	m := &adMode{}
 	m.dist.Store(&ports)
 	return m.Tx(bond.TxView{Params: &bond.Params{XmitPolicy: policy}}).(*bond.HashTx)
@@ -580,13 +580,13 @@ func TestADTickSeesReceivedLACPDU(t *testing.T) {
 		a.peer.Tick()
 	}
 	require.Len(t, a.out, 2, "the partner's first LACPDUs, one per port")
-	release := a.Host.Port("eth0").HoldReads()
+	release := a.Host.SlaveDev("eth0").HoldReads()
 	defer release()
 	for k, f := range a.out {
 		a.inject(int(a.outTo[k]), append(make([]byte, bond.VnetHdrLen), f...))
 	}
 	a.out, a.outTo = nil, nil
-	require.True(t, a.Host.Port("eth1").WaitConsumed(a.inj[1], 5*time.Second), "eth1 reader")
+	require.True(t, a.Host.SlaveDev("eth1").WaitConsumed(a.inj[1], 5*time.Second), "eth1 reader")
 	a.Clock.Advance(lacp.TickInterval * time.Millisecond) // the tick; waitRx lets eth0's reader go
 	release()
 	a.settle()

@@ -20,15 +20,15 @@ type albMode struct {
 	c   bond.Control
 	rlb bool
 	t   *alb.ALB
-	// promisc counts each slave's promiscuity references; ports are the
-	// slaves' ports from the last TxView (promiscuity goes through the
-	// port: PACKET_MR_PROMISC).
+	// promisc counts each slave's promiscuity references; devices are the
+	// slaves' devices from the last TxView (promiscuity goes through the
+	// device: PACKET_MR_PROMISC).
 	promisc map[*alb.Slave]int
-	ports   map[*alb.Slave]bond.Port
+	devs    map[*alb.Slave]bond.SlaveDev
 }
 
 func newALBMode(c bond.Control, rlb bool) *albMode {
-	m := &albMode{c: c, rlb: rlb, promisc: map[*alb.Slave]int{}, ports: map[*alb.Slave]bond.Port{}}
+	m := &albMode{c: c, rlb: rlb, promisc: map[*alb.Slave]int{}, devs: map[*alb.Slave]bond.SlaveDev{}}
 	// the mode option needs a bond without slaves (BOND_OPTFLAG_NOSLAVES):
 	// the tables start empty
 	m.t = alb.New(albHost{m}, m.config())
@@ -121,7 +121,7 @@ func (m *albMode) Unbind(s *bond.Slave) {
 	}
 	m.t.DeinitSlave(as)
 	delete(m.promisc, as)
-	delete(m.ports, as)
+	delete(m.devs, as)
 	m.c.SetSlaveRx(s, nil, nil, false)
 	m.syncRx()
 }
@@ -185,39 +185,39 @@ func (m *albMode) Tx(v bond.TxView) bond.TxSelector {
 		if as == nil {
 			continue
 		}
-		var p bond.Port
+		var p bond.SlaveDev
 		for i, u := range v.Usable {
 			if u == s {
-				p = v.UsablePorts[i]
+				p = v.UsableDevs[i]
 			}
 		}
 		m.t.SetLink(as, p != nil, speedOf(s))
-		m.t.SetPort(as, p)
+		m.t.SetSlaveDev(as, p)
 		if p != nil {
-			m.ports[as] = p
+			m.devs[as] = p
 		}
 	}
 	return albTx{m.t}
 }
 
 // albTx is the tables' transmit path as a bond.BatchTxSelector: a batch
-// takes the tables' lock once and each port's share goes out with one
+// takes the tables' lock once and each device's share goes out with one
 // WriteBatch.
 type albTx struct{ t *alb.ALB }
 
 // Xmit is alb.ALB.Xmit.
 func (x albTx) Xmit(frame []byte) { x.t.Xmit(frame) }
 
-// XmitBatch places every frame a slave can send on its port.
+// XmitBatch places every frame a slave can send on its device.
 func (x albTx) XmitBatch(frames [][]byte, out *bond.TxBatch) { x.t.XmitEach(frames, albPlacer{out}) }
 
-// albPlacer hands the tables' choices to a bond.TxBatch: the ports the
-// tables hold are the bond.Ports Tx gave them (SetPort). A struct of one
+// albPlacer hands the tables' choices to a bond.TxBatch: the devices the
+// tables hold are the bond.SlaveDevs Tx gave them (SetSlaveDev). A struct of one
 // pointer converts to an interface without allocating.
 type albPlacer struct{ out *bond.TxBatch }
 
-func (p albPlacer) Place(port alb.Port, frame []byte) {
-	if bp, ok := port.(bond.Port); ok {
+func (p albPlacer) Place(dev alb.SlaveDev, frame []byte) {
+	if bp, ok := dev.(bond.SlaveDev); ok {
 		p.out.Add(bp, frame)
 	}
 }
@@ -235,11 +235,11 @@ func (h albHost) SetMAC(s *alb.Slave, a alb.MAC) error {
 	return h.m.c.SetSlaveMAC(bs, net.HardwareAddr(a[:]))
 }
 
-// promiscuous is what a port that can turn promiscuous reception on offers
-// (netdev's Port).
+// promiscuous is what a device that can turn promiscuous reception on offers
+// (netdev's SlaveDev).
 type promiscuous interface{ SetPromiscuous(on bool) error }
 
-// SetPromisc keeps a promiscuity count per slave and turns the port's
+// SetPromisc keeps a promiscuity count per slave and turns the device's
 // promiscuous membership on at the first reference, off at the last.
 func (h albHost) SetPromisc(s *alb.Slave, inc int) error {
 	m := h.m
@@ -248,8 +248,8 @@ func (h albHost) SetPromisc(s *alb.Slave, inc int) error {
 		n = 0
 	}
 	if (n == 0) != (m.promisc[s] == 0) {
-		if port := m.ports[s]; port != nil {
-			if p, ok := port.(promiscuous); ok {
+		if dev := m.devs[s]; dev != nil {
+			if p, ok := dev.(promiscuous); ok {
 				if err := p.SetPromiscuous(n > 0); err != nil {
 					return err
 				}

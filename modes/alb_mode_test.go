@@ -66,7 +66,7 @@ func arpOut(op uint16, sha net.HardwareAddr, spa [4]byte, tha net.HardwareAddr, 
 	return f
 }
 
-// framesOf counts the frames of EtherType et a port sent, and returns the
+// framesOf counts the frames of EtherType et a device sent, and returns the
 // Ethernet parts.
 func framesOf(d *bondtest.Dev, et uint16) (out [][]byte) {
 	for _, f := range d.Frames() {
@@ -96,7 +96,7 @@ func TestTLBMACsFailoverRelease(t *testing.T) {
 	// history yet, equal gaps); after the 10 s rebalance the entries carry
 	// their load and spread over both slaves, each with its own MAC
 	tap := e.Host.Master(st.Index)
-	eth0, eth1 := e.Host.Port("eth0"), e.Host.Port("eth1")
+	eth0, eth1 := e.Host.SlaveDev("eth0"), e.Host.SlaveDev("eth1")
 	// the TAP reader has handled the n-th frame from the bond when it is
 	// back reading the next one
 	waitN := func(n int) { require.True(t, tap.WaitConsumed(n, albWait)) }
@@ -152,7 +152,7 @@ func TestALBReceivePath(t *testing.T) {
 	e := albEnv(t, bond.ModeALB)
 	st := e.Status("bond0")
 	tap := e.Host.Master(st.Index)
-	eth0, eth1 := e.Host.Port("eth0"), e.Host.Port("eth1")
+	eth0, eth1 := e.Host.SlaveDev("eth0"), e.Host.SlaveDev("eth1")
 	bm := st.HWAddr
 	e.Tick(100 * time.Millisecond)
 

@@ -16,9 +16,9 @@ import (
 	"bondingfs/bond"
 )
 
-// Batched frame I/O (bond.BatchReader, bond.BatchWriter). A slave Port
+// Batched frame I/O (bond.BatchReader, bond.BatchWriter). A SlaveDev
 // receives with recvmmsg(2) and sends with sendmmsg(2): one system call
-// and one netpoller wake-up for up to PortBatch frames. The TAP has no
+// and one netpoller wake-up for up to SlaveDevBatch frames. The TAP has no
 // batch call in the kernel (one read(2) or write(2) per frame), so its
 // ReadBatch reads every frame that is ready in one netpoller wake-up
 // (until EAGAIN) and its WriteBatch writes a batch in one.
@@ -32,8 +32,8 @@ import (
 // with PACKET_QDISC_BYPASS: the TX ring carries no vnet header (no GSO), and
 // veth has no qdisc to bypass (datapath.md §3: no speed change).
 
-// PortBatch is the batch of a slave Port (BatchSize).
-const PortBatch = 64
+// SlaveDevBatch is the batch of a SlaveDev (BatchSize).
+const SlaveDevBatch = 64
 
 // TapBatch is the batch of a TAP queue (BatchSize).
 const TapBatch = 64
@@ -43,18 +43,18 @@ const TapBatch = 64
 // kept across calls, plus the callback handed to RawConn (bound once, so
 // a call allocates nothing).
 type mmsgs struct {
-	hdrs  [PortBatch]unix.Mmsghdr
-	iovs  [PortBatch]unix.Iovec
-	oob   *[PortBatch][64]byte // receive only: each frame's PACKET_AUXDATA
-	n     int                  // messages to pass
-	got   int                  // messages done by the last call
+	hdrs  [SlaveDevBatch]unix.Mmsghdr
+	iovs  [SlaveDevBatch]unix.Iovec
+	oob   *[SlaveDevBatch][64]byte // receive only: each frame's PACKET_AUXDATA
+	n     int                      // messages to pass
+	got   int                      // messages done by the last call
 	errno syscall.Errno
 	flags uintptr
 	nr    uintptr // SYS_RECVMMSG or SYS_SENDMMSG
 	fn    func(fd uintptr) bool
 	// busy (receive only, callRx) is 1 from a recvmmsg attempt until the next
 	// attempt finds the socket empty: the reader may hold frames it took
-	// off the socket and has not finished handing on (Port.RxPending).
+	// off the socket and has not finished handing on (SlaveDev.RxPending).
 	busy atomic.Int32
 }
 
@@ -113,16 +113,16 @@ func (m *mmsgs) callRx(fd uintptr) bool {
 	return true
 }
 
-// portBatch is a Port's batch state: one receive scratch (ReadBatch has one
+// devBatch is a SlaveDev's batch state: one receive scratch (ReadBatch has one
 // caller at a time) and a pool of send scratches (WriteBatch is safe for
 // concurrent use: several TAP queues may send on one slave).
-type portBatch struct {
+type devBatch struct {
 	rc syscall.RawConn
 	rx *mmsgs
 	tx sync.Pool
 }
 
-func (p *Port) initBatch() error {
+func (p *SlaveDev) initBatch() error {
 	rc, err := p.c.SyscallConn()
 	if err != nil {
 		return err
@@ -130,27 +130,27 @@ func (p *Port) initBatch() error {
 	p.b.rc = rc
 	p.b.rx = newMmsgs(unix.SYS_RECVMMSG)
 	p.b.rx.fn = p.b.rx.callRx
-	p.b.rx.oob = new([PortBatch][64]byte)
+	p.b.rx.oob = new([SlaveDevBatch][64]byte)
 	p.b.tx.New = func() any { return newMmsgs(unix.SYS_SENDMMSG) }
 	return nil
 }
 
 var (
-	_ bond.BatchReader = (*Port)(nil)
-	_ bond.BatchWriter = (*Port)(nil)
+	_ bond.BatchReader = (*SlaveDev)(nil)
+	_ bond.BatchWriter = (*SlaveDev)(nil)
 )
 
 // RxPending reports whether a frame the kernel has already queued for the
-// port may not yet have been through the bond's receive path: one waits on
+// device may not yet have been through the bond's receive path: one waits on
 // the receive socket (SIOCINQ: the length of the next frame, 0 when none),
 // or the reader has taken a batch off it with ReadBatch and not yet come
 // back for the next (it is still handing those frames on). The socket is
 // asked first: a frame taken between the two questions shows as the
-// reader's. False once the port is closed. The 802.3ad tick waits on it, so
+// reader's. False once the device is closed. The 802.3ad tick waits on it, so
 // that an LACPDU that reached the slave before the tick is handled before
 // the machines run, as the kernel's receive in softirq has it
 // (bond_3ad_lacpdu_recv runs as the frame arrives).
-func (p *Port) RxPending() bool {
+func (p *SlaveDev) RxPending() bool {
 	if p.closed.Load() || p.b.rc == nil {
 		return false
 	}
@@ -164,10 +164,10 @@ func (p *Port) RxPending() bool {
 	return queued || p.b.rx.busy.Load() != 0
 }
 
-// BatchSize is PortBatch.
-func (p *Port) BatchSize() int { return PortBatch }
+// BatchSize is SlaveDevBatch.
+func (p *SlaveDev) BatchSize() int { return SlaveDevBatch }
 
-// ReadBatch receives up to min(len(bufs), PortBatch) frames (vnet header +
+// ReadBatch receives up to min(len(bufs), SlaveDevBatch) frames (vnet header +
 // Ethernet frame) with one recvmmsg(2), waiting in the Go netpoller until
 // at least one is there; frame i goes to bufs[i][offset:], its length to
 // sizes[i]. A frame longer than its buffer (less 4 bytes) is truncated. A
@@ -175,9 +175,9 @@ func (p *Port) BatchSize() int { return PortBatch }
 // place, as from ReadFrame (PACKET_AUXDATA, restoreTag). The stale
 // ENETDOWN after a flap is skipped; after Close the error wraps
 // os.ErrClosed.
-func (p *Port) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
+func (p *SlaveDev) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 	m := p.b.rx
-	m.n = min(len(bufs), len(sizes), PortBatch)
+	m.n = min(len(bufs), len(sizes), SlaveDevBatch)
 	for i := 0; i < m.n; i++ {
 		m.setRx(i, bufs[i][offset:])
 	}
@@ -207,7 +207,7 @@ func (p *Port) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 // EINVAL for a bad vnet header) is skipped; one stale ENETDOWN after a flap
 // is retried. It returns the frames handed to the interface and, when it
 // stops early, the error: ENETDOWN (down), ENXIO (gone), os.ErrClosed.
-func (p *Port) WriteBatch(bufs [][]byte, offset int) (int, error) {
+func (p *SlaveDev) WriteBatch(bufs [][]byte, offset int) (int, error) {
 	p.ring.inflight.Add(1)
 	defer p.ring.inflight.Add(-1)
 	if p.closed.Load() {
@@ -218,7 +218,7 @@ func (p *Port) WriteBatch(bufs [][]byte, offset int) (int, error) {
 	defer p.b.tx.Put(m)
 	done, retried := 0, false
 	for done < len(bufs) {
-		m.n = min(len(bufs)-done, PortBatch)
+		m.n = min(len(bufs)-done, SlaveDevBatch)
 		for i := 0; i < m.n; i++ {
 			m.set(i, bufs[done+i][offset:])
 		}
@@ -252,7 +252,7 @@ func (p *Port) WriteBatch(bufs [][]byte, offset int) (int, error) {
 // netpoller: registered there (EPOLLOUT, edge-triggered) every frame the
 // interface consumed woke the netpoller thread (sock_def_write_space →
 // ep_poll_callback, 11 % of the daemon's time in perf at 64 B UDP).
-func (p *Port) txCall(m *mmsgs) error {
+func (p *SlaveDev) txCall(m *mmsgs) error {
 	for !m.call(uintptr(p.txfd)) {
 		if err := p.txWait(); err != nil {
 			return err
@@ -263,7 +263,7 @@ func (p *Port) txCall(m *mmsgs) error {
 
 // txWait waits until the transmit socket can take more (up to 100 ms, so a
 // Close is noticed).
-func (p *Port) txWait() error {
+func (p *SlaveDev) txWait() error {
 	fds := [1]unix.PollFd{{Fd: int32(p.txfd), Events: unix.POLLOUT}}
 	if _, err := unix.Poll(fds[:], 100); err != nil && err != unix.EINTR {
 		return os.NewSyscallError("poll", err)
@@ -275,7 +275,7 @@ func (p *Port) txWait() error {
 }
 
 // txWrite sends one frame with write(2) on the transmit socket.
-func (p *Port) txWrite(f []byte) error {
+func (p *SlaveDev) txWrite(f []byte) error {
 	for {
 		_, err := unix.Write(p.txfd, f)
 		switch err {
@@ -293,14 +293,14 @@ func (p *Port) txWrite(f []byte) error {
 }
 
 // batchErr turns a RawConn error after Close into one wrapping os.ErrClosed.
-func (p *Port) batchErr(err error) error {
+func (p *SlaveDev) batchErr(err error) error {
 	if p.closed.Load() {
 		return errors.Join(err, os.ErrClosed)
 	}
 	return err
 }
 
-// Copies of the frames a Port sent last (bond.Requeuer).
+// Copies of the frames a SlaveDev sent last (bond.Requeuer).
 const (
 	ringFrames = 256  // frames kept: 25 ms at 10 kpps
 	ringFrame  = 2048 // largest frame kept (vnet header + Ethernet frame)
@@ -347,13 +347,13 @@ const (
 	slotRefused = -2 // refused by the kernel before the interface
 )
 
-var _ bond.Requeuer = (*Port)(nil)
+var _ bond.Requeuer = (*SlaveDev)(nil)
 
 // Requeue waits (up to 10 ms) until no send on p is in progress, then sends
 // the last n frames p sent again on to, oldest first, skipping those not
 // kept (above 2 KB), and returns how many it sent. With to == nil it only
 // waits.
-func (p *Port) Requeue(to bond.NetDev, n int) int {
+func (p *SlaveDev) Requeue(to bond.NetDev, n int) int {
 	r := p.ring
 	for i := 0; i < 200 && r.inflight.Load() > 0; i++ {
 		time.Sleep(50 * time.Microsecond)

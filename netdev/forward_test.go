@@ -11,12 +11,12 @@ import (
 	"bondingfs/bond"
 )
 
-// TestForwardPing relays frames between a TAP master and a port, as the
+// TestForwardPing relays frames between a TAP master and a device, as the
 // engine's data path does, and pings the peer through it: replies arrive,
 // exactly once each (the slave's own stack is isolated).
 func TestForwardPing(t *testing.T) {
 	p := newPair(t)
-	m, port := p.bondWithSlave(t)
+	m, dev := p.bondWithSlave(t)
 	var maxOut, maxIn atomic.Int64
 	relay := func(from, to bond.NetDev, max *atomic.Int64) {
 		buf := make([]byte, frameBuf)
@@ -31,8 +31,8 @@ func TestForwardPing(t *testing.T) {
 			to.WriteFrame(buf[:n])
 		}
 	}
-	go relay(m, port, &maxOut)
-	go relay(port, m, &maxIn)
+	go relay(m, dev, &maxOut)
+	go relay(dev, m, &maxIn)
 	out, err := p.a.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", "192.0.2.2")
 	if err != nil || !strings.Contains(out, "3 received") || strings.Contains(out, "DUP") {
 		t.Errorf("ping through the relay: %v\n%s", err, out)
@@ -44,7 +44,7 @@ func TestForwardPing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("iperf3 through the relay: %v\n%s", err, out)
 	}
-	t.Logf("largest frame TAP→port %d bytes, port→TAP %d bytes", maxOut.Load(), maxIn.Load())
+	t.Logf("largest frame TAP→dev %d bytes, dev→TAP %d bytes", maxOut.Load(), maxIn.Load())
 	if maxOut.Load() <= 1514+bond.VnetHdrLen || maxIn.Load() <= 1514+bond.VnetHdrLen {
 		t.Errorf("no GSO frame crossed the relay (max %d / %d bytes)", maxOut.Load(), maxIn.Load())
 	}
@@ -56,12 +56,12 @@ func TestForwardPing(t *testing.T) {
 }
 
 // TestForwardBatch relays as the engine's batched data path does: one
-// reader per TAP queue (Queues) with ReadBatch, the port with ReadBatch,
+// reader per TAP queue (Queues) with ReadBatch, the device with ReadBatch,
 // WriteBatch both ways. Ping gets every reply once, TCP with 4 streams runs
 // both ways with GSO frames, and batches of more than one frame occur.
 func TestForwardBatch(t *testing.T) {
 	p := newPair(t)
-	m, port := p.bondWithSlave(t)
+	m, dev := p.bondWithSlave(t)
 	queues := m.(bond.MultiQueue).Queues()
 	if len(queues) != max(TapQueues, 1) {
 		t.Errorf("%d TAP queues attached, want %d", len(queues), TapQueues)
@@ -95,10 +95,10 @@ func TestForwardBatch(t *testing.T) {
 		}
 	}
 	for _, q := range queues {
-		go relay(q, port.(bond.BatchWriter))
+		go relay(q, dev.(bond.BatchWriter))
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- relay(port, m.(bond.BatchWriter)) }()
+	go func() { errc <- relay(dev, m.(bond.BatchWriter)) }()
 	out, err := p.a.Exec("ping", "-c", "3", "-i", "0.2", "-W", "2", "192.0.2.2")
 	if err != nil || !strings.Contains(out, "3 received") || strings.Contains(out, "DUP") {
 		t.Errorf("ping through the batch relay: %v\n%s", err, out)
@@ -116,7 +116,7 @@ func TestForwardBatch(t *testing.T) {
 	}
 	t.Logf("largest batch %d frames, largest frame %d bytes", maxBatch.Load(), maxFrame.Load())
 	// Close ends a blocked ReadBatch with os.ErrClosed.
-	port.Close()
+	dev.Close()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, os.ErrClosed) {

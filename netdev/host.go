@@ -70,7 +70,7 @@ func NewHost(netnsPath string) (*Host, error) {
 
 // Close releases the Host's netlink handle, control socket and namespace
 // reference, and ends the goroutines of its link subscriptions (they stop
-// without waiting for a callback in progress). Masters and Ports opened
+// without waiting for a callback in progress). Masters and SlaveDevs opened
 // through the Host stay valid and must be closed by their owner.
 func (h *Host) Close() error {
 	h.closeMu.Do(func() {

@@ -25,8 +25,8 @@ func TestLinkErrorsWrapENODEV(t *testing.T) {
 	if _, _, err := p.h.Speed(99999); !errors.Is(err, syscall.ENODEV) {
 		t.Errorf("Speed(99999) = %v, want ENODEV", err)
 	}
-	if _, err := p.h.OpenPort(bond.LinkInfo{Index: 99999}); !errors.Is(err, syscall.ENODEV) {
-		t.Errorf("OpenPort(99999) = %v, want ENODEV", err)
+	if _, err := p.h.OpenSlaveDev(bond.LinkInfo{Index: 99999}); !errors.Is(err, syscall.ENODEV) {
+		t.Errorf("OpenSlaveDev(99999) = %v, want ENODEV", err)
 	}
 }
 
@@ -99,11 +99,11 @@ func TestCurrentNamespace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		port, err := h.OpenPort(eth0)
+		dev, err := h.OpenSlaveDev(eth0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		port.Close()
+		dev.Close()
 		if mbps, _, err := h.Speed(eth0.Index); err != nil || mbps != 10000 {
 			t.Fatalf("Speed = %d, %v", mbps, err)
 		}
@@ -128,11 +128,11 @@ func TestThreadsStayHome(t *testing.T) {
 		if _, _, err := p.h.Speed(p.link(t, "eth0").Index); err != nil {
 			t.Fatal(err)
 		}
-		port, err := p.h.OpenPort(p.link(t, "eth0"))
+		dev, err := p.h.OpenSlaveDev(p.link(t, "eth0"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		port.Close()
+		dev.Close()
 	}
 	tasks, _ := os.ReadDir("/proc/self/task")
 	for _, task := range tasks {

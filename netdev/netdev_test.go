@@ -52,34 +52,34 @@ func (p *pair) link(t *testing.T, name string) bond.LinkInfo {
 	return li
 }
 
-// openPortPair opens AF_PACKET ports on both ends of a new veth pair: eth0
+// openSlaveDevPair opens AF_PACKET sockets on both ends of a new veth pair: eth0
 // in namespace a and p0 in namespace b. They are closed when the test ends.
-func openPortPair(t *testing.T) (p *pair, eth0, p0 bond.Port) {
+func openSlaveDevPair(t *testing.T) (p *pair, eth0, p0 bond.SlaveDev) {
 	t.Helper()
 	p = newPair(t)
-	eth0 = openPort(t, p.h, "eth0")
+	eth0 = openSlaveDev(t, p.h, "eth0")
 	hb, err := NewHost(p.b.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hb.Close() })
-	return p, eth0, openPort(t, hb, "p0")
+	return p, eth0, openSlaveDev(t, hb, "p0")
 }
 
-// openPort opens the port of the link named name on h; it is closed when
+// openSlaveDev opens the device of the link named name on h; it is closed when
 // the test ends (closing it before is fine).
-func openPort(t *testing.T, h *Host, name string) bond.Port {
+func openSlaveDev(t *testing.T, h *Host, name string) bond.SlaveDev {
 	t.Helper()
 	li, err := h.LinkByName(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, err := h.OpenPort(li)
+	dev, err := h.OpenSlaveDev(li)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { port.Close() })
-	return port
+	t.Cleanup(func() { dev.Close() })
+	return dev
 }
 
 // arpFrame builds a vnet-header-prefixed ARP request (op 1) or reply (op 2).
@@ -185,12 +185,12 @@ func blockedIn(fn string) func() bool {
 }
 
 // packetsQueued returns a func that reports how many frames the kernel
-// queued on port's socket since its previous call (PACKET_STATISTICS
+// queued on device's socket since its previous call (PACKET_STATISTICS
 // tp_packets, which reading resets; dropped frames included). This first
 // call starts the count.
-func packetsQueued(t *testing.T, port bond.Port) func() int {
+func packetsQueued(t *testing.T, dev bond.SlaveDev) func() int {
 	t.Helper()
-	rc, err := port.(*Port).c.SyscallConn()
+	rc, err := dev.(*SlaveDev).c.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,9 +220,9 @@ func waitQueued(t *testing.T, queued func() int, n int) {
 }
 
 // bondWithSlave makes the bond side of a relay test: bond0 (a TAP) with
-// 192.0.2.1/24, up, with carrier, and a port on eth0, which takes bond0's
+// 192.0.2.1/24, up, with carrier, and a device on eth0, which takes bond0's
 // MAC as a slave of bonding does. Both go when the test ends.
-func (p *pair) bondWithSlave(t *testing.T) (bond.Master, bond.Port) {
+func (p *pair) bondWithSlave(t *testing.T) (bond.Master, bond.SlaveDev) {
 	t.Helper()
 	m, mli, err := p.h.CreateMaster("bond0")
 	if err != nil {
@@ -233,11 +233,11 @@ func (p *pair) bondWithSlave(t *testing.T) (bond.Master, bond.Port) {
 	if err := p.h.SetHWAddr(eth0.Index, mli.HWAddr); err != nil {
 		t.Fatal(err)
 	}
-	port, err := p.h.OpenPort(eth0)
+	dev, err := p.h.OpenSlaveDev(eth0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { port.Close() })
+	t.Cleanup(func() { dev.Close() })
 	p.a.AddAddr(t, "bond0", "192.0.2.1/24")
 	if err := p.h.SetLinkUp(mli.Index, true); err != nil {
 		t.Fatal(err)
@@ -245,7 +245,7 @@ func (p *pair) bondWithSlave(t *testing.T) (bond.Master, bond.Port) {
 	if err := m.SetCarrier(true); err != nil {
 		t.Fatal(err)
 	}
-	return m, port
+	return m, dev
 }
 
 // startIperf3 starts a one-shot iperf3 server on 192.0.2.2 (p0's side) and

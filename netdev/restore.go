@@ -12,12 +12,12 @@ import (
 	"bondingfs/bond"
 )
 
-var _ bond.PortOrigins = (*Port)(nil)
+var _ bond.SlaveDevOrigins = (*SlaveDev)(nil)
 
-// Origins returns what the port's isolation changed: the interface's
+// Origins returns what the device's isolation changed: the interface's
 // disable_ipv6 value before it ("" when the sysctl did not exist) and the
 // name of its nftables ingress chain in table NftTable.
-func (p *Port) Origins() (disableIPv6, nftChain string) { return p.oldV6, p.chain }
+func (p *SlaveDev) Origins() (disableIPv6, nftChain string) { return p.oldV6, p.chain }
 
 // Unisolate undoes the isolation of an interface that a daemon which died
 // left enslaved: it deletes the nftables ingress chain nftChain (and the

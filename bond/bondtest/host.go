@@ -15,16 +15,16 @@ import (
 // Host is an in-memory bond.Host: links in a table, link events delivered
 // in order from one goroutine, and counters the tests can wait on.
 type Host struct {
-	mu      sync.Mutex
-	links   map[int]*bond.LinkInfo
-	next    int
-	ports   map[int]*Dev
-	masters map[int]*Dev
-	addrs   map[string][]netip.Addr
-	routes  map[netip.Addr]string // destination → output device name
-	groups  map[string][]netip.Addr
-	vlans   map[int]vlanOf // VLAN device ifindex → its lower and tag
-	fn      func(bond.LinkEvent)
+	mu        sync.Mutex
+	links     map[int]*bond.LinkInfo
+	next      int
+	slaveDevs map[int]*Dev
+	masters   map[int]*Dev
+	addrs     map[string][]netip.Addr
+	routes    map[netip.Addr]string // destination → output device name
+	groups    map[string][]netip.Addr
+	vlans     map[int]vlanOf // VLAN device ifindex → its lower and tag
+	fn        func(bond.LinkEvent)
 
 	onSpeed func(index int)
 	speeds  map[int][2]int // SetSpeed: ifindex → Mb/s, duplex
@@ -67,7 +67,7 @@ func (h *Host) PauseEvents(paused bool) {
 
 // NewHost returns a host with only "lo".
 func NewHost() *Host {
-	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, ports: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}, routes: map[netip.Addr]string{}, groups: map[string][]netip.Addr{}, vlans: map[int]vlanOf{}}
+	h := &Host{links: map[int]*bond.LinkInfo{}, next: 1, slaveDevs: map[int]*Dev{}, masters: map[int]*Dev{}, addrs: map[string][]netip.Addr{}, routes: map[netip.Addr]string{}, groups: map[string][]netip.Addr{}, vlans: map[int]vlanOf{}}
 	h.evCond = sync.NewCond(&h.evMu)
 	h.add(bond.LinkInfo{Name: "lo", Up: true, Carrier: true, Loopback: true, MTU: 65536})
 	return h
@@ -184,13 +184,13 @@ func (h *Host) Link(name string) (bond.LinkInfo, bool) {
 	return bond.LinkInfo{}, false
 }
 
-// Port returns the data-path device opened on the link named name (nil
+// SlaveDev returns the data-path device opened on the link named name (nil
 // when none).
-func (h *Host) Port(name string) *Dev {
+func (h *Host) SlaveDev(name string) *Dev {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if l, ok := h.find(name); ok {
-		return h.ports[l.Index]
+		return h.slaveDevs[l.Index]
 	}
 	return nil
 }
@@ -476,11 +476,11 @@ func (h *Host) DeleteMaster(m bond.Master, i int) error {
 	return nil
 }
 
-// OpenPort implements bond.Host.
-func (h *Host) OpenPort(li bond.LinkInfo) (bond.Port, error) {
+// OpenSlaveDev implements bond.Host.
+func (h *Host) OpenSlaveDev(li bond.LinkInfo) (bond.SlaveDev, error) {
 	d := NewDev()
 	h.mu.Lock()
-	h.ports[li.Index] = d
+	h.slaveDevs[li.Index] = d
 	h.mu.Unlock()
 	return d, nil
 }

@@ -8,7 +8,7 @@
 // must be called every 100 ms (ALB_TIMER_TICKS_PER_SEC = 10); every period
 // below is in those ticks. It does no host I/O of its own: MAC addresses and
 // promiscuity go through the Host the caller supplies, frames through each
-// Slave's Port. Every method is safe for concurrent use: one mutex stands for
+// Slave's device (SetSlaveDev). Every method is safe for concurrent use: one mutex stands for
 // the kernel's mode_lock, so Xmit (the bond device's transmit path) may run
 // beside the control methods.
 package alb
@@ -49,9 +49,9 @@ type MAC [6]byte
 // (is_valid_ether_addr).
 func (m MAC) IsValid() bool { return m[0]&1 == 0 && m != MAC{} }
 
-// Port sends frames on a slave: a virtio_net_hdr (10 bytes) and an Ethernet
-// frame; bond.Port satisfies it.
-type Port interface {
+// SlaveDev sends frames on a slave: a virtio_net_hdr (10 bytes) and an Ethernet
+// frame; bond.SlaveDev satisfies it.
+type SlaveDev interface {
 	WriteFrame(frame []byte) error
 }
 
@@ -59,7 +59,7 @@ type Port interface {
 // its tlb_slave_info). Name, Perm and Data are set by the caller before
 // InitSlave and not changed afterwards; MAC is the slave's current address
 // (dev_addr) and changes only through the package (Host.SetMAC); Speed and
-// CanTx are set with SetLink, Port with SetPort.
+// CanTx are set with SetLink, the device with SetSlaveDev.
 type Slave struct {
 	Name  string
 	Perm  MAC // perm_hwaddr
@@ -67,7 +67,7 @@ type Slave struct {
 	Data  any // the caller's own
 	speed uint32
 	canTx bool // bond_slave_can_tx
-	port  Port
+	dev   SlaveDev
 	head  uint32 // tlb_slave_info.head: first tx_hashtbl entry on this slave
 	load  uint32 // tlb_slave_info.load: sum of its entries' load_history
 }

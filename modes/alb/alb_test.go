@@ -36,20 +36,20 @@ func (h *fakeHost) SlaveLogf(s *Slave, f string, a ...any) {
 }
 func (h *fakeHost) Logf(f string, a ...any) { h.log = append(h.log, fmt.Sprintf(f, a...)) }
 
-// fakePort keeps the frames written to it (without the vnet header).
-type fakePort struct {
+// fakeDev keeps the frames written to it (without the vnet header).
+type fakeDev struct {
 	mu     sync.Mutex
 	frames [][]byte
 }
 
-func (p *fakePort) WriteFrame(f []byte) error {
+func (p *fakeDev) WriteFrame(f []byte) error {
 	p.mu.Lock()
 	p.frames = append(p.frames, append([]byte(nil), f[vnetHdrLen:]...))
 	p.mu.Unlock()
 	return nil
 }
 
-func (p *fakePort) take() [][]byte {
+func (p *fakeDev) take() [][]byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.frames
@@ -57,7 +57,7 @@ func (p *fakePort) take() [][]byte {
 	return f
 }
 
-func (p *fakePort) count(etherType uint16) int {
+func (p *fakeDev) count(etherType uint16) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
@@ -81,10 +81,10 @@ func layer2(eth []byte) uint32 {
 // rig is a bond with n slaves (MACs 02:..:01, 02, …) enslaved in order,
 // opened, slave 0 current, all able to transmit.
 type rig struct {
-	a     *ALB
-	h     *fakeHost
-	s     []*Slave
-	ports []*fakePort
+	a    *ALB
+	h    *fakeHost
+	s    []*Slave
+	devs []*fakeDev
 }
 
 func newRig(t *testing.T, rlb bool, n int) *rig {
@@ -96,16 +96,16 @@ func newRig(t *testing.T, rlb bool, n int) *rig {
 	for i := 0; i < n; i++ {
 		s := &Slave{Name: fmt.Sprintf("eth%d", i), Perm: m(byte(i + 1)), MAC: bondMAC}
 		require.NoError(t, a.InitSlave(s))
-		p := &fakePort{}
+		p := &fakeDev{}
 		a.SetLink(s, true, 10000)
-		a.SetPort(s, p)
+		a.SetSlaveDev(s, p)
 		if i == 0 {
 			a.ActiveChange(s)
 		}
 		r.s = append(r.s, s)
-		r.ports = append(r.ports, p)
+		r.devs = append(r.devs, p)
 	}
-	for _, p := range r.ports {
+	for _, p := range r.devs {
 		p.take()
 	}
 	return r
@@ -205,8 +205,8 @@ func TestActiveChangeSwapsMACs(t *testing.T) {
 	r.a.LinkChange(r.s[0], false)
 	r.a.ActiveChange(r.s[2])
 	assert.Equal(t, []MAC{m(3), m(2), bondMAC}, r.macs())
-	assert.Equal(t, 0, r.ports[0].count(etherTypeLoopback), "the failed slave sends nothing")
-	lp := r.ports[2].take()
+	assert.Equal(t, 0, r.devs[0].count(etherTypeLoopback), "the failed slave sends nothing")
+	lp := r.devs[2].take()
 	require.Len(t, lp, 1, "the new current slave announces the bond's address")
 	assert.Equal(t, bondMAC[:], lp[0][0:6])
 	assert.Equal(t, bondMAC[:], lp[0][6:12])
@@ -251,23 +251,23 @@ func TestTLBBalancesAfterRebalance(t *testing.T) {
 	for _, d := range []byte{1, 2, 3, 4} {
 		r.a.Xmit(ipv4(d, 100))
 	}
-	assert.Equal(t, 4, r.ports[0].count(etherTypeIPv4), "no load history yet: every entry goes to the first slave")
+	assert.Equal(t, 4, r.devs[0].count(etherTypeIPv4), "no load history yet: every entry goes to the first slave")
 	r.a.Monitor()
-	r.ports[0].take()
+	r.devs[0].take()
 	for i := 0; i < 10; i++ {
 		for _, d := range []byte{1, 2, 3, 4} {
 			r.a.Xmit(ipv4(d, 1000))
 		}
 	}
-	assert.Equal(t, 20, r.ports[0].count(etherTypeIPv4))
-	assert.Equal(t, 20, r.ports[1].count(etherTypeIPv4))
-	for _, f := range r.ports[1].take() {
+	assert.Equal(t, 20, r.devs[0].count(etherTypeIPv4))
+	assert.Equal(t, 20, r.devs[1].count(etherTypeIPv4))
+	for _, f := range r.devs[1].take() {
 		if et, _ := l3(f); et == etherTypeIPv4 {
 			m2 := m(2)
 			assert.Equal(t, m2[:], f[6:12], "a slave sends with its own source address")
 		}
 	}
-	for _, f := range r.ports[0].take() {
+	for _, f := range r.devs[0].take() {
 		assert.Equal(t, bondMAC[:], f[6:12])
 	}
 	// the table keeps 10000 bytes per entry for 100 ticks, then remembers
@@ -290,7 +290,7 @@ func TestTLBNonDynamicUsesHashPolicy(t *testing.T) {
 	for _, d := range []byte{1, 2, 3, 4} {
 		r.a.Xmit(ipv4(d, 100))
 	}
-	for i, p := range r.ports {
+	for i, p := range r.devs {
 		want := 0
 		for _, d := range []byte{1, 2, 3, 4} {
 			if int(layer2(ipv4(d, 100)[vnetHdrLen:])%2) == i {
@@ -304,7 +304,7 @@ func TestTLBNonDynamicUsesHashPolicy(t *testing.T) {
 	copy(b[vnetHdrLen:], bcastMAC[:])
 	r.a.Xmit(b)
 	r.a.Xmit(arpFrame(arpRequest, bondMAC, bondIP, MAC{}, [4]byte{192, 0, 2, 9}, bcastMAC, 0))
-	f := r.ports[0].take()
+	f := r.devs[0].take()
 	assert.Equal(t, bcastMAC[:], f[len(f)-2][0:6])
 	assert.Equal(t, uint16(etherTypeARP), binary.BigEndian.Uint16(f[len(f)-1][12:14]))
 }
@@ -315,9 +315,9 @@ func TestLearningPackets(t *testing.T) {
 	for i := 0; i < 19; i++ {
 		r.a.Monitor()
 	}
-	assert.Equal(t, 0, r.ports[0].count(etherTypeLoopback))
+	assert.Equal(t, 0, r.devs[0].count(etherTypeLoopback))
 	r.a.Monitor()
-	for i, p := range r.ports {
+	for i, p := range r.devs {
 		f := p.take()
 		require.Len(t, f, 1)
 		assert.Equal(t, r.s[i].MAC[:], f[0][0:6])
@@ -329,13 +329,13 @@ func TestLearningPackets(t *testing.T) {
 	e := v[vnetHdrLen:]
 	tagged := append(append(append([]byte{}, v[:vnetHdrLen+12]...), 0x81, 0, 0, 7), e[12:]...)
 	r.a.Xmit(tagged)
-	for _, p := range r.ports {
+	for _, p := range r.devs {
 		p.take()
 	}
 	for i := 0; i < 20; i++ {
 		r.a.Monitor()
 	}
-	f := r.ports[1].take()
+	f := r.devs[1].take()
 	require.Len(t, f, 2)
 	assert.Equal(t, []byte{0x81, 0, 0, 7, 0x90, 0}, f[1][12:18])
 	assert.Len(t, f[1], 64)
@@ -351,7 +351,7 @@ func TestRLBSpreadsClients(t *testing.T) {
 		f := arpFrame(arpReply, bondMAC, bondIP, cm, cip, cm, 0)
 		r.a.Xmit(f)
 	}
-	for i, p := range r.ports {
+	for i, p := range r.devs {
 		for _, f := range p.take() {
 			sha := MAC(f[22:28])
 			assert.Equal(t, r.s[i].MAC, sha, "sender address of the slave it leaves on")
@@ -368,7 +368,7 @@ func TestRLBSpreadsClients(t *testing.T) {
 	// the updates wait RLB_UPDATE_DELAY ticks after the last ARP... none
 	// was a request, so they go out at the first tick: 2 replies each
 	r.a.Monitor() // rebalance from attach happens here too
-	n := len(r.ports[0].take()) + len(r.ports[1].take())
+	n := len(r.devs[0].take()) + len(r.devs[1].take())
 	assert.Equal(t, 8, n)
 
 	// eth1 fails: its clients move to eth0 with updates (retried)
@@ -378,7 +378,7 @@ func TestRLBSpreadsClients(t *testing.T) {
 		assert.Equal(t, r.s[0], c.Slave)
 	}
 	assert.Equal(t, 1, r.h.promisc["eth0"], "the current slave learns the failed slave's address in promiscuous mode")
-	lp := r.ports[0].take()
+	lp := r.devs[0].take()
 	require.Len(t, lp, 1)
 	m2 := m(2)
 	assert.Equal(t, m2[:], lp[0][6:12], "learning packet with the failed slave's address on the current one")
@@ -387,7 +387,7 @@ func TestRLBSpreadsClients(t *testing.T) {
 	}
 	assert.Equal(t, 0, r.h.promisc["eth0"])
 	replies := 0
-	for _, f := range r.ports[0].take() {
+	for _, f := range r.devs[0].take() {
 		if et, _ := l3(f); et == etherTypeARP {
 			replies++
 			assert.Equal(t, bondMAC[:], f[22:28])
@@ -402,8 +402,8 @@ func TestRLBRecvAndRequests(t *testing.T) {
 	// the bond asks for client 1: a placeholder entry (broadcast MAC, no
 	// update until the reply)
 	r.a.Xmit(arpFrame(arpRequest, bondMAC, bondIP, MAC{}, ip1, bcastMAC, 0))
-	assert.Equal(t, 1, r.ports[0].count(etherTypeARP), "a request leaves on the current slave")
-	r.ports[0].take()
+	assert.Equal(t, 1, r.devs[0].count(etherTypeARP), "a request leaves on the current slave")
+	r.devs[0].take()
 	cl := r.a.Clients()
 	require.Len(t, cl, 1)
 	assert.False(t, cl[0].NTT)
@@ -416,9 +416,9 @@ func TestRLBRecvAndRequests(t *testing.T) {
 	for i := 0; i < RLBUpdateDelay; i++ {
 		r.a.Monitor()
 	}
-	assert.Equal(t, 0, r.ports[0].count(etherTypeARP)+r.ports[1].count(etherTypeARP))
+	assert.Equal(t, 0, r.devs[0].count(etherTypeARP)+r.devs[1].count(etherTypeARP))
 	r.a.Monitor()
-	assert.Equal(t, 2, r.ports[0].count(etherTypeARP)+r.ports[1].count(etherTypeARP))
+	assert.Equal(t, 2, r.devs[0].count(etherTypeARP)+r.devs[1].count(etherTypeARP))
 
 	// another host now claims the bond's address with another MAC: entries
 	// of that source address are purged
@@ -436,12 +436,12 @@ func TestRLBVLAN(t *testing.T) {
 	require.Len(t, cl, 2)
 	assert.Equal(t, uint16(0), cl[0].VLAN)
 	assert.Equal(t, uint16(5), cl[1].VLAN)
-	for _, p := range r.ports {
+	for _, p := range r.devs {
 		p.take()
 	}
 	r.a.Monitor()
 	var tagged int
-	for _, p := range r.ports {
+	for _, p := range r.devs {
 		for _, f := range p.take() {
 			if binary.BigEndian.Uint16(f[12:14]) == etherTypeVLAN && binary.BigEndian.Uint16(f[16:18]) == etherTypeARP {
 				tagged++
@@ -473,7 +473,7 @@ func TestSetBondAddress(t *testing.T) {
 	r := newRig(t, true, 2)
 	r.a.SetBondAddress(m(9))
 	assert.Equal(t, []MAC{m(9), m(2)}, r.macs())
-	lp := r.ports[0].take()
+	lp := r.devs[0].take()
 	require.NotEmpty(t, lp)
 	assert.Equal(t, []byte{2, 0, 0, 0, 0, 9}, lp[0][6:12])
 	// an address another slave has: swapped with it
@@ -491,19 +491,19 @@ func TestLPIntervalWraps(t *testing.T) {
 	r.a.SetConfig(Config{TLBOnly: true, DynamicLB: true, LPInterval: 2147483647, Hash: layer2})
 	r.a.Monitor()
 	r.a.Monitor()
-	assert.Equal(t, 2, r.ports[0].count(etherTypeLoopback), "the kernel's int product wraps negative: every tick")
+	assert.Equal(t, 2, r.devs[0].count(etherTypeLoopback), "the kernel's int product wraps negative: every tick")
 }
 
-// placerRec records XmitEach's choices as the rig's port index and the
+// placerRec records XmitEach's choices as the rig's device index and the
 // frame as sent (source MAC rewritten).
 type placerRec struct {
-	ports []*fakePort
-	got   []string
+	devs []*fakeDev
+	got  []string
 }
 
-func (p *placerRec) Place(port Port, frame []byte) {
-	for i, q := range p.ports {
-		if q == port {
+func (p *placerRec) Place(dev SlaveDev, frame []byte) {
+	for i, q := range p.devs {
+		if q == dev {
 			p.got = append(p.got, fmt.Sprintf("%d %x", i, frame[vnetHdrLen:]))
 			return
 		}
@@ -535,7 +535,7 @@ func TestXmitEachMatchesXmit(t *testing.T) {
 		for _, f := range frames {
 			f = append([]byte(nil), f...)
 			one.a.Xmit(f)
-			for i, p := range one.ports {
+			for i, p := range one.devs {
 				for _, sent := range p.take() {
 					want = append(want, fmt.Sprintf("%d %x", i, sent))
 				}
@@ -545,7 +545,7 @@ func TestXmitEachMatchesXmit(t *testing.T) {
 		for i, f := range frames {
 			batch[i] = append([]byte(nil), f...)
 		}
-		rec := &placerRec{ports: bat.ports}
+		rec := &placerRec{devs: bat.devs}
 		bat.a.XmitEach(batch, rec)
 		assert.Equal(t, want, rec.got, "rlb %v", rlb)
 		used := map[byte]bool{}
@@ -560,7 +560,7 @@ func TestXmitEachMatchesXmit(t *testing.T) {
 
 type nopPlacer struct{}
 
-func (nopPlacer) Place(Port, []byte) {}
+func (nopPlacer) Place(SlaveDev, []byte) {}
 
 func TestXmitEachNoAlloc(t *testing.T) {
 	r := newRig(t, true, 2)

@@ -2,9 +2,9 @@ package alb
 
 import "testing"
 
-type nullPort struct{}
+type nullDev struct{}
 
-func (nullPort) WriteFrame([]byte) error { return nil }
+func (nullDev) WriteFrame([]byte) error { return nil }
 
 // benchALB is balance-alb (rlb) or balance-tlb with tlb_dynamic_lb and two
 // slaves that can send, the first one current.
@@ -19,7 +19,7 @@ func benchALB(b *testing.B, rlb bool) *ALB {
 			b.Fatal(err)
 		}
 		a.SetLink(s, true, 10000)
-		a.SetPort(s, nullPort{})
+		a.SetSlaveDev(s, nullDev{})
 		if i == 0 {
 			a.ActiveChange(s)
 		}
@@ -54,7 +54,7 @@ func BenchmarkXmit(b *testing.B) {
 
 type nullPlacer struct{}
 
-func (nullPlacer) Place(Port, []byte) {}
+func (nullPlacer) Place(SlaveDev, []byte) {}
 
 // BenchmarkXmitEach is BenchmarkXmit's alb-ipv4 case for a batch of 32
 // frames (one lock per batch); ns/op is per batch.

@@ -240,7 +240,7 @@ func (a *ALB) rlbClearSlave(s *Slave) {
 // the client the bond's address is at its slave's MAC.
 func (a *ALB) updateClient(e *rlbEntry) {
 	s := e.slave
-	if s == nil || !e.macDst.IsValid() || s.port == nil {
+	if s == nil || !e.macDst.IsValid() || s.dev == nil {
 		return
 	}
 	f := a.buf[:vnetHdrLen]
@@ -258,7 +258,7 @@ func (a *ALB) updateClient(e *rlbEntry) {
 	f = append(f, e.macDst[:]...)
 	f = binary.BigEndian.AppendUint32(f, e.ipDst)
 	for i := 0; i < RLBARPBurst; i++ {
-		_ = s.port.WriteFrame(f)
+		_ = s.dev.WriteFrame(f)
 	}
 }
 

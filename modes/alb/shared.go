@@ -13,7 +13,7 @@ import (
 // sendLPVid is alb_send_lp_vid: one learning packet, ETH_P_LOOPBACK from
 // and to mac, padded to ETH_ZLEN, tagged with vid when it is not 0.
 func (a *ALB) sendLPVid(s *Slave, mac MAC, vid uint16) {
-	if s.port == nil {
+	if s.dev == nil {
 		return // the device cannot send (down): dev_queue_xmit drops it
 	}
 	f := a.buf[:vnetHdrLen]
@@ -32,7 +32,7 @@ func (a *ALB) sendLPVid(s *Slave, mac MAC, vid uint16) {
 	for len(f) < want {
 		f = append(f, 0)
 	}
-	_ = s.port.WriteFrame(f)
+	_ = s.dev.WriteFrame(f)
 }
 
 // sendLearningPackets is alb_send_learning_packets: untagged, then one per
@@ -175,7 +175,7 @@ func (a *ALB) DeinitSlave(s *Slave) {
 		a.rxSlave = nil
 		a.rlbClearSlave(s)
 	}
-	s.canTx, s.port = false, nil
+	s.canTx, s.dev = false, nil
 	a.updateUsable()
 }
 
@@ -187,16 +187,16 @@ func (a *ALB) SetLink(s *Slave, canTx bool, speed int) {
 	defer a.mu.Unlock()
 	s.canTx, s.speed = canTx, uint32(speed)
 	if !canTx {
-		s.port = nil
+		s.dev = nil
 	}
 	a.updateUsable()
 }
 
-// SetPort records the port frames for s go through (nil: s cannot send).
-func (a *ALB) SetPort(s *Slave, p Port) {
+// SetSlaveDev records the device frames for s go through (nil: s cannot send).
+func (a *ALB) SetSlaveDev(s *Slave, p SlaveDev) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s.port = p
+	s.dev = p
 }
 
 // LinkChange is bond_alb_handle_link_change: a slave gone down loses its
@@ -336,15 +336,15 @@ func (a *ALB) Xmit(frame []byte) {
 	}
 }
 
-// A Placer takes the frames of a batch with the port each goes out on
+// A Placer takes the frames of a batch with the device each goes out on
 // (bond.TxBatch through an adapter in package modes).
 type Placer interface {
-	Place(p Port, frame []byte)
+	Place(p SlaveDev, frame []byte)
 }
 
 // XmitEach is Xmit for a batch: the tables are taken once, and each frame
-// that a slave can send is handed to out with its port, in order; the
-// caller sends them (one WriteBatch per port). No allocation.
+// that a slave can send is handed to out with its device, in order; the
+// caller sends them (one WriteBatch per device). No allocation.
 func (a *ALB) XmitEach(frames [][]byte, out Placer) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -355,10 +355,10 @@ func (a *ALB) XmitEach(frames [][]byte, out Placer) {
 	}
 }
 
-// place chooses the port of one frame as bond_tlb_xmit / bond_alb_xmit do
+// place chooses the device of one frame as bond_tlb_xmit / bond_alb_xmit do
 // and rewrites its source MAC when the tables say so; nil drops it
 // (a.mu held).
-func (a *ALB) place(frame []byte) Port {
+func (a *ALB) place(frame []byte) SlaveDev {
 	if len(frame) < vnetHdrLen+14 {
 		return nil
 	}
@@ -380,11 +380,11 @@ func (a *ALB) place(frame []byte) Port {
 			a.unbalancedLoad += n
 		}
 	}
-	if tx != nil && tx.canTx && tx.port != nil {
+	if tx != nil && tx.canTx && tx.dev != nil {
 		if tx != a.curr {
 			copy(eth[6:12], tx.MAC[:])
 		}
-		return tx.port
+		return tx.dev
 	}
 	if tx != nil && a.cfg.DynamicLB {
 		a.tlbClearSlave(tx, false)

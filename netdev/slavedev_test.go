@@ -22,7 +22,7 @@ func nftTableText(t *testing.T, ns *nettest.Netns) string {
 	return out
 }
 
-func TestPortIsolationAppliedAndRestored(t *testing.T) {
+func TestSlaveDevIsolationAppliedAndRestored(t *testing.T) {
 	p := newPair(t)
 	nettest.Veth(t, p.a, "eth1", p.b, "p1")
 	sysctl := func(dev string) string {
@@ -31,11 +31,11 @@ func TestPortIsolationAppliedAndRestored(t *testing.T) {
 	if v := sysctl("eth0"); v != "0" {
 		t.Fatalf("eth0 disable_ipv6 = %s before", v)
 	}
-	p0, err := p.h.OpenPort(p.link(t, "eth0"))
+	p0, err := p.h.OpenSlaveDev(p.link(t, "eth0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p1, err := p.h.OpenPort(p.link(t, "eth1"))
+	p1, err := p.h.OpenSlaveDev(p.link(t, "eth1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,12 +56,12 @@ func TestPortIsolationAppliedAndRestored(t *testing.T) {
 	}
 	txt = nftTableText(t, p.a)
 	if strings.Contains(txt, "eth0_in") || !strings.Contains(txt, "eth1_in") {
-		t.Errorf("after closing eth0's port:\n%s", txt)
+		t.Errorf("after closing eth0's dev:\n%s", txt)
 	}
 	if v := sysctl("eth0"); v != "0" {
 		t.Errorf("eth0 disable_ipv6 = %s after Close", v)
 	}
-	// The last port's Close must work after the Host is gone and removes the table.
+	// The last device's Close must work after the Host is gone and removes the table.
 	p.h.Close()
 	if err := p1.Close(); err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestPortIsolationAppliedAndRestored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pp, err := h.OpenPort(li1)
+	pp, err := h.OpenSlaveDev(li1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,15 +94,15 @@ func TestPortIsolationAppliedAndRestored(t *testing.T) {
 }
 
 // TestStaleIsolation: a chain left by a crashed daemon does not stop
-// OpenPort, and ResetIsolation removes the table.
+// OpenSlaveDev, and ResetIsolation removes the table.
 func TestStaleIsolation(t *testing.T) {
 	p := newPair(t)
 	p.a.Run(t, "nft", "add table netdev "+NftTable+" ; add chain netdev "+NftTable+` eth0_in { type filter hook ingress device "eth0" priority 0; policy drop; }`)
-	port, err := p.h.OpenPort(p.link(t, "eth0"))
+	dev, err := p.h.OpenSlaveDev(p.link(t, "eth0"))
 	if err != nil {
-		t.Fatalf("OpenPort over a stale chain: %v", err)
+		t.Fatalf("OpenSlaveDev over a stale chain: %v", err)
 	}
-	port.Close()
+	dev.Close()
 	if txt := nftTableText(t, p.a); txt != "" {
 		t.Errorf("table left:\n%s", txt)
 	}
@@ -118,24 +118,24 @@ func TestStaleIsolation(t *testing.T) {
 	}
 }
 
-// TestPortExchange sends an ARP request out of the port and reads the peer
+// TestSlaveDevExchange sends an ARP request out of the device and reads the peer
 // kernel's reply, then repeats after the slave flapped (the stale ENETDOWN
 // must be retried, not returned).
-func TestPortExchange(t *testing.T) {
+func TestSlaveDevExchange(t *testing.T) {
 	p := newPair(t)
 	li := p.link(t, "eth0")
-	port := openPort(t, p.h, "eth0")
+	dev := openSlaveDev(t, p.h, "eth0")
 
 	exchange := func(what string) {
 		t.Helper()
 		req := arpFrame(1, bcast, li.HWAddr, bondIP, peerIP, zeroMAC)
 		got := make(chan error, 1)
 		go func() {
-			got <- readUntil(port, 2*time.Second, func(f []byte) bool {
+			got <- readUntil(dev, 2*time.Second, func(f []byte) bool {
 				return isARP(f, 2) && bytes.Equal(f[bond.VnetHdrLen:][:6], li.HWAddr)
 			})
 		}()
-		if err := port.WriteFrame(req); err != nil {
+		if err := dev.WriteFrame(req); err != nil {
 			t.Fatalf("%s: WriteFrame: %v", what, err)
 		}
 		if err := <-got; err != nil {
@@ -148,7 +148,7 @@ func TestPortExchange(t *testing.T) {
 	// a plain write(2) shows it ...
 	p.a.SetDown(t, "eth0")
 	p.a.SetUp(t, "eth0")
-	if _, err := port.(*Port).c.Write(arpFrame(1, bcast, li.HWAddr, bondIP, peerIP, zeroMAC)); !errors.Is(err, syscall.ENETDOWN) {
+	if _, err := dev.(*SlaveDev).c.Write(arpFrame(1, bcast, li.HWAddr, bondIP, peerIP, zeroMAC)); !errors.Is(err, syscall.ENETDOWN) {
 		t.Errorf("raw write after a flap = %v, want the stale ENETDOWN", err)
 	}
 	// ... and WriteFrame retries past it.
@@ -157,7 +157,7 @@ func TestPortExchange(t *testing.T) {
 	eventually(t, 2*time.Second, func() bool { l := p.link(t, "eth0"); return l.Up && l.Carrier }, "eth0 not back up with carrier after the flap")
 	exchange("after flap")
 
-	// A frame sent through the port is not read back (IGNORE_OUTGOING), and
+	// A frame sent through the device is not read back (IGNORE_OUTGOING), and
 	// the peer saw exactly what we sent: check the peer's neighbour entry.
 	if out := p.b.Run(t, "ip", "neigh", "show", "192.0.2.1"); !strings.Contains(out, li.HWAddr.String()) {
 		t.Errorf("peer neighbour table: %q, want %s", out, li.HWAddr)
@@ -165,7 +165,7 @@ func TestPortExchange(t *testing.T) {
 
 	// Writing while the slave is down fails after one retry.
 	p.a.SetDown(t, "eth0")
-	if err := port.WriteFrame(arpFrame(1, bcast, li.HWAddr, bondIP, peerIP, zeroMAC)); !errors.Is(err, syscall.ENETDOWN) {
+	if err := dev.WriteFrame(arpFrame(1, bcast, li.HWAddr, bondIP, peerIP, zeroMAC)); !errors.Is(err, syscall.ENETDOWN) {
 		t.Errorf("WriteFrame on a down slave = %v, want ENETDOWN", err)
 	}
 
@@ -175,14 +175,14 @@ func TestPortExchange(t *testing.T) {
 	go func() {
 		buf := make([]byte, frameBuf)
 		for {
-			if _, err := port.ReadFrame(buf); err != nil {
+			if _, err := dev.ReadFrame(buf); err != nil {
 				errc <- err
 				return
 			}
 		}
 	}()
-	eventually(t, 2*time.Second, blockedIn("netdev.(*Port).ReadFrame"), "the reader never blocked in ReadFrame")
-	port.Close()
+	eventually(t, 2*time.Second, blockedIn("netdev.(*SlaveDev).ReadFrame"), "the reader never blocked in ReadFrame")
+	dev.Close()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, os.ErrClosed) {
@@ -193,10 +193,10 @@ func TestPortExchange(t *testing.T) {
 	}
 }
 
-func TestPortMembership(t *testing.T) {
+func TestSlaveDevMembership(t *testing.T) {
 	p := newPair(t)
-	port := openPort(t, p.h, "eth0")
-	pp := port.(*Port)
+	dev := openSlaveDev(t, p.h, "eth0")
+	pp := dev.(*SlaveDev)
 	// Socket memberships show as counters, not as PROMISC/ALLMULTI flags.
 	flags := func() string { return p.a.Run(t, "ip", "-d", "-o", "link", "show", "eth0") }
 	if err := pp.SetPromiscuous(true); err != nil {
@@ -220,7 +220,7 @@ func TestPortMembership(t *testing.T) {
 	if f := flags(); !strings.Contains(f, "allmulti 0 ") {
 		t.Errorf("ALLMULTI still set: %s", f)
 	}
-	port.Close()
+	dev.Close()
 	if f := flags(); !strings.Contains(f, "promiscuity 0 ") {
 		t.Errorf("PROMISC left after Close: %s", f)
 	}
@@ -229,12 +229,12 @@ func TestPortMembership(t *testing.T) {
 	}
 }
 
-// TestPortRestoresVLANTag: a frame that arrives tagged comes out of
+// TestSlaveDevRestoresVLANTag: a frame that arrives tagged comes out of
 // ReadFrame with its 802.1Q tag where it was (the kernel hands packet
 // sockets the frame untagged and the tag in PACKET_AUXDATA); an untagged
 // frame is unchanged.
-func TestPortRestoresVLANTag(t *testing.T) {
-	p, port, p0 := openPortPair(t)
+func TestSlaveDevRestoresVLANTag(t *testing.T) {
+	p, dev, p0 := openSlaveDevPair(t)
 	dst := p.link(t, "eth0").HWAddr
 	frame := func(tag bool, marker byte) []byte {
 		b := make([]byte, bond.VnetHdrLen, 100)
@@ -256,7 +256,7 @@ func TestPortRestoresVLANTag(t *testing.T) {
 		want := frame(tc.tag, tc.marker)
 		got := make(chan error, 1)
 		go func() {
-			got <- readUntil(port, 2*time.Second, func(f []byte) bool {
+			got <- readUntil(dev, 2*time.Second, func(f []byte) bool {
 				e := f[bond.VnetHdrLen:]
 				if !bytes.Equal(e[6:12], want[bond.VnetHdrLen+6:bond.VnetHdrLen+12]) {
 					return false
@@ -275,7 +275,7 @@ func TestPortRestoresVLANTag(t *testing.T) {
 		}
 	}
 	// reading a tagged frame allocates nothing
-	queued := packetsQueued(t, port)
+	queued := packetsQueued(t, dev)
 	for i := 0; i < 120; i++ {
 		if err := p0.WriteFrame(frame(true, 0xa3)); err != nil {
 			t.Fatal(err)
@@ -284,7 +284,7 @@ func TestPortRestoresVLANTag(t *testing.T) {
 	waitQueued(t, queued, 120)
 	buf := make([]byte, frameBuf)
 	if n := testing.AllocsPerRun(100, func() {
-		if _, err := port.ReadFrame(buf); err != nil {
+		if _, err := dev.ReadFrame(buf); err != nil {
 			t.Fatal(err)
 		}
 	}); n != 0 {
@@ -292,11 +292,11 @@ func TestPortRestoresVLANTag(t *testing.T) {
 	}
 }
 
-// TestPortBatchRestoresVLANTag: ReadBatch (recvmmsg) puts a received
+// TestSlaveDevBatchRestoresVLANTag: ReadBatch (recvmmsg) puts a received
 // frame's 802.1Q tag back as ReadFrame does, frame by frame within a batch,
 // and reads a batch without allocating.
-func TestPortBatchRestoresVLANTag(t *testing.T) {
-	p, port, p0 := openPortPair(t)
+func TestSlaveDevBatchRestoresVLANTag(t *testing.T) {
+	p, dev, p0 := openSlaveDevPair(t)
 	dst := p.link(t, "eth0").HWAddr
 	frame := func(tag bool, marker byte) []byte {
 		b := make([]byte, bond.VnetHdrLen, 100)
@@ -312,12 +312,12 @@ func TestPortBatchRestoresVLANTag(t *testing.T) {
 		return b
 	}
 	want := [][]byte{frame(true, 0xb1), frame(false, 0xb2), frame(true, 0xb3)}
-	queued := packetsQueued(t, port)
+	queued := packetsQueued(t, dev)
 	if _, err := p0.(bond.BatchWriter).WriteBatch(want, 0); err != nil {
 		t.Fatal(err)
 	}
 	waitQueued(t, queued, len(want)) // one ReadBatch can take all three
-	br := port.(bond.BatchReader)
+	br := dev.(bond.BatchReader)
 	bufs := make([][]byte, 8)
 	for i := range bufs {
 		bufs[i] = make([]byte, frameBuf)
@@ -379,26 +379,26 @@ func (d *recDev) Close() error { return nil }
 func TestRequeueDropped(t *testing.T) {
 	p := newPair(t)
 	eth0 := p.link(t, "eth0")
-	port := openPort(t, p.h, "eth0")
+	dev := openSlaveDev(t, p.h, "eth0")
 	p.a.SetUp(t, "eth0")
 	p.b.SetUp(t, "p0")
 	frame := func(i byte) []byte {
 		return arpFrame(1, bcast, eth0.HWAddr, net.IPv4(192, 0, 2, 1), net.IPv4(192, 0, 2, i), zeroMAC)
 	}
 	// Delivered frames first, then the peer loses carrier.
-	if _, err := port.(bond.BatchWriter).WriteBatch([][]byte{frame(1), frame(2)}, 0); err != nil {
+	if _, err := dev.(bond.BatchWriter).WriteBatch([][]byte{frame(1), frame(2)}, 0); err != nil {
 		t.Fatal(err)
 	}
 	before := p.link(t, "eth0").TxDropped
 	p.b.SetDown(t, "p0")
 	big := make([]byte, 3000) // above the MTU, not GSO: refused (EMSGSIZE)
 	copy(big, frame(9))
-	if _, err := port.(bond.BatchWriter).WriteBatch([][]byte{frame(3), big, frame(4)}, 0); err != nil {
+	if _, err := dev.(bond.BatchWriter).WriteBatch([][]byte{frame(3), big, frame(4)}, 0); err != nil {
 		t.Fatal(err)
 	}
 	// veth reports its drop as ENOBUFS on this kernel (NET_XMIT_DROP);
 	// older ones accept the frame silently.
-	if err := port.WriteFrame(frame(5)); err != nil && !errors.Is(err, syscall.ENOBUFS) {
+	if err := dev.WriteFrame(frame(5)); err != nil && !errors.Is(err, syscall.ENOBUFS) {
 		t.Fatal(err)
 	}
 	d := p.link(t, "eth0").TxDropped - before
@@ -406,7 +406,7 @@ func TestRequeueDropped(t *testing.T) {
 		t.Fatalf("tx_dropped rose by %d with the peer down, want 3 (the 3000-byte frame is refused with EMSGSIZE before veth)", d)
 	}
 	var to recDev
-	if n := port.(bond.Requeuer).Requeue(&to, int(d)); n != 3 {
+	if n := dev.(bond.Requeuer).Requeue(&to, int(d)); n != 3 {
 		t.Errorf("Requeue sent %d frames, want 3", n)
 	}
 	var got []byte
@@ -418,13 +418,13 @@ func TestRequeueDropped(t *testing.T) {
 	}
 }
 
-// TestPortRxPending: a frame queued on the receive socket is pending
+// TestSlaveDevRxPending: a frame queued on the receive socket is pending
 // (SIOCINQ); a batch ReadBatch returned stays pending while the reader
 // hands it on, until the reader comes back and finds the socket empty; a
-// closed port has nothing pending.
-func TestPortRxPending(t *testing.T) {
-	_, port, p0 := openPortPair(t)
-	rp := port.(bond.RxPender)
+// closed device has nothing pending.
+func TestSlaveDevRxPending(t *testing.T) {
+	_, dev, p0 := openSlaveDevPair(t)
+	rp := dev.(bond.RxPender)
 	waitFor := func(what string, want bool) {
 		t.Helper()
 		eventually(t, 2*time.Second, func() bool { return rp.RxPending() == want }, "%s: RxPending stays %v", what, !want)
@@ -436,7 +436,7 @@ func TestPortRxPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("a frame queued, no reader", true)
-	br := port.(bond.BatchReader)
+	br := dev.(bond.BatchReader)
 	bufs := [][]byte{make([]byte, frameBuf), make([]byte, frameBuf)}
 	sizes := make([]int, len(bufs))
 	if _, err := br.ReadBatch(bufs, sizes, 0); err != nil {
@@ -455,13 +455,13 @@ func TestPortRxPending(t *testing.T) {
 		}
 	}()
 	waitFor("the reader back and waiting", false)
-	if err := port.Close(); err != nil {
+	if err := dev.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; !errors.Is(err, os.ErrClosed) {
 		t.Errorf("ReadBatch after Close: %v, want os.ErrClosed", err)
 	}
 	if rp.RxPending() {
-		t.Error("RxPending true on a closed port")
+		t.Error("RxPending true on a closed dev")
 	}
 }

@@ -21,23 +21,23 @@ import (
 )
 
 // NftTable is the name of the netdev-family nftables table that holds one
-// ingress chain (policy drop) per open Port.
+// ingress chain (policy drop) per open SlaveDev.
 const NftTable = "bondingfs"
 
-// portBufSize is SO_RCVBUFFORCE/SO_SNDBUFFORCE in bytes (the kernel doubles
+// slaveDevBufSize is SO_RCVBUFFORCE/SO_SNDBUFFORCE in bytes (the kernel doubles
 // it for bookkeeping). The default 208 KB dropped bursts of 64 KB GSO frames
 // (datapath.md §3).
-const portBufSize = 16 << 20
+const slaveDevBufSize = 16 << 20
 
-// Port is an enslaved interface opened for the data path: an AF_PACKET
+// SlaveDev is an enslaved interface opened for the data path: an AF_PACKET
 // SOCK_RAW socket bound to the interface for every protocol (ETH_P_ALL) with
 // PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING and 16 MB buffers for receiving
 // (recvmmsg in the Go netpoller), a second one bound with protocol 0 for
 // sending (sendmmsg, outside the netpoller; openTx), plus the
 // isolation of the interface's own stack: a netdev ingress chain with policy
-// drop in table NftTable (AF_PACKET taps run before it, so the Port still
+// drop in table NftTable (AF_PACKET taps run before it, so the SlaveDev still
 // sees every frame) and net.ipv6.conf.<if>.disable_ipv6=1.
-type Port struct {
+type SlaveDev struct {
 	c     *socket.Conn
 	ns    nsRef // own reference, so Close works after Host.Close
 	nftMu *sync.Mutex
@@ -46,9 +46,9 @@ type Port struct {
 	chain string
 	oldV6 string // previous disable_ipv6 value; "" if unknown (no IPv6)
 
-	txfd int       // the transmit socket (openTx), outside the netpoller
-	b    portBatch // recvmmsg/sendmmsg state (batch.go)
-	ring *txRing   // copies of the frames sent last (batch.go)
+	txfd int      // the transmit socket (openTx), outside the netpoller
+	b    devBatch // recvmmsg/sendmmsg state (batch.go)
+	ring *txRing  // copies of the frames sent last (batch.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -65,13 +65,13 @@ type Port struct {
 	readFn func(fd uintptr) bool
 }
 
-var _ bond.Port = (*Port)(nil)
+var _ bond.SlaveDev = (*SlaveDev)(nil)
 
-// Name returns the interface name the Port was opened on.
-func (p *Port) Name() string { return p.name }
+// Name returns the interface name the SlaveDev was opened on.
+func (p *SlaveDev) Name() string { return p.name }
 
 // Index returns the interface's ifindex.
-func (p *Port) Index() int { return p.index }
+func (p *SlaveDev) Index() int { return p.index }
 
 // ReadFrame reads one received frame (vnet header + Ethernet frame) into buf
 // with read(2), waiting in the Go netpoller; it never returns frames sent on
@@ -85,7 +85,7 @@ func (p *Port) Index() int { return p.index }
 // (skb_vlan_untag) and reports it in PACKET_AUXDATA; the vnet header's
 // csum_start and hdr_len are moved by the 4 bytes. buf needs 4 bytes of room
 // beyond the longest frame for that.
-func (p *Port) ReadFrame(buf []byte) (int, error) {
+func (p *SlaveDev) ReadFrame(buf []byte) (int, error) {
 	if p.readFn == nil || len(buf) < bond.VnetHdrLen+14+4 {
 		return p.readPlain(buf)
 	}
@@ -119,7 +119,7 @@ func (p *Port) ReadFrame(buf []byte) (int, error) {
 }
 
 // readPlain is read(2) without the tag restore.
-func (p *Port) readPlain(buf []byte) (int, error) {
+func (p *SlaveDev) readPlain(buf []byte) (int, error) {
 	for {
 		n, err := p.c.Read(buf)
 		if err != nil && errors.Is(err, syscall.ENETDOWN) {
@@ -131,7 +131,7 @@ func (p *Port) readPlain(buf []byte) (int, error) {
 
 // recvmsg is the raw read ReadFrame hands the netpoller: false asks to wait
 // for the socket to become readable.
-func (p *Port) recvmsg(fd uintptr) bool {
+func (p *SlaveDev) recvmsg(fd uintptr) bool {
 	n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&p.msg)), 0)
 	if e == unix.EAGAIN {
 		return false
@@ -149,7 +149,7 @@ const (
 
 // restoreTag puts the VLAN tag PACKET_AUXDATA reported back into the frame
 // of n bytes in buf and returns the new length.
-func (p *Port) restoreTag(buf []byte, n int) int {
+func (p *SlaveDev) restoreTag(buf []byte, n int) int {
 	return restoreTag(p.oob[:p.msg.Controllen], buf, n)
 }
 
@@ -207,7 +207,7 @@ func cmsgAlign(l int) int { return (l + 7) &^ 7 }
 // ENETDOWN means the interface is down. Other errors: EMSGSIZE for a non-GSO
 // frame above the MTU, EINVAL for a bad vnet header, ENXIO once the
 // interface is gone, os.ErrClosed after Close.
-func (p *Port) WriteFrame(frame []byte) error {
+func (p *SlaveDev) WriteFrame(frame []byte) error {
 	p.ring.inflight.Add(1)
 	defer p.ring.inflight.Add(-1)
 	if p.closed.Load() {
@@ -225,13 +225,13 @@ func (p *Port) WriteFrame(frame []byte) error {
 }
 
 // SetPromiscuous turns promiscuous reception on the interface on or off
-// for as long as the Port is open (PACKET_ADD_MEMBERSHIP PACKET_MR_PROMISC;
+// for as long as the SlaveDev is open (PACKET_ADD_MEMBERSHIP PACKET_MR_PROMISC;
 // the kernel counts it per socket and drops it when the socket closes).
-func (p *Port) SetPromiscuous(on bool) error {
+func (p *SlaveDev) SetPromiscuous(on bool) error {
 	return p.membership(on, unix.PACKET_MR_PROMISC, nil)
 }
 
-func (p *Port) membership(add bool, typ uint16, mac net.HardwareAddr) error {
+func (p *SlaveDev) membership(add bool, typ uint16, mac net.HardwareAddr) error {
 	mreq := unix.PacketMreq{Ifindex: int32(p.index), Type: typ}
 	if len(mac) > len(mreq.Address) {
 		return fmt.Errorf("netdev: %s: address %v: %w", p.name, mac, syscall.EINVAL)
@@ -261,7 +261,7 @@ func (p *Port) membership(add bool, typ uint16, mac net.HardwareAddr) error {
 // interface's ingress chain (and the table once it holds no chain) and
 // restores its previous disable_ipv6 value. A missing interface is not an
 // error. Close is idempotent.
-func (p *Port) Close() error {
+func (p *SlaveDev) Close() error {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
 		errs := []error{p.c.Close()}
@@ -281,7 +281,7 @@ func (p *Port) Close() error {
 	return p.closeErr
 }
 
-// OpenPort opens the data path on link: the receiving AF_PACKET socket
+// OpenSlaveDev opens the data path on link: the receiving AF_PACKET socket
 // (created in the Host's namespace, all options set before bind(2) so no
 // frame is queued without them), the transmit socket (openTx), the
 // nftables ingress drop chain and disable_ipv6=1. It is built on
@@ -290,7 +290,7 @@ func (p *Port) Close() error {
 // allocate an address per frame and cannot batch; recvmmsg/sendmmsg with
 // preallocated headers do neither.
 // A missing interface gives an error wrapping syscall.ENODEV.
-func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
+func (h *Host) OpenSlaveDev(link bond.LinkInfo) (bond.SlaveDev, error) {
 	li, err := h.LinkByIndex(link.Index)
 	if err != nil {
 		return nil, err
@@ -299,7 +299,7 @@ func (h *Host) OpenPort(link bond.LinkInfo) (bond.Port, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Port{ns: ns, nftMu: &h.nftMu, name: li.Name, index: li.Index, chain: li.Name + "_in", ring: new(txRing)}
+	p := &SlaveDev{ns: ns, nftMu: &h.nftMu, name: li.Name, index: li.Index, chain: li.Name + "_in", ring: new(txRing)}
 	if err := ns.do(func() error {
 		p.c, err = openPacket(li.Index)
 		if err == nil {
@@ -350,8 +350,8 @@ func openPacket(ifindex int) (*socket.Conn, error) {
 		{unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR"},
 		{unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING"},
 		{unix.SOL_PACKET, unix.PACKET_AUXDATA, 1, "PACKET_AUXDATA"},
-		{unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, portBufSize, "SO_RCVBUFFORCE"},
-		{unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, portBufSize, "SO_SNDBUFFORCE"},
+		{unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, slaveDevBufSize, "SO_RCVBUFFORCE"},
+		{unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, slaveDevBufSize, "SO_SNDBUFFORCE"},
 	}
 	for _, o := range opts {
 		if err := c.SetsockoptInt(o.level, o.opt, o.val); err != nil {
@@ -366,7 +366,7 @@ func openPacket(ifindex int) (*socket.Conn, error) {
 	return c, nil
 }
 
-// openTx creates the Port's transmit socket in the calling thread's
+// openTx creates the SlaveDev's transmit socket in the calling thread's
 // namespace: AF_PACKET SOCK_RAW, non-blocking, PACKET_VNET_HDR, a 16 MB
 // send buffer, bound to the interface with protocol 0, so that it receives
 // nothing (no receive hook; the kernel parses each frame's protocol from its
@@ -383,7 +383,7 @@ func openTx(ifindex int) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("PACKET_VNET_HDR: %w", err)
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, portBufSize); err != nil {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, slaveDevBufSize); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("SO_SNDBUFFORCE: %w", err)
 	}
@@ -433,7 +433,7 @@ func isolate(ns nsRef, mu *sync.Mutex, ifname, chain string) error {
 
 // ResetIsolation deletes the whole NftTable table of the Host's namespace,
 // dropping ingress chains a crashed daemon left on interfaces that are no
-// longer enslaved. Call it at daemon start, before opening any Port. (The
+// longer enslaved. Call it at daemon start, before opening any SlaveDev. (The
 // disable_ipv6 values such a daemon changed cannot be recovered.) A missing
 // table is not an error.
 func (h *Host) ResetIsolation() error {
