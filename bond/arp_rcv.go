@@ -21,7 +21,7 @@ type arpView struct {
 	validate   int
 	allTargets bool
 	interval   int64 // ns
-	targets    [MaxArpTargets]uint32
+	targets    [MaxARPTargets]uint32
 	ntargets   int
 	ips        []uint32
 	currActive *Slave
@@ -46,12 +46,12 @@ func (b *Bond) arpRcv(v *arpView, s *Slave, f []byte) {
 	}
 	et := binary.BigEndian.Uint16(f[12:14])
 	now := b.reg.nanos()
-	bit := ArpValidateActive
+	bit := ARPValidateActive
 	if s.arp.backup.Load() {
-		bit = ArpValidateBackup
+		bit = ARPValidateBackup
 	}
 	if v.validate&bit == 0 {
-		if v.validate&ArpValidateFilter == 0 || et == frame.EtherTypeARP || et == frame.EtherTypeIPv6 {
+		if v.validate&ARPValidateFilter == 0 || et == frame.EtherTypeARP || et == frame.EtherTypeIPv6 {
 			s.arp.lastRx.Store(now)
 		}
 		return
@@ -119,10 +119,10 @@ func (v *arpView) lastRx(s *Slave) int64 {
 
 // slaveLastRx is slave_last_rx on the control goroutine.
 func (b *Bond) slaveLastRx(s *Slave) int64 {
-	v := arpView{allTargets: b.params.ArpAllTargets == 1}
-	v.ntargets = len(b.params.ArpTargets)
-	if v.ntargets > MaxArpTargets {
-		v.ntargets = MaxArpTargets
+	v := arpView{allTargets: b.params.ARPAllTargets == 1}
+	v.ntargets = len(b.params.ARPTargets)
+	if v.ntargets > MaxARPTargets {
+		v.ntargets = MaxARPTargets
 	}
 	return v.lastRx(s)
 }

@@ -84,7 +84,7 @@ type RouteLookup interface {
 type arpSlave struct {
 	lastRx     atomic.Int64
 	lastTx     atomic.Int64
-	targetRx   [MaxArpTargets]atomic.Int64
+	targetRx   [MaxARPTargets]atomic.Int64
 	lastLinkUp atomic.Int64
 	backup     atomic.Bool // bond_slave_state: the slave's backup flag, for the reader
 	// mac is the MAC the engine last gave the slave with fail_over_mac
@@ -142,7 +142,7 @@ var arpWarnedNoRoute atomic.Bool
 // arpWanted reports whether the ARP monitor should run.
 func (b *Bond) arpWanted() bool {
 	p := &b.params
-	return b.up && p.ArpInterval > 0 && p.Mode.UsesARPMonitor()
+	return b.up && p.ARPInterval > 0 && p.Mode.UsesARPMonitor()
 }
 
 // arpSync starts, restarts or stops the ARP monitor after the bond went up
@@ -163,9 +163,9 @@ func (b *Bond) arpSync() {
 	if a.work == nil {
 		a.work = b.newEngineWork(b.arpTick)
 	}
-	if !a.running || a.interval != b.params.ArpInterval {
+	if !a.running || a.interval != b.params.ARPInterval {
 		a.running = true
-		a.interval = b.params.ArpInterval
+		a.interval = b.params.ARPInterval
 		b.arpPublish()
 		b.arpRefresh()
 		a.work.Queue(0)
@@ -186,7 +186,7 @@ func timeInInterval(now, last, mod, delta int64) bool {
 }
 
 // arpDelta is arp_interval in nanoseconds.
-func (b *Bond) arpDelta() int64 { return int64(b.params.ArpInterval) * int64(time.Millisecond) }
+func (b *Bond) arpDelta() int64 { return int64(b.params.ARPInterval) * int64(time.Millisecond) }
 
 // inInterval is bond_time_in_interval on the control goroutine. During a
 // monitor run "now" is the time the run was due (evalNow), and a time
@@ -213,14 +213,14 @@ func (b *Bond) arpPublish() {
 	}
 	p := &b.params
 	v := &arpView{
-		validate:   p.ArpValidate,
-		allTargets: p.ArpAllTargets == 1,
+		validate:   p.ARPValidate,
+		allTargets: p.ARPAllTargets == 1,
 		interval:   b.arpDelta(),
 		currActive: b.currActive,
 		currARP:    a.currARP,
 	}
-	for i, t := range p.ArpTargets {
-		if i < MaxArpTargets {
+	for i, t := range p.ARPTargets {
+		if i < MaxARPTargets {
 			v.targets[i] = ip4(t)
 			v.ntargets++
 		}
@@ -267,7 +267,7 @@ func (b *Bond) arpEnslaved(s *Slave) {
 func (b *Bond) arpTargetAdded(i int) {
 	now := b.reg.nanos()
 	for _, s := range b.slaves {
-		if i < MaxArpTargets {
+		if i < MaxARPTargets {
 			s.arp.targetRx[i].Store(now)
 		}
 	}
@@ -276,10 +276,10 @@ func (b *Bond) arpTargetAdded(i int) {
 // arpTargetRemoved moves the last replies of the targets after i down one
 // slot, as the targets move (bond_option_arp_ip_target_rem).
 func (b *Bond) arpTargetRemoved(i int) {
-	n := len(b.params.ArpTargets)
+	n := len(b.params.ARPTargets)
 	for _, s := range b.slaves {
 		j := i
-		for ; j < MaxArpTargets-1 && j+1 < n; j++ {
+		for ; j < MaxARPTargets-1 && j+1 < n; j++ {
 			s.arp.targetRx[j].Store(s.arp.targetRx[j+1].Load())
 		}
 		s.arp.targetRx[j].Store(0)
@@ -298,13 +298,13 @@ func (b *Bond) arpTick() {
 		a.evalNow = a.due
 	}
 	if b.params.Mode.IsActiveBackup() {
-		b.abArpMon()
+		b.abARPMon()
 	} else {
-		b.lbArpMon()
+		b.lbARPMon()
 	}
 	a.evalNow = 0
-	if a.running && b.params.ArpInterval > 0 {
-		d := time.Duration(b.params.ArpInterval) * time.Millisecond
+	if a.running && b.params.ARPInterval > 0 {
+		d := time.Duration(b.params.ARPInterval) * time.Millisecond
 		a.work.Queue(d)
 		a.due = b.reg.nanos() + int64(d)
 	}
@@ -312,8 +312,8 @@ func (b *Bond) arpTick() {
 	b.arpRefresh()
 }
 
-// abArpMon is bond_activebackup_arp_mon.
-func (b *Bond) abArpMon() {
+// abARPMon is bond_activebackup_arp_mon.
+func (b *Bond) abARPMon() {
 	if len(b.slaves) == 0 {
 		return
 	}
@@ -461,8 +461,8 @@ func (b *Bond) abProbe() {
 	b.rebuildTx()
 }
 
-// lbArpMon is bond_loadbalance_arp_mon.
-func (b *Bond) lbArpMon() {
+// lbARPMon is bond_loadbalance_arp_mon.
+func (b *Bond) lbARPMon() {
 	if len(b.slaves) == 0 {
 		return
 	}
@@ -538,7 +538,7 @@ func (b *Bond) slaveMAC(s *Slave) net.HardwareAddr {
 // stacked on it.
 func (b *Bond) arpSendAll(s *Slave) {
 	p := &b.params
-	for _, t := range p.ArpTargets {
+	for _, t := range p.ARPTargets {
 		r, known := b.arp.routes[t]
 		if !known || (!r.ok && r.misses < noRouteReads) {
 			continue
@@ -546,7 +546,7 @@ func (b *Bond) arpSendAll(s *Slave) {
 		var src netip.Addr
 		var tags []VLANTag
 		if !r.ok {
-			if p.ArpValidate != 0 && arpWarnedNoRoute.CompareAndSwap(false, true) {
+			if p.ARPValidate != 0 && arpWarnedNoRoute.CompareAndSwap(false, true) {
 				b.reg.logf("%s: no route to arp_ip_target %s and arp_validate is set", b.name, t)
 			}
 		} else if !r.route.Stacked {
@@ -578,7 +578,7 @@ func (b *Bond) arpRefresh() {
 		return
 	}
 	a.refreshing = true
-	targets := append([]netip.Addr(nil), b.params.ArpTargets...)
+	targets := append([]netip.Addr(nil), b.params.ARPTargets...)
 	index := b.index
 	r.wg.Add(1)
 	go func() {

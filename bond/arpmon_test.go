@@ -42,10 +42,10 @@ func newARPEnv(t *testing.T, mode bond.ModeID, validate, allTargets int, targets
 	p := bond.DefaultParams()
 	p.Mode = mode
 	p.Miimon = 0
-	p.ArpInterval = int(arpIval / time.Millisecond)
-	p.ArpTargets = targets
-	p.ArpValidate = validate
-	p.ArpAllTargets = allTargets
+	p.ARPInterval = int(arpIval / time.Millisecond)
+	p.ARPTargets = targets
+	p.ARPValidate = validate
+	p.ARPAllTargets = allTargets
 	e := bondtest.New(t, p, "eth0", "eth1")
 	e.Host.SetAddrs("bond0", bondIP)
 	for _, tg := range targets {
@@ -155,7 +155,7 @@ func downs(lines []string) map[string]bool {
 // both slaves of an active-backup bond stay up under every arp_validate
 // value; the bond probes through the active slave only, from its address.
 func TestARPMonitorAnswered(t *testing.T) {
-	for v := bond.ArpValidateNone; v <= bond.ArpValidateFilterBackup; v++ {
+	for v := bond.ARPValidateNone; v <= bond.ARPValidateFilterBackup; v++ {
 		a := newARPEnv(t, bond.ModeActiveBackup, v, 0, target1)
 		for i := 0; i < 12; i++ {
 			a.tick()
@@ -186,13 +186,13 @@ func TestARPMonitorValidate(t *testing.T) {
 		validate       int
 		active, backup counts
 	}{
-		{bond.ArpValidateNone, all, all},
-		{bond.ArpValidateActive, none, all},
-		{bond.ArpValidateBackup, all, none},
-		{bond.ArpValidateAll, none, none},
-		{bond.ArpValidateFilter, filtered, filtered},
-		{bond.ArpValidateFilterActive, none, filtered},
-		{bond.ArpValidateFilterBackup, filtered, none},
+		{bond.ARPValidateNone, all, all},
+		{bond.ARPValidateActive, none, all},
+		{bond.ARPValidateBackup, all, none},
+		{bond.ARPValidateAll, none, none},
+		{bond.ARPValidateFilter, filtered, filtered},
+		{bond.ARPValidateFilterActive, none, filtered},
+		{bond.ARPValidateFilterBackup, filtered, none},
 	}
 	for _, c := range cases {
 		for kind, mk := range map[string]func(a *arpEnv, name string) []byte{
@@ -246,7 +246,7 @@ func TestARPMonitorValidate(t *testing.T) {
 // active (as the kernel's transcript 37-arp-ab shows); the path back brings
 // the old active slave up again as a backup.
 func TestARPMonitorFailover(t *testing.T) {
-	a := newARPEnv(t, bond.ModeActiveBackup, bond.ArpValidateAll, 0, target1)
+	a := newARPEnv(t, bond.ModeActiveBackup, bond.ARPValidateAll, 0, target1)
 	for i := 0; i < 5; i++ {
 		a.tick()
 	}
@@ -280,7 +280,7 @@ func TestARPMonitorFailover(t *testing.T) {
 // (slave_last_rx is then the oldest target's last reply).
 func TestARPMonitorAllTargets(t *testing.T) {
 	for _, all := range []int{0, 1} {
-		a := newARPEnv(t, bond.ModeActiveBackup, bond.ArpValidateActive, all, target1, target2)
+		a := newARPEnv(t, bond.ModeActiveBackup, bond.ARPValidateActive, all, target1, target2)
 		a.answer[target2] = false
 		for i := 0; i < 8; i++ {
 			a.tick()
@@ -299,7 +299,7 @@ func TestARPMonitorAllTargets(t *testing.T) {
 // now down"), the bond loses its carrier when both have, and a slave whose
 // traffic comes back is "definitely up" (no current slave) again.
 func TestARPMonitorLoadBalance(t *testing.T) {
-	a := newARPEnv(t, bond.ModeRoundRobin, bond.ArpValidateNone, 0, target1)
+	a := newARPEnv(t, bond.ModeRoundRobin, bond.ARPValidateNone, 0, target1)
 	for i := 0; i < 5; i++ {
 		a.tick()
 	}

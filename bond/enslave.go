@@ -210,7 +210,7 @@ func (b *Bond) initLinkState(s *Slave) {
 		} else {
 			s.link = LinkDown
 		}
-	case p.ArpInterval > 0:
+	case p.ARPInterval > 0:
 		if s.carrier {
 			s.link = LinkUp
 		} else {

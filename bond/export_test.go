@@ -19,7 +19,7 @@ func ARPRcv(validate int, allTargets, backup bool, frame []byte) int64 {
 	act.arp.lastRx.Store(2)
 	act.arp.lastLinkUp.Store(1)
 	v := &arpView{validate: validate, allTargets: allTargets, interval: int64(time.Second),
-		targets: [MaxArpTargets]uint32{0xc0000209, 0xc000020a}, ntargets: 2,
+		targets: [MaxARPTargets]uint32{0xc0000209, 0xc000020a}, ntargets: 2,
 		ips: []uint32{0xc0000201}, currActive: act, currARP: act}
 	b.arpRcv(v, s, frame)
 	return s.arp.lastRx.Load()

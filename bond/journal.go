@@ -99,7 +99,7 @@ func (b *Bond) journalOption(o *Option, text string) {
 		return // recorded as ChangeEnslave/ChangeRelease and ChangeActive
 	case "arp_ip_target":
 		var l []string
-		for _, a := range b.params.ArpTargets {
+		for _, a := range b.params.ARPTargets {
 			l = append(l, a.String())
 		}
 		text = strings.Join(l, " ")

@@ -15,9 +15,9 @@ func allModesExcept(keep uint32) uint32 { return ^keep }
 
 func optModeBit(m ModeID) uint32 { return 1 << uint(m) }
 
-// noArpModes are the modes that cannot use the ARP monitor
+// noARPModes are the modes that cannot use the ARP monitor
 // (!ModeID.UsesARPMonitor): 802.3ad, balance-tlb, balance-alb.
-var noArpModes = func() (m uint32) {
+var noARPModes = func() (m uint32) {
 	for _, v := range modeValues {
 		if id := ModeID(v.Value); !id.UsesARPMonitor() {
 			m |= optModeBit(id)
@@ -54,13 +54,13 @@ var (
 		{"vlan+srcmac", uint64(XmitVlanSrcMAC), 0},
 	}
 	arpValidateValues = []OptValue{
-		{"none", ArpValidateNone, ValDefault},
-		{"active", ArpValidateActive, 0},
-		{"backup", ArpValidateBackup, 0},
-		{"all", ArpValidateAll, 0},
-		{"filter", ArpValidateFilter, 0},
-		{"filter_active", ArpValidateFilterActive, 0},
-		{"filter_backup", ArpValidateFilterBackup, 0},
+		{"none", ARPValidateNone, ValDefault},
+		{"active", ARPValidateActive, 0},
+		{"backup", ARPValidateBackup, 0},
+		{"all", ARPValidateAll, 0},
+		{"filter", ARPValidateFilter, 0},
+		{"filter_active", ARPValidateFilterActive, 0},
+		{"filter_backup", ARPValidateFilterBackup, 0},
 	}
 	arpAllTargetsValues = []OptValue{
 		{"any", 0, ValDefault},
@@ -156,16 +156,16 @@ func init() {
 			Flags: OptNoSlaves, Values: failOverMACValues},
 			func(p *Params) *int { return &p.FailOverMAC }),
 		storeEnum(&Option{Name: "arp_validate", Desc: "validate src/dst of ARP probes; 0 for none (default), 1 for active, 2 for backup, 3 for all",
-			UnsuppModes: noArpModes, Values: arpValidateValues},
-			func(p *Params) *int { return &p.ArpValidate }),
+			UnsuppModes: noARPModes, Values: arpValidateValues},
+			func(p *Params) *int { return &p.ARPValidate }),
 		storeEnum(&Option{Name: "arp_all_targets", Desc: "fail on any/all arp targets timeout; 0 for any (default), 1 for all",
 			Values: arpAllTargetsValues},
-			func(p *Params) *int { return &p.ArpAllTargets }),
+			func(p *Params) *int { return &p.ARPAllTargets }),
 		{Name: "arp_interval", Desc: "arp interval in milliseconds",
-			UnsuppModes: noArpModes, Values: intMaxValues,
-			Show: showInt(func(p *Params) int { return p.ArpInterval }), set: setArpInterval},
+			UnsuppModes: noARPModes, Values: intMaxValues,
+			Show: showInt(func(p *Params) int { return p.ARPInterval }), set: setARPInterval},
 		{Name: "arp_ip_target", Desc: "arp targets in n.n.n.n form",
-			Flags: OptRawVal, Show: showArpTargets, set: setArpTargets},
+			Flags: OptRawVal, Show: showARPTargets, set: setARPTargets},
 		storeDelay(&Option{Name: "downdelay", Desc: "Delay before considering link down, in milliseconds",
 			Values: intMaxValues},
 			"down delay", func(p *Params) *int { return &p.DownDelay }),
@@ -177,13 +177,13 @@ func init() {
 			"peer notification delay", func(p *Params) *int { return &p.PeerNotifDelay }),
 		storeEnum(&Option{Name: "lacp_active", Desc: "Send LACPDU frames with configured lacp rate or acts as speak when spoken to",
 			Flags: OptIfDown, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: lacpActiveValues},
-			func(p *Params) *int { return &p.LacpActive }),
+			func(p *Params) *int { return &p.LACPActive }),
 		storeEnum(&Option{Name: "lacp_rate", Desc: "LACPDU tx rate to request from 802.3ad partner; 0 for slow, 1 for fast",
 			Flags: OptIfDown, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: lacpRateValues},
-			func(p *Params) *int { return &p.LacpRate }),
+			func(p *Params) *int { return &p.LACPRate }),
 		storeEnum(&Option{Name: "ad_select", Desc: "802.3ad aggregation selection logic; 0 for stable (default), 1 for bandwidth, 2 for count",
 			Flags: OptIfDown, Values: adSelectValues},
-			func(p *Params) *int { return &p.AdSelect }),
+			func(p *Params) *int { return &p.ADSelect }),
 		{Name: "xmit_hash_policy", Desc: "balance-alb, balance-tlb, balance-xor, 802.3ad hashing method; 0 for layer 2 (default), 1 for layer 3+4, 2 for layer 2+3, 3 for encap layer 2+3, 4 for encap layer 3+4, 5 for vlan+srcmac",
 			Values: xmitHashValues,
 			Show:   showEnum("xmit_hash_policy", func(p *Params) int { return int(p.XmitPolicy) }),
@@ -238,15 +238,15 @@ func init() {
 			showInt, func(p *Params) *int { return &p.TLBDynamicLB }),
 		storeInt(&Option{Name: "ad_actor_sys_prio",
 			UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: adActorSysPrioValues},
-			showADUint16, func(p *Params) *int { return &p.AdActorSysPrio }),
+			showADUint16, func(p *Params) *int { return &p.ADActorSysPrio }),
 		{Name: "ad_actor_system",
 			Flags: OptRawVal, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)),
-			Show: showAD(func(p *Params) string { return FormatMAC(p.AdActorSystem) }), set: setAdActorSystem},
+			Show: showAD(func(p *Params) string { return FormatMAC(p.ADActorSystem) }), set: setAdActorSystem},
 		storeInt(&Option{Name: "ad_user_port_key",
 			Flags: OptIfDown, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: adUserPortKeyValues},
-			showADUint16, func(p *Params) *int { return &p.AdUserPortKey }),
+			showADUint16, func(p *Params) *int { return &p.ADUserPortKey }),
 		storeInt(&Option{Name: "arp_missed_max", Desc: "Maximum number of missed ARP interval",
-			UnsuppModes: noArpModes, Values: missedMaxValues},
+			UnsuppModes: noARPModes, Values: missedMaxValues},
 			showUint, func(p *Params) *int { return &p.MissedMax }),
 	}
 }

@@ -61,7 +61,7 @@ func FuzzSetOption(f *testing.F) {
 			}
 		}
 		p := e.b.params
-		if p.Mode < 0 || p.Mode > ModeALB || len(p.ArpTargets) > MaxArpTargets || p.NumPeerNotif > 255 ||
+		if p.Mode < 0 || p.Mode > ModeALB || len(p.ARPTargets) > MaxARPTargets || p.NumPeerNotif > 255 ||
 			p.MissedMax < 1 || p.MissedMax > 255 || p.PacketsPerSlave > 65535 || p.Miimon < 0 {
 			t.Fatalf("%q: params out of range: %+v", text, p)
 		}

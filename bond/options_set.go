@@ -192,7 +192,7 @@ func setMode(b *Bond, v *OptValue, _ string) error {
 		return syscall.EINVAL // Config.Modes lacks it: an unsupported value
 	}
 	if !m.UsesARPMonitor() {
-		p.ArpInterval = 0
+		p.ARPInterval = 0
 		if p.Miimon == 0 {
 			p.Miimon = DefaultMiimon
 		}
@@ -200,7 +200,7 @@ func setMode(b *Bond, v *OptValue, _ string) error {
 	if m == ModeALB {
 		p.TLBDynamicLB = 1
 	}
-	p.ArpValidate = ArpValidateNone
+	p.ARPValidate = ARPValidateNone
 	p.Mode = m
 	b.ParamsChanged()
 	return nil
@@ -216,19 +216,19 @@ const DefaultMiimon = 100
 func setMiimon(b *Bond, v *OptValue, _ string) error {
 	p := &b.params
 	p.Miimon = int(v.Value)
-	if v.Value != 0 && p.ArpInterval != 0 {
-		p.ArpInterval = 0
-		p.ArpValidate = ArpValidateNone
+	if v.Value != 0 && p.ARPInterval != 0 {
+		p.ARPInterval = 0
+		p.ARPValidate = ARPValidateNone
 	}
 	b.ParamsChanged()
 	return nil
 }
 
-// setArpInterval is bond_option_arp_interval_set: a non-zero interval (ms)
+// setARPInterval is bond_option_arp_interval_set: a non-zero interval (ms)
 // turns MII monitoring off.
-func setArpInterval(b *Bond, v *OptValue, _ string) error {
+func setARPInterval(b *Bond, v *OptValue, _ string) error {
 	p := &b.params
-	p.ArpInterval = int(v.Value)
+	p.ARPInterval = int(v.Value)
 	if v.Value != 0 {
 		p.Miimon = 0
 	}
@@ -308,11 +308,11 @@ func (b *Bond) optLookupLink(name string) error {
 	return nil
 }
 
-// setArpTargets is bond_option_arp_ip_targets_set: "+a.b.c.d" adds,
+// setARPTargets is bond_option_arp_ip_targets_set: "+a.b.c.d" adds,
 // "-a.b.c.d" removes one target. An unparsable address or missing command is
 // EPERM; 0.0.0.0, 255.255.255.255, duplicates, a full table (16) and
 // removing an absent target are EINVAL.
-func setArpTargets(b *Bond, _ *OptValue, raw string) error {
+func setARPTargets(b *Bond, _ *OptValue, raw string) error {
 	var addr netip.Addr
 	ok := false
 	if len(raw) >= 1 {
@@ -324,49 +324,49 @@ func setArpTargets(b *Bond, _ *OptValue, raw string) error {
 	}
 	switch raw[0] {
 	case '+':
-		return b.addArpTarget(addr)
+		return b.addARPTarget(addr)
 	case '-':
-		return b.removeArpTarget(addr)
+		return b.removeARPTarget(addr)
 	}
 	b.Logf("no command found in arp_ip_targets file - use +<addr> or -<addr>")
 	return syscall.EPERM
 }
 
-// ArpTargetOK is bond_is_ip_target_ok: neither 0.0.0.0 nor 255.255.255.255.
-func ArpTargetOK(a netip.Addr) bool {
+// ARPTargetOK is bond_is_ip_target_ok: neither 0.0.0.0 nor 255.255.255.255.
+func ARPTargetOK(a netip.Addr) bool {
 	return a != netip.IPv4Unspecified() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
-func (b *Bond) addArpTarget(a netip.Addr) error {
+func (b *Bond) addARPTarget(a netip.Addr) error {
 	p := &b.params
-	if !ArpTargetOK(a) {
+	if !ARPTargetOK(a) {
 		b.Logf("invalid ARP target %s specified for addition", a)
 		return syscall.EINVAL
 	}
-	for _, t := range p.ArpTargets {
+	for _, t := range p.ARPTargets {
 		if t == a {
 			b.Logf("ARP target %s is already present", a)
 			return syscall.EINVAL
 		}
 	}
-	if len(p.ArpTargets) >= MaxArpTargets {
+	if len(p.ARPTargets) >= MaxARPTargets {
 		b.Logf("ARP target table is full!")
 		return syscall.EINVAL
 	}
-	p.ArpTargets = append(append([]netip.Addr(nil), p.ArpTargets...), a)
-	b.arpTargetAdded(len(p.ArpTargets) - 1)
+	p.ARPTargets = append(append([]netip.Addr(nil), p.ARPTargets...), a)
+	b.arpTargetAdded(len(p.ARPTargets) - 1)
 	b.ParamsChanged()
 	return nil
 }
 
-func (b *Bond) removeArpTarget(a netip.Addr) error {
+func (b *Bond) removeARPTarget(a netip.Addr) error {
 	p := &b.params
-	if !ArpTargetOK(a) {
+	if !ARPTargetOK(a) {
 		b.Logf("invalid ARP target %s specified for removal", a)
 		return syscall.EINVAL
 	}
 	ind := -1
-	for i, t := range p.ArpTargets {
+	for i, t := range p.ARPTargets {
 		if t == a {
 			ind = i
 			break
@@ -376,13 +376,13 @@ func (b *Bond) removeArpTarget(a netip.Addr) error {
 		b.Logf("unable to remove nonexistent ARP target %s", a)
 		return syscall.EINVAL
 	}
-	if ind == 0 && len(p.ArpTargets) == 1 && p.ArpInterval != 0 {
+	if ind == 0 && len(p.ARPTargets) == 1 && p.ARPInterval != 0 {
 		b.Logf("Removing last arp target with arp_interval on")
 	}
 	b.arpTargetRemoved(ind)
-	t := make([]netip.Addr, 0, len(p.ArpTargets)-1)
-	t = append(t, p.ArpTargets[:ind]...)
-	p.ArpTargets = append(t, p.ArpTargets[ind+1:]...)
+	t := make([]netip.Addr, 0, len(p.ARPTargets)-1)
+	t = append(t, p.ARPTargets[:ind]...)
+	p.ARPTargets = append(t, p.ARPTargets[ind+1:]...)
 	b.ParamsChanged()
 	return nil
 }
@@ -454,7 +454,7 @@ func setAdActorSystem(b *Bond, _ *OptValue, raw string) error {
 		b.Logf("Invalid ad_actor_system MAC address.")
 		return syscall.EINVAL
 	}
-	b.params.AdActorSystem = m
+	b.params.ADActorSystem = m
 	b.ParamsChanged()
 	return nil
 }

@@ -90,9 +90,9 @@ func showQueueIDs(s *BondStatus, _ Caller) string {
 	return optJoinList(items, ifNameSize+6)
 }
 
-func showArpTargets(s *BondStatus, _ Caller) string {
-	items := make([]string, 0, len(s.Params.ArpTargets))
-	for _, a := range s.Params.ArpTargets {
+func showARPTargets(s *BondStatus, _ Caller) string {
+	items := make([]string, 0, len(s.Params.ARPTargets))
+	for _, a := range s.Params.ARPTargets {
 		items = append(items, a.String())
 	}
 	return optJoinList(items, 0)

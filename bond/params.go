@@ -99,17 +99,17 @@ const (
 
 // arp_validate values (BOND_ARP_VALIDATE_*, a bit set: active=1, backup=2, filter=4).
 const (
-	ArpValidateNone         = 0
-	ArpValidateActive       = 1
-	ArpValidateBackup       = 2
-	ArpValidateAll          = 3
-	ArpValidateFilter       = 4
-	ArpValidateFilterActive = 5
-	ArpValidateFilterBackup = 6
+	ARPValidateNone         = 0
+	ARPValidateActive       = 1
+	ARPValidateBackup       = 2
+	ARPValidateAll          = 3
+	ARPValidateFilter       = 4
+	ARPValidateFilterActive = 5
+	ARPValidateFilterBackup = 6
 )
 
-// MaxArpTargets is BOND_MAX_ARP_TARGETS.
-const MaxArpTargets = 16
+// MaxARPTargets is BOND_MAX_ARP_TARGETS.
+const MaxARPTargets = 16
 
 // Params holds a bond's configuration: the kernel's struct bond_params.
 // Delays are stored as the kernel stores them, in miimon ticks, and shown
@@ -121,18 +121,18 @@ type Params struct {
 	UpDelay         int // miimon ticks
 	DownDelay       int // miimon ticks
 	PeerNotifDelay  int // miimon ticks
-	ArpInterval     int // ms; 0 = ARP monitoring off
-	ArpValidate     int
-	ArpAllTargets   int // 0 any, 1 all
-	ArpTargets      []netip.Addr
+	ARPInterval     int // ms; 0 = ARP monitoring off
+	ARPValidate     int
+	ARPAllTargets   int // 0 any, 1 all
+	ARPTargets      []netip.Addr
 	MissedMax       int // arp_missed_max, 1..255
 	Primary         string
 	PrimaryReselect int
 	FailOverMAC     int
 	UseCarrier      int
-	LacpRate        int // 0 slow, 1 fast
-	LacpActive      int // 0 off, 1 on
-	AdSelect        int
+	LACPRate        int // 0 slow, 1 fast
+	LACPActive      int // 0 off, 1 on
+	ADSelect        int
 	NumPeerNotif    int // num_grat_arp = num_unsol_na, 0..255
 	AllSlavesActive int
 	ResendIGMP      int
@@ -140,9 +140,9 @@ type Params struct {
 	LpInterval      int // seconds
 	PacketsPerSlave int
 	TLBDynamicLB    int
-	AdActorSysPrio  int
-	AdUserPortKey   int
-	AdActorSystem   net.HardwareAddr // 6 bytes; all zero = use the bond's MAC
+	ADActorSysPrio  int
+	ADUserPortKey   int
+	ADActorSystem   net.HardwareAddr // 6 bytes; all zero = use the bond's MAC
 	TxQueues        int              // module option tx_queues (queue_id limit)
 }
 
@@ -155,14 +155,14 @@ func DefaultParams() Params {
 		MissedMax:       2,
 		PrimaryReselect: ReselectAlways,
 		UseCarrier:      1,
-		LacpActive:      1,
+		LACPActive:      1,
 		NumPeerNotif:    1,
 		ResendIGMP:      1,
 		LpInterval:      1,
 		PacketsPerSlave: 1,
 		TLBDynamicLB:    1,
-		AdActorSysPrio:  65535,
-		AdActorSystem:   net.HardwareAddr{0, 0, 0, 0, 0, 0},
+		ADActorSysPrio:  65535,
+		ADActorSystem:   net.HardwareAddr{0, 0, 0, 0, 0, 0},
 		TxQueues:        16,
 	}
 }
@@ -170,7 +170,7 @@ func DefaultParams() Params {
 // Clone returns a deep copy of p.
 func (p Params) Clone() Params {
 	q := p
-	q.ArpTargets = append([]netip.Addr(nil), p.ArpTargets...)
-	q.AdActorSystem = append(net.HardwareAddr(nil), p.AdActorSystem...)
+	q.ARPTargets = append([]netip.Addr(nil), p.ARPTargets...)
+	q.ADActorSystem = append(net.HardwareAddr(nil), p.ADActorSystem...)
 	return q
 }

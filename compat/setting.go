@@ -114,7 +114,7 @@ func valueNames(o *bond.Option) string {
 func checkRaw(key, value string) error {
 	switch key {
 	case "arp_ip_target":
-		return checkArpTarget(value)
+		return checkARPTarget(value)
 	case "ad_actor_system":
 		return checkMAC(value)
 	case "queue_id":
@@ -138,10 +138,10 @@ func checkRaw(key, value string) error {
 	return nil
 }
 
-// checkArpTarget checks a write to arp_ip_target: "+a.b.c.d" adds, "-a.b.c.d"
+// checkARPTarget checks a write to arp_ip_target: "+a.b.c.d" adds, "-a.b.c.d"
 // removes (bond_option_arp_ip_targets_set); 0.0.0.0 and 255.255.255.255
 // cannot be added (IS_IP_TARGET_UNUSABLE_ADDRESS).
-func checkArpTarget(value string) error {
+func checkARPTarget(value string) error {
 	v := strings.TrimSpace(value)
 	if v == "" || (v[0] != '+' && v[0] != '-') {
 		return fmt.Errorf("invalid arp_ip_target %q: use +<addr> or -<addr>", value)
@@ -196,7 +196,7 @@ var moduleParams = map[string]bool{
 
 // checkModuleParam checks one module parameter as bond_check_params would
 // accept it; arp_ip_target is a comma list of IPv4 addresses (at most
-// bond.MaxArpTargets).
+// bond.MaxARPTargets).
 func checkModuleParam(v Validator, key, value string) error {
 	if !moduleParams[key] {
 		if bond.OptionByName(key) != nil || key == "arp_missed_max" {
@@ -219,11 +219,11 @@ func checkModuleParam(v Validator, key, value string) error {
 		return nil
 	case "arp_ip_target":
 		targets := splitList(value, ",")
-		if len(targets) > bond.MaxArpTargets {
-			return fmt.Errorf("too many arp_ip_target entries (at most %d)", bond.MaxArpTargets)
+		if len(targets) > bond.MaxARPTargets {
+			return fmt.Errorf("too many arp_ip_target entries (at most %d)", bond.MaxARPTargets)
 		}
 		for _, t := range targets {
-			if err := checkArpTarget("+" + t); err != nil {
+			if err := checkARPTarget("+" + t); err != nil {
 				return err
 			}
 		}
@@ -358,7 +358,7 @@ func (b *builder) module(line int, key, value string) {
 // second creation of a bond, a slave already enslaved to the bond (ifup-eth
 // `grep -wq DEV slaves`), an ARP target already set (install_bonding_driver
 // `grep -q ip arp_ip_target`). A slave named for a second bond, and more
-// than bond.MaxArpTargets targets, are errors. in must be in orderAll order.
+// than bond.MaxARPTargets targets, are errors. in must be in orderAll order.
 func dedupe(in []Setting) ([]Setting, []error) {
 	var out []Setting
 	var list []error
@@ -391,9 +391,9 @@ func dedupe(in []Setting) ([]Setting, []error) {
 				continue
 			}
 			targets[s.Bond]++
-			if targets[s.Bond] > bond.MaxArpTargets {
+			if targets[s.Bond] > bond.MaxARPTargets {
 				list = append(list, &ParseError{File: s.File, Line: s.Line,
-					Msg: fmt.Sprintf("%s: more than %d arp_ip_target entries", s.Bond, bond.MaxArpTargets)})
+					Msg: fmt.Sprintf("%s: more than %d arp_ip_target entries", s.Bond, bond.MaxARPTargets)})
 				continue
 			}
 		}

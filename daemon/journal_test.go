@@ -154,8 +154,8 @@ func TestJournalRestore(t *testing.T) {
 	if st == nil {
 		t.Fatal("bond0 not restored")
 	}
-	if st.Params.Mode != bond.ModeActiveBackup || st.Params.Miimon != 100 || st.Params.Primary != "eth1" || len(st.Params.ArpTargets) != 1 {
-		t.Errorf("restored params mode %v miimon %d primary %q targets %v", st.Params.Mode, st.Params.Miimon, st.Params.Primary, st.Params.ArpTargets)
+	if st.Params.Mode != bond.ModeActiveBackup || st.Params.Miimon != 100 || st.Params.Primary != "eth1" || len(st.Params.ARPTargets) != 1 {
+		t.Errorf("restored params mode %v miimon %d primary %q targets %v", st.Params.Mode, st.Params.Miimon, st.Params.Primary, st.Params.ARPTargets)
 	}
 	if len(st.Slaves) != 2 || st.Slaves[0].Name != "eth0" || st.Slaves[1].Name != "eth1" {
 		t.Fatalf("restored slaves %+v", st.Slaves)

@@ -80,11 +80,11 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 	w("Down Delay (ms): %d\n", p.DownDelay*p.Miimon)
 	w("Peer Notification Delay (ms): %d\n", p.PeerNotifDelay*p.Miimon)
 
-	if p.ArpInterval > 0 {
-		w("ARP Polling Interval (ms): %d\n", p.ArpInterval)
+	if p.ARPInterval > 0 {
+		w("ARP Polling Interval (ms): %d\n", p.ARPInterval)
 		w("ARP Missed Max: %d\n", p.MissedMax)
 		sb.WriteString("ARP IP target/s (n.n.n.n form):")
-		for i, t := range p.ArpTargets {
+		for i, t := range p.ARPTargets {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
@@ -98,14 +98,14 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 
 	if p.Mode == bond.Mode8023AD {
 		sb.WriteString("\n802.3ad info\n")
-		w("LACP active: %s\n", onOff(p.LacpActive != 0))
-		if p.LacpRate != 0 {
+		w("LACP active: %s\n", onOff(p.LACPActive != 0))
+		if p.LACPRate != 0 {
 			sb.WriteString("LACP rate: fast\n")
 		} else {
 			sb.WriteString("LACP rate: slow\n")
 		}
 		w("Min links: %d\n", p.MinLinks)
-		w("Aggregator selection policy (ad_select): %s\n", valueName("ad_select", p.AdSelect))
+		w("Aggregator selection policy (ad_select): %s\n", valueName("ad_select", p.ADSelect))
 		if c.NetAdmin {
 			ad := b.AD
 			if ad == nil {

@@ -60,21 +60,21 @@ var procCases = []struct {
 	{ // 02-modparams [7]
 		golden: "ab-arp-targets",
 		st: bond.BondStatus{Name: "bond0", Params: params(func(p *bond.Params) {
-			p.Mode, p.ArpInterval = bond.ModeActiveBackup, 500
-			p.ArpTargets = []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")}
-			p.ArpValidate = bond.ArpValidateAll
+			p.Mode, p.ARPInterval = bond.ModeActiveBackup, 500
+			p.ARPTargets = []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")}
+			p.ARPValidate = bond.ARPValidateAll
 		})},
 	},
 	{ // 07-opt-monitor [10]
 		golden: "xor-arp",
 		st: bond.BondStatus{Name: "bond0", Params: params(func(p *bond.Params) {
-			p.Mode, p.ArpInterval, p.MissedMax = bond.ModeXOR, 100, 5
+			p.Mode, p.ARPInterval, p.MissedMax = bond.ModeXOR, 100, 5
 		})},
 	},
 	{ // 08-opt-arp-ip-target [8]
 		golden: "ab-arp-slave",
 		st: bond.BondStatus{Name: "bond0", Up: true, Carrier: true, ActiveSlave: "eth0",
-			Params: params(func(p *bond.Params) { p.Mode, p.ArpInterval = bond.ModeActiveBackup, 10000 }),
+			Params: params(func(p *bond.Params) { p.Mode, p.ARPInterval = bond.ModeActiveBackup, 10000 }),
 			Slaves: []bond.SlaveStatus{veth(0, bond.LinkUp, 0)},
 		},
 	},

@@ -95,13 +95,13 @@ func newAD(c bond.Control, rxWaitMax time.Duration) *adMode {
 // optionsOf maps the bond's parameters to the protocol's options.
 func optionsOf(p *bond.Params) lacp.Options {
 	o := lacp.DefaultOptions()
-	o.LACPActive = p.LacpActive != 0
-	o.LACPFast = p.LacpRate != 0
-	o.ADSelect = lacp.ADSelect(p.AdSelect)
+	o.LACPActive = p.LACPActive != 0
+	o.LACPFast = p.LACPRate != 0
+	o.ADSelect = lacp.ADSelect(p.ADSelect)
 	o.MinLinks = p.MinLinks
-	o.ActorSysPrio = uint16(p.AdActorSysPrio)
-	copy(o.ActorSystem[:], p.AdActorSystem)
-	o.UserPortKey = uint16(p.AdUserPortKey)
+	o.ActorSysPrio = uint16(p.ADActorSysPrio)
+	copy(o.ActorSystem[:], p.ADActorSystem)
+	o.UserPortKey = uint16(p.ADUserPortKey)
 	o.AllSlavesActive = p.AllSlavesActive != 0
 	return o
 }
@@ -412,22 +412,22 @@ func (m *adMode) OptionChanged(name string) {
 	m.locked(func(sys *lacp.System) {
 		switch name {
 		case "lacp_rate":
-			sys.SetLACPRate(p.LacpRate != 0)
+			sys.SetLACPRate(p.LACPRate != 0)
 		case "lacp_active":
-			sys.SetLACPActive(p.LacpActive != 0)
+			sys.SetLACPActive(p.LACPActive != 0)
 		case "ad_select":
-			_ = sys.SetADSelect(lacp.ADSelect(p.AdSelect))
+			_ = sys.SetADSelect(lacp.ADSelect(p.ADSelect))
 		case "min_links":
 			_ = sys.SetMinLinks(p.MinLinks)
 		case "ad_actor_sys_prio":
-			_ = sys.SetActorSysPrio(uint16(p.AdActorSysPrio))
+			_ = sys.SetActorSysPrio(uint16(p.ADActorSysPrio))
 		case "ad_actor_system":
 			var mac [6]byte
-			copy(mac[:], p.AdActorSystem)
+			copy(mac[:], p.ADActorSystem)
 			m.setBondMACLocked()
 			_ = sys.SetActorSystem(mac)
 		case "ad_user_port_key":
-			_ = sys.SetUserPortKey(uint16(p.AdUserPortKey))
+			_ = sys.SetUserPortKey(uint16(p.ADUserPortKey))
 		case "all_slaves_active":
 			sys.SetAllSlavesActive(p.AllSlavesActive != 0)
 		}

@@ -44,7 +44,7 @@ func newADEnvWait(t *testing.T, fast bool, rxWaitMax time.Duration) *adEnv {
 	p := bond.DefaultParams()
 	p.Mode, p.Miimon = bond.Mode8023AD, 100
 	if fast {
-		p.LacpRate = 1
+		p.LACPRate = 1
 	}
 	modes := Factories()
 	modes[bond.Mode8023AD] = func(c bond.Control) bond.Mode { return newAD(c, rxWaitMax) }

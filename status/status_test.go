@@ -37,7 +37,7 @@ func testSnapshot() *bond.Snapshot {
 	ab := bond.DefaultParams()
 	ab.Mode, ab.Miimon, ab.UpDelay, ab.Primary = bond.ModeActiveBackup, 100, 2, "eth0"
 	ad := bond.DefaultParams()
-	ad.Mode, ad.Miimon, ad.LacpRate = bond.Mode8023AD, 100, 1
+	ad.Mode, ad.Miimon, ad.LACPRate = bond.Mode8023AD, 100, 1
 	return &bond.Snapshot{Bonds: []*bond.BondStatus{
 		{
 			Name: "bond0", Index: 7, Params: ab, Up: true, Carrier: true,

@@ -17,7 +17,7 @@ import (
 type checker struct {
 	v   *modValues
 	log func(string)
-	p   bond.Params // DefaultParams; checkADSelect writes AdSelect
+	p   bond.Params // DefaultParams; checkADSelect writes ADSelect
 
 	mode                       bond.ModeID
 	xmit, lacpFast             int
@@ -32,11 +32,11 @@ type checker struct {
 func (v *modValues) check(log func(string)) (Config, error) {
 	c := &checker{
 		v: v, log: log, p: bond.DefaultParams(),
-		mode: bond.ModeRoundRobin, xmit: int(bond.XmitLayer2), arpValidate: bond.ArpValidateNone,
+		mode: bond.ModeRoundRobin, xmit: int(bond.XmitLayer2), arpValidate: bond.ARPValidateNone,
 		reselect: bond.ReselectAlways, fom: bond.FOMNone,
 	}
 	for _, step := range []func() error{
-		c.checkMode, c.checkXmitHash, c.checkLacpRate, c.checkADSelect,
+		c.checkMode, c.checkXmitHash, c.checkLACPRate, c.checkADSelect,
 		c.checkCounts, c.checkQueues, c.checkDelays,
 		c.checkARPTargets, c.checkARPValidate, c.checkARPAllTargets, c.logMonitor,
 		c.checkPrimary, c.checkFailOverMAC, c.checkLpInterval,
@@ -104,9 +104,9 @@ func (c *checker) checkXmitHash() error {
 	return c.enum("xmit_hash_policy", c.v.xmitHash, &c.xmit, `Error: Invalid xmit_hash_policy "%s"`)
 }
 
-// checkLacpRate parses lacp_rate in 802.3ad, and only logs it as
+// checkLACPRate parses lacp_rate in 802.3ad, and only logs it as
 // irrelevant in the other modes.
-func (c *checker) checkLacpRate() error {
+func (c *checker) checkLACPRate() error {
 	if c.v.lacpRate == nil {
 		return nil
 	}
@@ -123,7 +123,7 @@ func (c *checker) checkADSelect() error {
 	if c.v.adSelect == nil {
 		return nil
 	}
-	if err := c.enum("ad_select", c.v.adSelect, &c.p.AdSelect, `Error: Invalid ad_select "%s"`); err != nil {
+	if err := c.enum("ad_select", c.v.adSelect, &c.p.ADSelect, `Error: Invalid ad_select "%s"`); err != nil {
 		return err
 	}
 	if c.mode != bond.Mode8023AD {
@@ -212,10 +212,10 @@ func (c *checker) checkDelays() error {
 // one disables ARP monitoring), and disables arp_interval without any.
 func (c *checker) checkARPTargets() error {
 	v := c.v
-	for i := 0; i < bond.MaxArpTargets && len(c.targets) < bond.MaxArpTargets && v.arpIPTarget[i] != nil; i++ {
+	for i := 0; i < bond.MaxARPTargets && len(c.targets) < bond.MaxARPTargets && v.arpIPTarget[i] != nil; i++ {
 		raw := *v.arpIPTarget[i]
 		ip, ok := ktext.In4pton(raw)
-		if !ok || !bond.ArpTargetOK(ip) {
+		if !ok || !bond.ARPTargetOK(ip) {
 			c.logf("Warning: bad arp_ip_target module parameter (%s), ARP monitoring will not be performed", raw)
 			v.arpInterval = 0
 			continue
@@ -328,12 +328,12 @@ func (c *checker) params() bond.Params {
 	p.XmitPolicy = bond.XmitPolicy(c.xmit)
 	p.Miimon = v.miimon
 	p.NumPeerNotif = v.numPeerNotif
-	p.ArpInterval = v.arpInterval
-	p.ArpValidate = c.arpValidate
-	p.ArpAllTargets = c.arpAllTargets
+	p.ARPInterval = v.arpInterval
+	p.ARPValidate = c.arpValidate
+	p.ARPAllTargets = c.arpAllTargets
 	p.UpDelay = v.updelay
 	p.DownDelay = v.downdelay
-	p.LacpRate = c.lacpFast
+	p.LACPRate = c.lacpFast
 	p.PrimaryReselect = c.reselect
 	p.FailOverMAC = c.fom
 	p.TxQueues = v.txQueues
@@ -343,7 +343,7 @@ func (c *checker) params() bond.Params {
 	p.LpInterval = int(int32(v.lpInterval))
 	p.PacketsPerSlave = v.packetsPerSlave
 	p.UseCarrier = v.useCarrier
-	p.ArpTargets = c.targets
+	p.ARPTargets = c.targets
 	if c.primary != nil {
 		p.Primary = *c.primary
 		if len(p.Primary) > ktext.IFNAMSIZ-1 {

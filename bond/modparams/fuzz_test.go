@@ -26,10 +26,10 @@ func FuzzModuleOptions(f *testing.F) {
 			return
 		}
 		p := cfg.Params
-		if cfg.MaxBonds < 0 || p.Miimon < 0 || p.UpDelay < 0 || p.DownDelay < 0 || p.ArpInterval < 0 ||
+		if cfg.MaxBonds < 0 || p.Miimon < 0 || p.UpDelay < 0 || p.DownDelay < 0 || p.ARPInterval < 0 ||
 			p.TxQueues < 1 || p.TxQueues > 255 || p.NumPeerNotif < 0 || p.NumPeerNotif > 255 ||
 			p.ResendIGMP < 0 || p.ResendIGMP > 255 || p.PacketsPerSlave < 0 || p.PacketsPerSlave > 65535 ||
-			len(p.ArpTargets) > bond.MaxArpTargets || (p.Miimon != 0 && p.ArpInterval != 0) || p.Mode < 0 || p.Mode > bond.ModeALB {
+			len(p.ARPTargets) > bond.MaxARPTargets || (p.Miimon != 0 && p.ARPInterval != 0) || p.Mode < 0 || p.Mode > bond.ModeALB {
 			t.Fatalf("%q: out of range: %+v", line, cfg)
 		}
 	})

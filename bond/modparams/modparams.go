@@ -101,7 +101,7 @@ type modValues struct {
 	lpInterval                                                     uint32
 	mode, primary, primaryReselect, lacpRate, adSelect, xmitHash   *string
 	arpValidate, arpAllTargets, failOverMAC                        *string
-	arpIPTarget                                                    [bond.MaxArpTargets]*string
+	arpIPTarget                                                    [bond.MaxARPTargets]*string
 }
 
 // Parse parses module options (each "name=value"; the list is
@@ -239,8 +239,8 @@ func (v *modValues) set(name string, val *string, log func(string)) error {
 		// param_array: comma separated, at most 16; slots past the new
 		// count keep their previous value, as the kernel's array does.
 		items := strings.Split(*val, ",")
-		if len(items) > bond.MaxArpTargets {
-			log(fmt.Sprintf("%s: can only take %d arguments", p.name, bond.MaxArpTargets))
+		if len(items) > bond.MaxARPTargets {
+			log(fmt.Sprintf("%s: can only take %d arguments", p.name, bond.MaxARPTargets))
 			msg := fmt.Sprintf("bonding: `%s' invalid for parameter `%s'", items[0], name)
 			log(msg)
 			return &Error{Msg: msg}

@@ -153,7 +153,7 @@ func TestModuleOptionsMore(t *testing.T) {
 				`Error: invalid arp_all_targets_value "x"`,
 				// the kernel prints the raw strings of the first slots
 				"ARP monitoring set to 100 ms, validate none, with 2 target(s): 10.0.0.1 10.0.0.1"},
-			want: func(c Config) bool { return len(c.Params.ArpTargets) == 2 }},
+			want: func(c Config) bool { return len(c.Params.ARPTargets) == 2 }},
 		{args: "mode=balance-xor xmit_hash_policy=bogus", fail: true, logs: []string{`Error: Invalid xmit_hash_policy "bogus"`}},
 		{args: "mode=4 lacp_rate=2", fail: true, logs: []string{`Error: Invalid lacp rate "2"`}},
 		{args: "ad_select=count", logs: []string{"ad_select param only affects 802.3ad mode"}},
