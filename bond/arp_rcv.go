@@ -18,7 +18,7 @@ import (
 // arpView is what the slave readers need of the bond to validate an ARP
 // frame (bond_rcv_validate), published by the control goroutine.
 type arpView struct {
-	validate   int
+	validate   ARPValidate
 	allTargets bool
 	interval   int64 // ns
 	targets    [MaxARPTargets]uint32

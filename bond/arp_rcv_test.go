@@ -19,7 +19,7 @@ func FuzzARPRcv(f *testing.F) {
 	f.Add(uint8(4), false, true, junkFrame())
 	f.Add(uint8(1), false, false, []byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, validate uint8, all, backup bool, frame []byte) {
-		got := bond.ARPRcv(int(validate%7), all, backup, frame)
+		got := bond.ARPRcv(bond.ARPValidate(validate%7), all, backup, frame)
 		if len(frame) < 14 && got != 0 {
 			t.Fatalf("a %d-byte frame counted", len(frame))
 		}

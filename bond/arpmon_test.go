@@ -38,7 +38,7 @@ type arpEnv struct {
 
 const arpIval = 100 * time.Millisecond
 
-func newARPEnv(t *testing.T, mode bond.ModeID, validate, allTargets int, targets ...netip.Addr) *arpEnv {
+func newARPEnv(t *testing.T, mode bond.ModeID, validate bond.ARPValidate, allTargets int, targets ...netip.Addr) *arpEnv {
 	p := bond.DefaultParams()
 	p.Mode = mode
 	p.Miimon = 0
@@ -183,7 +183,7 @@ func TestARPMonitorValidate(t *testing.T) {
 	all, none := counts{true, true, true}, counts{false, false, true}
 	filtered := counts{false, true, true}
 	cases := []struct {
-		validate       int
+		validate       bond.ARPValidate
 		active, backup counts
 	}{
 		{bond.ARPValidateNone, all, all},

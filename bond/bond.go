@@ -60,8 +60,8 @@ type Slave struct {
 	index int
 	dev   SlaveDev
 
-	link             int // LinkUp, LinkFail, LinkDown, LinkBack
-	newLink          int
+	link             LinkState
+	newLink          LinkState
 	delay            int // remaining up/down delay in miimon ticks
 	active           bool
 	linkFailureCount int
@@ -146,7 +146,7 @@ func (s *Slave) Name() string { return s.name }
 func (s *Slave) Index() int { return s.index }
 
 // Link returns the slave's link state (LinkUp, LinkFail, LinkDown, LinkBack).
-func (s *Slave) Link() int { return s.link }
+func (s *Slave) Link() LinkState { return s.link }
 
 // Active reports whether the slave is active (not a backup).
 func (s *Slave) Active() bool { return s.active }

@@ -10,7 +10,7 @@ func ARPRoutesKnown(b *Bond) bool { return b.arp.routes != nil }
 // with the given arp_validate, arp_all_targets and state, targets
 // 192.0.2.9 and 192.0.2.10 and address 192.0.2.1, and returns the slave's
 // last_rx (0 when the frame did not count).
-func ARPRcv(validate int, allTargets, backup bool, frame []byte) int64 {
+func ARPRcv(validate ARPValidate, allTargets, backup bool, frame []byte) int64 {
 	r := NewRegistry(Config{})
 	b := &Bond{reg: r}
 	s := &Slave{bond: b}

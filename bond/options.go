@@ -54,22 +54,22 @@ var (
 		{"vlan+srcmac", uint64(XmitVlanSrcMAC), 0},
 	}
 	arpValidateValues = []OptValue{
-		{"none", ARPValidateNone, ValDefault},
-		{"active", ARPValidateActive, 0},
-		{"backup", ARPValidateBackup, 0},
-		{"all", ARPValidateAll, 0},
-		{"filter", ARPValidateFilter, 0},
-		{"filter_active", ARPValidateFilterActive, 0},
-		{"filter_backup", ARPValidateFilterBackup, 0},
+		{"none", uint64(ARPValidateNone), ValDefault},
+		{"active", uint64(ARPValidateActive), 0},
+		{"backup", uint64(ARPValidateBackup), 0},
+		{"all", uint64(ARPValidateAll), 0},
+		{"filter", uint64(ARPValidateFilter), 0},
+		{"filter_active", uint64(ARPValidateFilterActive), 0},
+		{"filter_backup", uint64(ARPValidateFilterBackup), 0},
 	}
 	arpAllTargetsValues = []OptValue{
 		{"any", 0, ValDefault},
 		{"all", 1, 0},
 	}
 	failOverMACValues = []OptValue{
-		{"none", FOMNone, ValDefault},
-		{"active", FOMActive, 0},
-		{"follow", FOMFollow, 0},
+		{"none", uint64(FOMNone), ValDefault},
+		{"active", uint64(FOMActive), 0},
+		{"follow", uint64(FOMFollow), 0},
 	}
 	// intMaxValues serves every "0 .. INT_MAX" option (miimon, arp_interval,
 	// updelay, downdelay, min_links): bond_intmax_tbl.
@@ -83,13 +83,13 @@ var (
 	}
 	// lacpRateValues has no default entry: "echo default > lacp_rate" fails.
 	lacpRateValues = []OptValue{
-		{"slow", 0, 0},
-		{"fast", 1, 0},
+		{"slow", uint64(LACPRateSlow), 0},
+		{"fast", uint64(LACPRateFast), 0},
 	}
 	adSelectValues = []OptValue{
-		{"stable", 0, ValDefault},
-		{"bandwidth", 1, 0},
-		{"count", 2, 0},
+		{"stable", uint64(ADSelectStable), ValDefault},
+		{"bandwidth", uint64(ADSelectBandwidth), 0},
+		{"count", uint64(ADSelectCount), 0},
 	}
 	numPeerNotifValues = []OptValue{
 		{"off", 0, 0},
@@ -101,9 +101,9 @@ var (
 		{"maxval", 300000, ValMax},
 	}
 	primaryReselectValues = []OptValue{
-		{"always", ReselectAlways, ValDefault},
-		{"better", ReselectBetter, 0},
-		{"failure", ReselectFailure, 0},
+		{"always", uint64(ReselectAlways), ValDefault},
+		{"better", uint64(ReselectBetter), 0},
+		{"failure", uint64(ReselectFailure), 0},
 	}
 	useCarrierValues = []OptValue{
 		{"off", 0, 0},
@@ -154,10 +154,10 @@ func init() {
 			Show: showEnum("mode", func(p *Params) int { return int(p.Mode) }), set: setMode},
 		storeEnum(&Option{Name: "fail_over_mac", Desc: "For active-backup, do not set all slaves to the same MAC; 0 for none (default), 1 for active, 2 for follow",
 			Flags: OptNoSlaves, Values: failOverMACValues},
-			func(p *Params) *int { return &p.FailOverMAC }),
+			func(p *Params) *FailOverMAC { return &p.FailOverMAC }),
 		storeEnum(&Option{Name: "arp_validate", Desc: "validate src/dst of ARP probes; 0 for none (default), 1 for active, 2 for backup, 3 for all",
 			UnsuppModes: noARPModes, Values: arpValidateValues},
-			func(p *Params) *int { return &p.ARPValidate }),
+			func(p *Params) *ARPValidate { return &p.ARPValidate }),
 		storeEnum(&Option{Name: "arp_all_targets", Desc: "fail on any/all arp targets timeout; 0 for any (default), 1 for all",
 			Values: arpAllTargetsValues},
 			func(p *Params) *int { return &p.ARPAllTargets }),
@@ -180,10 +180,10 @@ func init() {
 			func(p *Params) *int { return &p.LACPActive }),
 		storeEnum(&Option{Name: "lacp_rate", Desc: "LACPDU tx rate to request from 802.3ad partner; 0 for slow, 1 for fast",
 			Flags: OptIfDown, UnsuppModes: allModesExcept(optModeBit(Mode8023AD)), Values: lacpRateValues},
-			func(p *Params) *int { return &p.LACPRate }),
+			func(p *Params) *LACPRate { return &p.LACPRate }),
 		storeEnum(&Option{Name: "ad_select", Desc: "802.3ad aggregation selection logic; 0 for stable (default), 1 for bandwidth, 2 for count",
 			Flags: OptIfDown, Values: adSelectValues},
-			func(p *Params) *int { return &p.ADSelect }),
+			func(p *Params) *ADSelect { return &p.ADSelect }),
 		{Name: "xmit_hash_policy", Desc: "balance-alb, balance-tlb, balance-xor, 802.3ad hashing method; 0 for layer 2 (default), 1 for layer 3+4, 2 for layer 2+3, 3 for encap layer 2+3, 4 for encap layer 3+4, 5 for vlan+srcmac",
 			Values: xmitHashValues,
 			Show:   showEnum("xmit_hash_policy", func(p *Params) int { return int(p.XmitPolicy) }),
@@ -202,7 +202,7 @@ func init() {
 			Show: showPrimary, set: setPrimary},
 		{Name: "primary_reselect", Desc: "Reselect primary slave once it comes up; 0 for always (default), 1 for only if speed of primary is better, 2 for only on active slave failure",
 			Values: primaryReselectValues,
-			Show:   showEnum("primary_reselect", func(p *Params) int { return p.PrimaryReselect }),
+			Show:   showEnum("primary_reselect", func(p *Params) int { return int(p.PrimaryReselect) }),
 			set:    setPrimaryReselect},
 		storeInt(&Option{Name: "use_carrier", Desc: "Use netif_carrier_ok (vs MII ioctls) in miimon; 0 for off, 1 for on (default)",
 			Values: useCarrierValues},
@@ -261,9 +261,9 @@ func storeInt(o *Option, show func(get func(*Params) int) func(*BondStatus, Call
 }
 
 // storeEnum is storeInt for an option with a value table, shown by the
-// value's name (showEnum).
-func storeEnum(o *Option, field func(*Params) *int) *Option {
-	o.Show = showEnum(o.Name, func(p *Params) int { return *field(p) })
+// value's name (showEnum); T is the field's type (int, ARPValidate, ...).
+func storeEnum[T ~int](o *Option, field func(*Params) *T) *Option {
+	o.Show = showEnum(o.Name, func(p *Params) int { return int(*field(p)) })
 	o.set = setInt(field)
 	return o
 }

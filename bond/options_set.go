@@ -166,10 +166,11 @@ func (b *Bond) interpretOptError(o *Option, e syscall.Errno, text string) {
 	}
 }
 
-// setInt is the setter of options that only store their value.
-func setInt(field func(*Params) *int) func(*Bond, *OptValue, string) error {
+// setInt is the setter of options that only store their value; T is the
+// field's type (int, or an enum type such as ARPValidate).
+func setInt[T ~int](field func(*Params) *T) func(*Bond, *OptValue, string) error {
 	return func(b *Bond, v *OptValue, _ string) error {
-		*field(&b.params) = int(v.Value)
+		*field(&b.params) = T(v.Value)
 		b.ParamsChanged()
 		return nil
 	}
@@ -258,7 +259,7 @@ func setDelay(name string, field func(*Params) *int) func(*Bond, *OptValue, stri
 
 // setPrimaryReselect stores primary_reselect and reselects the active slave.
 func setPrimaryReselect(b *Bond, v *OptValue, _ string) error {
-	b.params.PrimaryReselect = int(v.Value)
+	b.params.PrimaryReselect = PrimaryReselect(v.Value)
 	b.ParamsChanged()
 	b.Reselect()
 	return nil

@@ -25,11 +25,15 @@ const (
 
 // String returns the mode's name from the option table ("balance-rr",
 // "802.3ad", ...), or "mode(N)" for a number outside it.
-func (m ModeID) String() string {
-	if n := ValueName("mode", int(m)); n != "" {
+func (m ModeID) String() string { return enumString("mode", int(m)) }
+
+// enumString is the String of an option's value type: the name the option
+// table gives v, or "opt(N)" for a number outside the table.
+func enumString(opt string, v int) string {
+	if n := ValueName(opt, v); n != "" {
 		return n
 	}
-	return "mode(" + strconv.Itoa(int(m)) + ")"
+	return opt + "(" + strconv.Itoa(v) + ")"
 }
 
 // UsesPrimary reports whether the mode has a primary and a current active
@@ -62,7 +66,7 @@ func (m ModeID) IsActiveBackup() bool { return m == ModeActiveBackup }
 
 // FailOverMACInEffect is fail_over_mac as it acts: FOMNone outside
 // active-backup ("fail_over_mac only affects active-backup mode").
-func (p *Params) FailOverMACInEffect() int {
+func (p *Params) FailOverMACInEffect() FailOverMAC {
 	if !p.Mode.IsActiveBackup() {
 		return FOMNone
 	}
@@ -83,30 +87,80 @@ const (
 	XmitVlanSrcMAC = frame.XmitVlanSrcMAC
 )
 
-// primary_reselect values (BOND_PRI_RESELECT_*).
+// PrimaryReselect is a primary_reselect value (BOND_PRI_RESELECT_*).
+type PrimaryReselect int
+
+// primary_reselect values.
 const (
-	ReselectAlways  = 0
-	ReselectBetter  = 1
-	ReselectFailure = 2
+	ReselectAlways  PrimaryReselect = 0
+	ReselectBetter  PrimaryReselect = 1
+	ReselectFailure PrimaryReselect = 2
 )
 
-// fail_over_mac values (BOND_FOM_*).
+// String returns the value's name from the option table ("always", ...),
+// or "primary_reselect(N)" for a number outside it.
+func (r PrimaryReselect) String() string { return enumString("primary_reselect", int(r)) }
+
+// FailOverMAC is a fail_over_mac value (BOND_FOM_*).
+type FailOverMAC int
+
+// fail_over_mac values.
 const (
-	FOMNone   = 0
-	FOMActive = 1
-	FOMFollow = 2
+	FOMNone   FailOverMAC = 0
+	FOMActive FailOverMAC = 1
+	FOMFollow FailOverMAC = 2
 )
 
-// arp_validate values (BOND_ARP_VALIDATE_*, a bit set: active=1, backup=2, filter=4).
+// String returns the value's name from the option table ("none", "active",
+// "follow"), or "fail_over_mac(N)" for a number outside it.
+func (f FailOverMAC) String() string { return enumString("fail_over_mac", int(f)) }
+
+// ARPValidate is an arp_validate value (BOND_ARP_VALIDATE_*), a bit set:
+// active=1, backup=2, filter=4.
+type ARPValidate int
+
+// arp_validate values.
 const (
-	ARPValidateNone         = 0
-	ARPValidateActive       = 1
-	ARPValidateBackup       = 2
-	ARPValidateAll          = 3
-	ARPValidateFilter       = 4
-	ARPValidateFilterActive = 5
-	ARPValidateFilterBackup = 6
+	ARPValidateNone         ARPValidate = 0
+	ARPValidateActive       ARPValidate = 1
+	ARPValidateBackup       ARPValidate = 2
+	ARPValidateAll          ARPValidate = 3
+	ARPValidateFilter       ARPValidate = 4
+	ARPValidateFilterActive ARPValidate = 5
+	ARPValidateFilterBackup ARPValidate = 6
 )
+
+// String returns the value's name from the option table ("none",
+// "filter_active", ...), or "arp_validate(N)" for a number outside it.
+func (a ARPValidate) String() string { return enumString("arp_validate", int(a)) }
+
+// LACPRate is a lacp_rate value: the LACPDU rate asked of the partner.
+type LACPRate int
+
+// lacp_rate values (AD_LACP_SLOW, AD_LACP_FAST).
+const (
+	LACPRateSlow LACPRate = 0
+	LACPRateFast LACPRate = 1
+)
+
+// String returns the value's name from the option table ("slow", "fast"),
+// or "lacp_rate(N)" for a number outside it.
+func (l LACPRate) String() string { return enumString("lacp_rate", int(l)) }
+
+// ADSelect is an ad_select value: the 802.3ad aggregator selection policy
+// (BOND_AD_STABLE, BOND_AD_BANDWIDTH, BOND_AD_COUNT; lacp.ADSelect).
+type ADSelect int
+
+// ad_select values.
+const (
+	ADSelectStable    ADSelect = 0
+	ADSelectBandwidth ADSelect = 1
+	ADSelectCount     ADSelect = 2
+)
+
+// String returns the value's name from the option table ("stable",
+// "bandwidth", "count"), or "ad_select(N)" for a number outside it.
+func (a ADSelect) String() string { return enumString("ad_select", int(a)) }
 
 // MaxARPTargets is BOND_MAX_ARP_TARGETS.
 const MaxARPTargets = 16
@@ -122,17 +176,17 @@ type Params struct {
 	DownDelay       int // miimon ticks
 	PeerNotifDelay  int // miimon ticks
 	ARPInterval     int // ms; 0 = ARP monitoring off
-	ARPValidate     int
+	ARPValidate     ARPValidate
 	ARPAllTargets   int // 0 any, 1 all
 	ARPTargets      []netip.Addr
 	MissedMax       int // arp_missed_max, 1..255
 	Primary         string
-	PrimaryReselect int
-	FailOverMAC     int
+	PrimaryReselect PrimaryReselect
+	FailOverMAC     FailOverMAC
 	UseCarrier      int
-	LACPRate        int // 0 slow, 1 fast
+	LACPRate        LACPRate
 	LACPActive      int // 0 off, 1 on
-	ADSelect        int
+	ADSelect        ADSelect
 	NumPeerNotif    int // num_grat_arp = num_unsol_na, 0..255
 	AllSlavesActive int
 	ResendIGMP      int

@@ -2,17 +2,21 @@ package bond
 
 import "net"
 
-// Slave link states (BOND_LINK_*), as bonding_slave/mii_status shows them.
+// LinkState is a slave's link state (the kernel's slave->link, BOND_LINK_*).
+type LinkState int
+
+// Slave link states, as bonding_slave/mii_status shows them.
 const (
-	LinkUp   = 0 // "up"
-	LinkFail = 1 // "going down"
-	LinkDown = 2 // "down"
-	LinkBack = 3 // "going back"
+	LinkUp   LinkState = 0 // "up"
+	LinkFail LinkState = 1 // "going down"
+	LinkDown LinkState = 2 // "down"
+	LinkBack LinkState = 3 // "going back"
 )
 
-// LinkStateName is the text of bonding_slave/mii_status and of the
-// "MII Status:" line of a slave in /proc/net/bonding (bond_slave_link_status).
-func LinkStateName(s int) string {
+// String is the text of bonding_slave/mii_status and of the "MII Status:"
+// line of a slave in /proc/net/bonding (bond_slave_link_status): "up",
+// "going down", "down", "going back", or "unknown".
+func (s LinkState) String() string {
 	switch s {
 	case LinkUp:
 		return "up"
@@ -80,7 +84,7 @@ type BondStatus struct {
 type SlaveStatus struct {
 	Name             string
 	Index            int
-	Link             int  // LinkUp, LinkFail, LinkDown, LinkBack
+	Link             LinkState
 	Active           bool // bonding_slave/state "active" (else "backup")
 	LinkFailureCount int
 	PermHWAddr       net.HardwareAddr

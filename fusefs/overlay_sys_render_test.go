@@ -30,7 +30,7 @@ func fakeSysfs(t *testing.T, attrs map[string]string) *filesystem {
 // (bond_ethtool_get_link_ksettings, bond_set_dev_addr, bond_create,
 // bond_setup), from a fake sysfs; no mount, no root.
 func TestRenderDevAttr(t *testing.T) {
-	slave := func(name string, link int, active bool, speed, duplex int, mac string) bond.SlaveStatus {
+	slave := func(name string, link bond.LinkState, active bool, speed, duplex int, mac string) bond.SlaveStatus {
 		hw, _ := net.ParseMAC(mac)
 		return bond.SlaveStatus{Name: name, Link: link, Active: active, Speed: speed, Duplex: duplex, PermHWAddr: hw}
 	}

@@ -58,7 +58,7 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 
 	w("Bonding Mode: %s", bond.ModeDescription(p.Mode))
 	if p.Mode == bond.ModeActiveBackup && p.FailOverMAC != bond.FOMNone {
-		w(" (fail_over_mac %s)", valueName("fail_over_mac", p.FailOverMAC))
+		w(" (fail_over_mac %s)", valueName("fail_over_mac", int(p.FailOverMAC)))
 	}
 	sb.WriteByte('\n')
 
@@ -69,7 +69,7 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 	if p.Mode.UsesPrimary() {
 		w("Primary Slave: %s", orNone(b.PrimarySlave))
 		if b.PrimarySlave != "" {
-			w(" (primary_reselect %s)", valueName("primary_reselect", p.PrimaryReselect))
+			w(" (primary_reselect %s)", valueName("primary_reselect", int(p.PrimaryReselect)))
 		}
 		w("\nCurrently Active Slave: %s\n", orNone(b.ActiveSlave))
 	}
@@ -99,13 +99,13 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 	if p.Mode == bond.Mode8023AD {
 		sb.WriteString("\n802.3ad info\n")
 		w("LACP active: %s\n", onOff(p.LACPActive != 0))
-		if p.LACPRate != 0 {
+		if p.LACPRate != bond.LACPRateSlow {
 			sb.WriteString("LACP rate: fast\n")
 		} else {
 			sb.WriteString("LACP rate: slow\n")
 		}
 		w("Min links: %d\n", p.MinLinks)
-		w("Aggregator selection policy (ad_select): %s\n", valueName("ad_select", p.ADSelect))
+		w("Aggregator selection policy (ad_select): %s\n", valueName("ad_select", int(p.ADSelect)))
 		if c.NetAdmin {
 			ad := b.AD
 			if ad == nil {
@@ -136,7 +136,7 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 func renderProcSlave(sb *strings.Builder, b *bond.BondStatus, s *bond.SlaveStatus, c bond.Caller) {
 	w := func(format string, args ...any) { fmt.Fprintf(sb, format, args...) }
 	w("\nSlave Interface: %s\n", s.Name)
-	w("MII Status: %s\n", bond.LinkStateName(s.Link))
+	w("MII Status: %s\n", s.Link.String())
 	if s.Speed == bond.SpeedUnknown {
 		sb.WriteString("Speed: Unknown\n")
 	} else {

@@ -26,7 +26,7 @@ func mac(s string) net.HardwareAddr {
 
 // veth returns an up slave like the oracle's veths: ethN has the MAC
 // 02:00:00:00:00:0<N+1>, 10000 Mb/s full duplex.
-func veth(n int, link, failures int) bond.SlaveStatus {
+func veth(n int, link bond.LinkState, failures int) bond.SlaveStatus {
 	return bond.SlaveStatus{
 		Name:             "eth" + string(rune('0'+n)),
 		Link:             link,

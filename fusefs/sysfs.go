@@ -64,7 +64,7 @@ func RenderSlaveAttr(s *bond.SlaveStatus, attr string) (string, bool) {
 			v = "active"
 		}
 	case "mii_status":
-		v = bond.LinkStateName(s.Link)
+		v = s.Link.String()
 	case "link_failure_count":
 		v = strconv.Itoa(s.LinkFailureCount)
 	case "perm_hwaddr":

@@ -96,7 +96,7 @@ func newAD(c bond.Control, rxWaitMax time.Duration) *adMode {
 func optionsOf(p *bond.Params) lacp.Options {
 	o := lacp.DefaultOptions()
 	o.LACPActive = p.LACPActive != 0
-	o.LACPFast = p.LACPRate != 0
+	o.LACPFast = p.LACPRate != bond.LACPRateSlow
 	o.ADSelect = lacp.ADSelect(p.ADSelect)
 	o.MinLinks = p.MinLinks
 	o.ActorSysPrio = uint16(p.ADActorSysPrio)
@@ -412,7 +412,7 @@ func (m *adMode) OptionChanged(name string) {
 	m.locked(func(sys *lacp.System) {
 		switch name {
 		case "lacp_rate":
-			sys.SetLACPRate(p.LACPRate != 0)
+			sys.SetLACPRate(p.LACPRate != bond.LACPRateSlow)
 		case "lacp_active":
 			sys.SetLACPActive(p.LACPActive != 0)
 		case "ad_select":

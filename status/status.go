@@ -225,7 +225,7 @@ func fromSlave(s *bond.SlaveStatus) Slave {
 	out := Slave{
 		Name:             s.Name,
 		IfIndex:          s.Index,
-		MIIStatus:        bond.LinkStateName(s.Link),
+		MIIStatus:        s.Link.String(),
 		State:            "backup",
 		LinkFailureCount: s.LinkFailureCount,
 		PermHWAddr:       macString(s.PermHWAddr),

@@ -19,12 +19,15 @@ type checker struct {
 	log func(string)
 	p   bond.Params // DefaultParams; checkADSelect writes ADSelect
 
-	mode                       bond.ModeID
-	xmit, lacpFast             int
-	arpValidate, arpAllTargets int
-	reselect, fom              int
-	targets                    []netip.Addr
-	primary                    *string // nil: none, or no effect in mode
+	mode          bond.ModeID
+	xmit          int
+	lacpRate      bond.LACPRate
+	arpValidate   bond.ARPValidate
+	arpAllTargets int
+	reselect      bond.PrimaryReselect
+	fom           bond.FailOverMAC
+	targets       []netip.Addr
+	primary       *string // nil: none, or no effect in mode
 }
 
 // check is bond_check_params (Debian 6.1): the steps in the kernel's order,
@@ -58,15 +61,15 @@ func (c *checker) fail(format string, a ...any) error {
 	return &Error{Msg: msg}
 }
 
-// enum parses *raw with the option's value table into *dst; a value the
-// table lacks fails the load with the kernel's message (format takes the
-// value) and leaves *dst alone.
-func (c *checker) enum(opt string, raw *string, dst *int, format string) error {
+// enum parses *raw with the option's value table into *dst (of the
+// option's value type T); a value the table lacks fails the load with the
+// kernel's message (format takes the value) and leaves *dst alone.
+func enum[T ~int](c *checker, opt string, raw *string, dst *T, format string) error {
 	x, ok := parseEnum(opt, *raw)
 	if !ok {
 		return c.fail(format, *raw)
 	}
-	*dst = x
+	*dst = T(x)
 	return nil
 }
 
@@ -83,7 +86,7 @@ func (c *checker) reset(field *int, bad bool, def int, format string, a ...any) 
 func (c *checker) checkMode() error {
 	n := int(bond.ModeRoundRobin)
 	if c.v.mode != nil {
-		if err := c.enum("mode", c.v.mode, &n, `Error: Invalid bonding mode "%s"`); err != nil {
+		if err := enum(c, "mode", c.v.mode, &n, `Error: Invalid bonding mode "%s"`); err != nil {
 			return err
 		}
 	}
@@ -101,7 +104,7 @@ func (c *checker) checkXmitHash() error {
 		c.logf("xmit_hash_policy param is irrelevant in mode %s", bond.ModeDescription(c.mode))
 		return nil
 	}
-	return c.enum("xmit_hash_policy", c.v.xmitHash, &c.xmit, `Error: Invalid xmit_hash_policy "%s"`)
+	return enum(c, "xmit_hash_policy", c.v.xmitHash, &c.xmit, `Error: Invalid xmit_hash_policy "%s"`)
 }
 
 // checkLACPRate parses lacp_rate in 802.3ad, and only logs it as
@@ -114,7 +117,7 @@ func (c *checker) checkLACPRate() error {
 		c.logf("lacp_rate param is irrelevant in mode %s", bond.ModeDescription(c.mode))
 		return nil
 	}
-	return c.enum("lacp_rate", c.v.lacpRate, &c.lacpFast, `Error: Invalid lacp rate "%s"`)
+	return enum(c, "lacp_rate", c.v.lacpRate, &c.lacpRate, `Error: Invalid lacp rate "%s"`)
 }
 
 // checkADSelect parses ad_select in every mode, noting that only 802.3ad
@@ -123,7 +126,7 @@ func (c *checker) checkADSelect() error {
 	if c.v.adSelect == nil {
 		return nil
 	}
-	if err := c.enum("ad_select", c.v.adSelect, &c.p.ADSelect, `Error: Invalid ad_select "%s"`); err != nil {
+	if err := enum(c, "ad_select", c.v.adSelect, &c.p.ADSelect, `Error: Invalid ad_select "%s"`); err != nil {
 		return err
 	}
 	if c.mode != bond.Mode8023AD {
@@ -245,7 +248,7 @@ func (c *checker) checkARPValidate() error {
 	if c.v.arpInterval == 0 {
 		return c.fail("arp_validate requires arp_interval")
 	}
-	return c.enum("arp_validate", c.v.arpValidate, &c.arpValidate, `Error: invalid arp_validate "%s"`)
+	return enum(c, "arp_validate", c.v.arpValidate, &c.arpValidate, `Error: invalid arp_validate "%s"`)
 }
 
 // checkARPAllTargets: an invalid value is logged but does not fail the load.
@@ -273,7 +276,7 @@ func (c *checker) logMonitor() error {
 	case v.arpInterval != 0:
 		var b strings.Builder
 		fmt.Fprintf(&b, "ARP monitoring set to %d ms, validate %s, with %d target(s):",
-			v.arpInterval, bond.ValueName("arp_validate", c.arpValidate), len(c.targets))
+			v.arpInterval, bond.ValueName("arp_validate", int(c.arpValidate)), len(c.targets))
 		for i := range c.targets {
 			b.WriteString(" " + *v.arpIPTarget[i])
 		}
@@ -291,7 +294,7 @@ func (c *checker) checkPrimary() error {
 		c.primary = nil
 	}
 	if c.primary != nil && c.v.primaryReselect != nil {
-		return c.enum("primary_reselect", c.v.primaryReselect, &c.reselect, `Error: Invalid primary_reselect "%s"`)
+		return enum(c, "primary_reselect", c.v.primaryReselect, &c.reselect, `Error: Invalid primary_reselect "%s"`)
 	}
 	return nil
 }
@@ -302,7 +305,7 @@ func (c *checker) checkFailOverMAC() error {
 	if c.v.failOverMAC == nil {
 		return nil
 	}
-	if err := c.enum("fail_over_mac", c.v.failOverMAC, &c.fom, `Error: invalid fail_over_mac "%s"`); err != nil {
+	if err := enum(c, "fail_over_mac", c.v.failOverMAC, &c.fom, `Error: invalid fail_over_mac "%s"`); err != nil {
 		return err
 	}
 	if !c.mode.IsActiveBackup() {
@@ -333,7 +336,7 @@ func (c *checker) params() bond.Params {
 	p.ARPAllTargets = c.arpAllTargets
 	p.UpDelay = v.updelay
 	p.DownDelay = v.downdelay
-	p.LACPRate = c.lacpFast
+	p.LACPRate = c.lacpRate
 	p.PrimaryReselect = c.reselect
 	p.FailOverMAC = c.fom
 	p.TxQueues = v.txQueues
