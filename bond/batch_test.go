@@ -98,10 +98,10 @@ func TestXmitBatchMatchesXmit(t *testing.T) {
 			bat.xmitBatch(frames[25:], &out)
 			for i, pair := range [][2]*batchDev{{a0, b0}, {a1, b1}} {
 				if !equalIDs(pair[0].got, pair[1].got) {
-					t.Errorf("mode %v pps %d port %d: frame by frame %v, batched %v", mode, pps, i, pair[0].got, pair[1].got)
+					t.Errorf("mode %v pps %d dev %d: frame by frame %v, batched %v", mode, pps, i, pair[0].got, pair[1].got)
 				}
 				if pair[1].single != 0 || pair[1].calls > 2 {
-					t.Errorf("mode %v port %d: %d WriteBatch and %d WriteFrame calls for 2 batches", mode, i, pair[1].calls, pair[1].single)
+					t.Errorf("mode %v dev %d: %d WriteBatch and %d WriteFrame calls for 2 batches", mode, i, pair[1].calls, pair[1].single)
 				}
 			}
 		}
