@@ -6,7 +6,7 @@ import (
 )
 
 // Batched frame I/O. A NetDev may also implement BatchReader and
-// BatchWriter (found by type assertion, DESIGN.md §4), in the shape of
+// BatchWriter (found by type assertion, docs/design.md §4), in the shape of
 // wireguard-go's tun.Device Read(bufs, sizes, offset) / Write(bufs, offset)
 // / BatchSize: netdev's slave devices read with recvmmsg(2) and send
 // with sendmmsg(2), and its TAP reads every frame that is ready in one

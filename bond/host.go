@@ -40,7 +40,7 @@ type LinkLister interface {
 // A LinkEventBarrier is a Host whose link event stream can tell whether
 // it has delivered everything the kernel queued: Registry.Sync and SyncBond
 // then read nothing from the host, because the events have already brought
-// the registry up to date (issue 12: reads that scale).
+// the registry up to date (reads that scale).
 type LinkEventBarrier interface {
 	// LinkEventsPending reports false only when every link event queued
 	// before the call has been handed to SubscribeLinks' fn and fn has

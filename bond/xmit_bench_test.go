@@ -13,7 +13,7 @@ func (p *nullDev) WriteFrame([]byte) error       { p.n.Add(1); return nil }
 func (p *nullDev) Close() error                  { return nil }
 
 // benchXmit measures the per-frame transmit decision of one mode over two
-// slaves: it must not allocate or lock (issue 2: no per-frame allocation on
+// slaves: it must not allocate or lock (no per-frame allocation on
 // the hot path).
 func benchXmit(b *testing.B, mode ModeID, policy XmitPolicy, pps int) {
 	p0, p1 := &nullDev{}, &nullDev{}

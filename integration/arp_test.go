@@ -1,7 +1,7 @@
 package integration
 
 // The ARP monitor, peer notification and fail_over_mac through real
-// namespaces (issue 9): the topology of datapath.md §3 (bond0 over eth0/eth1
+// namespaces: the topology of datapath.md §3 (bond0 over eth0/eth1
 // in A, their peers p0/p1 in bridge br0 with 192.0.2.2 in B).
 
 import (

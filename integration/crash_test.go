@@ -1,6 +1,6 @@
 package integration
 
-// Crash safety (issue 12): the daemon's crash journal, the reaper's restore
+// Crash safety: the daemon's crash journal, the reaper's restore
 // of the slaves, and a restart that brings every bond, option and slave
 // back with the same MACs.
 

@@ -1,6 +1,6 @@
 package integration
 
-// 802.3ad against the real kernel (issue 8): the oracle's lacp-peer.sh boots
+// 802.3ad against the real kernel: the oracle's lacp-peer.sh boots
 // Linux 6.1's bonding driver in a VM (bond0, 802.3ad, lacp_rate fast,
 // miimon 100, 192.0.2.2/24) whose two NICs are taps in a namespace of this
 // test; bondingfs enslaves the taps into its own 802.3ad bond0. Under

@@ -1,6 +1,6 @@
 package integration
 
-// 802.3ad interoperability (issue 8): two bondingfs daemons back to back,
+// 802.3ad interoperability: two bondingfs daemons back to back,
 // each in its own namespace, joined by two veth pairs (A eth0–B p0, A eth1–B
 // p1), lacp_rate fast, miimon 100. Both ends must reach
 // Collecting_Distributing on both links; ping and iperf3 TCP cross the LAG;

@@ -14,7 +14,7 @@ package integration
 // steps in oracleIPAllow are exempt. klog: records must match too, outside
 // the allowlisted steps (BONDINGFS_ORACLE_KLOG=lenient only reports them).
 //
-// Scenarios of this project's own (issue 3) live next to the vendored ones in
+// Scenarios of this project's own live next to the vendored ones in
 // testdata/oracle/scenarios-extra/NAME.sh with their kernel goldens in
 // golden-extra/NAME.txt (recorded with make-golden.sh -d); every such pair is
 // replayed too.
@@ -47,7 +47,7 @@ type oracleScenario struct {
 	extra bool // scenarios-extra/ + golden-extra/
 }
 
-// The scenarios replayed by `make test` (issue 2: 01, 09, 11, 12; issue 3: the others).
+// The scenarios replayed by `make test`: the vendored ones and this project's own.
 var oracleScenarios = []oracleScenario{
 	{name: "01-masters", issue: 2},
 	{name: "02-modparams", issue: 3},
@@ -241,7 +241,7 @@ func TestOracle(t *testing.T) {
 }
 
 // TestOracleGOMAXPROCS1 replays two scenarios with the daemon on one P: the
-// process serving the mount must never block on itself (DESIGN.md §6).
+// process serving the mount must never block on itself (docs/design.md §6).
 func TestOracleGOMAXPROCS1(t *testing.T) {
 	nettest.SkipUnlessRoot(t)
 	needTools(t, "ip", "busybox")
@@ -465,7 +465,7 @@ func fileTail(path string, n int) string {
 	return fmt.Sprintf("---- %s (last %d lines)\n%s", filepath.Base(path), n, tail(string(b), n))
 }
 
-// klogStrict reports whether klog records are asserted (the default; issue 3
-// requires every kernel log line to match) or only reported
+// klogStrict reports whether klog records are asserted (the default: every kernel log line must match)
+// or only reported
 // (BONDINGFS_ORACLE_KLOG=lenient).
 func klogStrict() bool { return os.Getenv("BONDINGFS_ORACLE_KLOG") != "lenient" }

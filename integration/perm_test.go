@@ -1,6 +1,6 @@
 package integration
 
-// Permissions as the kernel decides them (issue 12): writes follow the file
+// Permissions as the kernel decides them: writes follow the file
 // modes (default_permissions: root and CAP_DAC_OVERRIDE may write a 0644
 // file), reads of the 802.3ad details follow the caller's CAP_NET_ADMIN.
 

@@ -1,6 +1,6 @@
 package integration
 
-// The real paths (issue 6): /sys/class/net and /proc/net served by the
+// The real paths: /sys/class/net and /proc/net served by the
 // emulation at their own paths. Every test works inside private mount
 // namespaces (bondingfs exec, or ip netns exec, which unshares the mount
 // namespace) and network namespaces it creates; the host's /sys/class/net

@@ -1,6 +1,6 @@
 package integration
 
-// Reads that scale (issue 12): a read of one bond's files brings only that
+// Reads that scale: a read of one bond's files brings only that
 // bond and its slaves up to date with the host, so it costs the same with
 // 1 or 500 bonds.
 

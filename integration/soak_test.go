@@ -1,6 +1,6 @@
 package integration
 
-// Soak (issue 12): links flapping every 100 ms with traffic, 500 bonds
+// Soak: links flapping every 100 ms with traffic, 500 bonds
 // created and deleted in a loop, 8 concurrent writers, for
 // BONDINGFS_SOAK (default 60 s; `make soak` runs 10 min). The daemon's
 // goroutines, descriptors, RSS and heap are read from its own metrics

@@ -1,7 +1,7 @@
 package integration
 
 // Helpers of the tests of modprobe, ifenslave, ifupdown and node_exporter
-// (issue 6): a daemon started unloaded with a control socket, the
+//: a daemon started unloaded with a control socket, the
 // modprobe.d rule as `make install` writes it, and commands run by the real
 // modprobe in a private mount namespace whose /etc/modprobe.d is the test's.
 

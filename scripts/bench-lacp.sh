@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/bench-lacp.sh — 802.3ad figures (issue 8), as root: two bondingfs
+# scripts/bench-lacp.sh — 802.3ad figures, as root: two bondingfs
 # daemons back to back (two namespaces, two veth pairs, lacp_rate fast,
 # miimon 100; integration/lacp_test.go TestLACPBackToBack). Prints
 #   - the time from enslaving the second end to both links

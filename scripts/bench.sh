@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh — the data path of bondingfs against a direct veth, the
 # control path through the mount, and an active-backup failover, in one run,
-# as root, inside two network namespaces it creates and removes (issue 11).
+# as root, inside two network namespaces it creates and removes.
 #
 #   namespace A (bfsbench-a-PID)                      namespace B (bfsbench-b-PID)
 #   vA 198.51.100.1 ──────── direct veth ──────────── vB 198.51.100.2
@@ -30,7 +30,7 @@
 #    systemd machine; on this container's ext4 /run each fsync adds ~0.5 ms).
 # 3. 1000 bonds (BENCH_BONDS): time to create them through bonding_masters,
 #    the daemon's RSS then, time to delete them.
-# 5. Reads that scale (issue 12), on a second daemon in its own namespace
+# 5. Reads that scale, on a second daemon in its own namespace
 #    (bfsbench-r-PID) with bond0 (active-backup, miimon=100, two slaves):
 #    BENCH_READ_N (default 501) reads of /proc/net/bonding/bond0 with 1 bond
 #    and with BENCH_READ_BONDS (default 500) bonds, median and p99; then

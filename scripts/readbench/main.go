@@ -1,7 +1,7 @@
 // Command readbench measures what reading files through the bondingfs
 // mount costs, as cat does it (open, read to EOF, close) but without the
 // fork and exec that would dwarf it: scripts/bench.sh runs it for the
-// "reads that scale" figures of issue 12.
+// "reads that scale" figures (docs/benchmarks.md).
 //
 //	readbench -n N FILE      N reads of FILE: prints "median p99" in ms
 //	readbench -reps R FILE…  R passes over every FILE, each timed whole:
