@@ -465,7 +465,6 @@ func fileTail(path string, n int) string {
 	return fmt.Sprintf("---- %s (last %d lines)\n%s", filepath.Base(path), n, tail(string(b), n))
 }
 
-// klogStrict reports whether klog records are asserted (the default: every kernel log line must match)
-// or only reported
-// (BONDINGFS_ORACLE_KLOG=lenient).
+// klogStrict reports whether klog records are asserted (the default: every
+// kernel log line must match) or only reported (BONDINGFS_ORACLE_KLOG=lenient).
 func klogStrict() bool { return os.Getenv("BONDINGFS_ORACLE_KLOG") != "lenient" }
