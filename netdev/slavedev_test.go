@@ -236,19 +236,7 @@ func TestSlaveDevMembership(t *testing.T) {
 func TestSlaveDevRestoresVLANTag(t *testing.T) {
 	p, dev, p0 := openSlaveDevPair(t)
 	dst := p.link(t, "eth0").HWAddr
-	frame := func(tag bool, marker byte) []byte {
-		b := make([]byte, bond.VnetHdrLen, 100)
-		b = append(b, dst...)
-		b = append(b, 2, 0, 0, 0, 0xbb, 1)
-		if tag {
-			b = append(b, 0x81, 0x00, 0x20, 0x05) // priority 1, VLAN 5
-		}
-		b = append(b, 0x88, 0xb5, marker) // local experimental EtherType
-		for len(b) < bond.VnetHdrLen+64 {
-			b = append(b, marker)
-		}
-		return b
-	}
+	frame := func(tag bool, marker byte) []byte { return markedFrame(dst, tag, marker) }
 	for _, tc := range []struct {
 		tag    bool
 		marker byte
@@ -298,19 +286,7 @@ func TestSlaveDevRestoresVLANTag(t *testing.T) {
 func TestSlaveDevBatchRestoresVLANTag(t *testing.T) {
 	p, dev, p0 := openSlaveDevPair(t)
 	dst := p.link(t, "eth0").HWAddr
-	frame := func(tag bool, marker byte) []byte {
-		b := make([]byte, bond.VnetHdrLen, 100)
-		b = append(b, dst...)
-		b = append(b, 2, 0, 0, 0, 0xbb, 1)
-		if tag {
-			b = append(b, 0x81, 0x00, 0x20, 0x05)
-		}
-		b = append(b, 0x88, 0xb5, marker)
-		for len(b) < bond.VnetHdrLen+64 {
-			b = append(b, marker)
-		}
-		return b
-	}
+	frame := func(tag bool, marker byte) []byte { return markedFrame(dst, tag, marker) }
 	want := [][]byte{frame(true, 0xb1), frame(false, 0xb2), frame(true, 0xb3)}
 	queued := packetsQueued(t, dev)
 	if _, err := p0.(bond.BatchWriter).WriteBatch(want, 0); err != nil {
@@ -464,4 +440,21 @@ func TestSlaveDevRxPending(t *testing.T) {
 	if rp.RxPending() {
 		t.Error("RxPending true on a closed dev")
 	}
+}
+
+// markedFrame is a vnet header and a 64-byte frame to dst of the local
+// experimental EtherType 0x88b5, filled with marker, with an 802.1Q tag
+// (priority 1, VLAN 5) if tag.
+func markedFrame(dst []byte, tag bool, marker byte) []byte {
+	b := make([]byte, bond.VnetHdrLen, 100)
+	b = append(b, dst...)
+	b = append(b, 2, 0, 0, 0, 0xbb, 1)
+	if tag {
+		b = append(b, 0x81, 0x00, 0x20, 0x05)
+	}
+	b = append(b, 0x88, 0xb5, marker)
+	for len(b) < bond.VnetHdrLen+64 {
+		b = append(b, marker)
+	}
+	return b
 }

@@ -83,17 +83,7 @@ func TestSubscribeLinks(t *testing.T) {
 	}
 	wait := func(what string, ok func(bond.LinkEvent) bool) {
 		t.Helper()
-		deadline := time.After(3 * time.Second)
-		for {
-			select {
-			case ev := <-events:
-				if ok(ev) {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("no event: %s", what)
-			}
-		}
+		waitEvent(t, events, what, ok)
 	}
 	start := time.Now()
 	p.b.SetDown(t, "p0")
