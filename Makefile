@@ -78,7 +78,7 @@ demo: deps build
 	scripts/demo.sh
 
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./bond ./modes
+	$(GO) test -run '^$$' -bench . -benchmem ./bond ./modes ./internal/frame
 	GO=$(GO) scripts/bench.sh
 	scripts/bench-failover.sh
 	GO=$(GO) scripts/bench-lb.sh
