@@ -12,19 +12,9 @@ import (
 	"bondingfs/internal/frame"
 )
 
-// sum16 is the one's complement sum of b (0xffff when a checksum inside b is right).
-func sum16(s uint32, b []byte) uint16 {
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
-}
+// sum16 is the one's complement sum of b (0xffff when a checksum inside b
+// is right): the complement of the Internet checksum over b.
+func sum16(s uint32, b []byte) uint16 { return ^frame.InetChecksum(s, b) }
 
 // TestIGMPReport: IGMPv3 to 224.0.0.22 with one MODE_IS_EXCLUDE record,
 // IGMPv2 to the group; TTL 1, Router Alert, valid checksums; 224.0.0.1 is

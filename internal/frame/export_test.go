@@ -1,0 +1,4 @@
+package frame
+
+// InetChecksum exposes inetChecksum to the frame_test package.
+var InetChecksum = inetChecksum
