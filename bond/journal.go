@@ -68,10 +68,23 @@ type Journal interface {
 	// is. WriteMasters and WriteOption call it after their change was
 	// applied (or refused) and before they return, on the caller's
 	// goroutine, so that a write(2) on the mount returns only once its
-	// change is on disk. Its error is logged ("bondingfs: journal: ...")
-	// and never fails the write, which has already happened; the change
-	// stays recorded and goes with the next sync.
+	// change is on disk, unless the Journal is a JournalReserver. Its error
+	// is logged ("bondingfs: journal: ...") and never fails the write,
+	// which has already happened; the change stays recorded and goes with
+	// the next sync.
 	Sync() error
+}
+
+// JournalReserver is a Journal that can refuse a write before it is
+// applied. WriteMasters and WriteOption call Reserve (caller's goroutine)
+// after their own checks and before the change goes to the control
+// goroutine: an error fails the write with that errno (EIO, ENOSPC) and
+// nothing changes. Otherwise done runs, instead of Sync, once the write was
+// applied or refused; it makes the change durable with what Reserve set
+// aside, and its error fails a write that succeeded (the change is in
+// effect then: only a media error gets there).
+type JournalReserver interface {
+	Reserve() (done func() error, err error)
 }
 
 // journal hands c to Config.Journal (control goroutine).
@@ -79,6 +92,23 @@ func (r *Registry) journal(c Change) {
 	if r.cfg.Journal != nil {
 		r.cfg.Journal.Record(c)
 	}
+}
+
+// reserveJournal prepares a write's journaling: with a JournalReserver its
+// Reserve, else a done that syncs (syncJournal) and never fails.
+func (r *Registry) reserveJournal() (done func() error, err error) {
+	if jr, ok := r.cfg.Journal.(JournalReserver); ok {
+		return jr.Reserve()
+	}
+	return func() error { r.syncJournal(); return nil }, nil
+}
+
+// endJournal runs done and returns err, or done's error when err is nil.
+func endJournal(done func() error, err error) error {
+	if derr := done(); err == nil {
+		return derr
+	}
+	return err
 }
 
 // syncJournal syncs Config.Journal, logging a failure (caller's goroutine,

@@ -136,7 +136,9 @@ func TestJournalSyncBeforeReturn(t *testing.T) {
 	require.NoError(t, r.WriteOption(ctx, "bond0", "miimon", "100\n", admin))
 	require.Equal(t, []int{1, 2}, synced())
 	require.ErrorIs(t, r.WriteOption(ctx, "bond0", "nonesuch", "1\n", admin), syscall.ENOENT)
-	require.Equal(t, []int{1, 2, 2}, synced(), "a refused write syncs too, as a FUSE write always did")
+	require.Equal(t, []int{1, 2}, synced(), "a write refused before it reaches the engine changes nothing and syncs nothing")
+	require.ErrorIs(t, r.WriteOption(ctx, "bond0", "miimon", "bogus\n", admin), syscall.EINVAL)
+	require.Equal(t, []int{1, 2, 2}, synced(), "a write the engine refused syncs too (it may have recorded the bond's IFF_UP)")
 	require.NoError(t, r.CreateBond(ctx, "bond1"))
 	require.Equal(t, []int{1, 2, 2}, synced(), "CreateBond (module load) does not sync: its caller does")
 
@@ -147,4 +149,62 @@ func TestJournalSyncBeforeReturn(t *testing.T) {
 	logMu.Lock()
 	defer logMu.Unlock()
 	require.Contains(t, logs, "bondingfs: journal: "+syscall.ENOSPC.Error())
+}
+
+// reservingJournal is a fakeJournal that is a bond.JournalReserver.
+type reservingJournal struct {
+	fakeJournal
+	reserveErr error // Reserve's error
+	doneErr    error // done's error
+	dones      int
+}
+
+func (j *reservingJournal) Reserve() (func() error, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.reserveErr != nil {
+		return nil, j.reserveErr
+	}
+	return func() error {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		j.dones++
+		return j.doneErr
+	}, nil
+}
+
+// With a JournalReserver, a write whose journaling cannot be reserved fails
+// with the reservation's errno and changes nothing; one whose journal write
+// fails afterwards returns that errno; every reserved write ends with done.
+func TestJournalReserver(t *testing.T) {
+	h := bondtest.NewHost()
+	fj := &reservingJournal{}
+	r := bond.NewRegistry(bond.Config{Host: h, Defaults: bond.DefaultParams(), Journal: fj})
+	require.NoError(t, r.Start())
+	defer r.Close()
+	ctx := context.Background()
+	admin := bond.Caller{NetAdmin: true}
+	require.NoError(t, r.WriteMasters(ctx, "+bond0"))
+	require.NoError(t, r.WriteOption(ctx, "bond0", "miimon", "100\n", admin))
+
+	fj.mu.Lock()
+	fj.reserveErr = syscall.ENOSPC
+	recorded := len(fj.got)
+	fj.mu.Unlock()
+	require.ErrorIs(t, r.WriteOption(ctx, "bond0", "miimon", "222\n", admin), syscall.ENOSPC)
+	require.ErrorIs(t, r.WriteMasters(ctx, "+bond1"), syscall.ENOSPC)
+	require.ErrorIs(t, r.WriteMasters(ctx, "-bond0"), syscall.ENOSPC)
+	snap := r.Snapshot()
+	require.Equal(t, 100, snap.Bond("bond0").Params.Miimon, "a write that could not be journaled changed nothing")
+	require.Nil(t, snap.Bond("bond1"))
+	fj.mu.Lock()
+	require.Equal(t, recorded, len(fj.got), "nothing was recorded")
+	fj.reserveErr, fj.doneErr = nil, syscall.EIO
+	fj.mu.Unlock()
+	require.ErrorIs(t, r.WriteOption(ctx, "bond0", "miimon", "300\n", admin), syscall.EIO, "a failed journal write fails the write")
+	require.ErrorIs(t, r.WriteOption(ctx, "bond0", "miimon", "bogus\n", admin), syscall.EINVAL, "the write's own error wins")
+	fj.mu.Lock()
+	defer fj.mu.Unlock()
+	require.Equal(t, 4, fj.dones)
+	require.Empty(t, fj.synced, "a JournalReserver is never synced with Sync")
 }

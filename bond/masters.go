@@ -22,10 +22,15 @@ const ifNameSize = ktext.IFNAMSIZ
 // one. Only the first word counts, cut to 16 bytes. Errors (syscall.Errno,
 // each with the kernel's log line): EPERM for a malformed command or invalid
 // name, EEXIST when the name is taken, ENODEV when deleting something that is
-// not a bond, EINVAL when a "%d" name cannot be expanded.
+// not a bond, EINVAL when a "%d" name cannot be expanded; EIO or ENOSPC,
+// before anything changes, when the crash journal cannot take the change
+// (JournalReserver).
 func (r *Registry) WriteMasters(ctx context.Context, data string) error {
-	defer r.syncJournal()
-	return r.Do(ctx, func() error {
+	done, err := r.reserveJournal()
+	if err != nil {
+		return err
+	}
+	return endJournal(done, r.Do(ctx, func() error {
 		cmd := ktext.FirstWord(data, ifNameSize)
 		if len(cmd) <= 1 || (cmd[0] != '+' && cmd[0] != '-') || !ktext.ValidIfName(cmd[1:]) {
 			r.logf("bonding: no command found in bonding_masters - use +ifname or -ifname")
@@ -52,7 +57,7 @@ func (r *Registry) WriteMasters(ctx context.Context, data string) error {
 		r.logf("bonding: %s is being deleted...", name)
 		r.deleteBond(b)
 		return nil
-	})
+	}))
 }
 
 // CreateBond creates a bond without the sysfs log lines, as module load does

@@ -26,9 +26,11 @@ import (
 //     selector depend on it; then Mode.OptionChanged.
 //  6. Bond.journalOption → Config.Journal.Record (journal.go), and Do's
 //     deferred publish of a new Snapshot (registry.go).
-//  7. Back on the caller: the deferred Registry.syncJournal makes the change
-//     durable (Config.Journal.Sync) before WriteOption returns, and the
-//     write returns len(data) or the errno.
+//  7. Back on the caller: the journal's done (Registry.reserveJournal, taken
+//     before step 3: a journal that cannot be written fails the write
+//     with EIO or ENOSPC before anything changes) makes the change durable
+//     before WriteOption returns, and the write returns len(data) or the
+//     errno.
 //
 // A read back opens the file again: node.Open renders the text from the new
 // snapshot (node.content → RenderOption → the option's Show).
@@ -42,6 +44,8 @@ import (
 //   - EACCES for a read-only file or a caller without CAP_NET_ADMIN (the
 //     kernel refuses the open of a 0444/root-only file);
 //   - E2BIG for more than a page (kernfs atomic_write_len);
+//   - EIO or ENOSPC when the crash journal cannot take the change
+//     (JournalReserver; no kernel counterpart): nothing changes;
 //   - then, in the kernel's order: EACCES when the option is not supported in
 //     the current mode, ENOTEMPTY when it needs a bond without slaves, EBUSY
 //     when it needs the bond down, EINVAL when the value does not parse, and
@@ -51,7 +55,6 @@ import (
 // nothing except the kernel's warnings (delay rounding, last ARP target).
 // ctx ending first returns ctx.Err(); a closed registry returns ErrClosed.
 func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c Caller) error {
-	defer r.syncJournal()
 	o := OptionByName(option)
 	if o == nil {
 		return syscall.ENOENT
@@ -65,7 +68,11 @@ func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c
 	// the bond's IFF_UP as the host has it now (OptIfDown), read here,
 	// outside the control goroutine
 	f, fetched := r.syncBond(bond)
-	return r.Do(ctx, func() error {
+	done, err := r.reserveJournal()
+	if err != nil {
+		return err
+	}
+	return endJournal(done, r.Do(ctx, func() error {
 		b := r.Bond(bond)
 		if b == nil {
 			return syscall.ENODEV
@@ -83,7 +90,7 @@ func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c
 		}
 		b.journalOption(o, data)
 		return nil
-	})
+	}))
 }
 
 // SetOption sets the option named name from text as a write to its sysfs

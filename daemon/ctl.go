@@ -42,7 +42,26 @@ type ctlServer struct {
 	m    *moduleState
 	snap func() *bond.Snapshot
 	wg   sync.WaitGroup
+	// journal is the crash journal's health for report (nil: no journal).
+	journal func() *status.Journal
+
+	// ctx ends with close: requests under way are cancelled.
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	conns  map[*net.UnixConn]struct{} // open connections, closed by close
+	closed bool
 }
+
+// The control socket's deadlines: a client (root only) that sends nothing,
+// or reads nothing, must not keep a connection, or the daemon's shutdown,
+// waiting.
+const (
+	// ctlIdle is how long a connection may take to send its next request.
+	ctlIdle = 10 * time.Second
+	// ctlWrite bounds writing one reply.
+	ctlWrite = 10 * time.Second
+)
 
 // listenCtl listens on path; start begins answering. A socket file nobody
 // answers on (left by a daemon that died) is replaced; a live one is
@@ -61,7 +80,8 @@ func listenCtl(path string, m *moduleState, snap func() *bond.Snapshot) (*ctlSer
 	}
 	_ = os.Chmod(path, 0o600)
 	ln.SetUnlinkOnClose(true)
-	return &ctlServer{ln: ln, path: path, m: m, snap: snap}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &ctlServer{ln: ln, path: path, m: m, snap: snap, ctx: ctx, cancel: cancel, conns: map[*net.UnixConn]struct{}{}}, nil
 }
 
 // start answers the connections, the ones already queued on the bound
@@ -79,48 +99,80 @@ func (s *ctlServer) accept() {
 		if err != nil {
 			return
 		}
+		if !s.track(c) {
+			c.Close()
+			return
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.untrack(c)
 			s.serve(c)
 		}()
 	}
 }
 
+// track adds c to the open connections, unless close has begun.
+func (s *ctlServer) track(c *net.UnixConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *ctlServer) untrack(c *net.UnixConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
 // serve answers the requests of one connection; only root (or the
 // daemon's own user) may send them (SO_PEERCRED), as only root may load a
-// module.
+// module. Each request must arrive within ctlIdle of the connection's
+// start or of the last reply, and each reply be read within ctlWrite.
 func (s *ctlServer) serve(c *net.UnixConn) {
 	defer c.Close()
 	if !peerAllowed(c) {
+		_ = c.SetWriteDeadline(time.Now().Add(ctlWrite))
 		_ = json.NewEncoder(c).Encode(ctlReply{Loaded: s.m.Loaded(), Errno: int(syscall.EPERM), Error: syscall.EPERM.Error()})
 		return
 	}
 	sc := bufio.NewScanner(c)
 	enc := json.NewEncoder(c)
-	for sc.Scan() {
-		rep := s.m.handle(sc.Bytes())
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(ctlIdle))
+		if !sc.Scan() {
+			return
+		}
+		rep := s.m.handle(s.ctx, sc.Bytes())
 		var req ctlRequest
 		if rep.Errno == int(syscall.EINVAL) && json.Unmarshal(sc.Bytes(), &req) == nil && req.Op == "report" && s.snap != nil {
 			r, missing := status.FromSnapshot(s.snap(), bond.Caller{NetAdmin: true}, req.Args...)
+			if s.journal != nil {
+				r.Journal = s.journal()
+			}
 			rep = ctlReply{Loaded: s.m.Loaded(), Report: &r, Missing: missing}
 		}
+		_ = c.SetWriteDeadline(time.Now().Add(ctlWrite))
 		if enc.Encode(rep) != nil {
 			return
 		}
 	}
 }
 
-// handle answers one request line (a JSON ctlRequest). A line that is not
-// one, or an unknown op, is EINVAL.
-func (m *moduleState) handle(line []byte) ctlReply {
+// handle answers one request line (a JSON ctlRequest), within 30 s and
+// while base lasts. A line that is not one, or an unknown op, is EINVAL.
+func (m *moduleState) handle(base context.Context, line []byte) ctlReply {
 	var req ctlRequest
 	var rep ctlReply
 	var err error
 	if jerr := json.Unmarshal(line, &req); jerr != nil {
 		err = syscall.EINVAL
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(base, 30*time.Second)
 		switch req.Op {
 		case "load":
 			var r loadResult
@@ -158,8 +210,21 @@ func peerAllowed(c *net.UnixConn) bool {
 	return err == nil && cred != nil && (cred.Uid == 0 || int(cred.Uid) == os.Geteuid())
 }
 
-// close stops accepting, removes the socket and waits for open requests.
+// close stops accepting, removes the socket, cancels the requests under
+// way, closes every connection and waits for their goroutines. A second
+// call does nothing.
 func (s *ctlServer) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
 	_ = s.ln.Close()
 	s.wg.Wait()
 }

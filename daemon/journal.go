@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,12 +25,22 @@ import (
 // write(2) on the mount goes through) or flush (a modprobe request), and a
 // background goroutine writes changes nobody waits for (link events,
 // failovers, address changes).
+//
+// A write on the mount reserves room for its journal write first (Reserve,
+// bond.JournalReserver), so that a journal that cannot be written fails the
+// write (EIO, ENOSPC) before anything changes, and a restart restores
+// exactly what was acknowledged.
 type recorder struct {
 	j    *state.Journal
 	log  func(string)
 	kick chan struct{}
 	done chan struct{}
 	stop chan struct{}
+	// hold is set while the journal's restore runs: nothing is written
+	// then, so that the journal on disk keeps the whole state to restore
+	// until the restore has ended (a daemon killed while it restores
+	// leaves it for the next one).
+	hold atomic.Bool
 }
 
 func newRecorder(j *state.Journal, log func(string)) *recorder {
@@ -84,7 +97,59 @@ func applyChange(s *state.State, c bond.Change) {
 
 // Sync implements bond.Journal: it writes what was recorded and returns once
 // it is on disk.
-func (r *recorder) Sync() error { return r.j.Flush() }
+func (r *recorder) Sync() error {
+	if r.hold.Load() {
+		return nil
+	}
+	return r.j.Flush()
+}
+
+// Reserve implements bond.JournalReserver: it takes the room of the coming
+// write's journal write (state.Journal.Reserve), or fails with
+// journalErrno's errno, logged; done writes the change with it.
+func (r *recorder) Reserve() (done func() error, err error) {
+	if r.hold.Load() {
+		return func() error { return nil }, nil
+	}
+	res, err := r.j.Reserve()
+	if err != nil {
+		r.log(fmt.Sprintf("bondingfs: journal: %v; the write is refused", err))
+		return nil, journalErrno(err)
+	}
+	return func() error {
+		if err := r.j.FlushReserved(res); err != nil {
+			r.log(fmt.Sprintf("bondingfs: journal: %v", err))
+			return journalErrno(err)
+		}
+		return nil
+	}, nil
+}
+
+// journalErrno is the errno a write gets when its journal write failed:
+// ENOSPC when the file system is full (or the quota used up), else EIO, as
+// a file system reports a write it could not make durable.
+func journalErrno(err error) syscall.Errno {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return syscall.ENOSPC
+	}
+	return syscall.EIO
+}
+
+// reserveFor runs fn, which changes state the journal records, only once
+// room for its journal write was reserved; then writes it. A reservation
+// that fails is fn's failure (journalErrno); fn's own error wins over the
+// write's.
+func (r *recorder) reserveFor(fn func() error) error {
+	done, err := r.Reserve()
+	if err != nil {
+		return err
+	}
+	err = fn()
+	if derr := done(); err == nil {
+		err = derr
+	}
+	return err
+}
 
 // flush writes what was recorded; a failure is logged (the change stays in
 // memory and goes with the next write) and never fails the caller's
@@ -115,13 +180,36 @@ func (r *recorder) close() {
 	r.flush()
 }
 
-// setModule records the module's loaded state and options.
+// setModule records the module's loaded state and options (in memory:
+// the caller's reserveFor writes them).
 func (r *recorder) setModule(loaded bool, opts []string) {
 	r.j.Apply(func(s *state.State) {
 		s.Loaded = loaded
 		s.ModuleOptions = append([]string(nil), opts...)
 	})
+}
+
+// own makes the journal this daemon's before its restore: what is to be
+// restored (prev; nil for nothing) is written back with this daemon's pid,
+// so that the dead daemon's reaper, should it get the lock later, leaves
+// the slaves alone; then the in-memory state starts empty, and nothing is
+// written until startJournal (hold): a daemon killed while it restores
+// leaves the whole of prev for the next start.
+func (r *recorder) own(prev *state.State, here state.Netns) {
+	pid := os.Getpid()
+	r.j.Apply(func(st *state.State) {
+		if prev != nil {
+			*st = prev.Clone()
+		} else {
+			*st = state.State{Version: state.Version, Clean: true}
+		}
+		st.Pid = pid
+	})
 	r.flush()
+	r.j.Apply(func(st *state.State) {
+		*st = state.State{Version: state.Version, Pid: pid, Netns: &here}
+	})
+	r.hold.Store(true)
 }
 
 // markClean records a clean stop: no bond is left to restore.
@@ -172,18 +260,67 @@ type restorer interface {
 	AddAddr(index int, cidr string) error
 }
 
-// restoreSlave gives an interface a dead daemon left enslaved what it had
-// before: down, its permanent MAC, its MTU, its IPv6 setting, no isolation
-// chain. It finds the interface by name, else by ifindex; a missing one is
-// ENODEV.
-func restoreSlave(h restorer, sl state.Slave) (string, error) {
+// errNotSlave is why an interface that has a journaled slave's name or
+// ifindex is not that slave.
+var errNotSlave = errors.New("not the interface the journal lists")
+
+// findSlave finds the interface the journal's slave sl of bond b is now:
+//
+//   - in the namespace instance the journal was written in (same), by its
+//     ifindex, which a namespace never gives to another interface while it
+//     lives (a rename while no daemon ran is followed);
+//   - else by its name, and only if its MAC is one the slave can carry
+//     after a crash: its own (PermMAC), the bond's, or another slave's of
+//     the bond (active-backup gives every slave the bond's). A namespace
+//     made again numbers its interfaces afresh: an old ifindex there is
+//     another interface, and is never looked up.
+//
+// The loopback is never a slave. A missing interface is ENODEV; one that
+// has the name but not a fitting MAC is errNotSlave.
+func findSlave(h restorer, b *state.Bond, sl state.Slave, same bool) (bond.LinkInfo, error) {
+	if same && sl.IfIndex > 0 {
+		if li, err := h.LinkByIndex(sl.IfIndex); err == nil {
+			if li.Loopback {
+				return li, fmt.Errorf("ifindex %d is the loopback: %w", sl.IfIndex, errNotSlave)
+			}
+			return li, nil
+		}
+	}
 	li, err := h.LinkByName(sl.Name)
-	if err != nil && sl.IfIndex > 0 {
-		li, err = h.LinkByIndex(sl.IfIndex)
-	}
 	if err != nil {
-		return "", syscall.ENODEV
+		return li, syscall.ENODEV
 	}
+	if li.Loopback {
+		return li, fmt.Errorf("%s is the loopback: %w", li.Name, errNotSlave)
+	}
+	if !slaveMAC(b, sl, li.HWAddr) {
+		return li, fmt.Errorf("%s (ifindex %d) has MAC %s: %w", li.Name, li.Index, li.HWAddr, errNotSlave)
+	}
+	return li, nil
+}
+
+// slaveMAC reports whether mac is an address the slave sl of b can have
+// been left with: its permanent one, the bond's, or another slave's.
+func slaveMAC(b *state.Bond, sl state.Slave, mac net.HardwareAddr) bool {
+	fits := func(s string) bool {
+		m := netdev.HWAddr(s)
+		return len(m) == 6 && bytes.Equal(m, mac)
+	}
+	if fits(sl.PermMAC) || fits(b.MAC) {
+		return true
+	}
+	for _, o := range b.Slaves {
+		if fits(o.PermMAC) {
+			return true
+		}
+	}
+	return false
+}
+
+// restoreSlave gives the interface li, which a dead daemon left enslaved as
+// the journal's sl, what it had before: down, its permanent MAC, its MTU,
+// its IPv6 setting, no isolation chain.
+func restoreSlave(h restorer, li bond.LinkInfo, sl state.Slave) error {
 	var errs []error
 	errs = append(errs, h.SetLinkUp(li.Index, false))
 	if mac := netdev.HWAddr(sl.PermMAC); len(mac) == 6 {
@@ -196,19 +333,40 @@ func restoreSlave(h restorer, sl state.Slave) (string, error) {
 	if sl.Up {
 		errs = append(errs, h.SetLinkUp(li.Index, true))
 	}
-	return li.Name, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
-// restoreSlaves restores every slave of prev (restoreSlave), logging what
-// cannot be restored.
-func restoreSlaves(h restorer, prev *state.State, log func(string)) {
-	for _, b := range prev.Bonds {
+// restoreSlaves restores every slave of prev that findSlave finds (here is
+// the engine namespace's identity now), logging what it skips and what
+// cannot be restored. It returns, per bond, the interface each restored
+// slave is now (journal name → name now), which restore enslaves.
+func restoreSlaves(h restorer, prev *state.State, here state.Netns, log func(string)) map[string]map[string]string {
+	same := prev.Netns.Same(&here)
+	found := map[string]map[string]string{}
+	for i := range prev.Bonds {
+		b := &prev.Bonds[i]
+		found[b.Name] = map[string]string{}
 		for _, sl := range b.Slaves {
-			if _, err := restoreSlave(h, sl); err != nil {
+			li, err := findSlave(h, b, sl, same)
+			switch {
+			case errors.Is(err, syscall.ENODEV):
+				why := ""
+				if !same {
+					why = " (the namespace is not the one the journal was written in: its ifindex " + fmt.Sprint(sl.IfIndex) + " is not looked up)"
+				}
+				log(fmt.Sprintf("bondingfs: restore: %s: slave %s is gone%s, skipped", b.Name, sl.Name, why))
+				continue
+			case err != nil:
+				log(fmt.Sprintf("bondingfs: restore: %s: slave %s: %v, skipped", b.Name, sl.Name, err))
+				continue
+			}
+			found[b.Name][sl.Name] = li.Name
+			if err := restoreSlave(h, li, sl); err != nil {
 				log(fmt.Sprintf("bondingfs: restore: %s: slave %s: %v", b.Name, sl.Name, err))
 			}
 		}
 	}
+	return found
 }
 
 // restore rebuilds, after an unclean exit, every bond prev holds, in
@@ -218,9 +376,11 @@ func restoreSlaves(h restorer, prev *state.State, log func(string)) {
 // before, so that it is enslaved with the same origins and the bond gets the
 // same MAC), queue_id, the up state, the addresses and the active slave.
 // What cannot be restored is logged and skipped.
-func restore(ctx context.Context, reg *bond.Registry, h restorer, prev *state.State, log func(string)) {
+//
+// found is what restoreSlaves returned: only the slaves it found are
+// enslaved again, under their names now.
+func restore(ctx context.Context, reg *bond.Registry, h restorer, prev *state.State, found map[string]map[string]string, log func(string)) {
 	logf := func(format string, args ...any) { log(fmt.Sprintf("bondingfs: restore: "+format, args...)) }
-	restoreSlaves(h, prev, log)
 	want := map[string]bool{}
 	for _, b := range prev.Bonds {
 		want[b.Name] = true
@@ -270,13 +430,9 @@ func restore(ctx context.Context, reg *bond.Registry, h restorer, prev *state.St
 			}
 		}
 		for _, sl := range pb.Slaves {
-			name := sl.Name
-			if li, err := h.LinkByName(name); err != nil {
-				if li, err = h.LinkByIndex(sl.IfIndex); err != nil || sl.IfIndex <= 0 {
-					logf("%s: slave %s is gone, skipped", pb.Name, sl.Name)
-					continue
-				}
-				name = li.Name
+			name := found[pb.Name][sl.Name]
+			if name == "" {
+				continue // logged by restoreSlaves
 			}
 			if err := reg.WriteOption(ctx, pb.Name, "slaves", "+"+name+"\n", admin); err != nil {
 				logf("%s: enslave %s: %v", pb.Name, name, err)
@@ -336,6 +492,11 @@ func openJournal(dir string, log func(string)) (*state.Journal, *state.State) {
 	if prev != nil && prev.Clean {
 		prev = nil
 	}
+	if prev != nil {
+		for _, l := range prev.Sanitize() {
+			log("bondingfs: journal: " + l)
+		}
+	}
 	return j, prev
 }
 
@@ -352,27 +513,41 @@ const lockName = "lock"
 // lockWait bounds how long a daemon waits for the journal's lock.
 const lockWait = 5 * time.Second
 
-// lockJournal takes the exclusive lock of the journal directory dir, waiting
-// at most wait; the returned file holds it until closed (or the process
-// ends).
+// lockJournal takes the exclusive lock of the journal directory dir
+// (creating it, mode 0700), waiting at most wait; the returned file holds it
+// until closed (or the process ends). The lock file is open read-only, so
+// that it never keeps the file system from being remounted read-only. A
+// lock taken on a file that was removed meanwhile (sweepStateDirs) is taken
+// again on the new one.
 func lockJournal(dir string, wait time.Duration) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
 	deadline := time.Now().Add(wait)
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return f, nil
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
+		f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			if sameFile(f, filepath.Join(dir, lockName)) {
+				return f, nil
+			}
+			f.Close() // removed while we waited: lock the new one
+			continue
+		}
+		f.Close()
+		if !errors.Is(err, syscall.EWOULDBLOCK) || !time.Now().Before(deadline) {
 			return nil, fmt.Errorf("journal %s is in use by another daemon: %w", dir, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// sameFile reports whether the open file f is still the file at path.
+func sameFile(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }

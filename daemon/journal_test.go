@@ -139,8 +139,10 @@ func TestJournalRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs []string
-	restore(ctx, reg2, h2, prev2, func(s string) { logs = append(logs, s) })
-	if !slices.Contains(logs, "bondingfs: restore: bond2: slave eth2 is gone, skipped") {
+	logf := func(s string) { logs = append(logs, s) }
+	found := restoreSlaves(h2, prev2, state.Netns{}, logf)
+	restore(ctx, reg2, h2, prev2, found, logf)
+	if !slices.ContainsFunc(logs, func(l string) bool { return strings.HasPrefix(l, "bondingfs: restore: bond2: slave eth2 is gone") }) {
 		t.Errorf("no log line for the vanished eth2: %q", logs)
 	}
 	if b2 := reg2.Snapshot().Bond("bond2"); b2 == nil || len(b2.Slaves) != 0 {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"bondingfs/bond"
+	"bondingfs/internal/state"
 	"bondingfs/status"
 )
 
@@ -30,26 +32,117 @@ func metricsAddr(v string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// serveMetrics serves the registry's Prometheus metrics (status.Collector,
-// the control loop's wait and run histograms, Go runtime and process
-// metrics, and with sysfs the slaves' kernel counters) at
-// http://ADDR/metrics.
-func serveMetrics(addr string, reg *bond.Registry, sysfs string) (*http.Server, error) {
+// The metrics server's bounds: any local user can connect, and must not be
+// able to hold the daemon's file descriptors (a bond's TAP open fails at
+// RLIMIT_NOFILE).
+const (
+	metricsReadTimeout  = 10 * time.Second
+	metricsWriteTimeout = 30 * time.Second
+	metricsIdleTimeout  = 30 * time.Second
+	// metricsMaxConns is how many connections are served at once; more are
+	// closed as soon as they are accepted.
+	metricsMaxConns = 32
+)
+
+// listenMetrics checks the --metrics value and binds it (before anything is
+// mounted: a bad address or a port in use stops the start).
+func listenMetrics(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", metricsAddr(addr))
+	if err != nil {
+		return nil, err
+	}
+	return &limitListener{Listener: ln, sem: make(chan struct{}, metricsMaxConns)}, nil
+}
+
+// limitListener accepts at most cap(sem) connections at once; one more is
+// closed at once (the client sees the connection reset rather than a hang).
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.sem <- struct{}{}:
+			return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+		default:
+			c.Close()
+		}
+	}
+}
+
+// limitConn gives its slot back once closed.
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// serveMetrics serves on ln the registry's Prometheus metrics
+// (status.Collector, the control loop's wait and run histograms, the
+// journal's health when rec is set, Go runtime and process metrics, and
+// with sysfs the slaves' kernel counters) at http://ADDR/metrics, with
+// read, write and idle timeouts.
+func serveMetrics(ln net.Listener, reg *bond.Registry, sysfs string, rec *recorder) *http.Server {
 	pr := prometheus.NewRegistry()
 	pr.MustRegister(status.NewCollector(reg.Snapshot), loopCollector{reg},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if sysfs != "" {
 		pr.MustRegister(slaveStatsCollector{reg: reg, sysfs: sysfs})
 	}
-	ln, err := net.Listen("tcp", metricsAddr(addr))
-	if err != nil {
-		return nil, err
+	if rec != nil {
+		pr.MustRegister(journalCollector{rec.j})
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(pr, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: metricsReadTimeout, WriteTimeout: metricsWriteTimeout, IdleTimeout: metricsIdleTimeout}
 	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
+	return srv
+}
+
+// journalCollector exports the crash journal's health (state.Health).
+type journalCollector struct{ j *state.Journal }
+
+var (
+	descJournalOK       = prometheus.NewDesc("bondingfs_journal_ok", "1 while the crash journal's last write succeeded, 0 after a failed one (writes to the mount then fail with EIO or ENOSPC).", nil, nil)
+	descJournalWrites   = prometheus.NewDesc("bondingfs_journal_writes_total", "Writes of the crash journal that reached the disk.", nil, nil)
+	descJournalFailures = prometheus.NewDesc("bondingfs_journal_failures_total", "Writes (and reservations) of the crash journal that failed.", nil, nil)
+	descJournalLast     = prometheus.NewDesc("bondingfs_journal_last_write_timestamp_seconds", "When the crash journal was last written (Unix time; 0 before).", nil, nil)
+)
+
+func (c journalCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descJournalOK
+	ch <- descJournalWrites
+	ch <- descJournalFailures
+	ch <- descJournalLast
+}
+
+func (c journalCollector) Collect(ch chan<- prometheus.Metric) {
+	h := c.j.Health()
+	ok := 0.0
+	if h.OK {
+		ok = 1
+	}
+	last := 0.0
+	if !h.LastWrite.IsZero() {
+		last = float64(h.LastWrite.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(descJournalOK, prometheus.GaugeValue, ok)
+	ch <- prometheus.MustNewConstMetric(descJournalWrites, prometheus.CounterValue, float64(h.Writes))
+	ch <- prometheus.MustNewConstMetric(descJournalFailures, prometheus.CounterValue, float64(h.Failures))
+	ch <- prometheus.MustNewConstMetric(descJournalLast, prometheus.GaugeValue, last)
 }
 
 // loopCollector exports bond.Registry.LoopStats as Prometheus histograms

@@ -72,19 +72,36 @@ func (m *moduleState) load(ctx context.Context, args []string) (loadResult, erro
 	if err != nil {
 		return 0, syscall.EINVAL
 	}
-	if err := m.reg.SetDefaults(ctx, mc.Params); err != nil {
+	err = m.journaled(func() error {
+		if err := m.reg.SetDefaults(ctx, mc.Params); err != nil {
+			return err
+		}
+		m.setLoaded(true)
+		for i := 0; i < mc.MaxBonds; i++ {
+			if err := m.reg.CreateBond(ctx, fmt.Sprintf("bond%d", i)); err != nil {
+				m.log(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
+			}
+		}
+		if m.rec != nil {
+			m.rec.setModule(true, args)
+		}
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
-	m.setLoaded(true)
-	for i := 0; i < mc.MaxBonds; i++ {
-		if err := m.reg.CreateBond(ctx, fmt.Sprintf("bond%d", i)); err != nil {
-			m.log(fmt.Sprintf("bonding: Error: couldn't create bond%d: %v", i, err))
-		}
-	}
-	if m.rec != nil {
-		m.rec.setModule(true, args)
-	}
 	return loadDone, nil
+}
+
+// journaled runs fn once room for its journal write is reserved, and
+// returns once its changes are on disk (recorder.reserveFor); without a
+// journal it just runs fn. A journal that cannot be written fails the
+// request (EIO, ENOSPC) before fn changes anything.
+func (m *moduleState) journaled(fn func() error) error {
+	if m.rec == nil {
+		return fn()
+	}
+	return m.rec.reserveFor(fn)
 }
 
 // reload loads the module again with the options a daemon that died had
@@ -111,10 +128,12 @@ func (m *moduleState) unload(ctx context.Context) error {
 	if !m.loaded.Load() {
 		return syscall.ENOENT
 	}
-	m.setLoaded(false)
-	err := m.reg.DeleteAllBonds(ctx)
-	if m.rec != nil {
-		m.rec.setModule(false, nil)
-	}
-	return err
+	return m.journaled(func() error {
+		m.setLoaded(false)
+		err := m.reg.DeleteAllBonds(ctx)
+		if m.rec != nil {
+			m.rec.setModule(false, nil)
+		}
+		return err
+	})
 }

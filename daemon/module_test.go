@@ -202,7 +202,7 @@ func FuzzCtlRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		m, _, _ := newModule(t)
-		rep := m.handle(line)
+		rep := m.handle(context.Background(), line)
 		if rep.Errno == 0 && rep.Error != "" {
 			t.Errorf("errno 0 with error %q", rep.Error)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"bondingfs/internal/state"
 	"bondingfs/modes"
 	"bondingfs/netdev"
+	"bondingfs/status"
 )
 
 // kernelLog writes kernel-style log lines, one per line, to a file or stderr.
@@ -68,15 +70,19 @@ type server struct {
 	host        *netdev.Host
 	stateDir    string
 	rec         *recorder
-	prev        *state.State // what a daemon that died left, or nil
+	prev        *state.State                 // what a daemon that died left, or nil
+	found       map[string]map[string]string // restoreSlaves': the slaves to enslave again
 
-	ctx        context.Context
-	reg        *bond.Registry
-	module     *moduleState
-	dir        string // the mount point, absolute
-	srv        *fusefs.Server
-	stopReaper func()
-	realPaths  bool // the real paths are installed
+	ctx       context.Context
+	reg       *bond.Registry
+	module    *moduleState
+	dir       string // the mount point, absolute
+	srv       *fusefs.Server
+	reaper    *reaper
+	realPaths bool         // the real paths are installed
+	netnsID   state.Netns  // the engine namespace's instance
+	metricsLn net.Listener // bound by checkFlags, served once mounted
+	derived   bool         // stateDir is StateDir's, of a root not DefaultRoot: removed on a clean stop
 
 	sigs chan os.Signal // SIGINT, SIGTERM, SIGHUP, caught from the start
 	ctl  *ctlServer
@@ -119,15 +125,18 @@ func (s *server) release() {
 }
 
 // setup does everything before the daemon is ready, in order: the kernel
-// log, the module options, the host, the crash journal (the slaves a dead
-// daemon left given back), the engine with its bonds (restored from the
-// journal), the control socket (bound, not yet answering), the mount with
-// its reaper and real paths, then the control socket's answers and the
-// metrics. So once the tree is mounted the socket exists, and once the
-// socket answers the tree is mounted. On failure what was mounted is
-// unmounted again, and release closes the rest.
+// log, the module options, the other flags (the metrics address bound, the
+// journal directory checked), the host, the reaper, the crash journal (the
+// slaves a dead daemon left given back), the engine with its bonds
+// (restored from the journal), the control socket (bound, not yet
+// answering), the mount with its real paths, then the control socket's
+// answers and the metrics. So every flag is checked before anything is
+// mounted, a reaper watches from before the restore, once the tree is
+// mounted the socket exists, and once the socket answers the tree is
+// mounted. On failure what was mounted is unmounted again, and release
+// closes the rest.
 func (s *server) setup() error {
-	for _, step := range []func() error{s.openLog, s.parseModule, s.openHost, s.openJournal, s.startEngine, s.listen, s.mount} {
+	for _, step := range []func() error{s.openLog, s.parseModule, s.checkFlags, s.openHost, s.startReaper, s.openJournal, s.startEngine, s.listen, s.mount} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -183,6 +192,56 @@ func (s *server) parseModule() error {
 	return err
 }
 
+// checkFlags checks what the flags name before anything is mounted: the
+// mount point's path, the journal's directory (checkStateDir), and the
+// metrics address, which it binds (served once the tree is mounted).
+func (s *server) checkFlags() error {
+	dir, err := filepath.Abs(s.c.Root)
+	if err != nil {
+		return err
+	}
+	s.dir = dir
+	switch s.c.State {
+	case "":
+		s.stateDir = StateDir(s.c.Root, s.c.Netns)
+		s.derived = rootName(dir) != rootName(DefaultRoot)
+		if err := checkStateDir(DefaultStateDir, true); err != nil {
+			return err
+		}
+	case "none":
+	default:
+		s.stateDir = s.c.State
+	}
+	if s.stateDir != "" {
+		if err := checkStateDir(s.stateDir, true); err != nil {
+			return err
+		}
+	}
+	if s.c.Metrics != "" {
+		ln, err := listenMetrics(s.c.Metrics)
+		if err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		s.metricsLn = ln
+		s.onRelease(func() { ln.Close() })
+	}
+	return nil
+}
+
+// startReaper starts the reaper child (reaper.go), before the journal's
+// restore.
+func (s *server) startReaper() error {
+	r, err := startReaper(reaperArgs{dir: s.dir, realPaths: s.c.RealPaths, stateDir: s.stateDir, netns: s.nsPath}, s.stderr)
+	if err != nil {
+		return fmt.Errorf("reaper: %w", err)
+	}
+	s.reaper = r
+	// release runs after teardown's quit on a clean stop; after a failed
+	// setup it tells the reaper there is nothing to reap
+	s.onRelease(r.quit)
+	return nil
+}
+
 // openHost opens the engine namespace's private sysfs and its host.
 func (s *server) openHost() error {
 	s.nsPath = netdev.NetnsPath(s.c.Netns)
@@ -201,9 +260,10 @@ func (s *server) openHost() error {
 		s.sysfsPath = sysfs.Path()
 	}
 	var err error
-	if s.engineNetns, err = netnsInode(s.nsPath); err != nil {
+	if s.netnsID, err = netnsIdentity(s.nsPath); err != nil {
 		return err
 	}
+	s.engineNetns = s.netnsID.Inode
 	if s.host, err = netdev.NewHost(s.nsPath); err != nil {
 		return err
 	}
@@ -211,17 +271,16 @@ func (s *server) openHost() error {
 	return nil
 }
 
-// openJournal locks and opens the crash journal, gives the slaves a dead
-// daemon left back what they had, and removes its isolation chains.
+// openJournal locks and opens the crash journal, makes it this daemon's
+// (so that the dead daemon's reaper, should it get the lock later, leaves
+// the slaves alone), gives the slaves a dead daemon left back what they
+// had, and removes its isolation chains. Journal directories of earlier
+// daemons that stopped cleanly are removed first (sweepStateDirs).
 func (s *server) openJournal() error {
-	switch s.c.State {
-	case "":
-		s.stateDir = StateDir(s.c.Root, s.c.Netns)
-	case "none":
-	default:
-		s.stateDir = s.c.State
-	}
 	if s.stateDir != "" {
+		if filepath.Dir(s.stateDir) == DefaultStateDir {
+			sweepStateDirs(DefaultStateDir, s.stateDir)
+		}
 		lock, err := lockJournal(s.stateDir, lockWait)
 		if err != nil {
 			return err
@@ -230,12 +289,13 @@ func (s *server) openJournal() error {
 		var j *state.Journal
 		if j, s.prev = openJournal(s.stateDir, s.klog.line); j != nil {
 			s.rec = newRecorder(j, s.klog.line)
+			s.rec.own(s.prev, s.netnsID)
 		}
 	}
 	if s.prev != nil {
 		// the slaves first: the stale isolation goes with ResetIsolation,
 		// their disable_ipv6 values only with the journal
-		restoreSlaves(s.host, s.prev, s.klog.line)
+		s.found = restoreSlaves(s.host, s.prev, s.netnsID, s.klog.line)
 	}
 	// chains a crashed daemon left would keep dropping the slaves' traffic
 	_ = s.host.ResetIsolation()
@@ -277,7 +337,7 @@ func (s *server) startEngine() error {
 	}
 	if s.prev != nil {
 		rctx, rcancel := context.WithTimeout(ctx, restoreTimeout)
-		restore(rctx, s.reg, s.host, s.prev, s.klog.line)
+		restore(rctx, s.reg, s.host, s.prev, s.found, s.klog.line)
 		rcancel()
 		s.klog.line(fmt.Sprintf("bondingfs: restored %d bonds from %s in %d ms", len(s.reg.Snapshot().Bonds), s.stateDir, time.Since(restoreStart).Milliseconds()))
 	}
@@ -292,8 +352,11 @@ func (s *server) startEngine() error {
 // records the addresses of the bonds that exist now.
 func (s *server) startJournal() {
 	rec, reg, host := s.rec, s.reg, s.host
+	rec.hold.Store(false)
 	rec.j.Apply(func(st *state.State) {
 		st.Clean = false
+		st.Pid = os.Getpid()
+		st.Netns = &s.netnsID
 		st.Loaded = s.module.Loaded()
 		if !s.c.Unloaded {
 			st.ModuleOptions = s.modArgs
@@ -315,25 +378,22 @@ func (s *server) startJournal() {
 	rec.flush()
 }
 
-// mount mounts the tree, starts the reaper and installs the real paths.
+// mount mounts the tree, tells the reaper and installs the real paths.
 func (s *server) mount() error {
-	dir, err := filepath.Abs(s.c.Root)
-	if err != nil {
-		return err
-	}
-	s.dir = dir
+	dir := s.dir
 	removeStaleMount(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	var err error
 	s.srv, err = fusefs.Mount(dir, moduleBackend{s.reg, s.module}, fusefs.Options{Sysfs: s.sysfsPath, ProcNet: true, EngineNetns: s.engineNetns, Debug: s.c.FuseDebug})
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", dir, err)
 	}
 	s.module.onChange(s.srv.LoadedChanged)
-	// A reaper process unmounts dir (and the real paths) if this process
-	// dies without doing so (a crash, SIGKILL), so no dead mount is left.
-	s.stopReaper = startReaper(reaperArgs{dir: dir, realPaths: s.c.RealPaths, stateDir: s.stateDir, netns: s.nsPath}, s.stderr)
+	// The reaper unmounts dir (and the real paths) if this process dies
+	// without doing so (a crash, SIGKILL), so no dead mount is left.
+	s.reaper.mounted()
 	if s.c.RealPaths {
 		if err := installRealPaths(dir); err != nil {
 			s.unmountAll()
@@ -360,20 +420,21 @@ func (s *server) listen() error {
 	if err != nil {
 		return err
 	}
+	if s.rec != nil {
+		j := s.rec.j
+		ctl.journal = func() *status.Journal { return journalStatus(j) }
+	}
 	s.ctl = ctl
 	s.onRelease(ctl.close)
 	return nil
 }
 
-// serveMetrics opens the metrics endpoint, if asked for.
+// serveMetrics serves the metrics endpoint checkFlags bound, if any.
 func (s *server) serveMetrics() error {
-	if s.c.Metrics == "" {
+	if s.metricsLn == nil {
 		return nil
 	}
-	ms, err := serveMetrics(s.c.Metrics, s.reg, s.sysfsPath)
-	if err != nil {
-		return fmt.Errorf("--metrics: %w", err)
-	}
+	ms := serveMetrics(s.metricsLn, s.reg, s.sysfsPath, s.rec)
 	s.onRelease(func() { ms.Close() })
 	return nil
 }
@@ -396,12 +457,16 @@ func (s *server) teardown() {
 		removeRealPaths(s.dir)
 	}
 	unmount(s.srv, s.dir)
+	s.ctl.close()
 	s.reg.Close()
 	if s.rec != nil {
 		s.rec.close()
 		s.rec.markClean()
 	}
-	s.stopReaper()
+	s.reaper.quit()
+	if s.derived && s.rec != nil && s.rec.j.Health().OK {
+		removeStateDir(s.stateDir)
+	}
 }
 
 // unmountAll undoes mount after a later step failed: the real paths, the
@@ -411,7 +476,7 @@ func (s *server) unmountAll() {
 		removeRealPaths(s.dir)
 	}
 	unmount(s.srv, s.dir)
-	s.stopReaper()
+	s.reaper.quit()
 }
 
 // moduleBackend is the registry as fusefs sees it, with the module's
@@ -463,4 +528,14 @@ func unmount(srv *fusefs.Server, dir string) {
 	case <-time.After(2 * time.Second):
 	}
 	_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+}
+
+// journalStatus is the journal's health as status --json shows it.
+func journalStatus(j *state.Journal) *status.Journal {
+	h := j.Health()
+	js := &status.Journal{Dir: j.Dir(), OK: h.OK, Error: h.Error, Writes: h.Writes, Failures: h.Failures}
+	if !h.LastWrite.IsZero() {
+		js.LastWrite = h.LastWrite.UTC().Format(time.RFC3339Nano)
+	}
+	return js
 }

@@ -24,6 +24,26 @@ type Report struct {
 	Schema int `json:"schema"`
 	// Bonds are in creation order, as bonding_masters lists them.
 	Bonds []Bond `json:"bonds"`
+	// Journal is the daemon's crash journal (absent without one, --state
+	// none); the control socket fills it in.
+	Journal *Journal `json:"journal,omitempty"`
+}
+
+// Journal is the health of the daemon's crash journal. While OK is false a
+// write to the mount fails (EIO, or ENOSPC for a full file system) and
+// changes nothing.
+type Journal struct {
+	Dir string `json:"dir"`
+	// OK is false from a failed write until the next successful one;
+	// Error is the last failure's text.
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	// Writes and Failures count the writes that reached the disk and those
+	// that failed.
+	Writes   uint64 `json:"writes"`
+	Failures uint64 `json:"failures"`
+	// LastWrite is when the last write reached the disk (RFC 3339; "" before).
+	LastWrite string `json:"last_write,omitempty"`
 }
 
 // Bond is one bond.
