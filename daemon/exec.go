@@ -30,6 +30,7 @@ type ExecConfig struct {
 	Root    string   // the tree to use, or to mount when no daemon serves it
 	Netns   string   // run Cmd (and a started daemon's engine) in this network namespace
 	Log     string   // kernel log of a started daemon ("" for stderr)
+	State   string   // crash journal of a started daemon (serve --state; "" for serve's default)
 	ModOpts []string // module options of a started daemon
 	Cmd     []string // the command and its arguments
 }
@@ -67,6 +68,9 @@ func Exec(c ExecConfig, stdout, stderr io.Writer) int {
 		}
 		if c.Log != "" {
 			sargs = append(sargs, "--log", c.Log)
+		}
+		if c.State != "" {
+			sargs = append(sargs, "--state", c.State)
 		}
 		sargs = append(sargs, modOpts...)
 		daemon = exec.Command(self, sargs...)

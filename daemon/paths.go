@@ -41,13 +41,34 @@ func rootName(root string) string {
 
 // StateDir is the journal directory of a daemon serving root for netns:
 // DefaultStateDir/<root with "/" as "-">[@<netns>], so that daemons of
-// different roots or namespaces never restore each other's bonds.
+// different roots or namespaces never restore each other's bonds. A
+// namespace is named as `ip netns` names it: NAME and its path
+// /var/run/netns/NAME (or /run/netns/NAME, which `exec --netns NAME` passes
+// on to serve) are one namespace and one journal; another path keeps its
+// "/" as "-". A name longer than a file name may be (255 bytes) keeps its
+// first 200 bytes and gets the first 16 hex digits of its SHA-256 instead
+// of the rest.
 func StateDir(root, netns string) string {
 	name := rootName(root)
 	if netns != "" {
-		name += "@" + strings.ReplaceAll(strings.Trim(netns, "/"), "/", "-")
+		name += "@" + netnsName(netns)
+	}
+	if len(name) > 255 {
+		sum := sha256.Sum256([]byte(name))
+		name = name[:200] + "-" + hex.EncodeToString(sum[:8])
 	}
 	return filepath.Join(DefaultStateDir, name)
+}
+
+// netnsName is the name of the network namespace netns (a name or a path)
+// in StateDir.
+func netnsName(netns string) string {
+	for _, d := range []string{"/var/run/netns/", "/run/netns/"} {
+		if n, ok := strings.CutPrefix(filepath.Clean(netns), d); ok && n != "" && !strings.Contains(n, "/") {
+			return n
+		}
+	}
+	return strings.ReplaceAll(strings.Trim(netns, "/"), "/", "-")
 }
 
 // CtlPath is the control socket of the daemon serving root, which `serve`

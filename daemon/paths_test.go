@@ -23,6 +23,19 @@ func TestCtlPath(t *testing.T) {
 	if got, want := StateDir("/srv/bonds", "ns1"), "/run/bondingfs-state/srv-bonds@ns1"; got != want {
 		t.Errorf("StateDir = %q, want %q", got, want)
 	}
+	// serve --netns A and exec --netns A (which passes serve the path) share
+	// one journal
+	for _, ns := range []string{"A", "/var/run/netns/A", "/run/netns/A", "/var/run/netns/A/"} {
+		if got, want := StateDir("/srv/bonds", ns), "/run/bondingfs-state/srv-bonds@A"; got != want {
+			t.Errorf("StateDir(--netns %s) = %q, want %q", ns, got, want)
+		}
+	}
+	if got, want := StateDir("/srv/bonds", "/proc/77/ns/net"), "/run/bondingfs-state/srv-bonds@proc-77-ns-net"; got != want {
+		t.Errorf("StateDir(another path) = %q, want %q", got, want)
+	}
+	if long := StateDir("/"+strings.Repeat("x", 300), ""); len(filepath.Base(long)) > 255 || long == StateDir("/"+strings.Repeat("x", 301), "") {
+		t.Errorf("long root: %q", long)
+	}
 	rel := CtlPath("mnt")
 	abs, _ := filepath.Abs("mnt")
 	if rel != CtlPath(abs) {

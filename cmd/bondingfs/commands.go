@@ -42,14 +42,15 @@ flags (defaults from the environment, then built in):
   --log FILE   kernel log of a daemon it starts ($BONDINGFS_LOG, /var/log/bondingfs.log)
 `
 
-const execUsage = `usage: bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [module options...] -- CMD [ARGS...]
+const execUsage = `usage: bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [--state DIR] [module options...] -- CMD [ARGS...]
 
 Runs CMD in a new private mount namespace where /sys/class/net and /proc/net
 are the emulation's (and, with --netns, inside that network namespace, with
 /sys remounted for it, as "ip netns exec NAME" does). If a bondingfs daemon
 already serves DIR (default /run/bondingfs) it is used as it is; otherwise
-"bondingfs serve --root DIR [--netns NAME] [--log FILE] [module options]"
-runs for CMD's lifetime and is stopped (SIGTERM, then waited for)
+"bondingfs serve --root DIR [--netns NAME] [--log FILE] [--state DIR] [module
+options]" runs for CMD's lifetime (its crash journal is the one "serve --root
+DIR --netns NAME" keeps) and is stopped (SIGTERM, then waited for)
 afterwards. The exit status is CMD's (128+N when a signal N ended it).
 `
 
@@ -188,6 +189,7 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Root, "root", daemon.DefaultRoot, "the tree to use, or to mount when no daemon serves it")
 	fs.StringVar(&c.Netns, "netns", "", "run CMD (and a started daemon's engine) in this network namespace")
 	fs.StringVar(&c.Log, "log", "", "log file of a started daemon (default stderr)")
+	fs.StringVar(&c.State, "state", "", "crash journal directory of a started daemon (serve --state; default serve's, which `serve --netns NAME` shares)")
 	fs.Usage = func() { fmt.Fprint(stderr, execUsage) }
 	if rc, ok := parse(fs, args[:dash]); !ok {
 		return rc

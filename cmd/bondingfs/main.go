@@ -21,7 +21,7 @@ import (
 const usage = `usage:
   bondingfs serve --root DIR [--netns NAME] [--log FILE] [--config PATH]... [--real-paths]
                   [--ctl PATH] [--unloaded] [--state DIR] [--metrics ADDR] [--fuse-debug] [module options...]
-  bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [module options...] -- CMD [ARGS...]
+  bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [--state DIR] [module options...] -- CMD [ARGS...]
   bondingfs modprobe [-r] [--root DIR] [--ctl PATH] [module options...]
   bondingfs status [--json] [--root DIR] [--ctl PATH] [BOND...]
   bondingfs check-config PATH...

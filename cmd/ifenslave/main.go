@@ -57,7 +57,7 @@ func run(args []string, fs sysfs, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, helpMsg)
 		return 0
 	}
-	e := &enslaver{fs: fs, o: o, stdout: stdout, stderr: stderr}
+	e := &enslaver{fs: newNamedSysfs(fs, operands), o: o, stdout: stdout, stderr: stderr}
 	if o.all {
 		if len(operands) != 0 {
 			fmt.Fprint(stderr, usageMsg)

@@ -241,6 +241,41 @@ func TestErrors(t *testing.T) {
 	assert.Equal(t, 0, rc, errs)
 }
 
+// A name no interface can have (dev_valid_name) is a device that does not
+// exist, ENODEV as ifenslave.c's ioctls get, and no file is read or written:
+// "../x" would otherwise be a path out of the class directory.
+func TestInvalidNames(t *testing.T) {
+	k := seedMachine(t)
+	outside := filepath.Join(filepath.Dir(string(k.dirSysfs)), "outside")
+	require.NoError(t, os.MkdirAll(outside, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "flags"), []byte("0x1002\n"), 0o644))
+	rel := "../" + filepath.Base(outside)
+	for _, tc := range []struct {
+		args []string
+		rc   int
+		err  string
+	}{
+		{[]string{"bond0", rel}, int(syscall.ENODEV), "Slave '" + rel + "': Error: get settings failed: No such device. Skipping\n"},
+		{[]string{"bond0", "eth0/../eth1"}, int(syscall.ENODEV), "Slave 'eth0/../eth1': Error: get settings failed: No such device. Skipping\n"},
+		{[]string{"bond0", strings.Repeat("e", 16)}, int(syscall.ENODEV), "Slave '" + strings.Repeat("e", 16) + "': Error: get settings failed: No such device. Skipping\n"},
+		{[]string{"-d", "bond0", rel}, 1, "Slave '" + rel + "': Error: get flags failed. Skipping\n"},
+		{[]string{"-c", "bond0", "eth 0"}, 1, "Slave 'eth 0': Error: get flags failed. Aborting\n"},
+		{[]string{rel, "eth0"}, 1, "Master '" + rel + "': Error: handshake with driver failed. Aborting\n"},
+	} {
+		rc, _, errs := runCmd(k, tc.args...)
+		assert.Equal(t, tc.rc, rc, "%v", tc.args)
+		assert.Equal(t, tc.err, errs, "%v", tc.args)
+	}
+	assert.Empty(t, k.writes, "nothing written")
+	b, err := os.ReadFile(filepath.Join(outside, "flags"))
+	require.NoError(t, err)
+	assert.Equal(t, "0x1002\n", string(b), "the file outside the class directory is untouched")
+	rc, out, errs := runCmd(k, rel)
+	assert.Equal(t, 1, rc)
+	assert.Empty(t, out)
+	assert.Equal(t, "Master '"+rel+"': Error: handshake with driver failed. Aborting\n", errs)
+}
+
 func TestInfoOptions(t *testing.T) {
 	k := seedMachine(t)
 	rc, out, _ := runCmd(k, "-V")

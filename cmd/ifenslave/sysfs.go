@@ -76,6 +76,64 @@ func (d dirSysfs) devices() ([]string, error) {
 	return out, nil
 }
 
+// validDevName is dev_valid_name: 1 to IFNAMSIZ-1 (15) bytes, not "." or
+// "..", no '/', ':' or white space. No interface has any other name.
+func validDevName(name string) bool {
+	if name == "" || len(name) >= 16 || name == "." || name == ".." {
+		return false
+	}
+	return !strings.ContainsAny(name, "/: \t\n\v\f\r")
+}
+
+// namedSysfs is a sysfs on which the devices named by the command line that
+// no interface can have (validDevName fails) do not exist: every access to
+// one answers ENODEV, as the kernel answers ifenslave.c's ioctls for them,
+// and touches no file (a name with '/' would otherwise be a path out of the
+// class directory). The first component of every path must be a valid name
+// too.
+type namedSysfs struct {
+	sysfs
+	bad []string // the command line's invalid names
+}
+
+// newNamedSysfs wraps s for the operands names.
+func newNamedSysfs(s sysfs, names []string) namedSysfs {
+	n := namedSysfs{sysfs: s}
+	for _, name := range names {
+		if !validDevName(name) {
+			n.bad = append(n.bad, name)
+		}
+	}
+	return n
+}
+
+// ok reports whether path is under a device that may exist.
+func (n namedSysfs) ok(path string) bool {
+	for _, b := range n.bad {
+		if path == b || strings.HasPrefix(path, b+"/") {
+			return false
+		}
+	}
+	dev, _, _ := strings.Cut(path, "/")
+	return validDevName(dev)
+}
+
+func (n namedSysfs) read(path string) (string, error) {
+	if !n.ok(path) {
+		return "", syscall.ENODEV
+	}
+	return n.sysfs.read(path)
+}
+
+func (n namedSysfs) write(path, value string) error {
+	if !n.ok(path) {
+		return syscall.ENODEV
+	}
+	return n.sysfs.write(path, value)
+}
+
+func (n namedSysfs) isDir(path string) bool { return n.ok(path) && n.sysfs.isDir(path) }
+
 // errnoOf unwraps a file error to its errno, so messages read as strerror().
 func errnoOf(err error) error {
 	var pe *fs.PathError
