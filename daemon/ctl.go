@@ -44,6 +44,8 @@ type ctlServer struct {
 	wg   sync.WaitGroup
 	// journal is the crash journal's health for report (nil: no journal).
 	journal func() *status.Journal
+	// idle is how long a connection may take to send a request (ctlIdle).
+	idle time.Duration
 
 	// ctx ends with close: requests under way are cancelled.
 	ctx    context.Context
@@ -81,7 +83,7 @@ func listenCtl(path string, m *moduleState, snap func() *bond.Snapshot) (*ctlSer
 	_ = os.Chmod(path, 0o600)
 	ln.SetUnlinkOnClose(true)
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ctlServer{ln: ln, path: path, m: m, snap: snap, ctx: ctx, cancel: cancel, conns: map[*net.UnixConn]struct{}{}}, nil
+	return &ctlServer{ln: ln, path: path, m: m, snap: snap, ctx: ctx, cancel: cancel, conns: map[*net.UnixConn]struct{}{}, idle: ctlIdle}, nil
 }
 
 // start answers the connections, the ones already queued on the bound
@@ -143,7 +145,7 @@ func (s *ctlServer) serve(c *net.UnixConn) {
 	sc := bufio.NewScanner(c)
 	enc := json.NewEncoder(c)
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(ctlIdle))
+		_ = c.SetReadDeadline(time.Now().Add(s.idle))
 		if !sc.Scan() {
 			return
 		}

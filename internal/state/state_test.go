@@ -1,9 +1,11 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -131,6 +133,137 @@ func FuzzOpen(f *testing.F) {
 		}
 		if err == nil && prev != nil && prev.Version != Version {
 			t.Fatalf("accepted version %d", prev.Version)
+		}
+	})
+}
+
+// A journal is not trusted: names the kernel would refuse (dev_valid_name),
+// the loopback and a bond listed twice are dropped, each with one log line
+// that quotes at most 32 bytes of the name.
+func TestSanitize(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	s := State{Bonds: []Bond{
+		{Name: "bond0", ActiveSlave: "eth/0", Slaves: []Slave{{Name: "eth0"}, {Name: "lo"}, {Name: long}, {Name: "../x"}, {Name: "eth1"}}},
+		{Name: long},
+		{Name: "lo"},
+		{Name: "bond 1"},
+		{Name: "bond0"},
+		{Name: "bond2"},
+	}}
+	lines := s.Sanitize()
+	require.Equal(t, []string{"bond0", "bond2"}, []string{s.Bonds[0].Name, s.Bonds[1].Name})
+	require.Equal(t, []Slave{{Name: "eth0"}, {Name: "eth1"}}, s.Bonds[0].Slaves)
+	require.Equal(t, "", s.Bonds[0].ActiveSlave)
+	require.Len(t, lines, 8)
+	for _, l := range lines {
+		require.Less(t, len(l), 100, "a log line quotes at most 32 bytes of a name: %q", l)
+	}
+	require.Contains(t, lines, `bond "lo": invalid name, skipped`)
+	require.Contains(t, lines, `bond0: slave "lo": invalid name, skipped`)
+	require.Contains(t, lines, `bond "bond0": listed twice, the second skipped`)
+	require.Empty(t, (&State{Bonds: []Bond{{Name: "bond0", Slaves: []Slave{{Name: "eth0"}}}}}).Sanitize())
+}
+
+// Two identities are one namespace instance when their cookies match (both
+// known), else when their inodes do; the kernel reuses an inode for a new
+// namespace, never a cookie.
+func TestNetnsSame(t *testing.T) {
+	a := &Netns{Inode: 4026532909, Cookie: 7}
+	require.True(t, a.Same(&Netns{Inode: 4026532909, Cookie: 7}))
+	require.False(t, a.Same(&Netns{Inode: 4026532909, Cookie: 8}), "a namespace made again with the old inode")
+	require.False(t, a.Same(&Netns{Inode: 4026532910, Cookie: 7}))
+	require.True(t, a.Same(&Netns{Inode: 4026532909}), "no cookie: the inode decides")
+	require.False(t, (*Netns)(nil).Same(a), "a journal without an identity is never the same instance")
+	require.False(t, a.Same(nil))
+	require.False(t, (&Netns{}).Same(&Netns{}))
+}
+
+// A write with a Reservation lands in the reserved file (the journal file
+// is that file afterwards), leaves no temporary file, and a reservation
+// that fails is recorded in Health until the next good write.
+func TestReserve(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := Open(dir)
+	require.NoError(t, err)
+	require.True(t, j.Health().OK)
+	res, err := j.Reserve()
+	require.NoError(t, err)
+	st, err := res.f.Stat()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, st.Size(), int64(ReserveMargin), "the room is allocated")
+	j.Apply(func(s *State) { s.AddBond("bond0") })
+	require.NoError(t, j.FlushReserved(res))
+	fst, err := os.Stat(j.Path())
+	require.NoError(t, err)
+	require.True(t, os.SameFile(st, fst), "the reserved file became the journal")
+	require.Less(t, fst.Size(), int64(ReserveMargin), "cut to its content")
+	h := j.Health()
+	require.True(t, h.OK)
+	require.Equal(t, uint64(1), h.Writes)
+	require.False(t, h.LastWrite.IsZero())
+
+	// nothing to write: the reservation is given back
+	res, err = j.Reserve()
+	require.NoError(t, err)
+	require.NoError(t, j.FlushReserved(res))
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 1, "only the journal is left: %v", ents)
+
+	// the directory gone: the reservation fails, and Health says so
+	require.NoError(t, os.RemoveAll(dir))
+	_, err = j.Reserve()
+	require.ErrorIs(t, err, os.ErrNotExist)
+	h = j.Health()
+	require.False(t, h.OK)
+	require.Contains(t, h.Error, "no such file")
+	require.Equal(t, uint64(1), h.Failures)
+	j.Apply(func(s *State) { s.AddBond("bond1") })
+	require.Error(t, j.Flush())
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	require.NoError(t, j.Flush())
+	require.True(t, j.Health().OK, "a good write heals")
+	_, prev, err := Open(dir)
+	require.NoError(t, err)
+	require.Equal(t, []string{"bond0", "bond1"}, []string{prev.Bonds[0].Name, prev.Bonds[1].Name})
+}
+
+// Open removes the temporary files of a writer that was killed.
+func TestOpenRemovesTemporaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, FileName+".tmp123"), []byte("{"), 0o600))
+	_, _, err := Open(dir)
+	require.NoError(t, err)
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, ents)
+}
+
+// FuzzSanitize: any journal text decodes or fails, and what Sanitize leaves
+// has only valid, distinct bond names and valid slave names.
+func FuzzSanitize(f *testing.F) {
+	f.Add([]byte(`{"version":1,"bonds":[{"name":"bond0","slaves":[{"name":"lo"},{"name":"eth0"}],"active_slave":"eth0"}]}`))
+	f.Add([]byte(`{"version":1,"bonds":[{"name":"../x"},{"name":"bond0"},{"name":"bond0"}],"netns":{"inode":1,"cookie":2},"pid":7}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s State
+		if json.Unmarshal(data, &s) != nil {
+			return
+		}
+		s.Sanitize()
+		seen := map[string]bool{}
+		for _, b := range s.Bonds {
+			if !ValidName(b.Name) || seen[b.Name] {
+				t.Fatalf("bond %q left", b.Name)
+			}
+			seen[b.Name] = true
+			for _, sl := range b.Slaves {
+				if !ValidName(sl.Name) {
+					t.Fatalf("slave %q left", sl.Name)
+				}
+			}
+			if b.ActiveSlave != "" && !ValidName(b.ActiveSlave) {
+				t.Fatalf("active slave %q left", b.ActiveSlave)
+			}
 		}
 	})
 }
