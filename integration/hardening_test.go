@@ -507,3 +507,92 @@ func TestJournalHygiene(t *testing.T) {
 		t.Errorf("exec --state: journal %v", j)
 	}
 }
+
+// A reaper watches from before the restore: a daemon killed while it
+// restores (bond0 and its slave eth0 are back, 300 more bonds are not yet)
+// leaves eth0 given back what it had, and the journal whole for the next
+// start, which restores every bond.
+func TestKillDuringRestore(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping")
+	const more = 300
+	stateDir := filepath.Join(t.TempDir(), "state")
+	tp := newTopo(t, 1, "--state", stateDir)
+	orig := slaveState(t, tp.A, "eth0")
+	tp.bond(t, "mode", "active-backup", "miimon", "100", "slaves", "+eth0")
+	for i := 1; i <= more; i++ {
+		mustEcho(t, filepath.Join(tp.d.sys, "bonding_masters"), fmt.Sprintf("+bond%d", i))
+	}
+	reaper := tp.d.reaperPid(t)
+	tp.d.kill9(t)
+	waitReaperGone(t, reaper)
+
+	// the second daemon, killed once eth0 is enslaved again
+	bin := bondingfsBin(t)
+	dir := t.TempDir()
+	klog := filepath.Join(dir, "kernel.log")
+	root := filepath.Join(dir, "mnt")
+	cmd := exec.Command(bin, "serve", "--root", root, "--log", klog, "--netns", tp.A.Name(), "--state", stateDir, "--ctl", filepath.Join(dir, "ctl"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		if isMounted(root) {
+			_ = unix.Unmount(root, unix.MNT_DETACH)
+		}
+	})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, _ := os.ReadFile(klog)
+		if strings.Contains(string(b), "(slave eth0): Enslaving as") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("eth0 not enslaved again within a minute:\n%s", tail(string(b), 20))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	pid := 0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if st, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if i := strings.LastIndexByte(string(st), ')'); i > 0 {
+				if f := strings.Fields(string(st)[i+1:]); len(f) > 2 && f[1] == strconv.Itoa(cmd.Process.Pid) {
+					if c, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.Contains(string(c), "__reaper") {
+						pid, _ = strconv.Atoi(e.Name())
+					}
+				}
+			}
+		}
+	}
+	_ = cmd.Process.Kill()
+	<-done
+	b, _ := os.ReadFile(klog)
+	if strings.Contains(string(b), "bondingfs: restored ") {
+		t.Logf("the kill came after the restore ended (a slow machine); the reaper's work is checked all the same")
+	}
+	if pid == 0 {
+		t.Fatal("no reaper while the daemon restored")
+	}
+	waitReaperGone(t, pid)
+	if got := slaveState(t, tp.A, "eth0"); got != orig {
+		t.Errorf("eth0 after a kill during the restore: %+v, want %+v", got, orig)
+	}
+	j := journalOf(t, stateDir)
+	if bs, _ := j["bonds"].([]any); len(bs) != more+1 {
+		t.Errorf("journal after a kill during the restore holds %d bonds, want %d", len(bs), more+1)
+	}
+
+	d := startDaemon(t, tp.A.Name(), "--state", stateDir)
+	tp.d = d
+	if got := strings.Fields(readTrim(t, filepath.Join(d.sys, "bonding_masters"))); len(got) != more+1 {
+		t.Errorf("%d bonds restored, want %d", len(got), more+1)
+	}
+	if got := readTrim(t, filepath.Join(d.sys, "bond0/bonding/slaves")); got != "eth0" {
+		t.Errorf("bond0's slaves after the restart: %q", got)
+	}
+}
