@@ -83,6 +83,7 @@ bench: deps build
 	scripts/bench-failover.sh
 	GO=$(GO) scripts/bench-lb.sh
 	scripts/bench-lacp.sh
+	GO=$(GO) scripts/bench-reaper.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

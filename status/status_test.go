@@ -118,6 +118,17 @@ func TestTextGolden(t *testing.T) {
 	golden(t, "report.txt", buf.Bytes())
 }
 
+// A failing crash journal is shown after the bonds; a healthy one is not.
+func TestTextJournal(t *testing.T) {
+	r := Report{Journal: &Journal{Dir: "/run/bondingfs-state/x", OK: true}}
+	var buf bytes.Buffer
+	require.NoError(t, WriteText(&buf, r))
+	require.Empty(t, buf.String())
+	r.Journal = &Journal{Dir: "/run/bondingfs-state/x", Error: "state: no space left on device"}
+	require.NoError(t, WriteText(&buf, r))
+	require.Equal(t, "crash journal /run/bondingfs-state/x failing: state: no space left on device (writes to the mount are refused)\n", buf.String())
+}
+
 // TestMetricsScrape serves the collector over HTTP as serve --metrics does
 // and parses the scrape with Prometheus' own text parser.
 func TestMetricsScrape(t *testing.T) {

@@ -62,6 +62,12 @@ func WriteText(w io.Writer, r Report) error {
 			}
 		}
 	}
+	if j := r.Journal; j != nil && !j.OK {
+		if len(r.Bonds) > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "crash journal %s failing: %s (writes to the mount are refused)\n", j.Dir, j.Error)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
