@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -141,7 +142,7 @@ func startReaper(a reaperArgs, stderr io.Writer) (*reaper, error) {
 	}
 	r := os.NewFile(uintptr(p[0]), "reaper")
 	defer r.Close()
-	args := []string{ReaperCmd, "--state", a.stateDir, "--netns", a.netns}
+	args := []string{ReaperCmd, "--state", a.stateDir, "--netns", a.netns, "--pid", strconv.Itoa(os.Getpid())}
 	if a.realPaths {
 		args = append(args, "--real-paths")
 	}
@@ -195,11 +196,11 @@ func Reaper(args []string) int {
 	stateDir := fs.String("state", "", "")
 	nsPath := fs.String("netns", "", "")
 	futex := fs.Bool("futex", false, "")
+	daemonPid := fs.Int("pid", 0, "")
 	if fs.Parse(args) != nil || fs.NArg() != 1 {
 		return 2
 	}
 	dir := fs.Arg(0)
-	daemonPid := os.Getppid()
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bondingfs: reaper: "+format+"\n", args...) }
 	// died is written to once the futex says the daemon's thread is gone
 	var died [2]int
@@ -235,7 +236,7 @@ func Reaper(args []string) int {
 	if mounted {
 		detachDead(dir, *realPaths)
 	}
-	reapSlaves(*stateDir, *nsPath, daemonPid, logf)
+	reapSlaves(*stateDir, *nsPath, *daemonPid, logf)
 	return 0
 }
 
@@ -354,7 +355,8 @@ const reaperLockWait = 3 * time.Minute
 
 // reapSlaves restores the slaves the journal in stateDir lists, unless the
 // journal is clean or belongs to another daemon than daemonPid (a new
-// daemon took the journal over first: its slaves are its own).
+// daemon took the journal over first: its slaves are its own). The journal
+// is not trusted (state.State.Sanitize).
 func reapSlaves(stateDir, nsPath string, daemonPid int, logf func(string, ...any)) {
 	if stateDir == "" {
 		return
@@ -371,6 +373,9 @@ func reapSlaves(stateDir, nsPath string, daemonPid int, logf func(string, ...any
 	}
 	if prev.Pid != 0 && prev.Pid != daemonPid {
 		return
+	}
+	for _, l := range prev.Sanitize() {
+		logf("journal: %s", l)
 	}
 	h, err := netdev.NewHost(nsPath)
 	if err != nil {
