@@ -28,6 +28,7 @@ import (
 // MAC. Nothing is touched; each skip is logged. In the same instance the
 // ifindex finds a slave renamed meanwhile.
 func TestRestoreSkipsOtherInterfaces(t *testing.T) {
+	defer bondtest.VerifyNone(t)
 	old := state.Netns{Inode: 4026532909, Cookie: 7}
 	prev := &state.State{Netns: &old, Bonds: []state.Bond{{Name: "bond0", Slaves: []state.Slave{
 		{Name: "eth0", IfIndex: 2, PermMAC: "02:00:00:00:00:10", MTU: 1500},
@@ -108,6 +109,7 @@ func TestRestoreNeverTouchesLoopback(t *testing.T) {
 // ENOSPC for a full file system) and changes nothing; the journal's health
 // says so until a write succeeds again.
 func TestUnjournaledWriteChangesNothing(t *testing.T) {
+	defer bondtest.VerifyNone(t)
 	dir := filepath.Join(t.TempDir(), "state")
 	h := newRestoreHost()
 	var logs []string
@@ -216,6 +218,7 @@ func TestCheckStateDir(t *testing.T) {
 // The sweep removes the journal directories of daemons that stopped
 // cleanly, and keeps a crashed daemon's, a locked one and the caller's.
 func TestSweepStateDirs(t *testing.T) {
+	defer bondtest.VerifyNone(t)
 	parent := t.TempDir()
 	mk := func(name, journal string) string {
 		d := filepath.Join(parent, name)
@@ -262,6 +265,7 @@ func TestSweepStateDirs(t *testing.T) {
 // disconnected after the idle deadline, and close (the daemon's shutdown)
 // does not wait for one: every connection is closed.
 func TestCtlIdleClients(t *testing.T) {
+	defer bondtest.VerifyNone(t)
 	m, _, _ := newModule(t)
 	path := filepath.Join(t.TempDir(), "ctl")
 	s, err := listenCtl(path, m, nil)
@@ -317,6 +321,7 @@ func TestCtlIdleClients(t *testing.T) {
 // The metrics listener serves at most metricsMaxConns connections at once;
 // one more is closed at once, and a slot freed is reused.
 func TestMetricsConnLimit(t *testing.T) {
+	defer bondtest.VerifyNone(t)
 	ln, err := listenMetrics("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
