@@ -27,10 +27,12 @@ import (
 const ReaperCmd = "__reaper"
 
 // The reaper learns of the daemon's death from a robust futex, not from the
-// end of a pipe. A process killed with SIGKILL closes its files one by one
-// and releases them (the TAP devices: one unregister_netdevice each, about
-// 20 ms) before a pipe's reader sees EOF or a pidfd becomes readable: 20 s
-// with 1000 bonds. A robust futex is handled as each thread's memory is let
+// end of a pipe. A process killed with SIGKILL closes its files, then
+// releases them one by one, the last closed first (the TAP devices: one
+// unregister_netdevice each, about 20 ms): a pipe's reader sees EOF only
+// once its turn comes, after every TAP opened later (20 s with 1000 bonds),
+// and a pidfd becomes readable only once all are released (exit_notify
+// follows exit_task_work). A robust futex is handled as each thread's memory is let
 // go, the first step of the exit (exit_mm → exit_robust_list): the kernel
 // marks the lock word FUTEX_OWNER_DIED and wakes its waiter at once.
 //
