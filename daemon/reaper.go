@@ -32,9 +32,10 @@ const ReaperCmd = "__reaper"
 // unregister_netdevice each, about 20 ms): a pipe's reader sees EOF only
 // once its turn comes, after every TAP opened later (20 s with 1000 bonds),
 // and a pidfd becomes readable only once all are released (exit_notify
-// follows exit_task_work). A robust futex is handled as each thread's memory is let
-// go, the first step of the exit (exit_mm → exit_robust_list): the kernel
-// marks the lock word FUTEX_OWNER_DIED and wakes its waiter at once.
+// follows exit_task_work). A robust futex is handled as each thread's
+// memory is let go, the first step of the exit (exit_mm →
+// exit_robust_list): the kernel marks the lock word FUTEX_OWNER_DIED and
+// wakes its waiter at once.
 //
 // The word lives in a shared memfd page the daemon maps and passes to the
 // reaper: at offset 0 the robust list entry (its next pointer points back at
