@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"fmt"
 	"runtime"
 
 	"golang.org/x/sys/unix"
@@ -67,12 +66,4 @@ func netnsCookie(nsPath string) uint64 {
 		return 0
 	}
 	return v
-}
-
-// describe names an identity for a log line.
-func describeNetns(n *state.Netns) string {
-	if n == nil {
-		return "unknown"
-	}
-	return fmt.Sprintf("inode %d cookie %d", n.Inode, n.Cookie)
 }
