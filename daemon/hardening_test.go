@@ -399,3 +399,27 @@ func TestReaperMessages(t *testing.T) {
 	}
 	r.quit() // once closed, nothing
 }
+
+// The engine namespace's identity: the nsfs inode of /proc/self/ns/net and
+// a cookie (Linux 5.14 and later), stable across calls.
+func TestNetnsIdentity(t *testing.T) {
+	a, err := netnsIdentity("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		t.Fatal(err)
+	}
+	if a.Inode != st.Ino || a.Cookie == 0 {
+		t.Errorf("identity %+v, inode %d", a, st.Ino)
+	}
+	// by path the cookie needs setns (CAP_SYS_ADMIN); without it, 0
+	b, err := netnsIdentity("/proc/self/ns/net")
+	if err != nil || !a.Same(&b) || (os.Geteuid() == 0 && b.Cookie != a.Cookie) {
+		t.Errorf("by path: %+v (%v), want %+v", b, err, a)
+	}
+	if _, err := netnsIdentity("/nonexistent"); err == nil {
+		t.Error("a missing namespace has an identity")
+	}
+}
