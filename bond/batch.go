@@ -201,7 +201,7 @@ func readLoopBatch(d BatchReader, fn func(frames [][]byte)) {
 		if n > 0 {
 			bb.frames = bb.frames[:0]
 			for i := 0; i < n; i++ {
-				if bb.sizes[i] > VnetHdrLen+14 {
+				if bb.sizes[i] >= VnetHdrLen+14 {
 					bb.frames = append(bb.frames, bb.bufs[i][:bb.sizes[i]])
 				}
 			}

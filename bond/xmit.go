@@ -134,7 +134,7 @@ func readLoop(d NetDev, fn func(frame []byte)) {
 			}
 			continue
 		}
-		if n > VnetHdrLen+14 {
+		if n >= VnetHdrLen+14 {
 			fn(buf[:n])
 		}
 	}
