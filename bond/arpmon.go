@@ -101,10 +101,21 @@ type arpMon struct {
 	routes     map[netip.Addr]arpRoute
 	ips        []netip.Addr // the bond's and its VLAN uppers' IPv4 addresses (bond_has_this_ip)
 	refreshing bool
-	due        int64 // when the queued run is due (nanoseconds)
-	evalNow    int64 // during a run: the time it was due
-	view       atomic.Pointer[arpView]
-	sendNotif  int // send_peer_notif
+	readGen    uint64 // number of the last route read started (arpRefresh)
+	again      bool   // another read is wanted once the one in flight is back
+	// waitGen, when not 0, is the read the monitor's first run waits for:
+	// bond_open queues the ARP work with no delay and its first probe looks
+	// the routes up there and then, so the run comes as soon as that read
+	// is back instead of one arp_interval later (arpSync)
+	waitGen uint64
+	// fresh is true during a run whose routes come from a read started when
+	// the run was due: a target with no route counts at once (the kernel's
+	// ip_route_output at probe time), not after noRouteReads reads
+	fresh     bool
+	due       int64 // when the queued run is due (nanoseconds)
+	evalNow   int64 // during a run: the time it was due
+	view      atomic.Pointer[arpView]
+	sendNotif int // send_peer_notif
 	// membership reports after a failover (igmp.go)
 	mcastWork   *Work // bond->mcast_work
 	igmpRetrans int   // bond->igmp_retrans
@@ -154,6 +165,7 @@ func (b *Bond) arpSync() {
 		if a.running {
 			a.running = false
 			a.work.Cancel()
+			a.waitGen, a.again = 0, false
 			a.view.Store(nil)
 			a.currARP = nil
 			a.routes, a.ips = nil, nil // read again when it restarts
@@ -167,9 +179,17 @@ func (b *Bond) arpSync() {
 		a.running = true
 		a.interval = b.params.ARPInterval
 		b.arpPublish()
-		b.arpRefresh()
-		a.work.Queue(0)
 		a.due = b.reg.nanos()
+		// bond_open queues the work with no delay: the first run comes as
+		// soon as the routes are read (the kernel looks them up in that
+		// run), not one interval later with routes still unknown
+		if gen := b.arpRefresh(); gen != 0 {
+			a.work.Cancel()
+			a.waitGen = gen
+		} else {
+			a.waitGen = 0
+			a.work.Queue(0)
+		}
 	}
 }
 
@@ -540,7 +560,7 @@ func (b *Bond) arpSendAll(s *Slave) {
 	p := &b.params
 	for _, t := range p.ARPTargets {
 		r, known := b.arp.routes[t]
-		if !known || (!r.ok && r.misses < noRouteReads) {
+		if !known || (!r.ok && r.misses < noRouteReads && !b.arp.fresh) {
 			continue
 		}
 		var src netip.Addr
@@ -564,20 +584,26 @@ func (b *Bond) arpSendAll(s *Slave) {
 
 // arpRefresh reads the routes to the targets and the addresses of the bond
 // and of the VLAN devices on it (bond_has_this_ip) outside the control
-// goroutine and posts them back (at most one read at a
-// time).
-func (b *Bond) arpRefresh() {
+// goroutine and posts them back (at most one read at a time: asked while
+// one is in flight, it starts the next when that one is back). It returns
+// the number of the read that will answer, 0 when the host cannot read
+// routes or addresses. A run waiting for that read (waitGen) runs when it
+// is back.
+func (b *Bond) arpRefresh() uint64 {
 	a := &b.arp
 	if a.refreshing {
-		return
+		a.again = true
+		return a.readGen + 1
 	}
 	r := b.reg
 	rl, _ := r.cfg.Host.(RouteLookup)
 	al, _ := r.cfg.Host.(AddrLister)
 	if rl == nil && al == nil {
-		return
+		return 0
 	}
 	a.refreshing = true
+	a.readGen++
+	gen := a.readGen
 	targets := append([]netip.Addr(nil), b.params.ARPTargets...)
 	index := b.index
 	r.wg.Add(1)
@@ -624,6 +650,7 @@ func (b *Bond) arpRefresh() {
 		r.post(func() {
 			a.refreshing = false
 			if b.deleted || !a.running {
+				a.again = false
 				return
 			}
 			// a failed read keeps the previous answer
@@ -650,6 +677,19 @@ func (b *Bond) arpRefresh() {
 				a.ips = ips
 			}
 			b.arpPublish()
+			if a.waitGen != 0 && gen >= a.waitGen {
+				a.waitGen = 0
+				a.fresh = true
+				b.arpTick()
+				a.fresh = false
+			}
+			if a.again {
+				a.again = false
+				if !a.refreshing {
+					b.arpRefresh()
+				}
+			}
 		})
 	}()
+	return gen
 }

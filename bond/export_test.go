@@ -31,3 +31,7 @@ func WaitSenders(b *Bond) { b.arp.senders.Wait() }
 
 // InSync reports Registry.inSync.
 func InSync(r *Registry) bool { return r.inSync() }
+
+// ResetARPWarnedNoRoute forgets that "no route to arp_ip_target" was
+// printed (pr_warn_once's flag is per process).
+func ResetARPWarnedNoRoute() { arpWarnedNoRoute.Store(false) }
