@@ -37,8 +37,25 @@ import (
 // delays only what /proc and sysfs show and the slave flags, never an
 // LACPDU sent or received: a fast partner (3 s timeout) never expires.
 //
-// Lock contract: m.mu is the kernel's mode_lock. A method whose name ends in
-// Locked runs with m.mu held; every other method says whether it takes it.
+// Determinism. The kernel's choice of aggregator is a function of the slave
+// order, the LACPDUs' contents and the ticks, never of timing: a tick runs
+// to its end (its LACPDUs sent) before another bond's tick starts, and an
+// LACPDU that reached a port is handled (softirq) before that port's bond
+// ticks again. Bonds of one daemon facing each other (three bonds in one
+// namespace, oracle 60-8023ad-agg-ids) see the same: every tick of every
+// bond of the process runs under adTickMu, which it takes before waiting
+// for its ports' receive paths (waitRx), so the frames another bond's tick
+// sent (delivered to the veth peer's socket within the send) are handled
+// before this tick runs, and no tick sends in between.
+//
+// Lock contract: adTickMu before m.mu (the ticks and Open take both; the
+// readers and the other hooks take m.mu only). m.mu is the kernel's
+// mode_lock. A method whose name ends in Locked runs with m.mu held; every
+// other method says whether it takes it.
+
+// adTickMu serializes the state machine runs of every 802.3ad bond of the
+// process (bond_3ad_state_machine_handler runs one at a time on one CPU).
+var adTickMu sync.Mutex
 
 // adMode is one bond's 802.3ad mode (bond_3ad.c's glue in bond_main.c).
 type adMode struct {
@@ -270,8 +287,11 @@ func (m *adMode) emit(e lacp.Event) {
 
 // Open is bond_open in 802.3ad mode (bond_3ad_initialize's per-open part):
 // the receive probe takes slow-protocol frames and the state machines tick.
-// Control goroutine; takes m.mu.
+// Control goroutine; takes adTickMu (for the first tick: another bond's
+// tick may hold it for up to rxWait) and m.mu.
 func (m *adMode) Open() error {
+	adTickMu.Lock()
+	defer adTickMu.Unlock()
 	m.locked(func(sys *lacp.System) {
 		m.setBondMACLocked()
 		for _, p := range m.ports {
@@ -567,8 +587,11 @@ func (m *adMode) armLocked(gen uint64, d time.Duration) {
 }
 
 // rxWait bounds how long a tick waits for the ports' receive paths
-// (waitRx): 2 ms of a 100 ms tick.
-const rxWait = 2 * time.Millisecond
+// (waitRx): a fifth of a 100 ms tick. A frame already queued is normally
+// handled within microseconds; the bound matters only when a port never
+// drains (a flood), where each tick then runs up to 20 ms late, on its
+// fixed schedule.
+const rxWait = 20 * time.Millisecond
 
 // waitRx lets the frames the kernel has already queued on the ports (an
 // LACPDU among them) through the receive path before the tick runs the
@@ -599,8 +622,10 @@ func (m *adMode) waitRx() {
 }
 
 // tick runs one AD_TIMER_INTERVAL on the clock's goroutine and re-arms.
-// Takes m.mu (after waitRx).
+// Takes adTickMu, then m.mu (after waitRx).
 func (m *adMode) tick(gen uint64) {
+	adTickMu.Lock()
+	defer adTickMu.Unlock()
 	m.waitRx()
 	m.mu.Lock()
 	if gen != m.tickGen {
