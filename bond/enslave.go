@@ -311,7 +311,10 @@ func (b *Bond) release(s *Slave, all bool) {
 			break
 		}
 	}
-	if !all && b.params.FailOverMACInEffect() == FOMNone {
+	// 6.1.192 (Debian's) warns with fail_over_mac follow too: only active
+	// moves the bond's MAC away before it could matter (oracle
+	// 62-release-hwaddr)
+	if !all && b.params.FailOverMACInEffect() != FOMActive {
 		if bytes.Equal(b.hwaddr, s.permHWAddr) && len(b.slaves) > 0 {
 			b.SlaveLogf(s.name, "the permanent HWaddr of slave - %s - is still in use by bond - set the HWaddr of slave to a different address to avoid conflicts", s.permHWAddr)
 		}
