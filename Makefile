@@ -22,7 +22,7 @@ SOAKTIME      ?= 10m
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build install uninstall test unit-test integration-test test-lacp-kernel vet lint demo bench fuzz soak clean
+.PHONY: all deps build install uninstall test unit-test integration-test test-lacp-kernel test-ad-repeat vet lint demo bench fuzz soak clean
 
 all: build
 
@@ -68,6 +68,12 @@ test: deps vet unit-test fuzz integration-test
 # and LACP_PEER are passed through.
 test-lacp-kernel: build
 	BONDINGFS_LACP_KERNEL_LONG=1 $(GO) test $(ITEST_FLAGS) -timeout 10m -run 'TestLACPKernelPeer' ./integration/
+
+# 802.3ad aggregator IDs deterministic (issue 19): the oracle scenario
+# 60-8023ad-agg-ids replayed 10 times, every run identical to the first and
+# to the kernel's golden (~15 min); `make test` replays it twice.
+test-ad-repeat: build
+	BONDINGFS_ORACLE_REPEAT=10 $(GO) test $(ITEST_FLAGS) -timeout 30m -run '^TestOracleADRepeat$$' ./integration/
 
 lint:
 	@out=$$(gofmt -l .); \
