@@ -11,6 +11,11 @@ SBINDIR       ?= $(PREFIX)/sbin
 SYSCONFDIR    ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR       ?=
+# The version embedded in the programs and the packages (scripts/version.sh:
+# git describe, else ./VERSION, else 0.0.0+unknown) and the commit.
+VERSION := $(shell scripts/version.sh)
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Unit tests: every package except the root-only integration tests.
 UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration$$')
 # Integration tests replay the kernel oracle and move real traffic; they take minutes.
@@ -31,7 +36,7 @@ deps:
 	@scripts/deps.sh
 
 build:
-	$(GO) build -o $(BIN) ./cmd/bondingfs
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/bondingfs
 	$(GO) build -o $(IFENSLAVE) ./cmd/ifenslave
 
 # Installs bondingfs and ifenslave in SBINDIR, the modprobe.d rule that makes

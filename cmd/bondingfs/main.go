@@ -10,12 +10,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"bondingfs/bond/modparams"
 	"bondingfs/daemon"
-	"bondingfs/fusefs"
 )
 
 const usage = `usage:
@@ -74,39 +72,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "bondingfs: unknown command %q\n%s", args[0], usage)
 	return 2
-}
-
-// versionText is what `bondingfs version` prints: the program's version
-// (its module version, else "(devel)", and the VCS revision it was built
-// from), then the bonding driver it emulates as `modinfo bonding` shows it
-// (the release /proc/net/bonding/* reports, fusefs.DriverVersion).
-func versionText() string {
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		rev, dirty := "", false
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		if rev != "" {
-			v += " " + rev
-			if dirty {
-				v += "+dirty"
-			}
-		}
-	}
-	return fmt.Sprintf("bondingfs %s\n%-16s%s\n%-16s%s\n", v,
-		"description:", "Ethernet Channel Bonding Driver", "vermagic:", fusefs.DriverVersion)
 }
 
 type multiFlag []string
