@@ -10,7 +10,18 @@ PREFIX        ?= /usr/local
 SBINDIR       ?= $(PREFIX)/sbin
 SYSCONFDIR    ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR        ?= $(PREFIX)/share/man
+BASHCOMPDIR   ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR    ?= $(PREFIX)/share/zsh/site-functions
 DESTDIR       ?=
+# Man pages (scdoc) and packages carry the date of the commit, so that two
+# builds of one commit are the same.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+export SOURCE_DATE_EPOCH
+MANPAGES  := bin/man/bondingfs.8 bin/man/ifenslave.8
+# make package: the architectures and where the .deb and .rpm files go.
+PKGARCHES ?= amd64 arm64
+PKGDIR    ?= bin/packages
 # The version embedded in the programs and the packages (scripts/version.sh:
 # git describe, else ./VERSION, else 0.0.0+unknown) and the commit.
 VERSION := $(shell scripts/version.sh)
@@ -27,7 +38,7 @@ SOAKTIME      ?= 10m
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build install uninstall test unit-test integration-test test-lacp-kernel test-ad-repeat vet lint demo bench fuzz soak clean
+.PHONY: all deps build man package install install-files uninstall test unit-test integration-test test-lacp-kernel test-ad-repeat vet lint demo bench fuzz soak clean
 
 all: build
 
@@ -39,20 +50,68 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/bondingfs
 	$(GO) build -o $(IFENSLAVE) ./cmd/ifenslave
 
-# Installs bondingfs and ifenslave in SBINDIR, the modprobe.d rule that makes
-# `modprobe bonding` load bondingfs, and bondingfs.service (see README.md,
-# "Use it on a machine"). Does not enable or start the service.
-install: build
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/modprobe.d $(DESTDIR)$(SYSTEMDUNITDIR)
+# Installs bondingfs and ifenslave in SBINDIR, every file of dist/ (the
+# modprobe.d rule that makes `modprobe bonding` load bondingfs,
+# bondingfs.service and its drop-ins: packaging/dist-files.sh says where),
+# the man pages and the bash and zsh completion (see README.md, "Use it on a
+# machine"). Does not enable or start the service. The packages are this
+# install, staged (make package).
+install: build man
+	@$(MAKE) --no-print-directory install-files
+
+# install without building first (make package stages its cross-built
+# programs with it: BIN and IFENSLAVE name them).
+install-files:
+	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/bondingfs
 	install -m 0755 $(IFENSLAVE) $(DESTDIR)$(SBINDIR)/ifenslave
-	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/modprobe.d/bondingfs.conf.in >$(DESTDIR)$(SYSCONFDIR)/modprobe.d/bondingfs.conf
-	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/systemd/bondingfs.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/bondingfs.service
-	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/modprobe.d/bondingfs.conf $(DESTDIR)$(SYSTEMDUNITDIR)/bondingfs.service
+	packaging/dist-files.sh $(SYSCONFDIR) $(SYSTEMDUNITDIR) | while read -r src dst; do \
+		install -d "$(DESTDIR)$$(dirname "$$dst")" && \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' \
+			"$$src" >"$(DESTDIR)$$dst" && chmod 0644 "$(DESTDIR)$$dst" || exit 1; \
+	done
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	for m in $(MANPAGES); do gzip -9n -c $$m >$(DESTDIR)$(MANDIR)/man8/$$(basename $$m).gz || exit 1; done
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/bondingfs.8.gz $(DESTDIR)$(MANDIR)/man8/ifenslave.8.gz
+	install -m 0644 completion/bondingfs.bash $(DESTDIR)$(BASHCOMPDIR)/bondingfs
+	ln -sf bondingfs $(DESTDIR)$(BASHCOMPDIR)/ifenslave
+	install -m 0644 completion/_bondingfs $(DESTDIR)$(ZSHCOMPDIR)/_bondingfs
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/bondingfs $(DESTDIR)$(SBINDIR)/ifenslave \
-	      $(DESTDIR)$(SYSCONFDIR)/modprobe.d/bondingfs.conf $(DESTDIR)$(SYSTEMDUNITDIR)/bondingfs.service
+	      $(DESTDIR)$(MANDIR)/man8/bondingfs.8.gz $(DESTDIR)$(MANDIR)/man8/ifenslave.8.gz \
+	      $(DESTDIR)$(BASHCOMPDIR)/bondingfs $(DESTDIR)$(BASHCOMPDIR)/ifenslave $(DESTDIR)$(ZSHCOMPDIR)/_bondingfs
+	packaging/dist-files.sh $(SYSCONFDIR) $(SYSTEMDUNITDIR) | while read -r src dst; do rm -f "$(DESTDIR)$$dst"; done
+
+# The man pages bondingfs(8) and ifenslave(8), from man/*.scd.
+man: $(MANPAGES)
+
+bin/man/%.8: man/%.8.scd
+	@mkdir -p $(@D)
+	scdoc <$< >$@
+
+# bondingfs_<version>-1_<arch>.deb and bondingfs-<version>-1.<arch>.rpm for
+# each of PKGARCHES, in PKGDIR: the programs cross-built (no cgo, PIE, stripped),
+# `make install-files` staged once per format (Debian's and Fedora's
+# directories), packed by nfpm (packaging/, its own Go module). See
+# packaging/README.md.
+package: man
+	@mkdir -p $(PKGDIR)
+	cd packaging && $(GO) build -o ../bin/pkgbuild/pack .
+	set -e; for arch in $(PKGARCHES); do \
+		out=bin/pkgbuild/$$arch; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS) -s -w' -o $$out/bondingfs ./cmd/bondingfs; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildmode=pie -ldflags '-s -w' -o $$out/ifenslave ./cmd/ifenslave; \
+		rm -rf $$out/deb $$out/rpm; \
+		$(MAKE) --no-print-directory -s install-files DESTDIR=$$out/deb BIN=$$out/bondingfs IFENSLAVE=$$out/ifenslave \
+			PREFIX=/usr SYSCONFDIR=/etc SYSTEMDUNITDIR=/lib/systemd/system ZSHCOMPDIR=/usr/share/zsh/vendor-completions; \
+		$(MAKE) --no-print-directory -s install-files DESTDIR=$$out/rpm BIN=$$out/bondingfs IFENSLAVE=$$out/ifenslave \
+			PREFIX=/usr SYSCONFDIR=/etc SYSTEMDUNITDIR=/usr/lib/systemd/system ZSHCOMPDIR=/usr/share/zsh/site-functions; \
+		for fmt in deb rpm; do \
+			(cd packaging && ../bin/pkgbuild/pack -format $$fmt -arch $$arch -version '$(VERSION)' -commit '$(COMMIT)' \
+				-stage ../$$out/$$fmt -out $(abspath $(PKGDIR))); \
+		done; \
+	done
 
 vet:
 	$(GO) vet ./...
