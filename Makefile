@@ -115,6 +115,7 @@ package: man
 
 vet:
 	$(GO) vet ./...
+	cd packaging && $(GO) vet .
 
 unit-test:
 	$(GO) test -race $(UNIT_PKGS)
