@@ -43,7 +43,6 @@ type Bond struct {
 	miiWork   *Work   // the MII monitor (bond->mii_work)
 	tickWork  *Work   // the mode's Tick
 	modeWorks []*Work // works the mode made (Control.NewWork)
-	poll      poller  // the carrier poll (its own goroutine)
 	arp       arpMon  // the ARP monitor and peer notification (arpmon.go)
 
 	// data path
@@ -72,12 +71,12 @@ type Slave struct {
 	origMTU          int
 	devUp            bool                     // IFF_UP of the slave
 	carrier          bool                     // IFF_LOWER_UP of the slave
-	seen             atomic.Uint32            // devUp|carrier as the control goroutine knows them, for the carrier poll
+	seen             atomic.Uint32            // devUp|carrier as the control goroutine knows them, for the carrier read
 	rxDrop           atomic.Bool              // frames received here are not delivered (inactive slave)
 	rxUnicast        atomic.Bool              // ... except unicast ones (balance-alb; SetSlaveRx)
 	rxLocal          atomic.Pointer[[12]byte] // the slave's own MAC and the bond's (SetSlaveRx)
 	rxPender         atomic.Pointer[RxPender] // the device while it is open, when it can tell (RxPending)
-	txDropped        atomic.Uint64            // 1 + tx_dropped at the last carrier poll that found the link up (0: none yet)
+	txDropped        atomic.Uint64            // 1 + tx_dropped at the last carrier read that found the link up (0: none yet)
 	readerDone       chan struct{}
 	rxFree           chan *rxBuf // the receive probe's buffers not in use
 	modeData         any

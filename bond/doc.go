@@ -12,7 +12,7 @@
 // the MII monitor, the mode's Tick, works a mode makes), frames the receive
 // probe hands over. The control goroutine does no blocking host I/O except
 // what a write asked for (enslave, release, setting a MAC): the carrier
-// poll (CarrierPollInterval) and Registry.Sync read the links on their own
+// read (one link dump per miimon period) and Registry.Sync read the links on their own
 // goroutines and post only the results, link events are re-read on the
 // subscription's goroutine, and every read carries a sequence number so an
 // older read never overwrites a newer one. Registry.LoopStats measures each

@@ -374,7 +374,7 @@ func (r *Registry) SyncBond(ctx context.Context, name string) error {
 // fetched is one link as read from the host, with the read's sequence
 // number: reads are numbered when they start, and the control goroutine
 // applies a link's state only from a read newer than the last it applied
-// (Sync, the carrier poll and events read outside the control goroutine
+// (Sync, the carrier read and events read outside the control goroutine
 // and may arrive out of order).
 type fetched struct {
 	index int

@@ -1,30 +1,65 @@
 package bond
 
 import (
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // The MII monitor (bond_main.c bond_mii_monitor, bond_miimon_inspect,
-// bond_miimon_commit) and the carrier poll that feeds it.
+// bond_miimon_commit) and the carrier read that feeds it.
 
-// CarrierPollInterval is how often a running bond with MII monitoring reads
-// its slaves' carrier between miimon ticks. The kernel reads carrier only at
-// each miimon tick, and rtnetlink carrier events can lag by up to a second
-// (linkwatch rate-limits devices whose iflink equals their ifindex, as a veth
-// whose peer has the same ifindex in another namespace), so polling every
-// 10 ms is what bounds failover time. The poll reads the links on its own
-// goroutine and posts only changes to the control goroutine, where they run
-// the MII monitor at once (kickMii); up/down delays still count in miimon
-// ticks.
-const CarrierPollInterval = 10 * time.Millisecond
+// The carrier the MII monitor inspects is what the control goroutine knows
+// of each slave, and it learns it two ways:
+//   - rtnetlink link events (Registry.Start's subscription), acted upon at
+//     once (kickMii);
+//   - the carrier read: one RTM_GETLINK dump of the whole namespace per
+//     period of the shortest miimon among the running bonds (CarrierLister),
+//     on the clock's goroutine, posting only changes. It catches what an
+//     event brings late: linkwatch delays the notification (not the carrier
+//     bit, which a dump shows at once) by up to a second for a device whose
+//     iflink equals its ifindex, as a veth whose peer has the same ifindex
+//     in another namespace. The kernel reads netif_carrier_ok at each miimon
+//     tick, so a change is acted upon within one miimon period, as there.
+// An idle namespace therefore costs one dump per miimon period whatever the
+// number of slaves, and nothing at miimon 0.
 
-// poller is a bond's carrier poll. Its reads run outside the control
-// goroutine (on the Clock's AfterFunc); gen stops it.
-type poller struct {
-	gen    atomic.Uint64
-	slaves atomic.Pointer[[]*Slave] // published by the control goroutine
+// A CarrierLister is a Host that reads the admin state, carrier and
+// tx_dropped of every link of its namespace with one RTM_GETLINK dump,
+// decoding nothing else: the carrier read of the MII monitor. Without it
+// the read falls back to LinkLister, then to one LinkByIndex per slave.
+type CarrierLister interface {
+	// Carriers appends every link's state to dst[:0] and returns it. An
+	// error (an interrupted dump included) skips that period's read.
+	Carriers(dst []CarrierState) ([]CarrierState, error)
 }
+
+// CarrierState is one link's state as the carrier read needs it.
+type CarrierState struct {
+	Index     int
+	Up        bool   // IFF_UP
+	Carrier   bool   // IFF_LOWER_UP
+	TxDropped uint64 // IFLA_STATS64 tx_dropped
+}
+
+// carrierRead is the registry's carrier read (one per namespace). slaves
+// and period are set on the control goroutine (carrierSync); the reads run
+// on the clock's goroutine, one at a time (mu), and a new generation (gen)
+// ends the previous chain of reads.
+type carrierRead struct {
+	gen    atomic.Uint64
+	slaves atomic.Pointer[[]*Slave] // slaves of the bonds whose MII monitor runs
+	period time.Duration            // control goroutine: the chain's period; 0 when none runs
+	mu     sync.Mutex               // one read at a time; guards buf and at
+	buf    []CarrierState
+	at     map[int]int // ifindex → position in buf
+	dumps  atomic.Uint64
+}
+
+// CarrierReads returns how many carrier reads (one dump each with a
+// CarrierLister) the registry has made: for tests and benchmarks.
+func (r *Registry) CarrierReads() uint64 { return r.carrier.dumps.Load() }
 
 // linkBits packs a slave's admin state and carrier as Slave.seen holds them.
 func linkBits(up, carrier bool) uint32 {
@@ -52,90 +87,161 @@ func (s *Slave) setLink(up, carrier bool) bool {
 	return true
 }
 
-// publishSlaves tells the carrier poll which slaves to read.
-func (b *Bond) publishSlaves() {
-	l := append([]*Slave(nil), b.slaves...)
-	b.poll.slaves.Store(&l)
-}
+// publishSlaves tells the carrier read that the bond's slaves changed.
+func (b *Bond) publishSlaves() { b.reg.carrierSync() }
 
-// startMonitors starts the MII monitor and the carrier poll if the bond is
-// up with miimon set and they are not running.
+// startMonitors starts the MII monitor if the bond is up with miimon set
+// and it is not running, and brings the carrier read up to date (miimon may
+// have changed).
 func (b *Bond) startMonitors() {
 	if b.up && b.params.Miimon > 0 && !b.miiWork.Pending() {
 		b.miiWork.Queue(0)
-		b.startPoll()
 	}
+	b.reg.carrierSync()
 }
 
-// stopMonitors stops the MII monitor and the carrier poll.
+// stopMonitors stops the MII monitor; the carrier read forgets the bond.
 func (b *Bond) stopMonitors() {
 	b.miiWork.Cancel()
 	b.stopPoll()
 }
 
-// startPoll starts a new generation of the carrier poll.
-func (b *Bond) startPoll() {
-	b.publishSlaves()
-	gen := b.poll.gen.Add(1)
-	b.schedulePoll(gen)
+// stopPoll takes the bond out of the carrier read.
+func (b *Bond) stopPoll() { b.reg.carrierSync() }
+
+// carrierSync (control goroutine) publishes the slaves of every bond whose
+// MII monitor runs (up, miimon > 0) to the carrier read and, when the
+// shortest miimon among them changed, starts a new chain of reads with that
+// period (or none). A chain with an unchanged period keeps its phase.
+func (r *Registry) carrierSync() {
+	c := &r.carrier
+	var period time.Duration
+	var l []*Slave
+	for _, b := range r.bonds {
+		if !b.up || b.deleted || b.params.Miimon <= 0 || len(b.slaves) == 0 {
+			continue
+		}
+		if d := time.Duration(b.params.Miimon) * time.Millisecond; period == 0 || d < period {
+			period = d
+		}
+		l = append(l, b.slaves...)
+	}
+	c.slaves.Store(&l)
+	if period == c.period {
+		return
+	}
+	c.period = period
+	gen := c.gen.Add(1)
+	if period > 0 {
+		r.scheduleCarrier(gen, period)
+	}
 }
 
-// stopPoll ends the current generation.
-func (b *Bond) stopPoll() { b.poll.gen.Add(1) }
-
-// schedulePoll arms the next carrier poll of generation gen. The read runs
-// on the clock's goroutine: one LinkByIndex per slave, and an operation
-// posted to the control goroutine only if some slave differs from what the
-// control goroutine knows.
-func (b *Bond) schedulePoll(gen uint64) {
-	r := b.reg
-	r.cfg.Clock.AfterFunc(CarrierPollInterval, func() {
-		if b.poll.gen.Load() != gen {
+// scheduleCarrier arms the next carrier read of generation gen.
+func (r *Registry) scheduleCarrier(gen uint64, d time.Duration) {
+	r.cfg.Clock.AfterFunc(d, func() {
+		if r.carrier.gen.Load() != gen {
 			return
 		}
-		type change struct {
-			s *Slave
-			f fetched
-		}
-		var changes []change
-		if l := b.poll.slaves.Load(); l != nil {
-			for _, s := range *l {
-				f := r.fetch(s.index)
-				if f.ok && f.link.Up && f.link.Carrier {
-					s.txDropped.Store(f.link.TxDropped + 1)
-				}
-				if f.ok && linkBits(f.link.Up, f.link.Carrier) != s.seen.Load() {
-					r.readSpeed(&f)
-					changes = append(changes, change{s, f})
-				}
-			}
-		}
-		if len(changes) > 0 {
-			r.post(func() {
-				if b.deleted {
-					return
-				}
-				changed := false
-				for _, c := range changes {
-					s := c.s
-					if s.bond == b && !s.released && newer(&s.linkSeq, c.f.seq) {
-						s.noteSpeed(c.f.link, c.f.speed)
-						if s.setLink(c.f.link.Up, c.f.link.Carrier) {
-							changed = true
-						}
-					}
-				}
-				if changed {
-					b.changed()
-					b.kickMii()
-					b.rebuildTx()
-				}
-			})
-		}
-		if b.poll.gen.Load() == gen {
-			b.schedulePoll(gen)
+		r.readCarrier()
+		if r.carrier.gen.Load() == gen {
+			r.scheduleCarrier(gen, d)
 		}
 	})
+}
+
+// readCarrier is one carrier read (clock goroutine): one dump of the
+// namespace, the tx_dropped baseline of every slave found up (requeueDropped),
+// and an operation posted to the control goroutine only for slaves whose
+// admin state or carrier differ from what it knows, with their speed read.
+func (r *Registry) readCarrier() {
+	c := &r.carrier
+	l := c.slaves.Load()
+	if l == nil || len(*l) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dumps.Add(1)
+	lookup := r.carrierLookup()
+	type change struct {
+		s *Slave
+		f fetched
+	}
+	var changes []change
+	for _, s := range *l {
+		f := lookup(s.index)
+		if f.ok && f.link.Up && f.link.Carrier {
+			s.txDropped.Store(f.link.TxDropped + 1)
+		}
+		if f.ok && linkBits(f.link.Up, f.link.Carrier) != s.seen.Load() {
+			r.readSpeed(&f)
+			changes = append(changes, change{s, f})
+		}
+	}
+	if len(changes) == 0 {
+		return
+	}
+	r.post(func() {
+		var kicked []*Bond
+		for _, ch := range changes {
+			s, b := ch.s, ch.s.bond
+			if b == nil || b.deleted || s.released || !newer(&s.linkSeq, ch.f.seq) {
+				continue
+			}
+			s.noteSpeed(ch.f.link, ch.f.speed)
+			if s.setLink(ch.f.link.Up, ch.f.link.Carrier) && !slices.Contains(kicked, b) {
+				kicked = append(kicked, b)
+			}
+		}
+		for _, b := range kicked {
+			b.changed()
+			b.kickMii()
+			b.rebuildTx()
+		}
+	})
+}
+
+// carrierLookup reads the namespace's links once (CarrierLister, else
+// LinkLister) and returns a lookup by ifindex; without either, or when the
+// dump fails, the lookup reads each link it is asked for (fetch). Called
+// with c.mu held.
+func (r *Registry) carrierLookup() func(index int) fetched {
+	c := &r.carrier
+	seq := r.readSeq.Add(1)
+	var err error
+	switch h := r.cfg.Host.(type) {
+	case CarrierLister:
+		c.buf, err = h.Carriers(c.buf[:0])
+	case LinkLister:
+		var all []LinkInfo
+		if all, err = h.Links(); err == nil {
+			c.buf = c.buf[:0]
+			for _, li := range all {
+				c.buf = append(c.buf, CarrierState{Index: li.Index, Up: li.Up, Carrier: li.Carrier, TxDropped: li.TxDropped})
+			}
+		}
+	default:
+		return r.fetch
+	}
+	if err != nil {
+		return func(index int) fetched { return fetched{index: index, seq: seq} }
+	}
+	if c.at == nil {
+		c.at = make(map[int]int, len(c.buf))
+	}
+	clear(c.at)
+	for i, st := range c.buf {
+		c.at[st.Index] = i
+	}
+	return func(index int) fetched {
+		i, ok := c.at[index]
+		if !ok {
+			return fetched{index: index, seq: seq} // gone: the link's event releases it
+		}
+		st := c.buf[i]
+		return fetched{index: index, ok: true, seq: seq, link: LinkInfo{Index: index, Up: st.Up, Carrier: st.Carrier, TxDropped: st.TxDropped}}
+	}
 }
 
 // kickMii runs the MII monitor now (a carrier change arrived) and restarts
@@ -166,7 +272,7 @@ func (b *Bond) miiTick() {
 
 // miiMonitor is one run of bond_mii_monitor: inspect, then commit. The
 // slaves' carrier is what the control goroutine knows from link events, the
-// carrier poll and Sync; it reads nothing from the host, and a link-up
+// carrier read and Sync; it reads nothing from the host, and a link-up
 // commit takes the speed read with the link state (Slave.noteSpeed), except
 // after a change only Sync saw.
 func (b *Bond) miiMonitor() {

@@ -56,6 +56,8 @@ type Registry struct {
 	evDelivered atomic.Uint64
 	evApplied   atomic.Uint64
 	subscribed  atomic.Bool
+
+	carrier carrierRead // the MII monitor's carrier read (miimon.go)
 }
 
 // op is one operation for the control goroutine and when it was posted.

@@ -81,8 +81,8 @@ func (w *Work) Cancel() {
 // Pending reports whether a run is queued (delayed_work_pending).
 func (w *Work) Pending() bool { return w.pending }
 
-// cancelAll is bond_work_cancel_all: every work of the bond and the carrier
-// poll stop.
+// cancelAll is bond_work_cancel_all: every work of the bond stops and the
+// carrier read forgets the bond.
 func (b *Bond) cancelAll() {
 	b.miiWork.Cancel()
 	b.tickWork.Cancel()

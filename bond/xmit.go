@@ -66,12 +66,12 @@ func (b *Bond) rebuildTx() {
 
 // requeueDropped arranges, after a failover from old to n, that the frames
 // old's interface dropped since its carrier was last seen up (its
-// tx_dropped counter now minus the value the carrier poll read then) are
+// tx_dropped counter now minus the value the carrier read found then) are
 // sent again on n's device: frames the TAP reader had already handed to old
 // before the new selector was published. It runs on its own goroutine once
 // the new selector is published (rebuildTx), so the control goroutine never
 // waits for the link read. SlaveDevs that are not Requeuers, and bonds without
-// the carrier poll (miimon=0), are left alone.
+// the carrier read (miimon=0), are left alone.
 func (b *Bond) requeueDropped(old, n *Slave) {
 	rq, ok := old.dev.(Requeuer)
 	if !ok || n.dev == nil || b.params.Miimon <= 0 {

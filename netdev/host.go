@@ -35,6 +35,8 @@ type Host struct {
 	// peek took the socket's ENOBUFS, until the reader resubscribes.
 	linkStream  atomic.Pointer[linkStream]
 	linkOverrun atomic.Bool
+
+	dump carrierDump // the MII monitor's carrier read (carrier.go)
 }
 
 // NewHost opens a Host for the network namespace at netnsPath (for example
@@ -46,6 +48,7 @@ func NewHost(netnsPath string) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{ns: ns, ctlFd: -1, closed: make(chan struct{})}
+	h.dump.fd = -1
 	if ns.fd < 0 {
 		h.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 	} else {
@@ -75,6 +78,7 @@ func NewHost(netnsPath string) (*Host, error) {
 func (h *Host) Close() error {
 	h.closeMu.Do(func() {
 		close(h.closed)
+		h.closeDump()
 		h.nl.Close()
 		unix.Close(h.ctlFd)
 		h.ns.close()

@@ -33,6 +33,9 @@ type Host struct {
 	// and Registry.Sync reads link by link. ListCalls counts its answers.
 	ListLinks bool
 	ListCalls int
+	// CarrierDumps counts the answers of Carriers (bond.CarrierLister):
+	// the MII monitor's carrier reads, one link dump each.
+	CarrierDumps int
 
 	// EventBarrier makes LinkEventsPending (bond.LinkEventBarrier) answer
 	// from the event queue; while false it always reports events pending,
@@ -358,6 +361,26 @@ func (h *Host) Links() ([]bond.LinkInfo, error) {
 		out = append(out, *l)
 	}
 	return out, nil
+}
+
+// Carriers implements bond.CarrierLister: every link's admin state,
+// carrier and tx_dropped, as one dump would return them.
+func (h *Host) Carriers(dst []bond.CarrierState) ([]bond.CarrierState, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.CarrierDumps++
+	dst = dst[:0]
+	for _, l := range h.links {
+		dst = append(dst, bond.CarrierState{Index: l.Index, Up: l.Up, Carrier: l.Carrier, TxDropped: l.TxDropped})
+	}
+	return dst, nil
+}
+
+// Dumps returns CarrierDumps.
+func (h *Host) Dumps() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.CarrierDumps
 }
 
 // LinkByName implements bond.Host.

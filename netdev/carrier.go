@@ -1,0 +1,225 @@
+package netdev
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"bondingfs/bond"
+)
+
+// The MII monitor's carrier read (bond.CarrierLister): one RTM_GETLINK dump
+// of the namespace per miimon period, on a netlink socket the Host keeps
+// for it, decoding only what the monitor needs from each RTM_NEWLINK: the
+// ifinfomsg's index and flags (IFF_UP, IFF_LOWER_UP) and IFLA_STATS64's
+// tx_dropped. vishvananda/netlink's LinkList decodes every attribute of
+// every link into a netlink.Link; for 300 links ten times a second that
+// decoding, not the dump, was the cost.
+
+var _ bond.CarrierLister = (*Host)(nil)
+
+// carrierDump is the Host's dump socket: one dump at a time (mu).
+type carrierDump struct {
+	mu  sync.Mutex
+	fd  int // -1 until the first dump; closed by Host.Close
+	seq uint32
+	buf []byte // one datagram; the kernel's dump datagrams are at most 32 KB
+}
+
+// iflaStats64 is IFLA_STATS64 (include/uapi/linux/if_link.h); the
+// struct rtnl_link_stats64 in it has tx_dropped as its eighth __u64.
+const (
+	iflaStats64       = 23
+	stats64TxDropped  = 7 * 8
+	carrierDumpBuf    = 64 << 10
+	carrierDumpWaitMs = 1000   // SO_RCVTIMEO: a dump that stalls this long fails
+	nlaTypeMask       = 0x3fff // NLA_TYPE_MASK: without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+)
+
+// errDumpInterrupted is a dump the kernel marked NLM_F_DUMP_INTR: links
+// changed while it ran, so it may have missed or repeated some.
+var errDumpInterrupted = errors.New("netdev: link dump interrupted (NLM_F_DUMP_INTR)")
+
+// Carriers appends the admin state, carrier and tx_dropped of every link of
+// the Host's namespace to dst[:0] (bond.CarrierLister), from one RTM_GETLINK
+// dump. Goroutine: any (one dump at a time). Errors: the socket's errno, a
+// NLMSG_ERROR's errno, errDumpInterrupted, EAGAIN after a 1 s stall.
+// Kernel counterpart: what bond_miimon_inspect reads with netif_carrier_ok,
+// for every slave at once.
+func (h *Host) Carriers(dst []bond.CarrierState) ([]bond.CarrierState, error) {
+	d := &h.dump
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	select {
+	case <-h.closed:
+		return dst[:0], fmt.Errorf("netdev: link dump: %w", syscall.EBADF)
+	default:
+	}
+	if d.fd < 0 {
+		fd, err := h.openDumpSocket()
+		if err != nil {
+			return dst[:0], err
+		}
+		d.fd, d.buf = fd, make([]byte, carrierDumpBuf)
+	}
+	d.seq++
+	req := dumpRequest(d.seq)
+	if err := unix.Sendto(d.fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return dst[:0], fmt.Errorf("netdev: link dump: %w", err)
+	}
+	dst = dst[:0]
+	var derr error
+	for {
+		n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			// the socket may still hold the rest of this dump: start the
+			// next one on a fresh socket
+			unix.Close(d.fd)
+			d.fd = -1
+			return dst[:0], fmt.Errorf("netdev: link dump: %w", err)
+		}
+		var done bool
+		var e error
+		dst, done, e = decodeCarriers(d.buf[:n], d.seq, dst)
+		if e != nil && derr == nil {
+			derr = e
+		}
+		if done {
+			break
+		}
+	}
+	if derr != nil {
+		return dst[:0], derr
+	}
+	return dst, nil
+}
+
+// openDumpSocket opens the dump socket in the Host's namespace: blocking,
+// with a receive timeout, subscribed to no group.
+func (h *Host) openDumpSocket() (int, error) {
+	fd := -1
+	err := h.ns.do(func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+		return err
+	})
+	if err != nil {
+		return -1, fmt.Errorf("netdev: link dump socket: %w", err)
+	}
+	tv := unix.NsecToTimeval(carrierDumpWaitMs * 1e6)
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("netdev: link dump socket: SO_RCVTIMEO: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("netdev: link dump socket: bind: %w", err)
+	}
+	return fd, nil
+}
+
+// closeDump closes the dump socket (Host.Close).
+func (h *Host) closeDump() {
+	d := &h.dump
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fd >= 0 {
+		unix.Close(d.fd)
+		d.fd = -1
+	}
+}
+
+// dumpRequest is RTM_GETLINK with NLM_F_DUMP and an AF_UNSPEC ifinfomsg.
+func dumpRequest(seq uint32) (b [unix.NLMSG_HDRLEN + unix.SizeofIfInfomsg]byte) {
+	ne := binary.NativeEndian
+	ne.PutUint32(b[0:], uint32(len(b)))
+	ne.PutUint16(b[4:], unix.RTM_GETLINK)
+	ne.PutUint16(b[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	ne.PutUint32(b[8:], seq)
+	return b
+}
+
+// decodeCarriers decodes one datagram of the dump with sequence number seq,
+// appending each RTM_NEWLINK's state to dst. done is true at NLMSG_DONE or
+// NLMSG_ERROR (the end of the dump); err is the NLMSG_ERROR's errno or
+// errDumpInterrupted. Messages of other sequence numbers (a dump a failed
+// call left behind) and malformed ones are skipped.
+func decodeCarriers(b []byte, seq uint32, dst []bond.CarrierState) (out []bond.CarrierState, done bool, err error) {
+	ne := binary.NativeEndian
+	for len(b) >= unix.NLMSG_HDRLEN {
+		l := int(ne.Uint32(b[0:4]))
+		if l < unix.NLMSG_HDRLEN || l > len(b) {
+			return dst, false, nil
+		}
+		typ, flags, mseq := ne.Uint16(b[4:6]), ne.Uint16(b[6:8]), ne.Uint32(b[8:12])
+		msg := b[unix.NLMSG_HDRLEN:l]
+		next := nlmAlign(l)
+		if next > len(b) {
+			next = len(b)
+		}
+		b = b[next:]
+		if mseq != seq {
+			continue
+		}
+		if flags&unix.NLM_F_DUMP_INTR != 0 {
+			err = errDumpInterrupted
+		}
+		switch typ {
+		case unix.NLMSG_DONE:
+			return dst, true, err
+		case unix.NLMSG_ERROR:
+			if len(msg) >= 4 {
+				if e := int32(ne.Uint32(msg[0:4])); e < 0 {
+					return dst, true, fmt.Errorf("netdev: link dump: %w", syscall.Errno(-e))
+				}
+			}
+			return dst, true, err
+		case unix.RTM_NEWLINK:
+			if st, ok := decodeCarrier(msg); ok {
+				dst = append(dst, st)
+			}
+		}
+	}
+	return dst, false, err
+}
+
+// decodeCarrier decodes one RTM_NEWLINK's payload (ifinfomsg and
+// attributes).
+func decodeCarrier(m []byte) (bond.CarrierState, bool) {
+	ne := binary.NativeEndian
+	if len(m) < unix.SizeofIfInfomsg {
+		return bond.CarrierState{}, false
+	}
+	flags := ne.Uint32(m[8:12])
+	st := bond.CarrierState{
+		Index:   int(int32(ne.Uint32(m[4:8]))),
+		Up:      flags&unix.IFF_UP != 0,
+		Carrier: flags&unix.IFF_LOWER_UP != 0,
+	}
+	a := m[unix.SizeofIfInfomsg:]
+	for len(a) >= unix.SizeofRtAttr {
+		l := int(ne.Uint16(a[0:2]))
+		if l < unix.SizeofRtAttr || l > len(a) {
+			break
+		}
+		if ne.Uint16(a[2:4])&nlaTypeMask == iflaStats64 && l >= unix.SizeofRtAttr+stats64TxDropped+8 {
+			st.TxDropped = ne.Uint64(a[unix.SizeofRtAttr+stats64TxDropped:])
+		}
+		next := rtaAlign(l)
+		if next > len(a) {
+			break
+		}
+		a = a[next:]
+	}
+	return st, true
+}
+
+func nlmAlign(l int) int { return (l + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
+func rtaAlign(l int) int { return (l + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1) }
