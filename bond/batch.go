@@ -3,6 +3,9 @@ package bond
 import (
 	"errors"
 	"os"
+	"runtime/debug"
+	"sync"
+	"time"
 )
 
 // Batched frame I/O. A NetDev may also implement BatchReader and
@@ -152,65 +155,197 @@ type BatchTxSelector interface {
 	XmitBatch(frames [][]byte, out *TxBatch)
 }
 
-// batchBufs is a reader's buffers: one to start with (none until the first
-// frame when the device is a ReadWaiter), the whole batch after the first
-// frame, so that an idle device (a bond nobody uses) costs at most one
-// buffer, not a batch.
-type batchBufs struct {
+// Receive buffers are sized to the traffic. A reader of a ReadWaiter (the
+// TAP, a slave's socket) holds buffers only while it reads and hands on a
+// batch: it gives them back to rxPool and waits for the next frame holding
+// none. The
+// number it takes (rxBatch.want) doubles after a full batch, up to the
+// device's BatchSize, and halves after rxShrinkAfter batches in a row that
+// filled at most half; the pool drops buffers nobody took for a whole
+// rxPoolTrim period, so an idle daemon's memory goes back to the system
+// (1000 idle slaves: no buffer; datapath.md measured 64 KB GSO frames, so a
+// buffer cannot be smaller than frameBufSize).
+
+// rxShrinkAfter is how many batches in a row that filled at most half of
+// the buffers halve them.
+const rxShrinkAfter = 8
+
+// rxPoolTrim is how often the pool drops the buffers nobody took since the
+// last trim.
+const rxPoolTrim = time.Second
+
+// rxFreeOSBytes: a trim that dropped at least this many bytes returns them
+// to the system at once (debug.FreeOSMemory) instead of waiting for the
+// next GC, which an idle daemon may not run for minutes.
+const rxFreeOSBytes = 16 << 20
+
+// frameBuf is one receive buffer.
+type frameBuf = [frameBufSize]byte
+
+// rxPool is the receive buffers no reader holds, shared by every reader of
+// every bond. Its trim timer runs only while it holds buffers.
+var rxPool bufPool
+
+type bufPool struct {
+	mu    sync.Mutex
+	free  []*frameBuf
+	low   int // the fewest free buffers since the last trim
+	armed bool
+}
+
+// get appends n buffers to dst.
+func (p *bufPool) get(dst []*frameBuf, n int) []*frameBuf {
+	p.mu.Lock()
+	k := min(n, len(p.free))
+	dst = append(dst, p.free[len(p.free)-k:]...)
+	clear(p.free[len(p.free)-k:])
+	p.free = p.free[:len(p.free)-k]
+	p.low = min(p.low, len(p.free))
+	p.mu.Unlock()
+	for i := k; i < n; i++ {
+		dst = append(dst, new(frameBuf))
+	}
+	return dst
+}
+
+// put gives bufs back.
+func (p *bufPool) put(bufs []*frameBuf) {
+	if len(bufs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.free = append(p.free, bufs...)
+	if !p.armed {
+		p.armed = true
+		p.low = len(p.free)
+		time.AfterFunc(rxPoolTrim, p.trim)
+	}
+	p.mu.Unlock()
+}
+
+// trim drops the buffers nobody took during the last period (the oldest
+// ones: get takes from the end).
+func (p *bufPool) trim() {
+	p.mu.Lock()
+	k := p.low
+	clear(p.free[:k])
+	p.free = append(p.free[:0], p.free[k:]...)
+	if len(p.free) == 0 {
+		p.free = nil
+	}
+	p.low = len(p.free)
+	p.armed = len(p.free) > 0
+	if p.armed {
+		time.AfterFunc(rxPoolTrim, p.trim)
+	}
+	p.mu.Unlock()
+	if k*frameBufSize >= rxFreeOSBytes {
+		debug.FreeOSMemory()
+	}
+}
+
+// held is how many buffers the pool holds (tests).
+func (p *bufPool) held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free)
+}
+
+// rxBatch is one reader's buffers and their sizing.
+type rxBatch struct {
+	size   int // the device's batch (at most maxBatch)
+	want   int // buffers for the next read
+	small  int // batches in a row that filled at most half
+	arrs   []*frameBuf
 	bufs   [][]byte
 	sizes  []int
 	frames [][]byte
-	size   int
 }
 
-func newBatchBufs(size int) *batchBufs {
-	if size < 1 {
-		size = 1
-	}
-	if size > maxBatch {
-		size = maxBatch
-	}
-	return &batchBufs{bufs: [][]byte{make([]byte, frameBufSize)}, sizes: make([]int, size), frames: make([][]byte, 0, size), size: size}
+func newRxBatch(size int) *rxBatch {
+	size = max(1, min(size, maxBatch))
+	return &rxBatch{size: size, want: 1, sizes: make([]int, size), frames: make([][]byte, 0, size),
+		arrs: make([]*frameBuf, 0, size), bufs: make([][]byte, 0, size)}
 }
 
-// grow gives the reader all its buffers.
-func (bb *batchBufs) grow() {
-	for len(bb.bufs) < bb.size {
-		bb.bufs = append(bb.bufs, make([]byte, frameBufSize))
+// take makes the reader hold want buffers.
+func (rb *rxBatch) take() {
+	if n := len(rb.arrs); n < rb.want {
+		rb.arrs = rxPool.get(rb.arrs, rb.want-n)
+	} else if n > rb.want {
+		rxPool.put(rb.arrs[rb.want:])
+		clear(rb.arrs[rb.want:])
+		rb.arrs = rb.arrs[:rb.want]
+	}
+	rb.bufs = rb.bufs[:0]
+	for _, a := range rb.arrs {
+		rb.bufs = append(rb.bufs, a[:])
+	}
+}
+
+// release gives every buffer back to the pool.
+func (rb *rxBatch) release() {
+	rxPool.put(rb.arrs)
+	clear(rb.arrs)
+	rb.arrs = rb.arrs[:0]
+	clear(rb.bufs)
+	rb.bufs = rb.bufs[:0]
+}
+
+// adapt sizes the next read after one that returned n frames into
+// len(rb.bufs) buffers.
+func (rb *rxBatch) adapt(n int) {
+	k := len(rb.bufs)
+	switch {
+	case n >= k:
+		rb.want = min(2*k, rb.size)
+		rb.small = 0
+	case 2*n <= k:
+		if rb.small++; rb.small >= rxShrinkAfter {
+			rb.want = max(1, rb.want/2)
+			rb.small = 0
+		}
+	default:
+		rb.small = 0
 	}
 }
 
 // readLoopBatch reads batches from d until it is closed or fails for good
 // and hands each batch of frames (vnet header + Ethernet frame, runts
-// dropped, valid during the call) to fn.
+// dropped, valid during the call) to fn. Buffers are sized to the
+// traffic (rxBatch). A ReadWaiter's reader holds none while it waits: it
+// gives them back before each WaitRead (a poll(2) that returns at once
+// while frames are queued) and takes at least two after it, so that one
+// frame never looks like a full batch.
 func readLoopBatch(d BatchReader, fn func(frames [][]byte)) {
-	if w, ok := d.(ReadWaiter); ok {
-		for {
-			err := w.WaitRead()
-			if err == nil {
-				break
-			}
-			if errors.Is(err, os.ErrClosed) || !temporary(err) {
-				return
-			}
-		}
-	}
-	bb := newBatchBufs(d.BatchSize())
+	w, waiter := d.(ReadWaiter)
+	rb := newRxBatch(d.BatchSize())
+	defer rb.release()
 	for {
-		n, err := d.ReadBatch(bb.bufs, bb.sizes[:len(bb.bufs)], 0)
+		if waiter {
+			rb.release()
+			if err := w.WaitRead(); err != nil {
+				if errors.Is(err, os.ErrClosed) || !temporary(err) {
+					return
+				}
+				continue
+			}
+			rb.want = max(rb.want, min(2, rb.size))
+		}
+		rb.take()
+		n, err := d.ReadBatch(rb.bufs, rb.sizes[:len(rb.bufs)], 0)
 		if n > 0 {
-			bb.frames = bb.frames[:0]
+			rb.frames = rb.frames[:0]
 			for i := 0; i < n; i++ {
-				if bb.sizes[i] >= VnetHdrLen+14 {
-					bb.frames = append(bb.frames, bb.bufs[i][:bb.sizes[i]])
+				if rb.sizes[i] >= VnetHdrLen+14 {
+					rb.frames = append(rb.frames, rb.bufs[i][:rb.sizes[i]])
 				}
 			}
-			if len(bb.frames) > 0 {
-				fn(bb.frames)
+			if len(rb.frames) > 0 {
+				fn(rb.frames)
 			}
-			if len(bb.bufs) < bb.size {
-				bb.grow()
-			}
+			clear(rb.frames)
+			rb.adapt(n)
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) || !temporary(err) {

@@ -2,6 +2,7 @@ package bond
 
 import (
 	"encoding/binary"
+	"github.com/stretchr/testify/assert"
 	"os"
 	"sync"
 	"testing"
@@ -154,8 +155,9 @@ func TestXmitBatchDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// TestReadLoopBatch reads batches: runts are dropped, the first read has
-// one buffer, later ones the whole batch.
+// TestReadLoopBatch reads batches: runts are dropped; a device that cannot
+// wait without reading gets one buffer first, twice as many after a full
+// batch.
 func TestReadLoopBatch(t *testing.T) {
 	p := newBatchDev()
 	var got []uint32
@@ -170,21 +172,57 @@ func TestReadLoopBatch(t *testing.T) {
 		})
 		close(done)
 	}()
-	p.in <- [][]byte{udpFrame(1, 0)} // the first read has one buffer
-	p.in <- [][]byte{udpFrame(1, 1), make([]byte, VnetHdrLen+10), udpFrame(1, 2)}
-	p.in <- [][]byte{udpFrame(1, 3)}
-	p.in <- [][]byte{udpFrame(1, 4), udpFrame(1, 5)}
+	p.in <- [][]byte{udpFrame(1, 0)}                                 // one buffer: full
+	p.in <- [][]byte{udpFrame(1, 1), make([]byte, VnetHdrLen+10)}    // two buffers: full, the runt dropped
+	p.in <- [][]byte{udpFrame(1, 2), udpFrame(1, 3), udpFrame(1, 4)} // four buffers
+	p.in <- [][]byte{udpFrame(1, 5), udpFrame(1, 6), udpFrame(1, 7)} // still four
 	for len(p.in) > 0 {
 		// wait for the reader to take them
 	}
 	p.Close()
 	<-done
-	if !equalIDs(got, []uint32{0, 1, 2, 3, 4, 5}) {
-		t.Errorf("frames %v, want [0 1 2 3 4 5] (runt dropped)", got)
+	if !equalIDs(got, []uint32{0, 1, 2, 3, 4, 5, 6, 7}) {
+		t.Errorf("frames %v, want [0 … 7] (runt dropped)", got)
 	}
-	if len(sizes) != 4 || sizes[1] != 2 {
-		t.Errorf("batches %v, want [1 2 1 2]", sizes)
+	if len(sizes) != 4 || sizes[0] != 1 || sizes[1] != 1 || sizes[2] != 3 || sizes[3] != 3 {
+		t.Errorf("batches %v, want [1 1 3 3]", sizes)
 	}
+}
+
+// TestRxBatchAdapt: the buffers double after a full batch up to the
+// device's batch, and halve after rxShrinkAfter batches in a row that
+// filled at most half; a batch above half breaks the run.
+func TestRxBatchAdapt(t *testing.T) {
+	rb := newRxBatch(maxBatch)
+	step := func(n int) int {
+		rb.want = max(rb.want, 1)
+		rb.take()
+		rb.adapt(n)
+		return rb.want
+	}
+	defer rb.release()
+	var wants []int
+	for _, n := range []int{1, 2, 4, 8, 16, 32, 64} {
+		wants = append(wants, step(n))
+	}
+	assert.Equal(t, []int{2, 4, 8, 16, 32, 64, 64}, wants, "full batches double up to 64")
+	for i := 0; i < rxShrinkAfter-1; i++ {
+		assert.Equal(t, 64, step(1))
+	}
+	assert.Equal(t, 64, step(40), "above half: the run starts again")
+	for i := 0; i < rxShrinkAfter-1; i++ {
+		assert.Equal(t, 64, step(32))
+	}
+	assert.Equal(t, 32, step(32), "eighth batch at half: halved")
+	for want := 16; want >= 1; want /= 2 {
+		for i := 0; i < rxShrinkAfter; i++ {
+			step(0)
+		}
+		assert.Equal(t, want, rb.want)
+	}
+	assert.Len(t, rb.bufs, 2, "the buffers of the last read")
+	rb.take()
+	assert.Len(t, rb.bufs, 1, "the next read takes one")
 }
 
 func BenchmarkXmitBatchXORLayer34(b *testing.B) {
@@ -257,4 +295,47 @@ func TestReadLoopBatchWaitsFirst(t *testing.T) {
 	if !equalIDs(got, []uint32{7}) {
 		t.Errorf("frames %v, want [7]", got)
 	}
+}
+
+// heldDev is a ReadWaiter whose WaitRead records how many buffers the pool
+// holds each time the reader comes back to wait.
+type heldDev struct {
+	*batchDev
+	held chan int
+}
+
+func (p *heldDev) WaitRead() error {
+	select {
+	case p.held <- rxPool.held():
+	case <-p.closed:
+		return os.ErrClosed
+	}
+	select {
+	case <-p.closed:
+		return os.ErrClosed
+	default:
+		return nil
+	}
+}
+
+// TestReadLoopBatchIdleHoldsNothing: a ReadWaiter's reader gives its
+// buffers back to the pool before it waits, and reads one frame into a
+// batch of two (one frame is not a full batch).
+func TestReadLoopBatchIdleHoldsNothing(t *testing.T) {
+	p := &heldDev{batchDev: newBatchDev(), held: make(chan int)}
+	var sizes []int
+	done := make(chan struct{})
+	go func() {
+		readLoopBatch(p, func(frames [][]byte) { sizes = append(sizes, len(frames)) })
+		close(done)
+	}()
+	<-p.held
+	p.in <- [][]byte{udpFrame(1, 1), udpFrame(1, 2), udpFrame(1, 3)} // two buffers: 1 and 2
+	held := <-p.held
+	assert.GreaterOrEqual(t, held, 2, "both buffers back in the pool while waiting")
+	p.in <- [][]byte{udpFrame(1, 4)}
+	<-p.held
+	p.Close()
+	<-done
+	assert.Equal(t, []int{2, 1}, sizes)
 }

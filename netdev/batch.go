@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -164,6 +165,26 @@ func (p *SlaveDev) RxPending() bool {
 	return queued || p.b.rx.busy.Load() != 0
 }
 
+var _ bond.ReadWaiter = (*SlaveDev)(nil)
+
+// WaitRead waits in the netpoller until the receive socket has a frame (or
+// an error) queued, without reading it (poll(2) with no timeout checks each
+// wake-up), so that the engine's reader holds no buffer while the slave is
+// idle. After Close the error wraps os.ErrClosed.
+func (p *SlaveDev) WaitRead() error {
+	if p.closed.Load() {
+		return fmt.Errorf("netdev: read %s: %w", p.name, os.ErrClosed)
+	}
+	return p.batchErr(p.b.rc.Read(pollIn))
+}
+
+// pollIn reports whether fd is readable now (or has an error pending).
+func pollIn(fd uintptr) bool {
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds[:], 0)
+	return err == nil && n > 0
+}
+
 // BatchSize is SlaveDevBatch.
 func (p *SlaveDev) BatchSize() int { return SlaveDevBatch }
 
@@ -311,12 +332,52 @@ const (
 // add per batch, so concurrent senders write distinct slots and no lock is
 // taken; frames too large to keep (GSO) hold their slot with n = -1, so
 // that counting back from the newest stays exact.
+//
+// Its memory follows the traffic: the slots (ringStore) are allocated at
+// the first send, each slot's buffer at the first frame it keeps and only
+// as large as that frame's size class (a slave that sends ARP keeps 64-byte
+// copies), and ringTrimmer drops the whole store once the slave has sent
+// nothing for a ringTrimPeriod (an idle slave: no store at all).
 type txRing struct {
 	next     atomic.Uint64 // slots reserved so far
 	inflight atomic.Int32  // sends in progress
-	slot     [ringFrames]struct {
+	store    atomic.Pointer[ringStore]
+	sent     atomic.Bool // a send since the trimmer last looked
+	tracked  atomic.Bool // on the trimmer's list
+}
+
+// ringStore is a txRing's slots.
+type ringStore struct {
+	slot [ringFrames]struct {
 		n   int
-		buf [ringFrame]byte
+		buf []byte
+	}
+}
+
+// ringClass is the buffer size a slot takes for a frame of l bytes.
+func ringClass(l int) int {
+	switch {
+	case l <= 128:
+		return 128
+	case l <= 512:
+		return 512
+	default:
+		return ringFrame
+	}
+}
+
+// storeFor returns the ring's store, allocating it (and putting the ring on
+// the trimmer's list) if it has none.
+func (r *txRing) storeFor() *ringStore {
+	for {
+		if st := r.store.Load(); st != nil {
+			return st
+		}
+		st := new(ringStore)
+		if r.store.CompareAndSwap(nil, st) {
+			ringTrim.track(r)
+			return st
+		}
 	}
 }
 
@@ -325,14 +386,21 @@ type txRing struct {
 func (r *txRing) record(bufs [][]byte, offset int) uint64 {
 	k := uint64(len(bufs))
 	first := r.next.Add(k) - k
+	if !r.sent.Load() {
+		r.sent.Store(true)
+	}
+	st := r.storeFor()
 	for i, b := range bufs {
-		s := &r.slot[(first+uint64(i))%ringFrames]
+		s := &st.slot[(first+uint64(i))%ringFrames]
 		f := b[offset:]
 		if len(f) > ringFrame {
 			s.n = slotNotKept
 			continue
 		}
-		s.n = copy(s.buf[:], f)
+		if cap(s.buf) < len(f) {
+			s.buf = make([]byte, ringClass(len(f)))
+		}
+		s.n = copy(s.buf[:cap(s.buf)], f)
 	}
 	return first
 }
@@ -340,12 +408,84 @@ func (r *txRing) record(bufs [][]byte, offset int) uint64 {
 // refused marks frame seq as refused by the kernel (EMSGSIZE, EINVAL): it
 // never reached the interface, so the interface's drop counter does not
 // count it either.
-func (r *txRing) refused(seq uint64) { r.slot[seq%ringFrames].n = slotRefused }
+func (r *txRing) refused(seq uint64) {
+	if st := r.store.Load(); st != nil {
+		st.slot[seq%ringFrames].n = slotRefused
+	}
+}
+
+// drop frees the ring's store (Close).
+func (r *txRing) drop() { r.store.Store(nil) }
 
 const (
 	slotNotKept = -1 // sent, but too large to keep
 	slotRefused = -2 // refused by the kernel before the interface
 )
+
+// ringTrimPeriod is how long a slave must send nothing before its ring's
+// copies are dropped.
+const ringTrimPeriod = time.Second
+
+// ringTrimFreeOS: a trim that dropped at least this many rings returns the
+// memory to the system at once (debug.FreeOSMemory), as an idle daemon may
+// not run a GC for minutes.
+const ringTrimFreeOS = 32
+
+// ringTrim is the process's ring trimmer: a timer that runs only while some
+// ring holds a store.
+var ringTrim ringTrimmer
+
+type ringTrimmer struct {
+	mu    sync.Mutex
+	rings []*txRing
+	armed bool
+}
+
+// track puts r on the list (once) and arms the timer.
+func (t *ringTrimmer) track(r *txRing) {
+	if r.tracked.Swap(true) {
+		return
+	}
+	t.mu.Lock()
+	t.rings = append(t.rings, r)
+	if !t.armed {
+		t.armed = true
+		time.AfterFunc(ringTrimPeriod, t.trim)
+	}
+	t.mu.Unlock()
+}
+
+// trim drops the store of every ring that sent nothing since the last trim
+// and has no send in progress, and takes it off the list.
+func (t *ringTrimmer) trim() {
+	t.mu.Lock()
+	kept, dropped := t.rings[:0], 0
+	for _, r := range t.rings {
+		if r.sent.Swap(false) || r.inflight.Load() > 0 {
+			kept = append(kept, r)
+			continue
+		}
+		r.tracked.Store(false)
+		if r.store.Swap(nil) != nil {
+			dropped++
+		}
+		// a send that raced with the trim re-tracks the ring (storeFor)
+		if r.store.Load() != nil {
+			r.tracked.Store(true)
+			kept = append(kept, r)
+		}
+	}
+	clear(t.rings[len(kept):])
+	t.rings = kept
+	t.armed = len(kept) > 0
+	if t.armed {
+		time.AfterFunc(ringTrimPeriod, t.trim)
+	}
+	t.mu.Unlock()
+	if dropped >= ringTrimFreeOS {
+		debug.FreeOSMemory()
+	}
+}
 
 var _ bond.Requeuer = (*SlaveDev)(nil)
 
@@ -363,10 +503,14 @@ func (p *SlaveDev) Requeue(to bond.NetDev, n int) int {
 	}
 	// Walk back from the newest frame over n frames that reached the
 	// interface (refused ones do not count), then send them oldest first.
+	st := r.store.Load()
+	if st == nil {
+		return 0 // nothing sent since the ring was trimmed
+	}
 	end := r.next.Load()
 	var frames [][]byte
 	for seq := end; seq > 0 && end-seq < ringFrames && n > 0; seq-- {
-		s := &r.slot[(seq-1)%ringFrames]
+		s := &st.slot[(seq-1)%ringFrames]
 		if s.n == slotRefused {
 			continue
 		}

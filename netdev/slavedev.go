@@ -271,6 +271,7 @@ func (p *SlaveDev) Close() error {
 			time.Sleep(time.Millisecond)
 		}
 		errs = append(errs, unix.Close(p.txfd))
+		p.ring.drop()
 		errs = append(errs, unisolate(p.ns, p.nftMu, p.chain))
 		if p.oldV6 != "" {
 			errs = append(errs, setDisableIPv6(p.ns, p.name, p.oldV6, nil))

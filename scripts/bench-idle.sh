@@ -202,7 +202,7 @@ RSS2=$(rss)
 HEAP2=$(heap)
 CPU2=$(cpu "$T")
 say "after traffic and ${SETTLE}s idle: $(state); CPU $CPU2 % at miimon 100"
-for p in "${SPIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+for p in "${SPIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
 SPIDS=()
 
 say "deleting half of the bonds"
