@@ -87,8 +87,12 @@ func (s *Slave) setLink(up, carrier bool) bool {
 	return true
 }
 
-// publishSlaves tells the carrier read that the bond's slaves changed.
-func (b *Bond) publishSlaves() { b.reg.carrierSync() }
+// publishSlaves tells the carrier read and the MII monitor that the bond's
+// slaves changed.
+func (b *Bond) publishSlaves() {
+	b.reg.carrierSync()
+	b.wakeMii()
+}
 
 // startMonitors starts the MII monitor if the bond is up with miimon set
 // and it is not running, and brings the carrier read up to date (miimon may
@@ -252,7 +256,40 @@ func (b *Bond) kickMii() {
 		return
 	}
 	b.miiMonitor()
-	b.miiWork.Queue(time.Duration(b.params.Miimon) * time.Millisecond)
+	if !b.miiQuiet() {
+		b.miiWork.Queue(time.Duration(b.params.Miimon) * time.Millisecond)
+	}
+}
+
+// miiQuiet reports whether a run of the MII monitor would do nothing until
+// the control goroutine learns something new: every slave's link state
+// agrees with its carrier (up with carrier, down without; no updelay or
+// downdelay counting) and no peer notification round is left. The monitor
+// then queues no next tick, so a thousand idle bonds cost no wake-ups.
+// What can end the quiet queues it again: a carrier change (kickMii), a
+// slave enslaved or released (publishSlaves), a failover's peer
+// notification (startPeerNotif → wakeMii), an option write
+// (startMonitors). The kernel's bond_mii_monitor keeps ticking and finds
+// nothing to do; the states and log lines are the same.
+func (b *Bond) miiQuiet() bool {
+	if b.arp.sendNotif > 0 {
+		return false
+	}
+	for _, s := range b.slaves {
+		ok := s.linkOK()
+		if !(s.link == LinkUp && ok) && !(s.link == LinkDown && !ok) {
+			return false
+		}
+	}
+	return true
+}
+
+// wakeMii queues the MII monitor's next tick, one miimon period from now,
+// if none is queued (the monitor was quiet).
+func (b *Bond) wakeMii() {
+	if b.up && b.params.Miimon > 0 && !b.miiWork.Pending() {
+		b.miiWork.Queue(time.Duration(b.params.Miimon) * time.Millisecond)
+	}
 }
 
 // miiTick is one run of the MII monitor's delayed work.
@@ -265,7 +302,7 @@ func (b *Bond) miiTick() {
 		b.miiMonitor()
 		b.miiPeerNotif(notify)
 	}
-	if !b.miiWork.Pending() && b.up && b.params.Miimon > 0 {
+	if !b.miiWork.Pending() && b.up && b.params.Miimon > 0 && !b.miiQuiet() {
 		b.miiWork.Queue(time.Duration(b.params.Miimon) * time.Millisecond)
 	}
 }

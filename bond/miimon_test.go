@@ -152,3 +152,37 @@ func TestCarrierReadKeepsDelays(t *testing.T) {
 	e.Tick(100 * time.Millisecond)
 	assert.Equal(t, []string{"bond0: (slave eth0): link status definitely up, 10000 Mbps full duplex"}, e.Log.Take())
 }
+
+// TestQuietMIIMonitorSleeps: once every slave's link state agrees with its
+// carrier, the MII monitors queue no tick: 20 idle bonds at miimon 100 cost
+// the namespace's 10 carrier reads a second and nothing else. A change the
+// read finds wakes the bond's monitor, which ticks while its downdelay
+// counts and sleeps again after the failover's peer notifications.
+func TestQuietMIIMonitorSleeps(t *testing.T) {
+	e := manyBonds(t, 20, 100)
+	e.Tick(time.Second)
+	f0, d0 := e.Clock.Fired(), e.Host.Dumps()
+	e.Tick(time.Second)
+	assert.Equal(t, 10, e.Host.Dumps()-d0)
+	assert.Equal(t, int64(10), e.Clock.Fired()-f0, "the carrier reads only")
+
+	require.NoError(t, e.Reg.WriteOption(context.Background(), "bond4", "downdelay", "300", root))
+	require.NoError(t, e.Reg.WriteOption(context.Background(), "bond4", "num_grat_arp", "3", root))
+	e.Settle()
+	e.Tick(time.Second)
+	e.Log.Take()
+	e.Host.ModifySilently("eth8", func(l *bond.LinkInfo) { l.Carrier = false })
+	e.Tick(100 * time.Millisecond)
+	assert.Equal(t, []string{"bond4: (slave eth8): link status down for active interface, disabling it in 300 ms"}, e.Log.Take())
+	e.Tick(300 * time.Millisecond)
+	assert.Equal(t, []string{
+		"bond4: (slave eth8): link status definitely down, disabling slave",
+		"bond4: (slave eth9): making interface the new active one",
+	}, e.Log.Take())
+	e.Tick(time.Second) // the notification rounds
+	f0, d0 = e.Clock.Fired(), e.Host.Dumps()
+	e.Tick(time.Second)
+	assert.Equal(t, int64(10), e.Clock.Fired()-f0, "quiet again")
+	assert.Equal(t, 10, e.Host.Dumps()-d0)
+	assert.Equal(t, "eth9", e.Status("bond4").ActiveSlave)
+}

@@ -37,6 +37,7 @@ func (b *Bond) startPeerNotif() {
 		return
 	}
 	b.arp.sendNotif = b.params.NumPeerNotif * max(1, b.params.PeerNotifDelay)
+	b.wakeMii() // the MII monitor sends the rounds left (miiQuiet)
 	if b.shouldNotifyPeers() {
 		b.arp.sendNotif--
 		b.notifyPeers(b.currActive)

@@ -21,7 +21,12 @@ type Clock struct {
 	// AfterFire runs after each fired timer (nil: nothing).
 	AfterFire func()
 	nanos     atomic.Int64 // now as Unix nanoseconds, for Nanotime
+	fired     atomic.Int64 // timers fired so far
 }
+
+// Fired returns how many timers have fired so far: every wake-up the
+// engine's delayed works and carrier read cost.
+func (c *Clock) Fired() int64 { return c.fired.Load() }
 
 type clockTimer struct {
 	c       *Clock
@@ -99,6 +104,7 @@ func (c *Clock) Advance(d time.Duration) {
 		}
 		hook := c.AfterFire
 		c.mu.Unlock()
+		c.fired.Add(1)
 		t.f()
 		if hook != nil {
 			hook()
