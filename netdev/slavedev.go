@@ -272,6 +272,7 @@ func (p *SlaveDev) Close() error {
 		}
 		errs = append(errs, unix.Close(p.txfd))
 		p.ring.drop()
+		memRelease.note()
 		errs = append(errs, unisolate(p.ns, p.nftMu, p.chain))
 		if p.oldV6 != "" {
 			errs = append(errs, setDisableIPv6(p.ns, p.name, p.oldV6, nil))

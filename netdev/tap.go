@@ -408,6 +408,7 @@ func (h *Host) CreateMaster(name string) (bond.Master, bond.LinkInfo, error) {
 // with the given ifindex if it is somehow still present (for instance when
 // another descriptor was attached). A link already gone is not an error.
 func (h *Host) DeleteMaster(m bond.Master, index int) error {
+	defer memRelease.note()
 	var first error
 	if m != nil {
 		if err := m.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
