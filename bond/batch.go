@@ -174,9 +174,10 @@ const rxShrinkAfter = 8
 // last trim.
 const rxPoolTrim = time.Second
 
-// rxFreeOSBytes: a trim that dropped at least this many bytes returns them
-// to the system at once (debug.FreeOSMemory) instead of waiting for the
-// next GC, which an idle daemon may not run for minutes.
+// rxFreeOSBytes: once trims have dropped this many bytes since the last
+// time, the memory goes back to the system at once (debug.FreeOSMemory: a
+// GC and a scavenge, a few ms; at most once a trim period) instead of at
+// the next GC, which an idle daemon may not run for minutes.
 const rxFreeOSBytes = 16 << 20
 
 // frameBuf is one receive buffer.
@@ -189,8 +190,9 @@ var rxPool bufPool
 type bufPool struct {
 	mu    sync.Mutex
 	free  []*frameBuf
-	low   int // the fewest free buffers since the last trim
-	armed bool
+	low     int // the fewest free buffers since the last trim
+	armed   bool
+	dropped int // bytes dropped since the last FreeOSMemory
 }
 
 // get appends n buffers to dst.
@@ -238,8 +240,13 @@ func (p *bufPool) trim() {
 	if p.armed {
 		time.AfterFunc(rxPoolTrim, p.trim)
 	}
+	p.dropped += k * frameBufSize
+	free := p.dropped >= rxFreeOSBytes
+	if free {
+		p.dropped = 0
+	}
 	p.mu.Unlock()
-	if k*frameBufSize >= rxFreeOSBytes {
+	if free {
 		debug.FreeOSMemory()
 	}
 }

@@ -426,9 +426,9 @@ const (
 // copies are dropped.
 const ringTrimPeriod = time.Second
 
-// ringTrimFreeOS: a trim that dropped at least this many rings returns the
-// memory to the system at once (debug.FreeOSMemory), as an idle daemon may
-// not run a GC for minutes.
+// ringTrimFreeOS: once trims have dropped this many stores since the last
+// time, the memory goes back to the system at once (debug.FreeOSMemory), as
+// an idle daemon may not run a GC for minutes.
 const ringTrimFreeOS = 32
 
 // ringTrim is the process's ring trimmer: a timer that runs only while some
@@ -436,9 +436,10 @@ const ringTrimFreeOS = 32
 var ringTrim ringTrimmer
 
 type ringTrimmer struct {
-	mu    sync.Mutex
-	rings []*txRing
-	armed bool
+	mu      sync.Mutex
+	rings   []*txRing
+	armed   bool
+	dropped int // stores dropped since the last FreeOSMemory
 }
 
 // track puts r on the list (once) and arms the timer.
@@ -481,8 +482,13 @@ func (t *ringTrimmer) trim() {
 	if t.armed {
 		time.AfterFunc(ringTrimPeriod, t.trim)
 	}
+	t.dropped += dropped
+	free := t.dropped >= ringTrimFreeOS
+	if free {
+		t.dropped = 0
+	}
 	t.mu.Unlock()
-	if dropped >= ringTrimFreeOS {
+	if free {
 		debug.FreeOSMemory()
 	}
 }

@@ -12,7 +12,10 @@ import (
 )
 
 // benchLinks returns a Host on a namespace with n veth pairs (2n+1 links).
-func benchLinks(b *testing.B, n int) *Host {
+func benchLinks(b *testing.B, n int) *Host { return benchLinksT(b, n) }
+
+// benchLinksT is benchLinks for any test.
+func benchLinksT(b testing.TB, n int) *Host {
 	b.Helper()
 	nettest.SkipUnlessRoot(b)
 	ns := nettest.NewNetns(b, "ndbench")
