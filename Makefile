@@ -148,6 +148,8 @@ lint:
 demo: deps build
 	scripts/demo.sh
 
+# bench-idle.sh: what 100 idle bonds × 2 slaves cost (CPU, RSS, memory given
+# back after deleting them) against the targets of issue 19.
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./bond ./modes ./internal/frame
 	GO=$(GO) scripts/bench.sh
@@ -155,6 +157,7 @@ bench: deps build
 	GO=$(GO) scripts/bench-lb.sh
 	scripts/bench-lacp.sh
 	GO=$(GO) scripts/bench-reaper.sh
+	scripts/bench-idle.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
