@@ -188,8 +188,8 @@ type frameBuf = [frameBufSize]byte
 var rxPool bufPool
 
 type bufPool struct {
-	mu    sync.Mutex
-	free  []*frameBuf
+	mu      sync.Mutex
+	free    []*frameBuf
 	low     int // the fewest free buffers since the last trim
 	armed   bool
 	dropped int // bytes dropped since the last FreeOSMemory
