@@ -13,7 +13,8 @@ pkgs=(iproute2 iperf3 busybox-static nftables iputils-ping ethtool tcpdump kmod 
       util-linux ca-certificates curl git gcc libc6-dev   # gcc/libc6-dev: go test -race needs cgo
       ifupdown ifenslave prometheus-node-exporter net-tools   # integration: distribution tools at the real paths
       gnuplot-nox   # make bench: the PNG chart
-      scdoc man-db groff-base lintian rpmlint rpm bash-completion zsh)   # make package and its test: man pages, lints, completion
+      scdoc man-db groff-base lintian rpmlint rpm bash-completion zsh   # make package and its test: man pages, lints, completion
+      clang llvm libbpf-dev)   # issue 18, eBPF fast path: make generate (bpf2go)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

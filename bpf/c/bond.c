@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// The bond's in-kernel fast path (issue 18): two tc programs that apply what
+// the Go engine decides. The engine (package bond, on its control goroutine)
+// writes the maps through package fastpath; nothing here decides a failover.
+//
+//  bond_egress   tcx/clsact egress of the bond's TAP: sends each frame the
+//                host stack transmits through the bond to the slave the
+//                mode picks (bond_start_xmit's per-mode branch), or leaves
+//                it to the TAP fd (TC_ACT_OK) when the bond has no entry in
+//                bond_cfg (a mode not on the fast path) or the frame is one
+//                the engine must see.
+//  slave_ingress tcx/clsact ingress of every slave: redirects received
+//                frames into the bond device (bond_handle_frame), drops
+//                those of an inactive slave (bond_should_deliver_exact_match)
+//                and the slow-protocol frames the engine consumes; the
+//                engine reads its copies from its AF_PACKET socket, whose
+//                taps run before tc ingress.
+//
+// One loaded object serves every bond of the namespace: all maps are keyed
+// by ifindex. Only __sk_buff fields and bpf_skb_load_bytes are used: no
+// CO-RE, so the object loads on any kernel with the hooks.
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define MAX_SLAVES 32 // slaves per bond on the fast path (fastpath.MaxSlaves)
+
+// bond_cfg.mode
+#define FP_ACTIVE 1 // active-backup: cfg.active
+#define FP_RR 2     // balance-rr: packets_per_slave frames per slave in turn
+#define FP_HASH 3   // balance-xor, 802.3ad: xmit_hash_policy hash % n
+#define FP_BCAST 4  // broadcast: every usable slave
+
+// slave_state.flags
+#define SL_DROP 1         // inactive slave: frames are not delivered
+#define SL_UNICAST 2      // ... except unicast ones (balance-alb)
+#define SL_CONSUME_SLOW 4 // the engine consumes slow-protocol frames (802.3ad)
+#define SL_LOCAL 8        // frames to local[] are readdressed to master[]
+
+// stats index (per-CPU array of struct fp_stats per ifindex)
+struct fp_stats {
+	__u64 tx_packets, tx_bytes, tx_dropped;
+	__u64 rx_packets, rx_bytes, rx_dropped;
+	__u64 slow; // frames left to the engine (TAP fd) or consumed by it
+};
+
+struct bond_cfg {
+	__u32 mode;   // FP_*
+	__u32 active; // ifindex of curr_active_slave (FP_ACTIVE), 0: drop
+	__u32 policy; // xmit_hash_policy (FP_HASH)
+	__u32 pps;    // packets_per_slave (FP_RR)
+	__u32 n;      // usable slaves in tx_slaves generation gen
+	__u32 gen;    // 0 or 1: which half of tx_slaves is current
+};
+
+struct slot_key {
+	__u32 bond; // bond ifindex
+	__u32 slot; // gen*MAX_SLAVES + i
+};
+
+struct slave_state {
+	__u32 bond;  // the bond's ifindex
+	__u32 flags; // SL_*
+	__u8 local[6];
+	__u8 master[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct bond_cfg);
+} bond_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096 * 2 * MAX_SLAVES);
+	__type(key, struct slot_key);
+	__type(value, __u32);
+} tx_slaves SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} rr_ctr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct slave_state);
+} slave_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384 + 4096);
+	__type(key, __u32);
+	__type(value, struct fp_stats);
+} stats SEC(".maps");
+
+// ---- bond_xmit_hash (same function as Go's frame.XmitHash) ----
+
+#define ETH_IPV4 0x0800
+#define ETH_ARP 0x0806
+#define ETH_RARP 0x8035
+#define ETH_VLAN 0x8100
+#define ETH_QINQ 0x88a8
+#define ETH_IPV6 0x86dd
+#define ETH_MPLS_UC 0x8847
+#define ETH_MPLS_MC 0x8848
+#define ETH_PPP_SES 0x8864
+#define ETH_TEB 0x6558
+#define ETH_PPP 0x880b
+#define ETH_SLOW 0x8809
+
+#define P_HOPOPTS 0
+#define P_ICMP 1
+#define P_IPIP 4
+#define P_TCP 6
+#define P_UDP 17
+#define P_DCCP 33
+#define P_IPV6 41
+#define P_ROUTING 43
+#define P_FRAG 44
+#define P_GRE 47
+#define P_ESP 50
+#define P_AH 51
+#define P_ICMPV6 58
+#define P_DSTOPTS 60
+#define P_SCTP 132
+#define P_UDPLITE 136
+#define P_MPLS 137
+
+#define MAX_DISSECT_HDRS 15
+
+struct flow_keys_b {
+	__u32 src, dst, ports;
+	__u8 icmp_type, icmp_code;
+	__u16 icmp_id;
+};
+
+static __always_inline int ld8(struct __sk_buff *skb, __u32 off, __u8 *v)
+{
+	return bpf_skb_load_bytes(skb, off, v, 1);
+}
+
+static __always_inline int ld16(struct __sk_buff *skb, __u32 off, __u16 *v)
+{
+	__u16 x;
+	if (bpf_skb_load_bytes(skb, off, &x, 2))
+		return -1;
+	*v = bpf_ntohs(x);
+	return 0;
+}
+
+// ld32 reads 4 bytes as a host (little-endian) u32, as the kernel's
+// (__force u32) of a __be32 does.
+static __always_inline int ld32(struct __sk_buff *skb, __u32 off, __u32 *v)
+{
+	return bpf_skb_load_bytes(skb, off, v, 4);
+}
+
+static __always_inline __u32 ipv6_addr_hash(const __u32 *a)
+{
+	return a[0] ^ a[1] ^ a[2] ^ a[3];
+}
+
+// get_ports is __skb_flow_get_ports.
+static __always_inline __u32 get_ports(struct __sk_buff *skb, __u32 thoff, int proto)
+{
+	__u32 off = 0, v = 0;
+	switch (proto) {
+	case P_TCP: case P_UDP: case P_DCCP: case P_ESP: case P_SCTP: case P_UDPLITE:
+		break;
+	case P_AH:
+		off = 4;
+		break;
+	default:
+		return 0;
+	}
+	if (thoff + off + 4 > skb->len)
+		return 0;
+	if (ld32(skb, thoff + off, &v))
+		return 0;
+	return v;
+}
+
+static __always_inline int icmp_has_id(__u8 t)
+{
+	return t == 0 || t == 8 || t == 13 || t == 14 || t == 128 || t == 129;
+}
+
+// get_icmp is skb_flow_get_icmp_tci.
+static __always_inline void get_icmp(struct __sk_buff *skb, __u32 thoff, struct flow_keys_b *fk)
+{
+	__u8 h[8];
+	if (thoff + 8 > skb->len || bpf_skb_load_bytes(skb, thoff, h, 8))
+		return;
+	fk->icmp_type = h[0];
+	fk->icmp_code = h[1];
+	fk->icmp_id = 0;
+	if (icmp_has_id(h[0])) {
+		fk->icmp_id = ((__u16)h[4] << 8) | h[5];
+		if (!fk->icmp_id)
+			fk->icmp_id = 1;
+	}
+}
+
+// flow_ip is bond_flow_ip: 0 when the header is not IPv4/IPv6 or is cut.
+static __always_inline int flow_ip(struct __sk_buff *skb, __u16 proto, __u32 *nh, int *ip_proto,
+				   int l34, struct flow_keys_b *fk)
+{
+	__u32 len = skb->len;
+	if (proto == ETH_IPV4) {
+		__u8 ip[20];
+		if (*nh + 20 > len || bpf_skb_load_bytes(skb, *nh, ip, 20))
+			return 0;
+		__builtin_memcpy(&fk->src, &ip[12], 4);
+		__builtin_memcpy(&fk->dst, &ip[16], 4);
+		*nh += (ip[0] & 0x0f) << 2;
+		if (((((__u16)ip[6] << 8) | ip[7]) & 0x3fff) == 0)
+			*ip_proto = ip[9];
+	} else if (proto == ETH_IPV6) {
+		__u32 a[8];
+		__u8 nxt;
+		if (*nh + 40 > len || bpf_skb_load_bytes(skb, *nh + 8, a, 32) || ld8(skb, *nh + 6, &nxt))
+			return 0;
+		fk->src = ipv6_addr_hash(&a[0]);
+		fk->dst = ipv6_addr_hash(&a[4]);
+		*nh += 40;
+		*ip_proto = nxt;
+	} else {
+		return 0;
+	}
+	if (l34 && *ip_proto >= 0)
+		fk->ports = get_ports(skb, *nh, *ip_proto);
+	return 1;
+}
+
+// flow_dissect_l3 is bond_flow_dissect for layer2+3 and layer3+4.
+static __noinline int flow_dissect_l3(struct __sk_buff *skb, __u16 proto, __u32 nh, int l34,
+				      struct flow_keys_b *fk)
+{
+	int ip_proto = -1;
+	if (!flow_ip(skb, proto, &nh, &ip_proto, l34, fk))
+		return 0;
+	if (ip_proto == P_ICMP) {
+		get_icmp(skb, nh, fk);
+		__u8 t = fk->icmp_type;
+		if (!(t == 3 || t == 4 || t == 5 || t == 11 || t == 12))
+			return 1;
+	} else if (ip_proto == P_ICMPV6) {
+		get_icmp(skb, nh, fk);
+		__u8 t = fk->icmp_type;
+		if (!(t >= 1 && t <= 4))
+			return 1;
+	} else {
+		return 1;
+	}
+	nh += 8;
+	return flow_ip(skb, proto, &nh, &ip_proto, l34, fk);
+}
+
+// dissect steps (where the walk goes next)
+#define ST_FAIL 0
+#define ST_DONE 1
+#define ST_NETWORK 2
+#define ST_TRANSPORT 3
+#define ST_PORTS 4
+
+struct dissect_state {
+	__u32 nh;
+	int ip_proto;
+	__u16 proto;
+};
+
+// dissect_gre reads a GRE header at st->nh (dissectGRE in Go).
+static __always_inline int dissect_gre(struct __sk_buff *skb, struct dissect_state *st)
+{
+	__u32 nh = st->nh, len = skb->len, off = 4;
+	__u16 flags, gp, v;
+	if (nh + 4 > len || ld16(skb, nh, &flags) || ld16(skb, nh + 2, &gp))
+		return ST_FAIL;
+	if (flags & 0x4000)
+		return ST_DONE;
+	__u16 ver = flags & 7;
+	if (ver > 1)
+		return ST_DONE;
+	if (ver == 1 && !(gp == ETH_PPP && (flags & 0x2000)))
+		return ST_DONE;
+	if (flags & 0x8000)
+		off += 4;
+	if (flags & 0x2000) {
+		if (nh + off + 4 > len)
+			return ST_FAIL;
+		off += 4;
+	}
+	if (flags & 0x1000)
+		off += 4;
+	if (ver == 0) {
+		if (gp == ETH_TEB) {
+			if (nh + off + 14 > len || ld16(skb, nh + off + 12, &gp))
+				return ST_FAIL;
+			off += 14;
+		}
+	} else {
+		if (flags & 0x0080)
+			off += 4;
+		if (nh + off + 4 > len || ld16(skb, nh + off + 2, &v))
+			return ST_FAIL;
+		if (v == 0x21)
+			gp = ETH_IPV4;
+		else if (v == 0x57)
+			gp = ETH_IPV6;
+		off += 4;
+	}
+	st->proto = gp;
+	st->nh = nh + off;
+	return ST_NETWORK;
+}
+
+// dissect_transport is dissectTransport in Go.
+static __always_inline int dissect_transport(struct __sk_buff *skb, struct dissect_state *st,
+					     struct flow_keys_b *fk)
+{
+	__u32 len = skb->len;
+	__u8 b[2];
+	switch (st->ip_proto) {
+	case P_GRE:
+		return dissect_gre(skb, st);
+	case P_HOPOPTS: case P_ROUTING: case P_DSTOPTS:
+		if (st->proto != ETH_IPV6)
+			return ST_PORTS;
+		if (st->nh + 2 > len || bpf_skb_load_bytes(skb, st->nh, b, 2))
+			return ST_FAIL;
+		st->nh += ((__u32)b[1] + 1) << 3;
+		st->ip_proto = b[0];
+		return ST_TRANSPORT;
+	case P_FRAG:
+		if (st->proto != ETH_IPV6)
+			return ST_PORTS;
+		if (st->nh + 8 > len)
+			return ST_FAIL;
+		return ST_DONE;
+	case P_IPIP:
+		st->proto = ETH_IPV4;
+		return ST_NETWORK;
+	case P_IPV6:
+		st->proto = ETH_IPV6;
+		return ST_NETWORK;
+	case P_MPLS:
+		st->proto = ETH_MPLS_UC;
+		return ST_NETWORK;
+	case P_ICMP: case P_ICMPV6:
+		get_icmp(skb, st->nh, fk);
+	}
+	return ST_PORTS;
+}
+
+// dissect is __skb_flow_dissect with the bonding keys (encap2+3,
+// encap3+4); Go's dissect. Returns 1 when the keys count, 0 when not,
+// -1 when the walk went beyond what this program follows (never with
+// MAX_DISSECT_HDRS bounding both).
+static __noinline int dissect(struct __sk_buff *skb, __u16 proto, __u32 nh, struct flow_keys_b *fk)
+{
+	struct dissect_state st = {.nh = nh, .ip_proto = -1, .proto = proto};
+	__u32 len = skb->len;
+	int hdrs = 0, step = ST_NETWORK;
+
+	for (int i = 0; i < 2 * MAX_DISSECT_HDRS + 2; i++) {
+		if (step == ST_NETWORK) {
+			hdrs++;
+			switch (st.proto) {
+			case ETH_VLAN: case ETH_QINQ: {
+				__u16 p;
+				if (st.nh + 4 > len || ld16(skb, st.nh + 2, &p))
+					return 0;
+				st.proto = p;
+				st.nh += 4;
+				if (hdrs >= MAX_DISSECT_HDRS)
+					return 1;
+				continue;
+			}
+			case ETH_IPV4: {
+				__u8 ip[20];
+				if (st.nh + 20 > len || bpf_skb_load_bytes(skb, st.nh, ip, 20) || (ip[0] & 0x0f) < 5)
+					return 0;
+				__builtin_memcpy(&fk->src, &ip[12], 4);
+				__builtin_memcpy(&fk->dst, &ip[16], 4);
+				fk->icmp_id = 0;
+				fk->ports = 0;
+				st.nh += (ip[0] & 0x0f) * 4;
+				st.ip_proto = ip[9];
+				if ((((__u16)ip[6] << 8) | ip[7]) & 0x3fff)
+					return 1;
+				break;
+			}
+			case ETH_IPV6: {
+				__u32 a[8];
+				__u8 nxt;
+				if (st.nh + 40 > len || bpf_skb_load_bytes(skb, st.nh + 8, a, 32) || ld8(skb, st.nh + 6, &nxt))
+					return 0;
+				fk->src = ipv6_addr_hash(&a[0]);
+				fk->dst = ipv6_addr_hash(&a[4]);
+				fk->icmp_id = 0;
+				fk->ports = 0;
+				st.ip_proto = nxt;
+				st.nh += 40;
+				break;
+			}
+			case ETH_ARP: case ETH_RARP: case ETH_MPLS_UC: case ETH_MPLS_MC:
+				return 1;
+			case ETH_PPP_SES: {
+				__u8 h[8];
+				if (st.nh + 8 > len || bpf_skb_load_bytes(skb, st.nh, h, 8))
+					return 0;
+				if (h[0] != 0x11 || h[1] != 0)
+					return 0;
+				__u16 pp = ((__u16)h[6] << 8) | h[7];
+				st.nh += 8;
+				if (pp == 0x21)
+					st.proto = ETH_IPV4;
+				else if (pp == 0x57)
+					st.proto = ETH_IPV6;
+				else
+					return 0;
+				if (hdrs >= MAX_DISSECT_HDRS)
+					return 1;
+				continue;
+			}
+			default:
+				return 0;
+			}
+			step = ST_TRANSPORT;
+			continue;
+		}
+		// ST_TRANSPORT
+		hdrs++;
+		if (hdrs > MAX_DISSECT_HDRS)
+			return 1;
+		step = dissect_transport(skb, &st, fk);
+		if (step == ST_PORTS) {
+			fk->ports = get_ports(skb, st.nh, st.ip_proto);
+			return 1;
+		}
+		if (step == ST_DONE)
+			return 1;
+		if (step == ST_FAIL)
+			return 0;
+	}
+	return -1;
+}
+
+#define XMIT_LAYER2 0
+#define XMIT_LAYER34 1
+#define XMIT_LAYER23 2
+#define XMIT_ENCAP23 3
+#define XMIT_ENCAP34 4
+#define XMIT_VLAN_SRCMAC 5
+
+// xmit_hash is bond_xmit_hash; 0 in *ok when the frame must go to the
+// engine instead (never, unless dissect gives up).
+static __noinline __u32 xmit_hash(struct __sk_buff *skb, __u32 policy, int *ok)
+{
+	__u8 eh[18];
+	__u32 len = skb->len, tci = 0, nh = 14;
+	int tagged = 0;
+	*ok = 1;
+	if (len < 14 || bpf_skb_load_bytes(skb, 0, eh, 14))
+		return 0;
+	__u16 proto = ((__u16)eh[12] << 8) | eh[13];
+	if (skb->vlan_present) {
+		// the outermost tag is out of band already, as on a kernel bond
+		tci = skb->vlan_tci;
+		tagged = 1;
+	} else if ((proto == ETH_VLAN || proto == ETH_QINQ) && len >= 18) {
+		__u16 t, p;
+		if (ld16(skb, 14, &t) || ld16(skb, 16, &p))
+			return 0;
+		tci = t;
+		proto = p;
+		nh = 18;
+		tagged = 1;
+	}
+	if (policy == XMIT_VLAN_SRCMAC) {
+		__u32 vendor = ((__u32)eh[6] << 16) | ((__u32)eh[7] << 8) | eh[8];
+		__u32 dev = ((__u32)eh[9] << 16) | ((__u32)eh[10] << 8) | eh[11];
+		if (!tagged)
+			tci = 0;
+		return tci ^ vendor ^ dev;
+	}
+	__u32 eth = (__u32)(eh[5] ^ eh[11]) ^ proto;
+	if (policy == XMIT_LAYER2)
+		return eth;
+	struct flow_keys_b fk = {};
+	int r;
+	if (policy == XMIT_ENCAP23 || policy == XMIT_ENCAP34)
+		r = dissect(skb, proto, nh, &fk);
+	else
+		r = flow_dissect_l3(skb, proto, nh, policy == XMIT_LAYER34, &fk);
+	if (r < 0) {
+		*ok = 0;
+		return 0;
+	}
+	if (!r)
+		return eth;
+	__u32 h;
+	if (policy == XMIT_LAYER23 || policy == XMIT_ENCAP23)
+		h = eth;
+	else if (fk.icmp_id)
+		h = (__u32)fk.icmp_type | ((__u32)fk.icmp_code << 8) | ((__u32)fk.icmp_id << 16);
+	else
+		h = fk.ports;
+	h ^= fk.dst ^ fk.src;
+	h ^= h >> 16;
+	h ^= h >> 8;
+	if (policy == XMIT_LAYER34 || policy == XMIT_ENCAP34)
+		return h >> 1;
+	return h;
+}
+
+// ---- programs ----
+
+static __always_inline struct fp_stats *stats_of(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&stats, &ifindex);
+}
+
+static __always_inline void count_tx(__u32 bond, __u32 slave, __u64 bytes)
+{
+	struct fp_stats *s = stats_of(bond);
+	if (s) {
+		s->tx_packets++;
+		s->tx_bytes += bytes;
+	}
+	s = stats_of(slave);
+	if (s) {
+		s->tx_packets++;
+		s->tx_bytes += bytes;
+	}
+}
+
+static __always_inline int tx_drop(__u32 bond)
+{
+	struct fp_stats *s = stats_of(bond);
+	if (s)
+		s->tx_dropped++;
+	return TC_ACT_SHOT;
+}
+
+static __always_inline int to_engine(__u32 bond)
+{
+	struct fp_stats *s = stats_of(bond);
+	if (s)
+		s->slow++;
+	return TC_ACT_OK;
+}
+
+static __always_inline __u32 slot(struct bond_cfg *c, __u32 bond, __u32 i)
+{
+	struct slot_key k = {.bond = bond, .slot = (c->gen & 1) * MAX_SLAVES + (i % MAX_SLAVES)};
+	__u32 *v = bpf_map_lookup_elem(&tx_slaves, &k);
+	return v ? *v : 0;
+}
+
+// bond_egress: tcx/clsact egress of the bond's TAP. skb->cb[0] gets the
+// transmit hash and cb[1] the chosen slave (BPF_PROG_TEST_RUN reads them
+// back; tc's cb area is scratch for programs).
+SEC("tc")
+int bond_egress(struct __sk_buff *skb)
+{
+	__u32 bond = skb->ifindex;
+	struct bond_cfg *c = bpf_map_lookup_elem(&bond_cfg, &bond);
+	if (!c)
+		return TC_ACT_OK; // not on the fast path: the engine reads the TAP
+	__u32 out = 0, n = c->n;
+	switch (c->mode) {
+	case FP_ACTIVE:
+		out = c->active;
+		break;
+	case FP_RR: {
+		if (!n)
+			return tx_drop(bond);
+		__u64 id;
+		if (c->pps == 0) {
+			id = bpf_get_prandom_u32();
+		} else {
+			__u64 *ctr = bpf_map_lookup_elem(&rr_ctr, &bond);
+			if (!ctr)
+				return to_engine(bond);
+			id = __sync_fetch_and_add(ctr, 1);
+			if (c->pps > 1)
+				id /= c->pps;
+		}
+		out = slot(c, bond, (__u32)(id % n));
+		break;
+	}
+	case FP_HASH: {
+		if (!n)
+			return tx_drop(bond);
+		int ok;
+		__u32 h = xmit_hash(skb, c->policy, &ok);
+		if (!ok)
+			return to_engine(bond);
+		skb->cb[0] = h;
+		out = slot(c, bond, h % n);
+		break;
+	}
+	case FP_BCAST: {
+		if (!n)
+			return tx_drop(bond);
+		__u32 last = 0;
+		for (__u32 i = 0; i < MAX_SLAVES; i++) {
+			if (i >= n)
+				break;
+			__u32 s = slot(c, bond, i);
+			if (!s)
+				continue;
+			if (last) {
+				if (bpf_clone_redirect(skb, last, 0) == 0)
+					count_tx(bond, last, skb->len);
+			}
+			last = s;
+		}
+		out = last;
+		break;
+	}
+	default:
+		return to_engine(bond);
+	}
+	skb->cb[1] = out;
+	if (!out)
+		return tx_drop(bond);
+	count_tx(bond, out, skb->len);
+	return bpf_redirect(out, 0);
+}
+
+// slave_ingress: tcx/clsact ingress of every slave.
+SEC("tc")
+int slave_ingress(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex;
+	struct slave_state *st = bpf_map_lookup_elem(&slave_state, &ifindex);
+	if (!st)
+		return TC_ACT_OK; // not on the fast path: the engine's socket has it
+	__u8 eh[14];
+	if (bpf_skb_load_bytes(skb, 0, eh, 14))
+		return TC_ACT_SHOT;
+	__u16 proto = ((__u16)eh[12] << 8) | eh[13];
+	struct fp_stats *s = stats_of(ifindex);
+	if (proto == ETH_SLOW && !skb->vlan_present && (st->flags & SL_CONSUME_SLOW)) {
+		if (s)
+			s->slow++;
+		return TC_ACT_SHOT; // the engine took it from its AF_PACKET socket
+	}
+	if ((st->flags & SL_DROP) && ((eh[0] & 1) || !(st->flags & SL_UNICAST))) {
+		if (s)
+			s->rx_dropped++;
+		return TC_ACT_SHOT;
+	}
+	if ((st->flags & SL_LOCAL) && eh[0] == st->local[0] && eh[1] == st->local[1] &&
+	    eh[2] == st->local[2] && eh[3] == st->local[3] && eh[4] == st->local[4] &&
+	    eh[5] == st->local[5]) {
+		if (bpf_skb_store_bytes(skb, 0, st->master, 6, 0))
+			return TC_ACT_SHOT;
+	}
+	__u64 bytes = skb->len;
+	if (s) {
+		s->rx_packets++;
+		s->rx_bytes += bytes;
+	}
+	struct fp_stats *bs = stats_of(st->bond);
+	if (bs) {
+		bs->rx_packets++;
+		bs->rx_bytes += bytes;
+	}
+	return bpf_redirect(st->bond, BPF_F_INGRESS);
+}
+
+char __license[] SEC("license") = "Dual BSD/GPL";

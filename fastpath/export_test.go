@@ -1,0 +1,6 @@
+package fastpath
+
+import "github.com/cilium/ebpf"
+
+// EgressProgram returns bond_egress (for BPF_PROG_TEST_RUN).
+func EgressProgram(p *Path) *ebpf.Program { return p.objs.BondEgress }
