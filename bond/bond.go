@@ -50,6 +50,7 @@ type Bond struct {
 	probe   atomic.Uint32                        // FrameClass the receive probe hands to the mode (0 = none)
 	direct  atomic.Pointer[func(*Slave, []byte)] // SetRecvDirect
 	readers sync.WaitGroup
+	fp      fpBond // the in-kernel fast path's state (fastpath.go)
 }
 
 // Slave is one enslaved interface on the control goroutine (struct slave).
@@ -84,7 +85,8 @@ type Slave struct {
 	linkSeq          uint64    // the newest host read applied (fetch)
 	nextSpeed        speedRead // speed read with the newest link state, for the next commit
 	counters         SlaveCounters
-	arp              arpSlave // ARP monitor times (arpmon.go)
+	arp              arpSlave    // ARP monitor times (arpmon.go)
+	fp               atomic.Bool // the fast path delivers this slave's frames (fastpath.go)
 }
 
 // Name returns the bond's interface name.

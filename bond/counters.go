@@ -12,19 +12,30 @@ type SlaveCounters struct {
 	rxFrames, rxBytes atomic.Uint64
 	rxDropped         atomic.Uint64
 	rxProbed          atomic.Uint64
+	// fast reads the fast path's counters of the slave, added to these
+	// (fastpath.go; nil when the slave has no program attached)
+	fast atomic.Pointer[func() FastStats]
+}
+
+// fastStats is the fast path's share of the counters (zero without it).
+func (c *SlaveCounters) fastStats() FastStats {
+	if f := c.fast.Load(); f != nil {
+		return (*f)()
+	}
+	return FastStats{}
 }
 
 // RxFrames and RxBytes count the frames (and their bytes, Ethernet header
 // included, vnet header not) received on the slave and delivered up the
 // bond device.
-func (c *SlaveCounters) RxFrames() uint64 { return c.rxFrames.Load() }
+func (c *SlaveCounters) RxFrames() uint64 { return c.rxFrames.Load() + c.fastStats().RxPackets }
 
 // RxBytes: see RxFrames.
-func (c *SlaveCounters) RxBytes() uint64 { return c.rxBytes.Load() }
+func (c *SlaveCounters) RxBytes() uint64 { return c.rxBytes.Load() + c.fastStats().RxBytes }
 
 // RxDropped counts frames received on an inactive slave and not delivered
 // (bond_should_deliver_exact_match; all_slaves_active 0).
-func (c *SlaveCounters) RxDropped() uint64 { return c.rxDropped.Load() }
+func (c *SlaveCounters) RxDropped() uint64 { return c.rxDropped.Load() + c.fastStats().RxDropped }
 
 // RxProbed counts frames the receive probe consumed (LACPDUs, ARP
 // replies the ARP monitor took, …) instead of delivering them.

@@ -272,6 +272,7 @@ func (b *Bond) status() *BondStatus {
 		MTU:       b.mtu,
 		Slaves:    make([]SlaveStatus, 0, len(b.slaves)),
 		Failovers: b.failovers,
+		DataPath:  b.DataPath(),
 	}
 	if b.params.Mode.UsesPrimary() && b.currActive != nil {
 		st.ActiveSlave = b.currActive.name

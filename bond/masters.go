@@ -174,6 +174,7 @@ func (r *Registry) removeBond(b *Bond, deleteDev bool) {
 		}
 	}
 	b.cancelAll()
+	b.fpClose()
 	b.deleted = true
 	if deleteDev {
 		_ = r.cfg.Host.DeleteMaster(b.master, b.index)

@@ -29,6 +29,10 @@ type Config struct {
 	// accepted change as it happens, and WriteMasters and WriteOption sync
 	// it before they return (Journal).
 	Journal Journal
+	// FastPath, if set, is the in-kernel data path (fastpath.go): bonds in
+	// the modes it runs are put on it; nil keeps every bond on the
+	// userspace path.
+	FastPath FastPath
 }
 
 // Registry holds every bond of one network namespace and runs the control
@@ -199,6 +203,7 @@ func (r *Registry) publish() {
 	r.dirty = false
 	s := &Snapshot{Bonds: make([]*BondStatus, 0, len(r.bonds))}
 	for _, b := range r.bonds {
+		b.fpSync() // option and flag changes reach the maps in the same step
 		s.Bonds = append(s.Bonds, b.status())
 	}
 	r.snap.Store(s)

@@ -78,6 +78,9 @@ type BondStatus struct {
 	// Failovers counts changes of curr_active_slave away from a slave
 	// (to another one or to none) since the bond was created.
 	Failovers int
+	// DataPath is the path carrying the bond's frames: "ebpf" (the
+	// in-kernel fast path, fastpath.go) or "userspace".
+	DataPath string
 }
 
 // SlaveStatus is one slave's state at one moment.

@@ -58,6 +58,7 @@ func (b *Bond) rebuildTx() {
 		v.Active = c.dev
 	}
 	b.tx.Store(&txBox{sel: b.mode.Tx(v)})
+	b.fpSync()
 	if q := b.requeue; q != nil {
 		b.requeue = nil
 		go q()
@@ -190,6 +191,9 @@ func (b *Bond) rxPass(s *Slave, frame []byte) bool {
 	if b.probeFrame(s, frame) {
 		s.counters.countRx(len(frame), true, false)
 		return false
+	}
+	if s.fp.Load() {
+		return false // the fast path delivered it in the kernel
 	}
 	eth := frame[VnetHdrLen:]
 	if s.rxDrop.Load() && (eth[0]&1 != 0 || !s.rxUnicast.Load()) {

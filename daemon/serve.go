@@ -50,6 +50,7 @@ type ServeConfig struct {
 	State      string
 	FuseDebug  bool     // log every FUSE request and reply
 	Metrics    string   // serve Prometheus metrics at this address ("" for none)
+	DataPath   string   // "auto" (or ""), "ebpf" or "userspace" (datapath.go)
 	ModuleArgs []string // module options (modprobe syntax)
 	Stderr     io.Writer
 }
@@ -309,6 +310,9 @@ func (s *server) startEngine() error {
 	cfg := bond.Config{Host: s.host, Log: s.klog.line, Defaults: s.mc.Params, Modes: modes.Factories()}
 	if s.rec != nil {
 		cfg.Journal = s.rec
+	}
+	if err := s.openFastPath(&cfg); err != nil {
+		return err
 	}
 	s.reg = bond.NewRegistry(cfg)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -26,61 +26,39 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"bondingfs/bond"
 	"bondingfs/bpf"
 )
 
+var _ bond.FastPath = (*Path)(nil)
+
 // MaxSlaves is how many usable slaves one bond may have on the fast path
 // (bond.c MAX_SLAVES); a bond with more stays on the userspace path.
-const MaxSlaves = 32
+const MaxSlaves = bond.FastMaxSlaves
 
 // FilterName is the name of the clsact filters (kernels without tcx).
 const FilterName = "bondingfs"
 
 // Mode is how bond_egress picks the slave (bond.c FP_*).
-type Mode uint32
+type Mode = bond.FastMode
 
 // The transmit modes of the fast path.
 const (
-	ModeActive Mode = 1 // active-backup: Config.Active
-	ModeRR     Mode = 2 // balance-rr: Config.PPS frames per slave in turn (0: random)
-	ModeHash   Mode = 3 // balance-xor, 802.3ad: xmit_hash_policy hash modulo the slaves
-	ModeBcast  Mode = 4 // broadcast: every slave
+	ModeActive = bond.FastActive // active-backup: Config.Active
+	ModeRR     = bond.FastRR     // balance-rr: Config.PPS frames per slave in turn (0: random)
+	ModeHash   = bond.FastHash   // balance-xor, 802.3ad: xmit_hash_policy hash modulo the slaves
+	ModeBcast  = bond.FastBcast  // broadcast: every slave
 )
 
 // Config is what bond_egress applies to one bond.
-type Config struct {
-	Mode   Mode
-	Active int    // ifindex of curr_active_slave (ModeActive), 0: every frame is dropped
-	Policy uint32 // xmit_hash_policy (ModeHash)
-	PPS    uint32 // packets_per_slave (ModeRR)
-	Slaves []int  // ifindexes of the usable (or distributing) slaves, in order
-}
+type Config = bond.FastConfig
 
-// Receive rules of one slave (slave_state.flags).
-const (
-	RxDrop        = 1 // inactive slave: received frames are dropped
-	RxUnicast     = 2 // ... except unicast frames (balance-alb)
-	RxConsumeSlow = 4 // slow-protocol frames are dropped: the engine consumes them
-	RxLocal       = 8 // frames to Local are readdressed to Master
-)
+// SlaveState is what slave_ingress applies to one slave (Flags: the
+// bond.FastRx* bits, bond.c SL_*).
+type SlaveState = bond.FastSlave
 
-// SlaveState is what slave_ingress applies to one slave.
-type SlaveState struct {
-	Bond   int // the bond's ifindex
-	Flags  uint32
-	Local  [6]byte
-	Master [6]byte
-}
-
-// Stats are the fast path's counters of one interface, summed over CPUs.
-// For a bond: frames sent (tx) and delivered (rx) through it; for a slave:
-// the same seen from the slave. Slow counts frames left to the engine
-// (TAP fd) or consumed by it.
-type Stats struct {
-	TxPackets, TxBytes, TxDropped uint64
-	RxPackets, RxBytes, RxDropped uint64
-	Slow                          uint64
-}
+// Stats are the fast path's counters of one interface (bond.FastStats).
+type Stats = bond.FastStats
 
 // Options tune Load.
 type Options struct {
@@ -130,6 +108,15 @@ func Load(o Options) (*Path, error) {
 		return nil, fmt.Errorf("%w: load: %v", ErrUnsupported, err)
 	}
 	p.clsact = o.Clsact
+	if !p.clsact {
+		// tcx (Linux 6.6) answers a query of the loopback device's egress
+		// programs; an older kernel refuses the attach type
+		err := o.InNetns(func() error {
+			_, err := link.QueryPrograms(link.QueryOptions{Target: 1, Attach: ebpf.AttachTCXEgress})
+			return err
+		})
+		p.clsact = err != nil
+	}
 	return p, nil
 }
 

@@ -194,6 +194,7 @@ func (m *adMode) rebuildDistLocked() {
 		}
 	}
 	m.dist.Store(&devs)
+	bond.UsableChanged(m.c) // the fast path's array, in the same step
 }
 
 // apply brings the engine up to date with the System: log lines, slave

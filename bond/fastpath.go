@@ -1,0 +1,427 @@
+package bond
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// The in-kernel fast path (issue 18; package fastpath, bpf/c/bond.c). The
+// engine stays the control plane: at every change it writes what the
+// data path must apply (mode, active slave, usable slaves, hash policy,
+// packets_per_slave, each slave's receive rules) into the maps, in the same
+// control-goroutine step that changed it (rebuildTx and the slave flag
+// setters call fpSync), and the programs apply it to every frame. A bond in
+// a mode the programs do not run (balance-tlb, balance-alb), or with more
+// than FastMaxSlaves usable slaves, gets no map entry and stays on the
+// userspace path, which stays complete: its TAP reader and slave readers
+// carry its frames as before. BondStatus.DataPath says which path a bond
+// uses.
+//
+// With a bond on the fast path, its slaves' AF_PACKET sockets copy only the
+// control frames (ControlFilterer) unless the ARP monitor runs (any frame
+// may then stamp a slave's last_rx), and their readers hand frames only to
+// the ARP monitor and the receive probe, never up the TAP: the slave's tc
+// ingress program delivers them.
+
+// FastMaxSlaves is how many usable slaves a bond may have on the fast path
+// (fastpath.MaxSlaves).
+const FastMaxSlaves = 32
+
+// FastMode is how the egress program picks the slave (fastpath.Mode).
+type FastMode uint32
+
+// The fast path's transmit modes.
+const (
+	FastActive FastMode = 1 // active-backup: FastConfig.Active
+	FastRR     FastMode = 2 // balance-rr: PPS frames per slave in turn (0: random)
+	FastHash   FastMode = 3 // balance-xor, 802.3ad: xmit_hash_policy hash modulo the slaves
+	FastBcast  FastMode = 4 // broadcast: every slave
+)
+
+// FastConfig is what the egress program applies to one bond.
+type FastConfig struct {
+	Mode   FastMode
+	Active int    // ifindex of curr_active_slave if it can transmit, else 0 (frames dropped)
+	Policy uint32 // xmit_hash_policy
+	PPS    uint32 // packets_per_slave
+	Slaves []int  // ifindexes of the usable (802.3ad: distributing) slaves, in order
+}
+
+// Receive rules of one slave (FastSlave.Flags; bond.c SL_*).
+const (
+	FastRxDrop        = 1 // inactive slave: frames are dropped (bond_should_deliver_exact_match)
+	FastRxUnicast     = 2 // ... except unicast ones (balance-alb)
+	FastRxConsumeSlow = 4 // slow-protocol frames are dropped: the engine consumes them (802.3ad)
+	FastRxLocal       = 8 // frames to Local are readdressed to Master (SetSlaveRx)
+)
+
+// FastSlave is what the ingress program applies to one slave.
+type FastSlave struct {
+	Bond   int // the bond's ifindex
+	Flags  uint32
+	Local  [6]byte
+	Master [6]byte
+}
+
+// FastPath is the in-kernel data path the engine steers
+// (*fastpath.Path; Config.FastPath). The engine calls it on the control
+// goroutine, and from UsableChanged, always under the bond's own lock, so
+// the calls for one bond never overlap. Each call is a few bpf(2) or
+// netlink requests.
+type FastPath interface {
+	AttachMaster(ifindex int) error // egress program on the bond's TAP
+	AttachSlave(ifindex int) error  // ingress program on a slave
+	Detach(ifindex int) error       // both off an interface; a missing one is no error
+	SetBond(ifindex int, c FastConfig) error
+	DeleteBond(ifindex int) error
+	SetSlave(ifindex int, st FastSlave) error
+	DeleteSlave(ifindex int) error
+	// Stats returns an attached interface's counters (zero when none);
+	// any goroutine.
+	Stats(ifindex int) (FastStats, error)
+}
+
+// FastStats are the fast path's counters of one interface, summed over
+// the CPUs. For a bond: frames sent (tx) and delivered (rx) through it in
+// the kernel; for a slave, the same through that slave. TxDropped counts
+// frames no slave could take; Slow the frames left to the engine (the TAP
+// fd) or consumed by it (LACPDUs). Frames and bytes count Ethernet frames
+// as the kernel's interface counters do.
+type FastStats struct {
+	TxPackets, TxBytes, TxDropped uint64
+	RxPackets, RxBytes, RxDropped uint64
+	Slow                          uint64
+}
+
+// FastStats returns the fast path's counters of the bond (zero when it has
+// none). Any goroutine.
+func (b *Bond) FastStats() FastStats {
+	fp := b.reg.cfg.FastPath
+	if fp == nil {
+		return FastStats{}
+	}
+	st, _ := fp.Stats(b.index)
+	return st
+}
+
+// A ControlFilterer is a SlaveDev whose socket can be restricted to the
+// control frames the engine reads (netdev.SlaveDev.FilterControl: slow
+// protocols, ARP, IPv6 neighbour discovery): on while the fast path
+// delivers the slave's other frames in the kernel.
+type ControlFilterer interface {
+	FilterControl(on bool) error
+}
+
+// fpBond is a bond's fast-path state (Bond.fp). mu serialises the writes
+// of the control goroutine and of UsableChanged.
+type fpBond struct {
+	mu     sync.Mutex
+	master bool // the egress program is attached
+	failed bool // attaching failed once: the bond stays on the userspace path
+	on     bool // the bond has its map entry
+	cfg    FastConfig
+	slaves map[int]*fpSlave // by ifindex
+}
+
+// fpSlave is one slave's fast-path state.
+type fpSlave struct {
+	s        *Slave
+	attached bool
+	on       bool // slave_state written
+	st       FastSlave
+	filtered bool // the socket copies only control frames
+}
+
+// DataPath names the path carrying the bond's frames: "ebpf" or
+// "userspace" (BondStatus.DataPath).
+func (b *Bond) DataPath() string {
+	if b.fp.on {
+		return "ebpf"
+	}
+	return "userspace"
+}
+
+// fastConfig is the bond's FastConfig now, false when its mode does not
+// run on the fast path. Control goroutine (and fpUsable, which reads only
+// the published selector).
+func (b *Bond) fastConfig() (FastConfig, bool) {
+	c := FastConfig{Policy: uint32(b.params.XmitPolicy), PPS: uint32(b.params.PacketsPerSlave)}
+	usable := func() {
+		for _, s := range b.slaves {
+			if s.dev != nil && s.devUp && s.link == LinkUp && s.active {
+				c.Slaves = append(c.Slaves, s.index)
+			}
+		}
+	}
+	switch b.modeID {
+	case ModeActiveBackup:
+		c.Mode = FastActive
+		if a := b.currActive; a != nil && a.dev != nil && a.devUp && a.link == LinkUp {
+			c.Active = a.index
+		}
+	case ModeRoundRobin:
+		c.Mode = FastRR
+		usable()
+	case ModeXOR:
+		c.Mode = FastHash
+		usable()
+	case ModeBroadcast:
+		c.Mode = FastBcast
+		usable()
+	case Mode8023AD:
+		c.Mode = FastHash
+		var ok bool
+		if c.Slaves, ok = b.hashTxSlaves(); !ok {
+			return c, false
+		}
+	default:
+		return c, false
+	}
+	return c, len(c.Slaves) <= FastMaxSlaves
+}
+
+// hashTxSlaves is the ifindexes of the published HashTx's usable devices
+// (802.3ad's distributing ports); false when the mode's selector is not a
+// HashTx or a device cannot tell its ifindex. Any goroutine.
+func (b *Bond) hashTxSlaves() ([]int, bool) {
+	box := b.tx.Load()
+	if box == nil {
+		return nil, false
+	}
+	h, ok := box.sel.(*HashTx)
+	if !ok {
+		return nil, false
+	}
+	var out []int
+	for _, d := range h.devs() {
+		x, ok := d.(interface{ Index() int })
+		if !ok {
+			return nil, false
+		}
+		out = append(out, x.Index())
+	}
+	return out, true
+}
+
+// fastSlave is s's receive rules now.
+func (b *Bond) fastSlave(s *Slave) FastSlave {
+	st := FastSlave{Bond: b.index}
+	if s.rxDrop.Load() {
+		st.Flags |= FastRxDrop
+	}
+	if s.rxUnicast.Load() {
+		st.Flags |= FastRxUnicast
+	}
+	if FrameClass(b.probe.Load())&FrameSlow != 0 {
+		st.Flags |= FastRxConsumeSlow
+	}
+	if a := s.rxLocal.Load(); a != nil {
+		st.Flags |= FastRxLocal
+		copy(st.Local[:], a[0:6])
+		copy(st.Master[:], a[6:12])
+	}
+	return st
+}
+
+// fpSync brings the maps up to date with the bond on the control goroutine:
+// programs attached to the TAP and to each open slave, the bond's entry,
+// each slave's receive rules, make-before-break: slaves that start
+// delivering first, then the transmit choice, then slaves that stop.
+// Errors are logged once per bond, and the bond then stays (or goes back)
+// on the userspace path.
+func (b *Bond) fpSync() {
+	fp := b.reg.cfg.FastPath
+	if fp == nil {
+		return
+	}
+	st := &b.fp
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if b.deleted || st.failed {
+		return
+	}
+	if !st.master {
+		if err := fp.AttachMaster(b.index); err != nil {
+			b.fpFail(fp, err)
+			return
+		}
+		st.master = true
+	}
+	if st.slaves == nil {
+		st.slaves = map[int]*fpSlave{}
+	}
+	cfg, fast := b.fastConfig()
+	fast = fast && b.up
+	// slaves gone or closed
+	for idx, ps := range st.slaves {
+		if !slices.Contains(b.slaves, ps.s) || ps.s.dev == nil {
+			b.fpSlaveOff(fp, ps)
+			_ = fp.Detach(idx)
+			delete(st.slaves, idx)
+		}
+	}
+	want := map[*fpSlave]FastSlave{}
+	for _, s := range b.slaves {
+		if s.dev == nil {
+			continue
+		}
+		ps := st.slaves[s.index]
+		if ps == nil {
+			ps = &fpSlave{s: s}
+			st.slaves[s.index] = ps
+		}
+		if !ps.attached {
+			if err := fp.AttachSlave(s.index); err != nil {
+				b.fpFail(fp, err)
+				return
+			}
+			ps.attached = true
+			idx := s.index
+			read := func() FastStats { st, _ := fp.Stats(idx); return st }
+			s.counters.fast.Store(&read)
+		}
+		want[ps] = b.fastSlave(s)
+	}
+	if !fast {
+		if st.on {
+			_ = fp.DeleteBond(b.index)
+			st.on = false
+		}
+		for ps := range want {
+			b.fpSlaveOff(fp, ps)
+		}
+		return
+	}
+	var err error
+	write := func(ps *fpSlave, v FastSlave) {
+		if err != nil || (ps.on && ps.st == v) {
+			return
+		}
+		if err = fp.SetSlave(ps.s.index, v); err == nil {
+			ps.on, ps.st = true, v
+			ps.s.fp.Store(true)
+		}
+	}
+	for ps, v := range want {
+		if v.Flags&FastRxDrop == 0 {
+			write(ps, v)
+		}
+	}
+	if err == nil && (!st.on || !fastConfigEqual(st.cfg, cfg)) {
+		if err = fp.SetBond(b.index, cfg); err == nil {
+			st.on, st.cfg = true, cfg
+		}
+	}
+	for ps, v := range want {
+		write(ps, v)
+	}
+	if err != nil {
+		b.fpFail(fp, err)
+		return
+	}
+	filter := b.params.ARPInterval <= 0
+	for ps := range want {
+		if ps.filtered != filter {
+			if f, ok := ps.s.dev.(ControlFilterer); ok && f.FilterControl(filter) == nil {
+				ps.filtered = filter
+			}
+		}
+	}
+}
+
+// fpSlaveOff gives a slave's frames back to the userspace path: its reader
+// delivers again, its socket copies everything, its map entry goes.
+func (b *Bond) fpSlaveOff(fp FastPath, ps *fpSlave) {
+	ps.s.fp.Store(false)
+	if ps.filtered {
+		if f, ok := ps.s.dev.(ControlFilterer); ok && ps.s.dev != nil {
+			_ = f.FilterControl(false)
+		}
+		ps.filtered = false
+	}
+	if ps.on {
+		_ = fp.DeleteSlave(ps.s.index)
+		ps.on = false
+	}
+}
+
+// fpFail logs err, puts the bond back on the userspace path for good and
+// detaches its programs (b.fp.mu held).
+func (b *Bond) fpFail(fp FastPath, err error) {
+	st := &b.fp
+	st.failed = true
+	b.reg.logf("bondingfs: %s: eBPF fast path: %v; the bond stays on the userspace path", b.name, err)
+	b.fpDetachLocked(fp)
+}
+
+// fpDetachLocked takes the bond and its slaves off the fast path and
+// detaches the programs (b.fp.mu held).
+func (b *Bond) fpDetachLocked(fp FastPath) {
+	st := &b.fp
+	if st.on {
+		_ = fp.DeleteBond(b.index)
+		st.on = false
+	}
+	for idx, ps := range st.slaves {
+		b.fpSlaveOff(fp, ps)
+		if ps.attached {
+			_ = fp.Detach(idx)
+		}
+		delete(st.slaves, idx)
+	}
+	if st.master {
+		_ = fp.Detach(b.index)
+		st.master = false
+	}
+}
+
+// fpClose detaches the bond's programs before its TAP is deleted or the
+// registry stops. Control goroutine.
+func (b *Bond) fpClose() {
+	fp := b.reg.cfg.FastPath
+	if fp == nil {
+		return
+	}
+	b.fp.mu.Lock()
+	b.fpDetachLocked(fp)
+	b.fp.mu.Unlock()
+}
+
+// UsableChanged tells the fast path that a mode republished the usable
+// array of its HashTx (802.3ad's distributing ports, bond_update_slave_arr)
+// outside a rebuildTx, possibly off the control goroutine: the bond's
+// entry is rewritten at once, in the same step. Any goroutine; c is the
+// mode's Control.
+func UsableChanged(c Control) {
+	b, ok := c.(*Bond)
+	if !ok || b.reg.cfg.FastPath == nil {
+		return
+	}
+	st := &b.fp
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.on || st.failed || st.cfg.Mode != FastHash {
+		return
+	}
+	slaves, ok := b.hashTxSlaves()
+	if !ok || len(slaves) > FastMaxSlaves || slices.Equal(slaves, st.cfg.Slaves) {
+		return
+	}
+	cfg := st.cfg
+	cfg.Slaves = slaves
+	if err := b.reg.cfg.FastPath.SetBond(b.index, cfg); err != nil {
+		b.reg.logf("bondingfs: %s: eBPF fast path: %v", b.name, err)
+		return
+	}
+	st.cfg = cfg
+}
+
+func fastConfigEqual(a, b FastConfig) bool {
+	return a.Mode == b.Mode && a.Active == b.Active && a.Policy == b.Policy && a.PPS == b.PPS && slices.Equal(a.Slaves, b.Slaves)
+}
+
+// String is for log lines and tests.
+func (c FastConfig) String() string {
+	return fmt.Sprintf("mode %d active %d policy %d pps %d slaves %v", c.Mode, c.Active, c.Policy, c.PPS, c.Slaves)
+}

@@ -1,0 +1,37 @@
+package daemon
+
+import (
+	"fmt"
+
+	"bondingfs/bond"
+	"bondingfs/fastpath"
+)
+
+// openFastPath loads the in-kernel fast path for --datapath=auto|ebpf and
+// puts it in the engine's configuration; release unloads it after the
+// registry has closed (which detaches every bond). With auto, a fast path
+// that cannot load (no CAP_BPF/CAP_NET_ADMIN, a kernel without the hooks,
+// lockdown) leaves every bond on the userspace path; ebpf makes that an
+// error. One line on stderr says which path runs.
+func (s *server) openFastPath(cfg *bond.Config) error {
+	switch s.c.DataPath {
+	case "userspace":
+		fmt.Fprintf(s.stderr, "bondingfs: data path: userspace (--datapath=userspace)\n")
+		return nil
+	case "", "auto", "ebpf":
+	default:
+		return fmt.Errorf("--datapath=%s: want auto, ebpf or userspace", s.c.DataPath)
+	}
+	p, err := fastpath.Load(fastpath.Options{InNetns: s.host.InNetns})
+	if err != nil {
+		if s.c.DataPath == "ebpf" {
+			return fmt.Errorf("--datapath=ebpf: %v", err)
+		}
+		fmt.Fprintf(s.stderr, "bondingfs: data path: userspace (%v)\n", err)
+		return nil
+	}
+	s.onRelease(func() { _ = p.Close() })
+	cfg.FastPath = p
+	fmt.Fprintf(s.stderr, "bondingfs: data path: ebpf (%s; userspace for balance-tlb and balance-alb)\n", p.Attachment())
+	return nil
+}
