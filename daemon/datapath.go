@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"os"
 
 	"bondingfs/bond"
 	"bondingfs/fastpath"
@@ -22,7 +23,10 @@ func (s *server) openFastPath(cfg *bond.Config) error {
 	default:
 		return fmt.Errorf("--datapath=%s: want auto, ebpf or userspace", s.c.DataPath)
 	}
-	p, err := fastpath.Load(fastpath.Options{InNetns: s.host.InNetns})
+	// BONDINGFS_FASTPATH_ATTACH=clsact attaches through clsact where tcx
+	// exists (the fallback of kernels before 6.6, for tests)
+	clsact := os.Getenv("BONDINGFS_FASTPATH_ATTACH") == "clsact"
+	p, err := fastpath.Load(fastpath.Options{InNetns: s.host.InNetns, Clsact: clsact})
 	if err != nil {
 		if s.c.DataPath == "ebpf" {
 			return fmt.Errorf("--datapath=ebpf: %v", err)

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"bondingfs/fastpath"
 	"bondingfs/internal/state"
 	"bondingfs/netdev"
 )
@@ -240,6 +241,7 @@ func Reaper(args []string) int {
 		detachDead(dir, *realPaths)
 	}
 	reapSlaves(*stateDir, *nsPath, *daemonPid, logf)
+	_ = fastpath.Reap(*nsPath) // clsact filters (kernels without tcx) outlive the daemon
 	return 0
 }
 

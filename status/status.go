@@ -72,6 +72,9 @@ type Bond struct {
 	// Failovers counts changes of the active slave away from a slave (to
 	// another or to none) since the bond was created.
 	Failovers int `json:"failovers"`
+	// DataPath is the path carrying the bond's frames: "ebpf" (the
+	// in-kernel fast path) or "userspace".
+	DataPath string `json:"data_path,omitempty"`
 	// AD is the 802.3ad state; absent outside 802.3ad.
 	AD *AD `json:"ad,omitempty"`
 }
@@ -216,6 +219,7 @@ func fromBond(b *bond.BondStatus, c bond.Caller) Bond {
 		Options:      map[string]string{},
 		Slaves:       make([]Slave, 0, len(b.Slaves)),
 		Failovers:    b.Failovers,
+		DataPath:     b.DataPath,
 	}
 	for _, o := range bond.Options {
 		if o.Show == nil {

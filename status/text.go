@@ -30,6 +30,9 @@ func WriteText(w io.Writer, r Report) error {
 			fmt.Fprintf(&b, "xmit_hash_policy: %s\n", word(p))
 		}
 		fmt.Fprintf(&b, "active slave: %s (%d failovers)\n", orNone(bd.ActiveSlave), bd.Failovers)
+		if bd.DataPath != "" {
+			fmt.Fprintf(&b, "data path: %s\n", bd.DataPath)
+		}
 		if bd.Options["primary"] != "" {
 			fmt.Fprintf(&b, "primary: %s (primary_reselect %s)\n", bd.Options["primary"], word(bd.Options["primary_reselect"]))
 		}
