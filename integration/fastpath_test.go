@@ -1,0 +1,350 @@
+package integration
+
+// The eBPF fast path (issue 18): every mode it runs carries traffic on both
+// paths (--datapath=ebpf and --datapath=userspace), frames sent through the
+// bond bypass the TAP fd on the fast path, an inactive slave's frames are
+// dropped in the kernel, a failover at 10 kpps loses nothing, and a killed
+// daemon leaves no program attached to a former slave (tcx and the clsact
+// fallback).
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"bondingfs/internal/nettest"
+)
+
+// fpStatus is the part of `bondingfs status --json` these tests read.
+type fpStatus struct {
+	Bonds []struct {
+		Name     string `json:"name"`
+		DataPath string `json:"data_path"`
+		Slaves   []struct {
+			Name      string `json:"name"`
+			RxFrames  uint64 `json:"rx_frames"`
+			RxDropped uint64 `json:"rx_dropped"`
+		} `json:"slaves"`
+	} `json:"bonds"`
+}
+
+func readStatus(t *testing.T, ctl string) fpStatus {
+	t.Helper()
+	out, err := exec.Command(bondingfsBin(t), "status", "--json", "--ctl", ctl).Output()
+	if err != nil {
+		t.Fatalf("status --json: %v", err)
+	}
+	var st fpStatus
+	if err := json.Unmarshal(out, &st); err != nil || len(st.Bonds) == 0 {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return st
+}
+
+// devCounter reads /sys/class/net/<dev>/statistics/<name> in ns.
+func devCounter(t *testing.T, ns *nettest.Netns, dev, name string) uint64 {
+	t.Helper()
+	out := ns.Run(t, "cat", "/sys/class/net/"+dev+"/statistics/"+name)
+	v, err := strconv.ParseUint(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		t.Fatalf("%s %s: %q", dev, name, out)
+	}
+	return v
+}
+
+// fastPathTopo is newTopo with the daemon on the given data path and a
+// control socket.
+func fastPathTopo(t *testing.T, path string, slaves int) (*topo, string) {
+	t.Helper()
+	ctl := filepath.Join(t.TempDir(), "ctl")
+	return newTopo(t, slaves, "--datapath="+path, "--ctl", ctl), ctl
+}
+
+func TestFastPathModes(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping", "iperf3", "ss")
+	bondingfsBin(t)
+	modes := []struct {
+		mode string
+		opts []string
+	}{
+		{"active-backup", nil},
+		{"balance-rr", []string{"packets_per_slave", "1"}},
+		{"balance-xor", []string{"xmit_hash_policy", "layer3+4"}},
+		{"broadcast", nil},
+	}
+	for _, path := range []string{"ebpf", "userspace"} {
+		for _, m := range modes {
+			t.Run(path+"/"+m.mode, func(t *testing.T) {
+				tp, ctl := fastPathTopo(t, path, 2)
+				kv := append([]string{"mode", m.mode, "miimon", "100"}, m.opts...)
+				tp.bond(t, append(kv, "slaves", "+eth0", "slaves", "+eth1")...)
+				tp.up(t)
+				out, err := tp.A.Exec("ping", "-n", "-c", "5", "-i", "0.2", "-W", "1", peerAddr)
+				if sent, recv, ok := pingStats(out); err != nil || !ok || recv != sent {
+					t.Errorf("ping across the bond: %v\n%s", err, out)
+				}
+				tapTx0 := devCounter(t, tp.A, "bond0", "tx_packets")
+				slTx0 := devCounter(t, tp.A, "eth0", "tx_packets") + devCounter(t, tp.A, "eth1", "tx_packets")
+				mbit := iperfTCP(t, tp, 2)
+				tapTx := devCounter(t, tp.A, "bond0", "tx_packets") - tapTx0
+				slTx := devCounter(t, tp.A, "eth0", "tx_packets") + devCounter(t, tp.A, "eth1", "tx_packets") - slTx0
+				t.Logf("RESULT fastpath %s %s: TCP %.0f Mbit/s; frames through the TAP fd %d, out of the slaves %d", path, m.mode, mbit, tapTx, slTx)
+				if mbit <= 0 {
+					t.Errorf("iperf3 moved nothing")
+				}
+				st := readStatus(t, ctl)
+				if got := st.Bonds[0].DataPath; got != path {
+					t.Errorf("status: data_path %q, want %q", got, path)
+				}
+				var rx uint64
+				for _, s := range st.Bonds[0].Slaves {
+					rx += s.RxFrames
+				}
+				if rx == 0 {
+					t.Errorf("status: the slaves' rx_frames stay 0 after the traffic")
+				}
+				switch path {
+				case "ebpf":
+					// every frame goes from bond_egress to a slave; none reaches the fd
+					if tapTx*100 > slTx || slTx == 0 {
+						t.Errorf("fast path: %d frames went through the TAP fd, %d out of the slaves", tapTx, slTx)
+					}
+				case "userspace":
+					if tapTx < slTx/4 || slTx == 0 {
+						t.Errorf("userspace path: %d frames through the TAP fd, %d out of the slaves", tapTx, slTx)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestFastPathInactiveDrop: B pings A's broadcast address; its bridge floods
+// each request to both slaves, and the backup's copy must be dropped (no
+// DUP! reply, the backup's rx_dropped counts them).
+func TestFastPathInactiveDrop(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping")
+	for _, path := range []string{"ebpf", "userspace"} {
+		t.Run(path, func(t *testing.T) {
+			tp, ctl := fastPathTopo(t, path, 2)
+			tp.bond(t, "mode", "active-backup", "miimon", "100", "slaves", "+eth0", "slaves", "+eth1")
+			tp.up(t)
+			tp.A.Run(t, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_broadcasts=0")
+			active := readTrim(t, tp.d.sys+"/bond0/bonding/active_slave")
+			out, _ := tp.B.Exec("ping", "-n", "-b", "-c", "5", "-i", "0.2", "-W", "1", "192.0.2.255")
+			sent, recv, ok := pingStats(out)
+			if !ok || recv != sent || strings.Contains(out, "DUP!") {
+				t.Errorf("broadcast ping from B: %d/%d replies (want one per request):\n%s", recv, sent, out)
+			}
+			var dropped uint64
+			for _, s := range readStatus(t, ctl).Bonds[0].Slaves {
+				if s.Name != active {
+					dropped = s.RxDropped
+				}
+			}
+			t.Logf("RESULT fastpath %s inactive slave: %d/%d replies, backup rx_dropped %d", path, recv, sent, dropped)
+			if dropped < uint64(sent) {
+				t.Errorf("the backup slave dropped %d frames, want ≥ %d (one per broadcast request)", dropped, sent)
+			}
+		})
+	}
+}
+
+// udpLost runs iperf3 UDP at 10 kpps of 64-byte datagrams for secs seconds
+// (reverse: B sends) and calls during() 1.5 s in; it returns the
+// datagrams lost and sent.
+func udpLost(t *testing.T, tp *topo, secs int, reverse bool, during func()) (lost, total int) {
+	t.Helper()
+	srv := startBg(t, "ip", "netns", "exec", tp.B.Name(), "iperf3", "-s", "-1", "-B", peerAddr)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, _ := tp.B.Exec("ss", "-Hltn")
+		if strings.Contains(out, ":5201 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("iperf3 server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	args := []string{"netns", "exec", tp.A.Name(), "iperf3", "-c", peerAddr, "-u", "-l", "64", "-b", "5120000",
+		"-t", strconv.Itoa(secs), "-J", "--connect-timeout", "3000"}
+	if reverse {
+		args = append(args, "-R")
+	}
+	cli := startBg(t, "ip", args...)
+	time.Sleep(1500 * time.Millisecond)
+	during()
+	out, err := cli.wait(t, time.Duration(secs+15)*time.Second)
+	_, _ = srv.wait(t, 10*time.Second)
+	var rep struct {
+		End struct {
+			Sum struct {
+				Lost    int `json:"lost_packets"`
+				Packets int `json:"packets"`
+			} `json:"sum"`
+		} `json:"end"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || rep.End.Sum.Packets == 0 {
+		t.Fatalf("iperf3 UDP: %v\n%s", err, out)
+	}
+	return rep.End.Sum.Lost, rep.End.Sum.Packets
+}
+
+// TestFastPathFailover switches the active slave (the map update happens in
+// the control step that changes it) under 10 kpps of UDP in each
+// direction: nothing may be lost on the fast path. The userspace path's
+// losses are reported.
+func TestFastPathFailover(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping", "iperf3", "ss")
+	for _, path := range []string{"ebpf", "userspace"} {
+		for _, reverse := range []bool{false, true} {
+			dir := "A→B"
+			if reverse {
+				dir = "B→A"
+			}
+			t.Run(path+"/"+dir, func(t *testing.T) {
+				tp, _ := fastPathTopo(t, path, 2)
+				tp.bond(t, "mode", "active-backup", "miimon", "100", "slaves", "+eth0", "slaves", "+eth1")
+				tp.up(t)
+				from := readTrim(t, tp.d.sys+"/bond0/bonding/active_slave")
+				to := "eth1"
+				if from == "eth1" {
+					to = "eth0"
+				}
+				lost, total := udpLost(t, tp, 4, reverse, func() {
+					mustEcho(t, tp.d.sys+"/bond0/bonding/active_slave", to)
+				})
+				now := readTrim(t, tp.d.sys+"/bond0/bonding/active_slave")
+				t.Logf("RESULT fastpath %s failover %s at 10 kpps: %d of %d datagrams lost (%s → %s)", path, dir, lost, total, from, now)
+				if now != to {
+					t.Errorf("active_slave %q after the switch, want %q", now, to)
+				}
+				if path == "ebpf" && lost != 0 {
+					t.Errorf("fast path failover lost %d of %d datagrams, want 0", lost, total)
+				}
+			})
+		}
+	}
+}
+
+// attachedPrograms counts the tc programs on dev in ns: tcx links on both
+// directions and clsact filters named bondingfs.
+func attachedPrograms(t *testing.T, ns *nettest.Netns, dev string) (tcx, clsact int) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // the thread is discarded, never unlocked
+		h, err := netns.GetFromName(ns.Name())
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- err
+			return
+		}
+		ifi, err := net.InterfaceByName(dev)
+		if err != nil {
+			errc <- err
+			return
+		}
+		for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
+			r, err := link.QueryPrograms(link.QueryOptions{Target: ifi.Index, Attach: at})
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				errc <- fmt.Errorf("query %v: %w", at, err)
+				return
+			}
+			if r != nil {
+				tcx += len(r.Programs)
+			}
+		}
+		l, err := netlink.LinkByIndex(ifi.Index)
+		if err != nil {
+			errc <- err
+			return
+		}
+		for _, parent := range []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS} {
+			fs, _ := netlink.FilterList(l, parent)
+			for _, f := range fs {
+				if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == "bondingfs" {
+					clsact++
+				}
+			}
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("programs on %s: %v", dev, err)
+	}
+	return tcx, clsact
+}
+
+// TestFastPathCrashDetach: after SIGKILL, no program stays on a former
+// slave: tcx links die with the daemon's descriptors, clsact filters are
+// removed by the reaper.
+func TestFastPathCrashDetach(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping", "nft")
+	for _, attach := range []string{"tcx", "clsact"} {
+		t.Run(attach, func(t *testing.T) {
+			if attach == "clsact" {
+				t.Setenv("BONDINGFS_FASTPATH_ATTACH", "clsact")
+			}
+			tp, ctl := fastPathTopo(t, "ebpf", 2)
+			tp.bond(t, "mode", "active-backup", "miimon", "100", "slaves", "+eth0", "slaves", "+eth1")
+			tp.up(t)
+			if got := readStatus(t, ctl).Bonds[0].DataPath; got != "ebpf" {
+				t.Fatalf("data_path %q", got)
+			}
+			for _, dev := range []string{"eth0", "eth1"} {
+				tcx, cls := attachedPrograms(t, tp.A, dev)
+				if (attach == "tcx" && tcx != 1) || (attach == "clsact" && cls != 1) {
+					t.Fatalf("%s before the kill: %d tcx programs, %d clsact filters; want one by %s", dev, tcx, cls, attach)
+				}
+			}
+			reaper := tp.d.reaperPid(t)
+			tp.d.kill9(t)
+			deadline := time.Now().Add(15 * time.Second)
+			for reaper != 0 && processAlive(reaper) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the reaper (pid %d) still runs 15 s after the kill", reaper)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			for _, dev := range []string{"eth0", "eth1"} {
+				if tcx, cls := attachedPrograms(t, tp.A, dev); tcx != 0 || cls != 0 {
+					t.Errorf("%s after the daemon's death: %d tcx programs, %d clsact filters left", dev, tcx, cls)
+				}
+			}
+		})
+	}
+}
+
+func processAlive(pid int) bool {
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(st)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
