@@ -15,6 +15,7 @@ func (b *Bond) SetSlaveActive(s *Slave) {
 	s.active = true
 	s.arp.backup.Store(false)
 	s.rxDrop.Store(false)
+	b.fpSlaveDelivers(s) // make before break: before a peer notification
 }
 
 // SetSlaveInactive marks s backup, except in balance-tlb/alb whose slaves

@@ -120,6 +120,7 @@ type fpBond struct {
 	master bool // the egress program is attached
 	failed bool // attaching failed once: the bond stays on the userspace path
 	on     bool // the bond has its map entry
+	hold   int  // peer notifications being sent: slaves that stop delivering wait (fpHoldDrops)
 	cfg    FastConfig
 	slaves map[int]*fpSlave // by ifindex
 }
@@ -298,6 +299,9 @@ func (b *Bond) fpSync() {
 		if err != nil || (ps.on && ps.st == v) {
 			return
 		}
+		if st.hold > 0 && ps.on && ps.st.Flags&FastRxDrop == 0 && v.Flags&FastRxDrop != 0 {
+			return // after the peer notification (fpReleaseDrops)
+		}
 		if err = fp.SetSlave(ps.s.index, v); err == nil {
 			ps.on, ps.st = true, v
 			ps.s.fp.Store(true)
@@ -326,6 +330,70 @@ func (b *Bond) fpSync() {
 			if f, ok := ps.s.dev.(ControlFilterer); ok && f.FilterControl(filter) == nil {
 				ps.filtered = filter
 			}
+		}
+	}
+}
+
+// fpSlaveDelivers lets the fast path deliver s's frames at once when s
+// has just become active (SetSlaveActive), before the peer notification
+// that follows a failover steers the peers' traffic to it; the old slave
+// stops delivering only at the next fpSync, after the transmit switch.
+// Control goroutine.
+func (b *Bond) fpSlaveDelivers(s *Slave) {
+	fp := b.reg.cfg.FastPath
+	if fp == nil {
+		return
+	}
+	st := &b.fp
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	ps := st.slaves[s.index]
+	if ps == nil || !ps.on || ps.s != s || ps.st.Flags&FastRxDrop == 0 {
+		return
+	}
+	v := b.fastSlave(s)
+	if v.Flags&FastRxDrop != 0 {
+		return
+	}
+	if fp.SetSlave(s.index, v) == nil {
+		ps.st = v
+	}
+}
+
+// fpHoldDrops makes slaves that stop delivering (the old active slave of
+// a failover) keep delivering until fpReleaseDrops: while a peer
+// notification is on its way, the peers still send to the old slave, and
+// those frames would be lost. Control goroutine, before the notification's
+// goroutine starts.
+func (b *Bond) fpHoldDrops() {
+	if b.reg.cfg.FastPath == nil {
+		return
+	}
+	b.fp.mu.Lock()
+	b.fp.hold++
+	b.fp.mu.Unlock()
+}
+
+// fpReleaseDrops ends a fpHoldDrops once the notification was sent, and
+// writes the receive rules held back. Any goroutine: it reads only the
+// slaves' atomics.
+func (b *Bond) fpReleaseDrops() {
+	fp := b.reg.cfg.FastPath
+	if fp == nil {
+		return
+	}
+	st := &b.fp
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.hold--; st.hold > 0 || !st.on || st.failed {
+		return
+	}
+	for idx, ps := range st.slaves {
+		if !ps.on {
+			continue
+		}
+		if v := b.fastSlave(ps.s); v != ps.st && fp.SetSlave(idx, v) == nil {
+			ps.st = v
 		}
 	}
 }

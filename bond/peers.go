@@ -107,9 +107,11 @@ func (b *Bond) notifyPeers(n *Slave) {
 	}
 	r.wg.Add(1)
 	b.arp.senders.Add(1)
+	b.fpHoldDrops() // the old slave delivers until the peers are told (fastpath.go)
 	go func() {
 		defer r.wg.Done()
 		defer b.arp.senders.Done()
+		defer b.fpReleaseDrops()
 		devs := []VLANDev{{Index: index, HWAddr: mac}}
 		if vl, ok := r.cfg.Host.(VLANLister); ok {
 			if ups, err := vl.VLANUppers(index); err == nil {
