@@ -94,6 +94,15 @@ type FastStats struct {
 	Slow                          uint64
 }
 
+// fastStatsFunc is FastStats as a func, nil without a fast path
+// (BondStatus.FastStats).
+func (b *Bond) fastStatsFunc() func() FastStats {
+	if b.reg.cfg.FastPath == nil {
+		return nil
+	}
+	return b.FastStats
+}
+
 // FastStats returns the fast path's counters of the bond (zero when it has
 // none). Any goroutine.
 func (b *Bond) FastStats() FastStats {

@@ -273,6 +273,7 @@ func (b *Bond) status() *BondStatus {
 		Slaves:    make([]SlaveStatus, 0, len(b.slaves)),
 		Failovers: b.failovers,
 		DataPath:  b.DataPath(),
+		FastStats: b.fastStatsFunc(),
 	}
 	if b.params.Mode.UsesPrimary() && b.currActive != nil {
 		st.ActiveSlave = b.currActive.name

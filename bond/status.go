@@ -81,6 +81,10 @@ type BondStatus struct {
 	// DataPath is the path carrying the bond's frames: "ebpf" (the
 	// in-kernel fast path, fastpath.go) or "userspace".
 	DataPath string
+	// FastStats reads the fast path's live counters of the bond (frames
+	// it sent and delivered in the kernel, which the TAP's own counters
+	// never see); nil without a fast path.
+	FastStats func() FastStats
 }
 
 // SlaveStatus is one slave's state at one moment.

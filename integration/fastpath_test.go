@@ -34,6 +34,10 @@ type fpStatus struct {
 	Bonds []struct {
 		Name     string `json:"name"`
 		DataPath string `json:"data_path"`
+		FastPath *struct {
+			TxPackets uint64 `json:"tx_packets"`
+			RxPackets uint64 `json:"rx_packets"`
+		} `json:"fast_path"`
 		Slaves   []struct {
 			Name      string `json:"name"`
 			RxFrames  uint64 `json:"rx_frames"`
@@ -98,6 +102,7 @@ func TestFastPathModes(t *testing.T) {
 				if sent, recv, ok := pingStats(out); err != nil || !ok || recv != sent {
 					t.Errorf("ping across the bond: %v\n%s", err, out)
 				}
+				fp0 := readStatus(t, ctl).Bonds[0].FastPath
 				tapTx0 := devCounter(t, tp.A, "bond0", "tx_packets")
 				slTx0 := devCounter(t, tp.A, "eth0", "tx_packets") + devCounter(t, tp.A, "eth1", "tx_packets")
 				mbit := iperfTCP(t, tp, 2)
@@ -123,6 +128,17 @@ func TestFastPathModes(t *testing.T) {
 					// every frame goes from bond_egress to a slave; none reaches the fd
 					if tapTx*100 > slTx || slTx == 0 {
 						t.Errorf("fast path: %d frames went through the TAP fd, %d out of the slaves", tapTx, slTx)
+					}
+					// the bond's counters add up as bond_get_stats sums the slaves
+					fp := st.Bonds[0].FastPath
+					if fp == nil || fp0 == nil {
+						t.Fatalf("status: no fast_path counters")
+					}
+					if tx := fp.TxPackets - fp0.TxPackets; tx > slTx+16 || tx < slTx*9/10 { // +16: late ACKs between the reads
+						t.Errorf("fast_path tx_packets grew by %d, the slaves sent %d", tx, slTx)
+					}
+					if fp.RxPackets == 0 {
+						t.Errorf("fast_path rx_packets stays 0")
 					}
 				case "userspace":
 					if tapTx < slTx/4 || slTx == 0 {

@@ -20,6 +20,8 @@ import (
 //	bondingfs_slave_active{bond,slave}                   1 when bonding_slave/state is "active"
 //	bondingfs_slave_link_failures_total{bond,slave}      link_failure_count
 //	bondingfs_bond_failovers_total{bond}                 changes of the active slave away from a slave
+//	bondingfs_bond_fastpath_frames_total{bond,direction} eBPF fast path: tx, rx, tx_dropped, rx_dropped, slow
+//	bondingfs_bond_fastpath_bytes_total{bond,direction}  eBPF fast path: tx, rx bytes
 //	bondingfs_slave_speed_mbps{bond,slave}               link speed in Mb/s (absent when unknown)
 //	bondingfs_slave_rx_frames_total{bond,slave}          frames received and delivered up the bond
 //	bondingfs_slave_rx_bytes_total{bond,slave}           their bytes
@@ -59,6 +61,8 @@ var (
 	descADAggPorts    = prometheus.NewDesc("bondingfs_ad_aggregator_ports", "Ports of the bond's active 802.3ad aggregator (bonding/ad_num_ports).", []string{"bond"}, nil)
 	descADPortAgg     = prometheus.NewDesc("bondingfs_ad_port_aggregator", "802.3ad aggregator ID of the port (bonding_slave/ad_aggregator_id).", []string{"bond", "slave"}, nil)
 	descADPortState   = prometheus.NewDesc("bondingfs_ad_port_state", "LACP port state octet of the actor or partner (802.1AX-2014 6.4.2.3).", []string{"bond", "slave", "side"}, nil)
+	descFPFrames      = prometheus.NewDesc("bondingfs_bond_fastpath_frames_total", "Frames the eBPF fast path sent (tx), delivered (rx), dropped (tx_dropped: no slave; rx_dropped: inactive slave) or left to the daemon (slow).", []string{"bond", "direction"}, nil)
+	descFPBytes       = prometheus.NewDesc("bondingfs_bond_fastpath_bytes_total", "Bytes of the frames the eBPF fast path sent (tx) and delivered (rx).", []string{"bond", "direction"}, nil)
 	descADChurned     = prometheus.NewDesc("bondingfs_ad_churned_total", "Churned count of the actor or partner (Actor/Partner Churned Count).", []string{"bond", "slave", "side"}, nil)
 )
 
@@ -69,7 +73,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBondInfo, descBondUp, descBondCarrier, descBondSlaves,
 		descActiveSlave, descSlaveMII, descSlaveActive, descSlaveFailures, descSlaveSpeed,
 		descADAggPorts, descADPortAgg, descADPortState, descADChurned,
-		descFailovers, descRxFrames, descRxBytes, descRxDropped, descRxProbed, descADLACPDUs, descADMarkers} {
+		descFailovers, descFPFrames, descFPBytes, descRxFrames, descRxBytes, descRxDropped, descRxProbed, descADLACPDUs, descADMarkers} {
 		ch <- d
 	}
 }
@@ -96,6 +100,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descBondCarrier, b2f(b.Carrier), b.Name)
 		gauge(descBondSlaves, float64(len(b.Slaves)), b.Name)
 		counter(descFailovers, float64(b.Failovers), b.Name)
+		if f := b.FastPath; f != nil {
+			for dir, v := range map[string]uint64{"tx": f.TxPackets, "rx": f.RxPackets, "tx_dropped": f.TxDropped, "rx_dropped": f.RxDropped, "slow": f.Slow} {
+				counter(descFPFrames, float64(v), b.Name, dir)
+			}
+			counter(descFPBytes, float64(f.TxBytes), b.Name, "tx")
+			counter(descFPBytes, float64(f.RxBytes), b.Name, "rx")
+		}
 		if b.ActiveSlave != "" {
 			gauge(descActiveSlave, 1, b.Name, b.ActiveSlave)
 		}

@@ -75,8 +75,26 @@ type Bond struct {
 	// DataPath is the path carrying the bond's frames: "ebpf" (the
 	// in-kernel fast path) or "userspace".
 	DataPath string `json:"data_path,omitempty"`
+	// FastPath are the fast path's counters of the bond (as bond_get_stats
+	// sums the slaves: frames the programs sent through a slave or
+	// delivered from one); absent without a fast path.
+	FastPath *FastPathStats `json:"fast_path,omitempty"`
 	// AD is the 802.3ad state; absent outside 802.3ad.
 	AD *AD `json:"ad,omitempty"`
+}
+
+// FastPathStats are a bond's counters on the in-kernel fast path: frames
+// and bytes sent (tx) and delivered (rx), frames no slave could take
+// (tx_dropped) or received on an inactive slave (rx_dropped), and frames
+// left to the daemon or consumed by it (slow).
+type FastPathStats struct {
+	TxPackets uint64 `json:"tx_packets"`
+	TxBytes   uint64 `json:"tx_bytes"`
+	TxDropped uint64 `json:"tx_dropped"`
+	RxPackets uint64 `json:"rx_packets"`
+	RxBytes   uint64 `json:"rx_bytes"`
+	RxDropped uint64 `json:"rx_dropped"`
+	Slow      uint64 `json:"slow"`
 }
 
 // Slave is one enslaved interface.
@@ -220,6 +238,11 @@ func fromBond(b *bond.BondStatus, c bond.Caller) Bond {
 		Slaves:       make([]Slave, 0, len(b.Slaves)),
 		Failovers:    b.Failovers,
 		DataPath:     b.DataPath,
+	}
+	if b.FastStats != nil {
+		fs := b.FastStats()
+		out.FastPath = &FastPathStats{TxPackets: fs.TxPackets, TxBytes: fs.TxBytes, TxDropped: fs.TxDropped,
+			RxPackets: fs.RxPackets, RxBytes: fs.RxBytes, RxDropped: fs.RxDropped, Slow: fs.Slow}
 	}
 	for _, o := range bond.Options {
 		if o.Show == nil {
