@@ -38,7 +38,7 @@ type fpStatus struct {
 			TxPackets uint64 `json:"tx_packets"`
 			RxPackets uint64 `json:"rx_packets"`
 		} `json:"fast_path"`
-		Slaves   []struct {
+		Slaves []struct {
 			Name      string `json:"name"`
 			RxFrames  uint64 `json:"rx_frames"`
 			RxDropped uint64 `json:"rx_dropped"`
