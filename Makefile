@@ -152,7 +152,8 @@ demo: deps build
 # back after deleting them) against the targets of issue 19.
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./bond ./modes ./internal/frame
-	GO=$(GO) scripts/bench.sh
+	GO=$(GO) BENCH_DATAPATH=userspace BENCH_OUT=bench/userspace scripts/bench.sh
+	GO=$(GO) BENCH_DATAPATH=ebpf BENCH_OUT=bench/ebpf BENCH_PARTS="throughput failover" scripts/bench.sh
 	scripts/bench-failover.sh
 	GO=$(GO) scripts/bench-lb.sh
 	scripts/bench-lacp.sh

@@ -10,7 +10,15 @@
 #   bond2 203.0.113.33/28  balance-xor    eth3,eth4 ─ p3,p4 ─ br2 203.0.113.34
 #                          layer3+4
 #   bond3 203.0.113.49/28  active-backup  eth5,eth6 ─ p5,p6 ─ br3 203.0.113.50
-#   (all bonds: one bondingfs daemon, --netns A, miimon=100)
+#   eth9 203.0.113.65/28   plain veth (brref) ──── p9 ─ br0 203.0.113.66
+#   (all bonds: one bondingfs daemon, --netns A, miimon=100,
+#    --datapath=BENCH_DATAPATH: auto (default), ebpf or userspace)
+#
+# brref is the bridged reference: a plain veth into the same far-side bridge
+# as bond0, so that the ratio to it (ratio_bridged) shows the bond's own
+# cost; the bridge alone costs 64 B UDP about 0.8 of a direct veth.
+# `make bench` runs this script once per data path (bench/userspace,
+# bench/ebpf), each with its own table and chart.
 #
 # 1. Throughput, for each path (direct veth, bond0 = one slave, bond1 = two
 #    slaves balance-rr, bond2 = two slaves balance-xor layer3+4), both
@@ -55,6 +63,7 @@ RTT_N=${BENCH_RTT_N:-2000}
 NBONDS=${BENCH_BONDS:-1000}
 FO_RATE=${BENCH_FO_RATE:-10000}
 OUT=${BENCH_OUT:-$REPO/bench}
+DATAPATH=${BENCH_DATAPATH:-auto}
 NICE=${BENCH_NICE:-0} # the daemon's nice value
 READ_N=${BENCH_READ_N:-501}
 READ_BONDS=${BENCH_READ_BONDS:-500}
@@ -137,7 +146,7 @@ ip -n "$NSA" addr add 198.51.100.1/24 dev vA
 ip -n "$NSB" addr add 198.51.100.2/24 dev vB
 ip -n "$NSA" link set vA up
 ip -n "$NSB" link set vB up
-for i in 0 1 2 3 4 5 6; do ip -n "$NSA" link add "eth$i" type veth peer name "p$i" netns "$NSB"; done
+for i in 0 1 2 3 4 5 6 9; do ip -n "$NSA" link add "eth$i" type veth peer name "p$i" netns "$NSB"; done
 bridge() { # bridge N PORTS...: brN in B with the ports, address 203.0.113.(16N+2)/28
     local n=$1
     shift
@@ -150,9 +159,15 @@ bridge 0 p0
 bridge 1 p1 p2
 bridge 2 p3 p4
 bridge 3 p5 p6
+# the bridged reference: eth9 → p9 in br0, bond0's far-side bridge
+ip -n "$NSB" link set p9 master br0
+ip -n "$NSB" link set p9 up
+ip -n "$NSB" addr add 203.0.113.66/28 dev br0
+ip -n "$NSA" addr add 203.0.113.65/28 dev eth9
+ip -n "$NSA" link set eth9 up
 
-say "bondingfs serve --netns $NSA max_bonds=4 miimon=100"
-nice -n "$NICE" "$BIN" serve --root "$MNT" --netns "$NSA" --log "$TMP/kernel.log" --state "$STATE" max_bonds=4 miimon=100 >"$TMP/bondingfs.out" 2>&1 &
+say "bondingfs serve --netns $NSA --datapath=$DATAPATH max_bonds=4 miimon=100"
+nice -n "$NICE" "$BIN" serve --root "$MNT" --netns "$NSA" --log "$TMP/kernel.log" --state "$STATE" --datapath="$DATAPATH" max_bonds=4 miimon=100 >"$TMP/bondingfs.out" 2>&1 &
 DPID=$!
 wait_mount "$DPID" "$SYS/bonding_masters"
 setup_bond() { # setup_bond N MODE POLICY SLAVES...
@@ -181,9 +196,11 @@ reach() { # reach ADDR: wait until ADDR answers ping
     die "$1 not reachable from $NSA"
 }
 
-PATHS="direct bond1slave rr2 xor34"
-declare -A ADDR=([direct]=198.51.100.2 [bond1slave]=203.0.113.2 [rr2]=203.0.113.18 [xor34]=203.0.113.34)
-declare -A LABEL=([direct]="direct veth" [bond1slave]="bond, 1 slave (active-backup)" [rr2]="bond, 2 slaves balance-rr" [xor34]="bond, 2 slaves balance-xor layer3+4")
+PATHS="direct brref bond1slave rr2 xor34"
+declare -A ADDR=([direct]=198.51.100.2 [brref]=203.0.113.66 [bond1slave]=203.0.113.2 [rr2]=203.0.113.18 [xor34]=203.0.113.34)
+declare -A LABEL=([direct]="direct veth" [brref]="veth into the bond's bridge" [bond1slave]="bond, 1 slave (active-backup)" [rr2]="bond, 2 slaves balance-rr" [xor34]="bond, 2 slaves balance-xor layer3+4")
+RUNPATH=$(sed -n 's/^bondingfs: data path: //p' "$TMP/bondingfs.out" | head -n 1 | sed 's/;.*/)/')
+[ -n "$RUNPATH" ] || RUNPATH=$DATAPATH
 for p in $PATHS; do reach "${ADDR[$p]}"; done
 
 # CPU counters: daemon ticks (utime+stime) and machine ticks (not idle/iowait).
@@ -193,7 +210,7 @@ HZ=$(getconf CLK_TCK)
 
 # run PATH DIR TEST REP: one iperf3 run; appends a row to results.csv
 CSV=$OUT/results.csv
-echo "path,direction,test,rep,value,unit,ratio,daemon_cpu_s_per_gb,machine_cpu_s_per_gb" >"$CSV"
+echo "path,direction,test,rep,value,unit,ratio,daemon_cpu_s_per_gb,machine_cpu_s_per_gb,ratio_bridged" >"$CSV"
 declare -A VAL
 run() {
     local path=$1 dir=$2 test=$3 rep=$4 addr=${ADDR[$1]} args out v unit d0 m0 d1 m1 gb ratio
@@ -224,16 +241,18 @@ run() {
     fi
     VAL[$path,$dir,$test,$rep]=$v
     ratio=$(awk -v a="$v" -v b="${VAL[direct,$dir,$test,$rep]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "" }')
+    local rbr
+    rbr=$(awk -v a="$v" -v b="${VAL[brref,$dir,$test,$rep]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "" }')
     local dcpu mcpu
     dcpu=$(awk -v d=$((d1 - d0)) -v hz="$HZ" -v gb="$gb" 'BEGIN { if (gb > 0) printf "%.2f", d / hz / gb }')
     mcpu=$(awk -v d=$((m1 - m0)) -v hz="$HZ" -v gb="$gb" 'BEGIN { if (gb > 0) printf "%.2f", d / hz / gb }')
-    [ "$path" = direct ] && dcpu=
-    echo "$path,$dir,$test,$rep,$v,$unit,$ratio,$dcpu,$mcpu" >>"$CSV"
-    printf '    rep %d %-11s %-4s %-6s %9s %-6s ratio %-6s daemon %6s s/GB machine %6s s/GB\n' \
-        "$rep" "$path" "$dir" "$test" "$v" "$unit" "${ratio:--}" "${dcpu:--}" "$mcpu" >&2
+    case $path in direct | brref) dcpu= ;; esac
+    echo "$path,$dir,$test,$rep,$v,$unit,$ratio,$dcpu,$mcpu,$rbr" >>"$CSV"
+    printf '    rep %d %-11s %-4s %-6s %9s %-6s ratio %-6s bridged %-6s daemon %6s s/GB machine %6s s/GB\n' \
+        "$rep" "$path" "$dir" "$test" "$v" "$unit" "${ratio:--}" "${rbr:--}" "${dcpu:--}" "$mcpu" >&2
 }
 
-part throughput && say "throughput: $REPS repetitions × 4 paths × 2 directions × (TCP 1, TCP 4, UDP 64 B), ${T}s each"
+part throughput && say "throughput ($RUNPATH): $REPS repetitions × 5 paths × 2 directions × (TCP 1, TCP 4, UDP 64 B), ${T}s each"
 part throughput && for rep in $(seq "$REPS"); do
     for p in $PATHS; do
         for dir in A-B B-A; do
@@ -363,7 +382,7 @@ echo "reads,,all $READ_BONDS bonds,,$RA_MED,ms median,,," >>"$CSV"
 # Summary: min/median/max per path, direction, test (values and ratios).
 SUM=$OUT/summary.csv
 awk -F, 'NR > 1 && $1 != "failover" && $1 != "rtt" && $1 != "bonds" && $1 != "reads" {
-        k = $1 "," $2 "," $3; n[k]++; v[k, n[k]] = $5; r[k, n[k]] = $7; u[k] = $6
+        k = $1 "," $2 "," $3; n[k]++; v[k, n[k]] = $5; r[k, n[k]] = $7; u[k] = $6; rb[k, n[k]] = ($10 == "" ? 0 : $10)
         dc[k] += $8; mc[k] += $9
         if (!(k in idx)) { idx[k] = ++nk; key[nk] = k } }
     function stats(a, k, c,   i, j, t, x) {
@@ -372,18 +391,19 @@ awk -F, 'NR > 1 && $1 != "failover" && $1 != "rtt" && $1 != "bonds" && $1 != "re
         return x[1] "," x[int((c + 1) / 2)] "," x[c]
     }
     END {
-        print "path,direction,test,unit,min,median,max,ratio_min,ratio_median,ratio_max,daemon_cpu_s_per_gb,machine_cpu_s_per_gb"
+        print "path,direction,test,unit,min,median,max,ratio_min,ratio_median,ratio_max,daemon_cpu_s_per_gb,machine_cpu_s_per_gb,ratio_bridged_min,ratio_bridged_median,ratio_bridged_max"
         for (i = 1; i <= nk; i++) { k = key[i]; c = n[k]
-            printf "%s,%s,%s,%s,%.2f,%.2f\n", k, u[k], stats(v, k, c), (k ~ /^direct/ ? "1,1,1" : stats(r, k, c)), dc[k] / c, mc[k] / c }
+            printf "%s,%s,%s,%s,%.2f,%.2f,%s\n", k, u[k], stats(v, k, c), (k ~ /^direct/ ? "1,1,1" : stats(r, k, c)), dc[k] / c, mc[k] / c, (k ~ /^direct/ ? ",," : stats(rb, k, c)) }
     }' "$CSV" >"$SUM"
 
 TABLE=$OUT/table.txt
 {
     echo "bondingfs make bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r), load average at start $LOAD0"
-    echo "iperf3 ${T}s per run, $REPS repetitions; ratio = bond / direct veth of the same repetition; min / median / max"
+    echo "data path: $RUNPATH"
+    echo "iperf3 ${T}s per run, $REPS repetitions; ratio = path / direct veth, bridged = path / veth into the same bridge (brref), same repetition; min / median / max"
     echo
-    printf '%-38s %-4s %-6s %-24s %-20s %10s %10s\n' "path" "dir" "test" "value min/med/max" "ratio min/med/max" "daemon s/GB" "machine s/GB"
-    awk -F, 'NR > 1 { printf "%-38s %-4s %-6s %-24s %-20s %10s %10s\n", $1, $2, $3, sprintf("%s/%s/%s %s", $5, $6, $7, $4), sprintf("%.2f/%.2f/%.2f", $8, $9, $10), ($1 == "direct" ? "-" : $11), $12 }' "$SUM"
+    printf '%-12s %-4s %-6s %-24s %-17s %-17s %10s %10s\n' "path" "dir" "test" "value min/med/max" "ratio min/med/max" "bridged min/med/max" "daemon s/GB" "machine s/GB"
+    awk -F, 'NR > 1 { printf "%-12s %-4s %-6s %-24s %-17s %-17s %10s %10s\n", $1, $2, $3, sprintf("%s/%s/%s %s", $5, $6, $7, $4), sprintf("%.2f/%.2f/%.2f", $8, $9, $10), ($1 == "direct" ? "-" : sprintf("%.2f/%.2f/%.2f", $13, $14, $15)), (($1 == "direct" || $1 == "brref") ? "-" : $11), $12 }' "$SUM"
     echo
     echo "echo+read through the mount: median $RTT_MED ms, p99 $RTT_P99 ms ($RTT_N round trips; crash journal on $(df --output=fstype "$STATE" 2>/dev/null | tail -n 1))"
     echo "$NBONDS bonds: create $CREATE_S s, delete $DELETE_S s, daemon RSS $RSS0 MB before, $RSS1 MB with $NBONDS bonds"
@@ -401,6 +421,22 @@ TABLE=$OUT/table.txt
         if [ "$ok" = 1 ]; then echo "  MET      $text"; else echo "  NOT MET  $text"; fi
     }
     med() { awk -F, -v p="$1" -v d="$2" -v t="$3" '$1 == p && $2 == d && $3 == t { print $9 }' "$SUM"; }
+    medbr() { awk -F, -v p="$1" -v d="$2" -v t="$3" '$1 == p && $2 == d && $3 == t { print $14 }' "$SUM"; }
+    # the fast path's targets (issue 18), against the bridged reference
+    for d in A-B B-A; do
+        r=$(medbr bond1slave "$d" tcp1)
+        target "[$RUNPATH] TCP 1 stream, 1 slave, $d ≥ 0.95 × bridged veth: $r" "$(awk -v r="$r" 'BEGIN { print (r >= 0.95) }')" "$r"
+    done
+    for d in A-B B-A; do
+        r=$(medbr bond1slave "$d" udp64)
+        target "[$RUNPATH] 64 B UDP, 1 slave, $d ≥ 0.90 × bridged veth: $r" "$(awk -v r="$r" 'BEGIN { print (r >= 0.90) }')" "$r"
+    done
+    for p in rr2 xor34; do
+        for d in A-B B-A; do
+            r=$(medbr "$p" "$d" tcp4)
+            target "[$RUNPATH] TCP 4 streams, $p, $d ≥ 1.0 × bridged veth: $r" "$(awk -v r="$r" 'BEGIN { print (r >= 1.0) }')" "$r"
+        done
+    done
     for d in A-B B-A; do
         r=$(med bond1slave "$d" tcp1)
         target "TCP 1 stream, 1 slave, $d ≥ 0.90 × direct: $r" "$(awk -v r="$r" 'BEGIN { print (r >= 0.90) }')" "$r"
@@ -420,21 +456,21 @@ TABLE=$OUT/table.txt
 } >"$TABLE"
 
 if command -v gnuplot >/dev/null; then
-    awk -F, 'NR > 1 && $1 != "direct" { printf "\"%s %s %s\" %s %s %s\n", ($1 == "bond1slave" ? "1 slave" : $1), $2, $3, $9, $8, $10 }' "$SUM" >"$TMP/ratios.dat"
+    awk -F, 'NR > 1 && $1 != "direct" { printf "\"%s %s %s\" %s %s %s %s %s %s\n", ($1 == "bond1slave" ? "1 slave" : $1), $2, $3, $9, $8, $10, ($14 == "" ? 0 : $14), ($13 == "" ? 0 : $13), ($15 == "" ? 0 : $15) }' "$SUM" >"$TMP/ratios.dat"
     gnuplot <<EOF || say "gnuplot failed: no chart"
 set terminal pngcairo size 1200,600 noenhanced
 set output "$OUT/ratios.png"
-set title "bondingfs / direct veth (median, min-max bars), $REPS reps, $(nproc) CPUs"
+set title "bondingfs, data path $RUNPATH: ratio to direct veth and to the bridged veth (median, min-max bars), $REPS reps, $(nproc) CPUs"
 set style data histograms
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
 set yrange [0:1.6]
-set ylabel "ratio to direct veth"
+set ylabel "ratio"
 set xtics rotate by -45 font ",8"
 set grid ytics
 set arrow from graph 0, first 0.90 to graph 1, first 0.90 nohead dt 2 lc rgb "red"
 set arrow from graph 0, first 0.75 to graph 1, first 0.75 nohead dt 3 lc rgb "orange"
-plot "$TMP/ratios.dat" using 2:3:4:xtic(1) title "ratio" lc rgb "#4477aa"
+plot "$TMP/ratios.dat" using 2:3:4:xtic(1) title "to direct veth" lc rgb "#4477aa", "" using 5:6:7 title "to bridged veth" lc rgb "#ee7733"
 EOF
 else
     say "gnuplot not found: no chart (scripts/deps.sh installs gnuplot-nox)"
