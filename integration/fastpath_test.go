@@ -434,3 +434,60 @@ func processAlive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z'
 }
+
+// TestFastPath8023ad: two daemons on the fast path, 802.3ad back to back
+// (layer3+4): LACP negotiates (the engine still gets the LACPDUs, which
+// slave_ingress consumes), traffic crosses with nothing through the TAP
+// fd, and the ports stay distributing.
+func TestFastPath8023ad(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping")
+	A, B := nettest.NewNetns(t, "bfs-fa-"), nettest.NewNetns(t, "bfs-fb-")
+	for i := 0; i < 2; i++ {
+		nettest.Veth(t, A, fmt.Sprintf("eth%d", i), B, fmt.Sprintf("p%d", i))
+		A.SetDown(t, fmt.Sprintf("eth%d", i))
+		B.SetDown(t, fmt.Sprintf("p%d", i))
+	}
+	ctlA := filepath.Join(t.TempDir(), "ctl")
+	a := &lacpEnd{ns: A, slaves: []string{"eth0", "eth1"}}
+	b := &lacpEnd{ns: B, slaves: []string{"p0", "p1"}}
+	a.d = startDaemon(t, A.Name(), "--datapath=ebpf", "--ctl", ctlA)
+	b.d = startDaemon(t, B.Name(), "--datapath=ebpf")
+	for _, e := range []*lacpEnd{a, b} {
+		e.write(t, "mode", "802.3ad")
+		e.write(t, "lacp_rate", "fast")
+		e.write(t, "miimon", "100")
+		e.write(t, "xmit_hash_policy", "layer3+4")
+		for _, s := range e.slaves {
+			e.write(t, "slaves", "+"+s)
+		}
+		e.ns.SetUp(t, "bond0")
+	}
+	B.AddAddr(t, "bond0", peerAddr+"/24")
+	A.AddAddr(t, "bond0", bondAddr+"/24")
+	deadline := time.Now().Add(20 * time.Second)
+	for !(a.distributing(t) && b.distributing(t)) {
+		if time.Now().After(deadline) {
+			pa, _ := readFile(a.d.proc + "/bond0")
+			t.Fatalf("not distributing on both ends after 20 s:\n%s", pa)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tap0 := devCounter(t, A, "bond0", "tx_packets")
+	out, err := A.Exec("ping", "-n", "-c", "20", "-i", "0.1", "-W", "1", peerAddr)
+	if sent, recv, ok := pingStats(out); err != nil || !ok || recv != sent {
+		t.Errorf("ping across the 802.3ad bonds: %v\n%s", err, out)
+	}
+	tap := devCounter(t, A, "bond0", "tx_packets") - tap0
+	st := readStatus(t, ctlA)
+	if st.Bonds[0].DataPath != "ebpf" || st.Bonds[0].FastPath == nil || st.Bonds[0].FastPath.TxPackets < 20 {
+		t.Errorf("status: data_path %q, fast_path %+v", st.Bonds[0].DataPath, st.Bonds[0].FastPath)
+	}
+	if tap > 2 {
+		t.Errorf("%d frames went through A's TAP fd during the pings", tap)
+	}
+	if !a.distributing(t) || !b.distributing(t) {
+		t.Errorf("the ports stopped distributing during the traffic")
+	}
+	t.Logf("RESULT fastpath 802.3ad: %s; %d frames through the TAP fd", strings.TrimSpace(out[strings.LastIndex(out, "\n---"):]), tap)
+}
