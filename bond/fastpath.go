@@ -251,6 +251,11 @@ func (b *Bond) fpSync() {
 	if b.deleted || st.failed {
 		return
 	}
+	cfg, fast := b.fastConfig()
+	fast = fast && b.up
+	if !fast && !st.on && len(st.slaves) == 0 {
+		return // never on the fast path (a bond that is down, balance-alb): nothing attached
+	}
 	if !st.master {
 		if err := fp.AttachMaster(b.index); err != nil {
 			b.fpFail(fp, err)
@@ -261,8 +266,6 @@ func (b *Bond) fpSync() {
 	if st.slaves == nil {
 		st.slaves = map[int]*fpSlave{}
 	}
-	cfg, fast := b.fastConfig()
-	fast = fast && b.up
 	// slaves gone or closed
 	for idx, ps := range st.slaves {
 		if !slices.Contains(b.slaves, ps.s) || ps.s.dev == nil {
