@@ -151,7 +151,7 @@ demo: deps build
 # bench-idle.sh: what 100 idle bonds × 2 slaves cost (CPU, RSS, memory given
 # back after deleting them) against the targets of issue 19.
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./bond ./modes ./internal/frame
+	$(GO) test -run '^$$' -bench . -benchmem ./bond ./modes ./internal/frame ./fastpath
 	GO=$(GO) BENCH_DATAPATH=userspace BENCH_OUT=bench/userspace scripts/bench.sh
 	GO=$(GO) BENCH_DATAPATH=ebpf BENCH_OUT=bench/ebpf BENCH_PARTS="throughput failover" scripts/bench.sh
 	scripts/bench-failover.sh
