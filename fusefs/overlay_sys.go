@@ -202,6 +202,9 @@ var (
 // EPERM on write, as the kernel's net-sysfs stores (netdev_store) give it.
 func (n *sysNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	rel := n.Path(n.RootData.RootNode.EmbeddedInode())
+	if fh, ff, ok := n.openFastStats(rel, flags); ok { // fastpath_stats.go
+		return fh, ff, 0
+	}
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY && !readerOf(ctx).NetAdmin {
 		fh, ff, errno := openFd(filepath.Join(n.RootData.Path, rel), flags&^(syscall.O_ACCMODE|syscall.O_TRUNC))
 		if errno != 0 {

@@ -140,6 +140,11 @@ func TestFastPathModes(t *testing.T) {
 					if fp.RxPackets == 0 {
 						t.Errorf("fast_path rx_packets stays 0")
 					}
+					// the mount's statistics add them to the TAP's
+					stx, err := strconv.ParseUint(readTrim(t, tp.d.sys+"/bond0/statistics/tx_packets"), 10, 64)
+					if err != nil || stx < fp.TxPackets {
+						t.Errorf("bond0/statistics/tx_packets in the mount %d (%v), fast_path tx_packets %d", stx, err, fp.TxPackets)
+					}
 				case "userspace":
 					if tapTx < slTx/4 || slTx == 0 {
 						t.Errorf("userspace path: %d frames through the TAP fd, %d out of the slaves", tapTx, slTx)
