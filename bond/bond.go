@@ -36,6 +36,7 @@ type Bond struct {
 
 	linkSeq       uint64 // the newest host read applied (fetch)
 	unregistering bool   // log prefix "bond0 (unregistering)"
+	uninitialized bool   // log prefix "bond0 (uninitialized)": rtnetlink's newlink before register
 	deleted       bool
 
 	modeID    ModeID  // the mode mode is an instance of
@@ -192,7 +193,11 @@ func (s *Slave) SetQueueID(q int) { s.queueID = q; s.bond.changed() }
 // Logf writes one kernel log line prefixed with the bond's name:
 // "bond0: " + message (netdev_info/netdev_err/netdev_warn).
 func (b *Bond) Logf(format string, args ...any) {
-	b.reg.logf("%s: %s", b.logName(), fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	if b.reg.nlErr != nil && b.reg.nlErr(msg) {
+		return
+	}
+	b.reg.logf("%s: %s", b.logName(), msg)
 }
 
 // logName is the device name as netdev_printk shows it.
@@ -200,13 +205,20 @@ func (b *Bond) logName() string {
 	if b.unregistering {
 		return b.name + " (unregistering)"
 	}
+	if b.uninitialized {
+		return b.name + " (uninitialized)"
+	}
 	return b.name
 }
 
 // SlaveLogf writes one kernel log line about a slave:
 // "bond0: (slave eth0): " + message (slave_info/slave_err/slave_warn).
 func (b *Bond) SlaveLogf(slave string, format string, args ...any) {
-	b.reg.logf("%s: (slave %s): %s", b.logName(), slave, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	if b.reg.nlErr != nil && b.reg.nlErr(msg) {
+		return
+	}
+	b.reg.logf("%s: (slave %s): %s", b.logName(), slave, msg)
 }
 
 // KernLogf writes one kernel log line as it is, without a device prefix

@@ -49,6 +49,10 @@ type Registry struct {
 	// control goroutine state
 	bonds []*Bond
 	dirty bool
+	// nlErr, while an rtnetlink request runs on the control goroutine,
+	// takes the "Error: ..." lines the kernel returns as extack instead of
+	// logging them (BOND_NL_ERR, SLAVE_NL_ERR); true when it took one.
+	nlErr func(msg string) bool
 
 	snap    atomic.Pointer[Snapshot]
 	stats   loopStats
