@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,7 @@ type ctlServer struct {
 	mu     sync.Mutex
 	conns  map[*net.UnixConn]struct{} // open connections, closed by close
 	closed bool
+	rtnl   rtnlSups // ctl_rtnl.go
 }
 
 // The control socket's deadlines: a client (root only) that sends nothing,
@@ -142,7 +144,13 @@ func (s *ctlServer) serve(c *net.UnixConn) {
 		_ = json.NewEncoder(c).Encode(ctlReply{Loaded: s.m.Loaded(), Errno: int(syscall.EPERM), Error: syscall.EPERM.Error()})
 		return
 	}
-	sc := bufio.NewScanner(c)
+	_ = c.SetReadDeadline(time.Now().Add(s.idle))
+	first, fds := readFirst(c)
+	_ = c.SetWriteDeadline(time.Now().Add(ctlWrite))
+	if s.serveRtnl(c, first, fds) {
+		return
+	}
+	sc := bufio.NewScanner(io.MultiReader(bytes.NewReader(first), c))
 	enc := json.NewEncoder(c)
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.idle))
@@ -228,6 +236,7 @@ func (s *ctlServer) close() {
 	s.mu.Unlock()
 	s.cancel()
 	_ = s.ln.Close()
+	s.closeRtnl()
 	s.wg.Wait()
 }
 

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"bondingfs/netdev"
+	"bondingfs/rtnl/supervisor"
 )
 
 // ExecNSCmd is the hidden subcommand that runs inside the new mount
@@ -230,8 +231,58 @@ func ExecNS(args []string, stderr io.Writer) int {
 	defer close(stop)
 	go watchDaemon(dir, stop)
 	c := exec.Command(cmdArgs[0], cmdArgs[1:]...)
+	if supervisor.Supported {
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
+			return 1
+		}
+		c = exec.Command(self, append([]string{SeccompCmd, CtlPath(dir), "--"}, cmdArgs...)...)
+	} else {
+		fmt.Fprintf(stderr, "bondingfs exec: rtnetlink supervision is not available on %s: %s runs unsupervised (ip link shows bonds as tun devices)\n", runtime.GOARCH, cmdArgs[0])
+	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	return runForwarding(c, stderr)
+}
+
+// SeccompCmd is the hidden subcommand exec's last hop runs:
+// bondingfs __seccomp CTL -- CMD ARGS... (Seccomp).
+const SeccompCmd = "__seccomp"
+
+// Seccomp is the last hop of `bondingfs exec`: on this locked thread it
+// installs the rtnetlink filter (rtnl/supervisor.Install, with the
+// NETLINK_ROUTE fds it inherited), hands the listener to the daemon at the
+// control socket ctl, which supervises CMD from then on, and execs CMD in
+// its place (same pid: signals and the exit status are CMD's). If the
+// filter cannot be installed (a kernel before 5.19) CMD runs unsupervised,
+// with a warning; if the daemon does not take the listener, CMD does not
+// run (its netlink calls would fail with ENOSYS) and the status is 1.
+func Seccomp(args []string, stderr io.Writer) int {
+	if len(args) < 3 || args[1] != "--" {
+		fmt.Fprintf(stderr, "bondingfs %s: bad arguments\n", SeccompCmd)
+		return 2
+	}
+	ctl, cmdArgs := args[0], args[2:]
+	path, err := exec.LookPath(cmdArgs[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
+		return 127
+	}
+	runtime.LockOSThread() // never unlocked: the filter is this thread's
+	listener, err := supervisor.Install(supervisor.InheritedRtnl())
+	if err != nil {
+		fmt.Fprintf(stderr, "bondingfs exec: rtnetlink supervision unavailable: %v; %s runs unsupervised (ip link shows bonds as tun devices)\n", err, cmdArgs[0])
+	} else {
+		err := sendRtnl(ctl, listener)
+		unix.Close(listener)
+		if err != nil {
+			fmt.Fprintf(stderr, "bondingfs exec: rtnetlink supervisor: daemon at %s: %v\n", ctl, err)
+			return 1
+		}
+	}
+	err = syscall.Exec(path, cmdArgs, os.Environ())
+	fmt.Fprintf(stderr, "bondingfs exec: %s: %v\n", cmdArgs[0], err)
+	return 126
 }
 
 // watchDaemon polls the tree at dir every 100 ms; once its daemon is gone

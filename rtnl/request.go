@@ -163,11 +163,17 @@ func (r *LinkRequest) Rest(index int32, keepName, keepMaster bool) []byte {
 	if typ == unix.RTM_NEWLINK {
 		typ = unix.RTM_SETLINK // no create, no linkinfo: do_setlink alone
 	}
-	m := netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(typ), Flags: netlink.Request | netlink.Acknowledge, Sequence: r.Header.Seq},
-		Data:   append(body, ab...),
+	return marshal(netlink.Header{Type: netlink.HeaderType(typ), Flags: netlink.Request | netlink.Acknowledge, Sequence: r.Header.Seq}, append(body, ab...))
+}
+
+// marshal encodes one message with header h (its length set here) and
+// payload data, padded to NLMSG_ALIGNTO.
+func marshal(h netlink.Header, data []byte) []byte {
+	for len(data)%4 != 0 {
+		data = append(data, 0)
 	}
-	b, err := m.MarshalBinary()
+	h.Length = uint32(unix.SizeofNlMsghdr + len(data))
+	b, err := netlink.Message{Header: h, Data: data}.MarshalBinary()
 	if err != nil {
 		return nil
 	}

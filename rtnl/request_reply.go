@@ -45,13 +45,5 @@ func Reply(req []byte, portid uint32, err error, capAck, extAck bool) []byte {
 			replyFlags |= unix.NLM_F_ACK_TLVS
 		}
 	}
-	m := netlink.Message{
-		Header: netlink.Header{Type: netlink.Error, Flags: replyFlags, Sequence: seq, PID: portid},
-		Data:   data,
-	}
-	b, merr := m.MarshalBinary()
-	if merr != nil {
-		return nil
-	}
-	return b
+	return marshal(netlink.Header{Type: netlink.Error, Flags: replyFlags, Sequence: seq, PID: portid}, data)
 }

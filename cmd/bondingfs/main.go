@@ -55,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runExec(args[1:], stdout, stderr)
 	case daemon.ExecNSCmd:
 		return daemon.ExecNS(args[1:], stderr)
+	case daemon.SeccompCmd:
+		return daemon.Seccomp(args[1:], stderr)
 	case "check-config":
 		return runCheckConfig(args[1:], stdout, stderr)
 	case "modprobe":
