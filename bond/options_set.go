@@ -153,6 +153,9 @@ func (b *Bond) trySet(o *Option, text string) error {
 // interpretOptError logs a failed set like bond_opt_error_interpret.
 func (b *Bond) interpretOptError(o *Option, e syscall.Errno, text string) {
 	s := ktext.CutNL(text)
+	if b.reg.nlLogValue != "" {
+		s = b.reg.nlLogValue // a netlink value: the kernel prints its u64
+	}
 	switch e {
 	case syscall.EINVAL:
 		b.Logf("option %s: invalid value (%s)", o.Name, s)

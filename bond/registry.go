@@ -53,6 +53,9 @@ type Registry struct {
 	// takes the "Error: ..." lines the kernel returns as extack instead of
 	// logging them (BOND_NL_ERR, SLAVE_NL_ERR); true when it took one.
 	nlErr func(msg string) bool
+	// nlLogValue is the value an rtnetlink option had as a number, which
+	// bond_opt_error_interpret prints instead of the text ("" for none).
+	nlLogValue string
 
 	snap    atomic.Pointer[Snapshot]
 	stats   loopStats

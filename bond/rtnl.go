@@ -40,6 +40,11 @@ type LinkOption struct {
 	// one of bond_changelink's own checks (e.g. arp_interval with miimon).
 	Errno  syscall.Errno
 	ExtAck string
+	// LogValue is the value as the kernel's log line about an invalid one
+	// prints it: netlink passes a number (bond_opt_initval), whose %llu
+	// differs from Value for ad_actor_system and arp_ip_target. "" when it
+	// is Value.
+	LogValue string
 }
 
 // LinkError is a failed rtnetlink request: the errno and the extack
@@ -192,7 +197,10 @@ func (r *Registry) applyLinkOptions(b *Bond, opts []LinkOption) error {
 			b.journalOption(o, "")
 			continue
 		}
-		if err := r.applyLinkOption(b, o, lo.Value); err != nil {
+		r.nlLogValue = lo.LogValue
+		err := r.applyLinkOption(b, o, lo.Value)
+		r.nlLogValue = ""
+		if err != nil {
 			return err
 		}
 	}

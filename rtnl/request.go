@@ -357,7 +357,8 @@ func arpTargets(b []byte, _ Links) ([]bond.LinkOption, *bond.LinkError) {
 			return append(opts, bond.LinkOption{Errno: syscall.EINVAL}), nil
 		}
 		addr := netip.AddrFrom4([4]byte(a.Data[:4]))
-		opts = append(opts, bond.LinkOption{Value: "+" + addr.String()})
+		opts = append(opts, bond.LinkOption{Value: "+" + addr.String(),
+			LogValue: strconv.FormatUint(uint64(binary.NativeEndian.Uint32(a.Data[:4])), 10)})
 	}
 	return opts, nil
 }
@@ -383,7 +384,9 @@ func actorSystem(b []byte, _ Links) ([]bond.LinkOption, *bond.LinkError) {
 	if len(b) != 6 {
 		return nil, &bond.LinkError{Errno: syscall.EINVAL}
 	}
-	return []bond.LinkOption{{Value: net.HardwareAddr(b).String()}}, nil
+	// nla_get_u64 of the 6 bytes and the attribute's zero padding
+	v := binary.LittleEndian.Uint64(append(append([]byte(nil), b...), 0, 0))
+	return []bond.LinkOption{{Value: net.HardwareAddr(b).String(), LogValue: strconv.FormatUint(v, 10)}}, nil
 }
 
 // SlaveOptions turns the payload of IFLA_INFO_SLAVE_DATA for the port named
