@@ -267,7 +267,14 @@ func cutCmsgs(b []byte, max int) []byte {
 		if l < unix.SizeofCmsghdr || off+l > len(b) || off+l > max {
 			break
 		}
-		end = off + l
+		// CMSG_SPACE when it fits, as put_cmsg counts it
+		end = off + (l+7)&^7
+		if end > max {
+			end = max
+		}
+		if end > len(b) {
+			end = len(b)
+		}
 		off += (l + 7) &^ 7
 	}
 	return b[:end]
