@@ -12,13 +12,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// seccompData is a struct seccomp_data.
+// seccompData is a struct seccomp_data as x/net/bpf's VM reads it: the
+// kernel loads native 32-bit words, the VM big-endian ones, so each word
+// (an argument's low word first, as on little-endian) is stored big-endian.
 func seccompData(arch uint32, nr int, args ...uint64) []byte {
 	b := make([]byte, 64)
-	binary.NativeEndian.PutUint32(b[0:4], uint32(nr))
-	binary.NativeEndian.PutUint32(b[4:8], arch)
+	binary.BigEndian.PutUint32(b[0:4], uint32(nr))
+	binary.BigEndian.PutUint32(b[4:8], arch)
 	for i, a := range args {
-		binary.NativeEndian.PutUint64(b[16+8*i:], a)
+		binary.BigEndian.PutUint32(b[16+8*i:], uint32(a))
+		binary.BigEndian.PutUint32(b[20+8*i:], uint32(a>>32))
 	}
 	return b
 }
