@@ -58,6 +58,8 @@ type Registry struct {
 	nlLogValue string
 
 	snap    atomic.Pointer[Snapshot]
+	watchMu sync.Mutex
+	watch   map[chan struct{}]struct{} // Watch's channels
 	stats   loopStats
 	readSeq atomic.Uint64 // numbers host link reads (fetch)
 
@@ -214,6 +216,34 @@ func (r *Registry) publish() {
 		s.Bonds = append(s.Bonds, b.status())
 	}
 	r.snap.Store(s)
+	r.watchMu.Lock()
+	for c := range r.watch {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+	r.watchMu.Unlock()
+}
+
+// Watch returns a channel that receives (without blocking the control
+// goroutine: changes coalesce) after each new Snapshot is published, and
+// the function that stops it. The rtnetlink supervisor uses it for the
+// RTM_NEWLINK events of enslave, release, option and active-slave changes,
+// sysfs writes by other processes included.
+func (r *Registry) Watch() (<-chan struct{}, func()) {
+	c := make(chan struct{}, 1)
+	r.watchMu.Lock()
+	if r.watch == nil {
+		r.watch = map[chan struct{}]struct{}{}
+	}
+	r.watch[c] = struct{}{}
+	r.watchMu.Unlock()
+	return c, func() {
+		r.watchMu.Lock()
+		delete(r.watch, c)
+		r.watchMu.Unlock()
+	}
 }
 
 // Bond returns the bond named name (control goroutine only), or nil.

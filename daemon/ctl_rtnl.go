@@ -72,6 +72,7 @@ func (s *ctlServer) serveRtnl(c *net.UnixConn, first []byte, fds []int) bool {
 	sup, err := supervisor.New(fds[0], supervisor.Config{
 		Engine: moduleEngine{eng, s.m},
 		Log:    func(l string) { fmt.Fprintln(os.Stderr, l) },
+		Watch:  eng.Watch,
 	})
 	if err != nil {
 		unix.Close(fds[0])

@@ -24,6 +24,8 @@ type netnsConn struct {
 	conn   *netlink.Conn
 	inject int
 	portid uint32 // inject's portid: its messages are "from the kernel" to callers
+	events int    // the event socket (events.go)
+	evPort uint32 // its portid: its messages are RTNLGRP_LINK multicasts to callers
 }
 
 // socketAt makes a NETLINK_ROUTE socket of type typ in the network
@@ -92,7 +94,13 @@ func (s *Supervisor) netns(nsfd int) (*netnsConn, error) {
 		unix.Close(inj)
 		return nil, err
 	}
-	n := &netnsConn{ino: st.Ino, conn: conn, inject: inj, portid: sa.(*unix.SockaddrNetlink).Pid}
+	ev, evPort, err := boundSocketAt(nsfd)
+	if err != nil {
+		conn.Close()
+		unix.Close(inj)
+		return nil, err
+	}
+	n := &netnsConn{ino: st.Ino, conn: conn, inject: inj, portid: sa.(*unix.SockaddrNetlink).Pid, events: ev, evPort: evPort}
 	s.nets[st.Ino] = n
 	return n, nil
 }
@@ -107,25 +115,54 @@ func (s *Supervisor) callerNetns(tgid int) (*netnsConn, error) {
 	return s.netns(fd)
 }
 
-// helperPortid reports whether portid is one of the supervisor's injecting
-// sockets.
-func (s *Supervisor) helperPortid(portid uint32) bool {
+// boundSocketAt is socketAt, bound (autobind) in nsfd, with its portid.
+func boundSocketAt(nsfd int) (int, uint32, error) {
+	fd, err := socketAt(nsfd, unix.SOCK_RAW|unix.SOCK_CLOEXEC)
+	if err != nil {
+		return -1, 0, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return -1, 0, err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, 0, err
+	}
+	return fd, sa.(*unix.SockaddrNetlink).Pid, nil
+}
+
+// sender kinds of helperPortid
+const (
+	fromOther = iota
+	fromReply // an injected reply
+	fromEvent // a synthesized RTNLGRP_LINK event
+)
+
+// helperPortid tells whether portid is one of the supervisor's injecting
+// sockets, and which.
+func (s *Supervisor) helperPortid(portid uint32) int {
 	if portid == 0 {
-		return false
+		return fromOther
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, n := range s.nets {
-		if n.portid == portid {
-			return true
+		switch portid {
+		case n.portid:
+			return fromReply
+		case n.evPort:
+			return fromEvent
 		}
 	}
-	return false
+	return fromOther
 }
 
 func (n *netnsConn) close() {
 	n.conn.Close()
 	unix.Close(n.inject)
+	unix.Close(n.events)
 }
 
 // send unicasts msgs to portid as from the kernel (the receive path turns

@@ -92,7 +92,13 @@ func (s *Supervisor) recv(n notif) error {
 	}
 	snap := s.snapshot()
 	f, filtered := s.filter(st.Ino)
-	ours := s.helperPortid(fromPid)
+	kind := s.helperPortid(fromPid)
+	ours := kind != fromOther
+	if !s.knownSocket(st.Ino) {
+		if nc, err := s.callerNetns(c.tgid); err == nil {
+			s.noteSocket(st.Ino, sockRef{tgid: c.tgid, fd: int(n.Args[0]), ns: nc.ino})
+		}
+	}
 	if !ours && (fromPid != 0 || (!filtered && !rtnl.Concerns(buf[:k], snap))) {
 		return s.cont(n)
 	}
@@ -105,9 +111,16 @@ func (s *Supervisor) recv(n notif) error {
 		return s.fail(n, errnoOf(err))
 	}
 	out := buf[:k]
+	ctlMsgs := oob[:oobn]
 	if ours {
 		fromPid = 0
-		zeroCreds(oob[:oobn])
+		zeroCreds(ctlMsgs)
+		if kind == fromEvent {
+			groups = 1 << (unix.RTNLGRP_LINK - 1)
+			if v, err := unix.GetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_PKTINFO); err == nil && v != 0 {
+				ctlMsgs = append(pktinfo(unix.RTNLGRP_LINK), ctlMsgs...)
+			}
+		}
 	} else {
 		out = rtnl.Rewrite(out, snap, f)
 		if filtered && flags&unix.MSG_PEEK == 0 && endsDump(out) {
@@ -168,7 +181,7 @@ func (s *Supervisor) recv(n notif) error {
 				return s.fail(n, unix.EFAULT)
 			}
 		}
-		ctl := oob[:oobn]
+		ctl := ctlMsgs
 		ca, cl := binary.NativeEndian.Uint64(mh[mhControl:]), binary.NativeEndian.Uint64(mh[mhControlLen:])
 		if ca == 0 {
 			cl = 0

@@ -112,6 +112,9 @@ func (s *Supervisor) send(n notif) error {
 	if err != nil {
 		return s.fail(n, errnoOf(err))
 	}
+	if !s.knownSocket(si.ino) {
+		s.noteSocket(si.ino, sockRef{tgid: c.tgid, fd: int(n.Args[0]), ns: nc.ino})
+	}
 	kernel := unix.SockaddrNetlink{Family: unix.AF_NETLINK}
 	for i, m := range msgs {
 		switch {

@@ -28,6 +28,12 @@ func (s *Supervisor) socket(n notif) error {
 	if err != nil {
 		return s.fail(n, unix.ENOMEM)
 	}
+	var nsSt unix.Stat_t
+	_ = unix.Fstat(nsfd, &nsSt)
+	if _, err := s.netns(nsfd); err != nil {
+		unix.Close(nsfd)
+		return s.fail(n, errnoOf(err))
+	}
 	fd, err := socketAt(nsfd, base|unix.SOCK_CLOEXEC|(typ&unix.SOCK_NONBLOCK))
 	unix.Close(nsfd)
 	if err != nil {
@@ -54,6 +60,10 @@ func (s *Supervisor) socket(n notif) error {
 		}
 		// e.g. EMFILE: newfd above the caller's RLIMIT_NOFILE
 		return s.fail(n, errnoOf(err))
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		s.noteSocket(st.Ino, sockRef{tgid: c.tgid, fd: newfd, ns: nsSt.Ino})
 	}
 	return nil
 }

@@ -49,6 +49,9 @@ type Config struct {
 	Engine rtnl.Engine
 	// Log receives one line per problem (never per request).
 	Log func(string)
+	// Watch, when set, subscribes to the engine's changes
+	// (bond.Registry.Watch): they become RTM_NEWLINK events.
+	Watch func() (<-chan struct{}, func())
 }
 
 // Supervisor serves one listener fd.
@@ -64,6 +67,7 @@ type Supervisor struct {
 	nets    map[uint64]*netnsConn // by netns inode
 	filters map[uint64]rtnl.Filter
 	sockMu  map[int]*sync.Mutex // socket() placement, by tgid
+	socks   map[uint64]sockRef  // supervised sockets, by inode (events.go)
 }
 
 // New takes over listener (a seccomp notification fd) and starts serving
@@ -77,7 +81,12 @@ func New(listener int, cfg Config) (*Supervisor, error) {
 		cfg.Log = func(string) {}
 	}
 	s := &Supervisor{cfg: cfg, listener: listener, wake: wake, done: make(chan struct{}), closing: make(chan struct{}),
-		nets: map[uint64]*netnsConn{}, filters: map[uint64]rtnl.Filter{}, sockMu: map[int]*sync.Mutex{}}
+		nets: map[uint64]*netnsConn{}, filters: map[uint64]rtnl.Filter{}, sockMu: map[int]*sync.Mutex{}, socks: map[uint64]sockRef{}}
+	if cfg.Watch != nil {
+		watch, stop := cfg.Watch()
+		s.wg.Add(1)
+		go s.events(watch, stop)
+	}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
