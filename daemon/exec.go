@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -102,6 +103,7 @@ func Exec(c ExecConfig, stdout, stderr io.Writer) int {
 
 	inner := exec.Command(self, append([]string{ExecNSCmd, dir, nsPath, "--"}, cmdArgs...)...)
 	inner.Stdin, inner.Stdout, inner.Stderr = os.Stdin, stdout, stderr
+	inner.ExtraFiles, inner.Env = listenFiles()
 	if f, ok := stdout.(*os.File); ok {
 		inner.Stdout = f
 	}
@@ -238,6 +240,7 @@ func ExecNS(args []string, stderr io.Writer) int {
 			return 1
 		}
 		c = exec.Command(self, append([]string{SeccompCmd, CtlPath(dir), "--"}, cmdArgs...)...)
+		c.ExtraFiles, c.Env = listenFiles()
 	} else {
 		fmt.Fprintf(stderr, "bondingfs exec: rtnetlink supervision is not available on %s: %s runs unsupervised (ip link shows bonds as tun devices)\n", runtime.GOARCH, cmdArgs[0])
 	}
@@ -267,6 +270,10 @@ func Seccomp(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
 		return 127
+	}
+	if passedListenFDs() {
+		// CMD will have this pid: sd_listen_fds checks it
+		_ = os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
 	runtime.LockOSThread() // never unlocked: the filter is this thread's
 	listener, err := supervisor.Install(supervisor.InheritedRtnl())
@@ -306,4 +313,42 @@ func watchDaemon(dir string, stop chan struct{}) {
 		_ = unix.Unmount(dir, unix.MNT_DETACH)
 		return
 	}
+}
+
+// listenPIDPassed marks LISTEN_PID while socket-activation fds travel
+// through exec's hops; the last hop sets CMD's pid.
+const listenPIDPassed = "bondingfs-exec"
+
+// passedListenFDs reports whether this process got socket-activation fds
+// (LISTEN_FDS, for its own pid or passed on by an earlier hop of exec).
+func passedListenFDs() bool {
+	p := os.Getenv("LISTEN_PID")
+	return os.Getenv("LISTEN_FDS") != "" && (p == strconv.Itoa(os.Getpid()) || p == listenPIDPassed)
+}
+
+// listenFiles returns the socket-activation fds (3 on, LISTEN_FDS of them)
+// to pass on to the next hop at the same numbers, and its environment,
+// when this process got them (systemd-networkd.socket's rtnl fd, for one):
+// the last hop puts the inherited NETLINK_ROUTE ones under the filter and
+// gives CMD its pid as LISTEN_PID. Otherwise nil, nil (the environment as
+// it is).
+func listenFiles() ([]*os.File, []string) {
+	if !passedListenFDs() {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 || n > 64 {
+		return nil, nil
+	}
+	files := make([]*os.File, n)
+	for i := range files {
+		files[i] = os.NewFile(uintptr(3+i), "listen-fd")
+	}
+	env := []string{"LISTEN_PID=" + listenPIDPassed}
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "LISTEN_PID=") {
+			env = append(env, e)
+		}
+	}
+	return files, env
 }
