@@ -227,14 +227,3 @@ func (n *netnsConn) getlinkRaw(index int32) []byte {
 	}
 	return b
 }
-
-// pktinfo is the NETLINK_PKTINFO control message of group.
-func pktinfo(group uint32) []byte {
-	b := make([]byte, unix.CmsgSpace(4))
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-	h.Level = unix.SOL_NETLINK
-	h.Type = unix.NETLINK_PKTINFO
-	h.SetLen(unix.CmsgLen(4))
-	binary.NativeEndian.PutUint32(b[unix.CmsgLen(0):], group)
-	return b
-}

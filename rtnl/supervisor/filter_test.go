@@ -5,6 +5,7 @@ package supervisor
 import (
 	"encoding/binary"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,15 @@ func TestCmsgs(t *testing.T) {
 	assert.Equal(t, unix.Ucred{}, *uc)
 	assert.Equal(t, pkt, cutCmsgs(b, len(pkt)+4))
 	assert.Empty(t, cutCmsgs(b, 3))
+}
+
+func TestSetPktinfo(t *testing.T) {
+	b := make([]byte, unix.CmsgSpace(4))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = unix.SOL_NETLINK, unix.NETLINK_PKTINFO
+	h.SetLen(unix.CmsgLen(4))
+	b = append(b, unix.UnixCredentials(&unix.Ucred{Pid: 1})...)
+	setPktinfo(b, unix.RTNLGRP_LINK)
+	assert.Equal(t, uint32(unix.RTNLGRP_LINK), binary.NativeEndian.Uint32(b[unix.CmsgLen(0):]))
+	assert.Len(t, b, unix.CmsgSpace(4)+unix.CmsgSpace(unix.SizeofUcred))
 }

@@ -117,9 +117,7 @@ func (s *Supervisor) recv(n notif) error {
 		zeroCreds(ctlMsgs)
 		if kind == fromEvent {
 			groups = 1 << (unix.RTNLGRP_LINK - 1)
-			if v, err := unix.GetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_PKTINFO); err == nil && v != 0 {
-				ctlMsgs = append(pktinfo(unix.RTNLGRP_LINK), ctlMsgs...)
-			}
+			ctlMsgs = setPktinfo(ctlMsgs, unix.RTNLGRP_LINK)
 		}
 	} else {
 		out = rtnl.Rewrite(out, snap, f)
@@ -270,6 +268,25 @@ func zeroCreds(b []byte) {
 		}
 		b = b[a:]
 	}
+}
+
+// setPktinfo sets the group of the NETLINK_PKTINFO among the control
+// messages b (the kernel added one, with group 0, when the socket asked for
+// NETLINK_PKTINFO).
+func setPktinfo(b []byte, group uint32) []byte {
+	for off := 0; off+unix.SizeofCmsghdr <= len(b); {
+		l := int(binary.NativeEndian.Uint64(b[off : off+8]))
+		if l < unix.SizeofCmsghdr || off+l > len(b) {
+			break
+		}
+		level := int32(binary.NativeEndian.Uint32(b[off+8 : off+12]))
+		typ := int32(binary.NativeEndian.Uint32(b[off+12 : off+16]))
+		if level == unix.SOL_NETLINK && typ == unix.NETLINK_PKTINFO && l >= unix.SizeofCmsghdr+4 {
+			binary.NativeEndian.PutUint32(b[off+unix.SizeofCmsghdr:], group)
+		}
+		off += (l + 7) &^ 7
+	}
+	return b
 }
 
 // cutCmsgs keeps the whole control messages of b that fit in max bytes.
