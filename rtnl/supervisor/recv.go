@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"bondingfs/bond"
 	"bondingfs/rtnl"
 )
 
@@ -42,7 +43,7 @@ func (s *Supervisor) recv(n notif) error {
 			return s.cont(n)
 		}
 	}
-	c, err := s.caller(n)
+	c, err := s.callerFast(n)
 	if err != nil {
 		return err
 	}
@@ -80,6 +81,17 @@ func (s *Supervisor) recv(n notif) error {
 			return s.fail(n, e)
 		}
 	}
+	snap := s.snapshot()
+	// the caller's sizing peek and its read of the same datagram: the
+	// second needs no second look when the first let it through
+	var head [64]byte
+	hn, _, _, _, err := unix.Recvmsg(fd, head[:], nil, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil {
+		return s.cont(n)
+	}
+	if s.passedBefore(st.Ino, size, head[:hn], snap, flags&unix.MSG_PEEK == 0) {
+		return s.cont(n)
+	}
 	buf := make([]byte, size+1)
 	oob := make([]byte, 512)
 	k, _, _, from, err := unix.Recvmsg(fd, buf, nil, unix.MSG_PEEK|unix.MSG_DONTWAIT)
@@ -90,7 +102,6 @@ func (s *Supervisor) recv(n notif) error {
 	if sa, ok := from.(*unix.SockaddrNetlink); ok {
 		fromPid, groups = sa.Pid, sa.Groups
 	}
-	snap := s.snapshot()
 	f, filtered := s.filter(st.Ino)
 	kind := s.helperPortid(fromPid)
 	ours := kind != fromOther
@@ -100,6 +111,9 @@ func (s *Supervisor) recv(n notif) error {
 		}
 	}
 	if !ours && (fromPid != 0 || (!filtered && !rtnl.Concerns(buf[:k], snap))) {
+		if flags&unix.MSG_PEEK != 0 {
+			s.remember(st.Ino, size, head[:hn], snap)
+		}
 		return s.cont(n)
 	}
 	rflags := unix.MSG_DONTWAIT
@@ -308,4 +322,41 @@ func cutCmsgs(b []byte, max int) []byte {
 		off += (l + 7) &^ 7
 	}
 	return b[:end]
+}
+
+// passed is a datagram the receive path let through to a caller's peek.
+type passed struct {
+	size int
+	head [64]byte
+	hn   int
+	snap *bond.Snapshot
+}
+
+// remember notes that the head datagram of socket ino (size bytes, head
+// its first bytes) concerns no bond in snap.
+func (s *Supervisor) remember(ino uint64, size int, head []byte, snap *bond.Snapshot) {
+	p := passed{size: size, hn: len(head), snap: snap}
+	copy(p.head[:], head)
+	s.mu.Lock()
+	if len(s.passed) > 4096 {
+		s.passed = map[uint64]passed{} // sockets closed after a peek
+	}
+	s.passed[ino] = p
+	s.mu.Unlock()
+}
+
+// passedBefore reports whether the head datagram of socket ino is the one
+// remember noted, with the engine's state unchanged; consume forgets it
+// (the caller's read takes the datagram).
+func (s *Supervisor) passedBefore(ino uint64, size int, head []byte, snap *bond.Snapshot, consume bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.passed[ino]
+	if !ok {
+		return false
+	}
+	if consume {
+		delete(s.passed, ino)
+	}
+	return p.size == size && p.snap == snap && p.hn == len(head) && string(p.head[:p.hn]) == string(head)
 }

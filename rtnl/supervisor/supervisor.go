@@ -68,6 +68,7 @@ type Supervisor struct {
 	filters map[uint64]rtnl.Filter
 	sockMu  map[int]*sync.Mutex // socket() placement, by tgid
 	socks   map[uint64]sockRef  // supervised sockets, by inode (events.go)
+	passed  map[uint64]passed   // datagrams let through to a peek, by socket inode (recv.go)
 }
 
 // New takes over listener (a seccomp notification fd) and starts serving
@@ -81,7 +82,7 @@ func New(listener int, cfg Config) (*Supervisor, error) {
 		cfg.Log = func(string) {}
 	}
 	s := &Supervisor{cfg: cfg, listener: listener, wake: wake, done: make(chan struct{}), closing: make(chan struct{}),
-		nets: map[uint64]*netnsConn{}, filters: map[uint64]rtnl.Filter{}, sockMu: map[int]*sync.Mutex{}, socks: map[uint64]sockRef{}}
+		nets: map[uint64]*netnsConn{}, filters: map[uint64]rtnl.Filter{}, sockMu: map[int]*sync.Mutex{}, socks: map[uint64]sockRef{}, passed: map[uint64]passed{}}
 	if cfg.Watch != nil {
 		watch, stop := cfg.Watch()
 		s.wg.Add(1)
@@ -246,6 +247,21 @@ func (s *Supervisor) caller(n notif) (*caller, error) {
 		return nil, unix.ENOENT
 	}
 	c := &caller{tid: int(n.Pid), tgid: tgid, pidfd: pidfd, netAdmin: netAdmin}
+	if !idValid(s.listener, n.ID) {
+		c.close()
+		return nil, unix.ENOENT
+	}
+	return c, nil
+}
+
+// callerFast is caller without the credentials, for the receive path: a
+// thread-group leader (the common case) needs no /proc read.
+func (s *Supervisor) callerFast(n notif) (*caller, error) {
+	pidfd, err := unix.PidfdOpen(int(n.Pid), 0)
+	if err != nil {
+		return s.caller(n)
+	}
+	c := &caller{tid: int(n.Pid), tgid: int(n.Pid), pidfd: pidfd}
 	if !idValid(s.listener, n.ID) {
 		c.close()
 		return nil, unix.ENOENT
