@@ -14,7 +14,8 @@ pkgs=(iproute2 iperf3 busybox-static nftables iputils-ping ethtool tcpdump kmod 
       ifupdown ifenslave prometheus-node-exporter net-tools   # integration: distribution tools at the real paths
       gnuplot-nox   # make bench: the PNG chart
       scdoc man-db groff-base lintian rpmlint rpm bash-completion zsh   # make package and its test: man pages, lints, completion
-      clang llvm libbpf-dev)   # issue 18, eBPF fast path: make generate (bpf2go)
+      clang llvm libbpf-dev   # issue 18, eBPF fast path: make generate (bpf2go)
+      systemd network-manager dbus)   # rtnetlink under exec (issue 17): networkd and NetworkManager tests
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
