@@ -61,83 +61,97 @@ func (s *Supervisor) recv(n notif) error {
 	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil && fl&unix.O_NONBLOCK != 0 {
 		nonblock = true
 	}
-	// the head datagram's size
-	var size int
+	var out, ctlMsgs []byte
+	var fromPid, groups uint32
+	var kind, oobn int
 	for {
-		size, _, _, _, err = unix.Recvmsg(fd, nil, nil, unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_TRUNC)
-		if err == nil {
-			break
+		// the head datagram's size
+		var size int
+		for {
+			size, _, _, _, err = unix.Recvmsg(fd, nil, nil, unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_TRUNC)
+			if err == nil {
+				break
+			}
+			if err != unix.EAGAIN {
+				return s.fail(n, errnoOf(err))
+			}
+			if nonblock {
+				return s.fail(n, unix.EAGAIN)
+			}
+			if e := s.wait(n, fd); e != 0 {
+				if e == unix.ENOENT {
+					return nil
+				}
+				return s.fail(n, e)
+			}
 		}
-		if err != unix.EAGAIN {
+		snap := s.snapshot()
+		// the caller's sizing peek and its read of the same datagram: the
+		// second needs no second look when the first let it through
+		var head [64]byte
+		hn, _, _, _, err := unix.Recvmsg(fd, head[:], nil, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		if err != nil {
+			return s.cont(n)
+		}
+		if s.passedBefore(st.Ino, size, head[:hn], snap, flags&unix.MSG_PEEK == 0) {
+			return s.cont(n)
+		}
+		buf := make([]byte, size+1)
+		oob := make([]byte, 512)
+		k, _, _, from, err := unix.Recvmsg(fd, buf, nil, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		if err != nil {
+			return s.cont(n)
+		}
+		fromPid, groups = 0, 0
+		if sa, ok := from.(*unix.SockaddrNetlink); ok {
+			fromPid, groups = sa.Pid, sa.Groups
+		}
+		f, filtered := s.filter(st.Ino)
+		kind = s.helperPortid(fromPid)
+		ours := kind != fromOther
+		if !s.knownSocket(st.Ino) {
+			if nc, err := s.callerNetns(c.tgid); err == nil {
+				s.noteSocket(st.Ino, sockRef{tgid: c.tgid, fd: int(n.Args[0]), ns: nc.ino})
+			}
+		}
+		if !ours && (fromPid != 0 || (!filtered && !rtnl.Concerns(buf[:k], snap))) {
+			if flags&unix.MSG_PEEK != 0 {
+				s.remember(st.Ino, size, head[:hn], snap)
+			}
+			return s.cont(n)
+		}
+		rflags := unix.MSG_DONTWAIT
+		if flags&unix.MSG_PEEK != 0 {
+			rflags |= unix.MSG_PEEK
+		}
+		k, oobn, _, _, err = unix.Recvmsg(fd, buf, oob, rflags)
+		if err != nil {
 			return s.fail(n, errnoOf(err))
 		}
-		if nonblock {
-			return s.fail(n, unix.EAGAIN)
-		}
-		if e := s.wait(n, fd); e != 0 {
-			if e == unix.ENOENT {
-				return nil
+		out = buf[:k]
+		ctlMsgs = oob[:oobn]
+		if ours {
+			fromPid = 0
+			zeroCreds(ctlMsgs)
+			if kind == fromEvent {
+				groups = 1 << (unix.RTNLGRP_LINK - 1)
+				ctlMsgs = setPktinfo(ctlMsgs, unix.RTNLGRP_LINK)
 			}
-			return s.fail(n, e)
+		} else {
+			out = rtnl.Rewrite(out, snap, f)
+			if filtered && flags&unix.MSG_PEEK == 0 && endsDump(out) {
+				s.clearFilter(st.Ino)
+			}
 		}
-	}
-	snap := s.snapshot()
-	// the caller's sizing peek and its read of the same datagram: the
-	// second needs no second look when the first let it through
-	var head [64]byte
-	hn, _, _, _, err := unix.Recvmsg(fd, head[:], nil, unix.MSG_PEEK|unix.MSG_DONTWAIT)
-	if err != nil {
-		return s.cont(n)
-	}
-	if s.passedBefore(st.Ino, size, head[:hn], snap, flags&unix.MSG_PEEK == 0) {
-		return s.cont(n)
-	}
-	buf := make([]byte, size+1)
-	oob := make([]byte, 512)
-	k, _, _, from, err := unix.Recvmsg(fd, buf, nil, unix.MSG_PEEK|unix.MSG_DONTWAIT)
-	if err != nil {
-		return s.cont(n)
-	}
-	var fromPid, groups uint32
-	if sa, ok := from.(*unix.SockaddrNetlink); ok {
-		fromPid, groups = sa.Pid, sa.Groups
-	}
-	f, filtered := s.filter(st.Ino)
-	kind := s.helperPortid(fromPid)
-	ours := kind != fromOther
-	if !s.knownSocket(st.Ino) {
-		if nc, err := s.callerNetns(c.tgid); err == nil {
-			s.noteSocket(st.Ino, sockRef{tgid: c.tgid, fd: int(n.Args[0]), ns: nc.ino})
+		if len(out) == 0 && k > 0 {
+			// every message filtered out: the caller never sees this
+			// datagram; take it off the queue and wait for the next
+			if flags&unix.MSG_PEEK != 0 {
+				_, _, _, _, _ = unix.Recvmsg(fd, buf, nil, unix.MSG_DONTWAIT)
+			}
+			continue
 		}
-	}
-	if !ours && (fromPid != 0 || (!filtered && !rtnl.Concerns(buf[:k], snap))) {
-		if flags&unix.MSG_PEEK != 0 {
-			s.remember(st.Ino, size, head[:hn], snap)
-		}
-		return s.cont(n)
-	}
-	rflags := unix.MSG_DONTWAIT
-	if flags&unix.MSG_PEEK != 0 {
-		rflags |= unix.MSG_PEEK
-	}
-	k, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, rflags)
-	if err != nil {
-		return s.fail(n, errnoOf(err))
-	}
-	out := buf[:k]
-	ctlMsgs := oob[:oobn]
-	if ours {
-		fromPid = 0
-		zeroCreds(ctlMsgs)
-		if kind == fromEvent {
-			groups = 1 << (unix.RTNLGRP_LINK - 1)
-			ctlMsgs = setPktinfo(ctlMsgs, unix.RTNLGRP_LINK)
-		}
-	} else {
-		out = rtnl.Rewrite(out, snap, f)
-		if filtered && flags&unix.MSG_PEEK == 0 && endsDump(out) {
-			s.clearFilter(st.Ino)
-		}
+		break
 	}
 	// data
 	copied := 0
