@@ -254,3 +254,23 @@ tun:
 veth: eth0@\S+: eth1@\S+: 
 $`, out)
 }
+
+// If the daemon (and with it the supervisor) dies, a supervised process's
+// netlink calls fail at once with ENOSYS, a clear error instead of a hang.
+func TestRtnlDaemonDies(t *testing.T) {
+	a, _ := rtnlTopo(t)
+	root := filepath.Join(t.TempDir(), "mnt")
+	out, errOut, rc := bfsExec(t, []string{"--netns", a.Name(), "--root", root, "--log", root + ".log", "max_bonds=0"}, `
+ip link add bond1 type bond && echo "bond1 made"
+# the daemon exec started for this root (a process of this test)
+for p in /proc/[0-9]*; do
+  [ "$(tr '\0' '\n' < $p/cmdline 2>/dev/null | sed -n 2,4p | tr '\n' ' ')" = "serve --root `+root+` " ] && D=${p#/proc/}
+done
+kill -KILL ${D:?no daemon}
+# gone, or a zombie exec has not reaped yet
+while grep -q "^State:[[:space:]]*[^Z]" /proc/$D/status 2>/dev/null; do sleep 0.05; done
+ip link show lo 2>&1; echo "rc=$?"
+`)
+	assert.Equal(t, 0, rc, "stderr: %s", errOut)
+	assert.Equal(t, "bond1 made\nCannot open netlink socket: Function not implemented\nrc=1\n", out)
+}
