@@ -141,6 +141,9 @@ x ip link del bond1
 x ip link del bond1
 x ip link add bond%d type bond
 cat $S/bonding_masters
+x ip -echo link add bond1 type bond mode 1
+x ip -echo link set bond1 type bond miimon 100
+cat $S/bond1/bonding/miimon
 `)
 	assert.Equal(t, 0, rc)
 	assert.Equal(t, `$ ip link add bond1 type bond
@@ -180,6 +183,9 @@ Cannot find device "bond1"
 => rc=1
 $ ip link add bond%d type bond
 bond0
+$ ip -echo link add bond1 type bond mode 1
+$ ip -echo link set bond1 type bond miimon 100
+100
 `, out)
 	assert.Equal(t, `bond2 (uninitialized): option lacp_rate: mode dependency failed, not supported in mode balance-rr(0)
 bond3 (uninitialized): Invalid ad_actor_system MAC address.
@@ -190,6 +196,7 @@ bond1: option mode: unable to set because the bond device has slaves
 bond1: (slave eth0): Releasing backup interface
 bond1 (unregistering): Released all slaves
 bond0 (unregistering): Released all slaves
+bond1 (unregistering): Released all slaves
 `, bondLines(klog))
 }
 

@@ -58,9 +58,11 @@ type Config struct {
 type Supervisor struct {
 	cfg      Config
 	listener int
-	wake     int // eventfd: Close wakes Serve's poll
+	wakeMu   sync.Mutex
+	wake     int // eventfd: Close wakes Serve's poll; -1 once serve ended
 	done     chan struct{}
 	closing  chan struct{}
+	stopOnce sync.Once
 	wg       sync.WaitGroup
 
 	mu      sync.Mutex
@@ -99,23 +101,30 @@ func (s *Supervisor) Done() <-chan struct{} { return s.done }
 // Close stops serving and waits for the handlers; supervised calls not
 // answered yet fail (ENOSYS) once the listener is closed.
 func (s *Supervisor) Close() {
-	select {
-	case <-s.closing:
-	default:
-		close(s.closing)
-	}
+	s.stop()
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
-	_, _ = unix.Write(s.wake, one[:])
+	s.wakeMu.Lock()
+	if s.wake >= 0 {
+		_, _ = unix.Write(s.wake, one[:])
+	}
+	s.wakeMu.Unlock()
 	<-s.done
 }
 
+// stop tells the handlers and the event goroutine to end.
+func (s *Supervisor) stop() { s.stopOnce.Do(func() { close(s.closing) }) }
+
 func (s *Supervisor) serve() {
 	defer func() {
+		s.stop() // the supervised processes are gone: so are the events
 		s.wg.Done()
 		s.wg.Wait()
 		unix.Close(s.listener)
+		s.wakeMu.Lock()
 		unix.Close(s.wake)
+		s.wake = -1
+		s.wakeMu.Unlock()
 		s.mu.Lock()
 		for _, n := range s.nets {
 			n.close()

@@ -53,3 +53,9 @@ r "$SYS/bonding_masters"
 x ip link del bond1
 x ip link add bond%d type bond
 r "$SYS/bonding_masters"
+
+step "NLM_F_ECHO (ip -echo): 6.1's rtnl_newlink sends no echo"
+x ip -echo link add bond1 type bond mode 1
+x ip -echo link set bond1 type bond miimon 100
+r "$SYS/bond1/bonding/miimon"
+x ip link del bond1
