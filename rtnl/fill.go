@@ -141,6 +141,9 @@ func bondInfoData(b *bond.BondStatus) attrs {
 	a.u8(unix.IFLA_BOND_AD_SELECT, int(p.ADSelect))
 	a.u8(unix.IFLA_BOND_TLB_DYNAMIC_LB, p.TLBDynamicLB)
 	a.u8(unix.IFLA_BOND_MISSED_MAX, p.MissedMax)
+	// coupled_control: the engine has no such option and behaves as its
+	// default, on (the oracle kernel, 6.1.192, reports it).
+	a.u8(unix.IFLA_BOND_COUPLED_CONTROL, 1)
 	if p.Mode == bond.Mode8023AD {
 		a.u16(unix.IFLA_BOND_AD_ACTOR_SYS_PRIO, p.ADActorSysPrio)
 		a.u16(unix.IFLA_BOND_AD_USER_PORT_KEY, p.ADUserPortKey)
@@ -185,6 +188,33 @@ func slaveInfoData(b *bond.BondStatus, s *bond.SlaveStatus) attrs {
 		a.u16(unix.IFLA_BOND_SLAVE_AD_AGGREGATOR_ID, s.AD.AggregatorID)
 		a.u8(unix.IFLA_BOND_SLAVE_AD_ACTOR_OPER_PORT_STATE, s.AD.ActorOperState)
 		a.u16(unix.IFLA_BOND_SLAVE_AD_PARTNER_OPER_PORT_STATE, s.AD.PartnerOperState)
+		// The oracle kernel (6.1.192) then reports the churn machine
+		// states (AD_CHURN_MONITOR 0, AD_CHURN 1, AD_NO_CHURN 2) and the
+		// actor's port priority.
+		a.u8(ifla_bond_slave_ad_churn_actor_state, churnState(s.AD.ActorChurnState))
+		a.u8(ifla_bond_slave_ad_churn_partner_state, churnState(s.AD.PartnerChurnState))
+		a.u16(ifla_bond_slave_actor_port_prio, s.AD.Actor.PortPriority)
 	}
 	return a
+}
+
+// Slave attributes the oracle kernel (Debian's 6.1.192) sends that
+// golang.org/x/sys/unix does not name yet; numbers and types as recorded in
+// testdata/rtnl/golden.
+const (
+	ifla_bond_slave_actor_port_prio        = 0xa // u16
+	ifla_bond_slave_ad_churn_actor_state   = 0xb // u8
+	ifla_bond_slave_ad_churn_partner_state = 0xc // u8
+)
+
+// churnState is the kernel's number of a churn detection state, as
+// bond.ADSlaveStatus names it ("monitoring", "churned", "none").
+func churnState(s string) int {
+	switch s {
+	case "churned":
+		return 1
+	case "none":
+		return 2
+	}
+	return 0
 }

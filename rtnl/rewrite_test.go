@@ -68,6 +68,7 @@ func linkMsg(typ uint16, idx int32, name string, flags uint32, seq uint32, linki
 	}
 	add(unix.IFLA_CARRIER, nl.Uint8Attr(carrier))
 	add(unix.IFLA_QDISC, nl.ZeroTerminated("noop"))
+	add(unix.IFLA_PROTO_DOWN, nl.Uint8Attr(0))
 	add(unix.IFLA_ADDRESS, bondMAC)
 	xdp := nl.NewRtAttr(unix.IFLA_XDP, nil)
 	xdp.AddRtAttr(nl.IFLA_XDP_ATTACHED, nl.Uint8Attr(0))

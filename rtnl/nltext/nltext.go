@@ -67,7 +67,7 @@ var valued = map[uint16]bool{
 	unix.IFLA_GSO_MAX_SEGS: true, unix.IFLA_GSO_MAX_SIZE: true, unix.IFLA_GRO_MAX_SIZE: true,
 	unix.IFLA_TSO_MAX_SIZE: true, unix.IFLA_TSO_MAX_SEGS: true, unix.IFLA_MASTER: true,
 	unix.IFLA_CARRIER: true, unix.IFLA_QDISC: true, unix.IFLA_PROTO_DOWN: true,
-	unix.IFLA_ADDRESS: true, unix.IFLA_BROADCAST: true, unix.IFLA_PERM_ADDRESS: true,
+	unix.IFLA_ADDRESS: true, unix.IFLA_BROADCAST: true, unix.IFLA_PERM_ADDRESS: true, unix.IFLA_EVENT: true,
 }
 
 const typeMask = ^uint16(unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mdlayher/netlink"
@@ -143,7 +144,16 @@ func monitor(secs string) error {
 			return nil // the deadline
 		}
 		for _, m := range msgs {
-			fmt.Printf("event %s\n%s", name(m), nltext.Link(raw(m), nltext.Normalise))
+			fmt.Printf("event %s\n", name(m))
+			// the state and the bond's part; counters and constants left out
+			for _, l := range strings.SplitAfter(nltext.Link(raw(m), nltext.Normalise), "\n") {
+				if strings.HasPrefix(l, "msg ") || strings.HasPrefix(l, "  ") ||
+					strings.Contains(l, " OPERSTATE ") || strings.Contains(l, " CARRIER ") ||
+					strings.Contains(l, " MASTER ") || strings.Contains(l, " EVENT ") ||
+					strings.Contains(l, " LINKINFO") {
+					fmt.Print(l)
+				}
+			}
 		}
 	}
 }

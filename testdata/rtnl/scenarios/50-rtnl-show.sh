@@ -71,9 +71,12 @@ for m in balance-rr active-backup balance-xor broadcast 802.3ad balance-tlb bala
     step "$m: eth1 enslaved under ip monitor link"
     "$ORACLE_IP" monitor link >"$_T/mon" 2>&1 &
     monpid=$!
-    "$NLDUMP" -monitor 4 >"$_T/nlmon" 2>&1 &
+    "$NLDUMP" -monitor 10 >"$_T/nlmon" 2>&1 &
     nlpid=$!
-    sleep 1
+    # both listeners subscribed before the enslave (slow under TCG)
+    i=0
+    while ! grep -q "monitor ready" "$_T/nlmon" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    sleep 2
     ws "+eth1"
     if [ "$m" = 802.3ad ]; then settle 5; else settle 3; fi
     kill "$monpid"
@@ -81,7 +84,7 @@ for m in balance-rr active-backup balance-xor broadcast 802.3ad balance-tlb bala
     wait "$nlpid"
     echo "\$ ip monitor link"
     normmac <"$_T/mon" | sed 's/^/| /'
-    echo "\$ nldump -monitor 4"
+    echo "\$ nldump -monitor 10"
     sed 's/^/| /' "$_T/nlmon"
     step "$m: the bond and its ports through netlink"
     rb mode active_slave primary
