@@ -25,6 +25,7 @@ func fuzzSeeds(f *testing.F) {
 	f.Add(tapMsg(5, "bond0", 0, 1)[:40], int32(0), "")
 	f.Add(getlinkDump(5, "bond"), int32(0), "")
 	f.Add(master0(), int32(0), "veth")
+	f.Add(statsMsg(f, 5, 0xff), int32(0), "")
 }
 
 func FuzzRewrite(f *testing.F) {

@@ -142,8 +142,9 @@ func linkIndexOf(m []byte) (int32, bool) {
 }
 
 // Concerns reports whether any message in msgs is an RTM_NEWLINK or
-// RTM_DELLINK of a bond master or port in snap: whether Rewrite with a zero
-// Filter would change msgs. It allocates little and never panics.
+// RTM_DELLINK of a bond master or port in snap, or an RTM_NEWSTATS of one
+// with extended statistics asked for: whether Rewrite with a zero Filter
+// would change msgs. It allocates little and never panics.
 func Concerns(msgs []byte, snap *bond.Snapshot) bool {
 	if snap == nil || len(snap.Bonds) == 0 {
 		return false
@@ -157,14 +158,20 @@ func Concerns(msgs []byte, snap *bond.Snapshot) bool {
 		if idx, isLink := linkIndexOf(m); isLink && x.concerns(idx) {
 			found = true
 		}
+		if idx, mask, isStats := statsIndex(m); isStats && x.concerns(idx) &&
+			mask&(statsBit(unix.IFLA_STATS_LINK_XSTATS)|statsBit(unix.IFLA_STATS_LINK_XSTATS_SLAVE)) != 0 {
+			found = true
+		}
 	})
 	return found
 }
 
 // Rewrite returns msgs (a buffer of netlink messages as the kernel
 // delivered them) with every RTM_NEWLINK/RTM_DELLINK of a bond master or
-// port in snap rewritten as 6.1 shows it, and the RTM_NEWLINK messages the
-// dump filter f excludes removed. See the package documentation for what
+// port in snap rewritten as 6.1 shows it, the bond's extended statistics
+// (802.3ad LACPDU and marker counters) added to the RTM_NEWSTATS of a bond
+// or port that asked for IFLA_STATS_LINK_XSTATS(_SLAVE), and the
+// RTM_NEWLINK messages the dump filter f excludes removed. See the package documentation for what
 // changes. msgs is not modified; the result is a new buffer, never longer
 // than len(msgs) plus 512 bytes per bond or port message. Malformed input
 // is copied through unchanged (from the first bad message on).
@@ -174,6 +181,10 @@ func Rewrite(msgs []byte, snap *bond.Snapshot, f Filter) []byte {
 	walk(msgs, func(m []byte, ok bool) {
 		if !ok {
 			out = append(out, m...)
+			return
+		}
+		if st, ok := rewriteStats(m, x); ok {
+			out = append(out, st...)
 			return
 		}
 		idx, isLink := linkIndexOf(m)
