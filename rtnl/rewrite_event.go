@@ -86,6 +86,10 @@ func views(snap *bond.Snapshot) map[int32][]byte {
 		a.u8(1, boolInt(b.Carrier))
 		a.u8(2, boolInt(b.Up))
 		a.nest(3, bondInfoData(b))
+		// its ports: an enslave or release is announced on the bond too
+		for i := range b.Slaves {
+			a.u32(4, b.Slaves[i].Index)
+		}
 		v[int32(b.Index)] = a.encode()
 		for i := range b.Slaves {
 			s := &b.Slaves[i]
@@ -105,41 +109,78 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// Changed returns, in ascending order, the ifindexes whose rewritten link
-// message differs between old and new: bonds whose options, active slave,
-// carrier or 802.3ad aggregator changed, ports enslaved, released or whose
-// slave state changed. A bond that is gone is left out (its TAP's own
-// RTM_DELLINK announces it); its ports are in the list.
-func Changed(old, new *bond.Snapshot) []int32 {
+// Change is one device whose rewritten link message differs between two
+// snapshots, and the IFLA_EVENT its synthesized RTM_NEWLINK carries.
+type Change struct {
+	Index int32  // ifindex of the bond's TAP or of the port
+	Event uint32 // EventNone, EventBondingFailover or EventBondingOptions
+}
+
+// Changed returns the devices whose rewritten link message differs between
+// old and new, ports first, then bonds, each in ascending ifindex (6.1
+// announces an enslave on the port, then on the bond): ports enslaved,
+// released or whose slave state changed (EventNone); bonds whose active
+// slave changed in active-backup (EventBondingFailover, as
+// NETDEV_BONDING_FAILOVER), or whose options, ports or 802.3ad aggregator
+// changed (EventBondingOptions, as NETDEV_CHANGEINFODATA), or only whose
+// carrier or up state changed (EventNone). A bond that is gone is left out
+// (its TAP's own RTM_DELLINK announces it); its ports are in the list.
+func Changed(old, new *bond.Snapshot) []Change {
 	ov, nv := views(old), views(new)
-	gone := map[int32]bool{}
-	if old != nil {
-		for _, b := range old.Bonds {
-			if b != nil && (new == nil || !hasBond(new, b.Index)) {
-				gone[int32(b.Index)] = true
+	oldBonds, newBonds := bondsByIndex(old), bondsByIndex(new)
+	var ports, bonds []Change
+	for idx, v := range nv {
+		if bytes.Equal(ov[idx], v) {
+			continue
+		}
+		nb, isBond := newBonds[idx]
+		if !isBond {
+			ports = append(ports, Change{Index: idx})
+			continue
+		}
+		ev := uint32(EventNone)
+		if ob, ok := oldBonds[idx]; !ok {
+			ev = EventBondingOptions
+		} else if ob.ActiveSlave != nb.ActiveSlave && nb.ActiveSlave != "" && nb.Params.Mode.IsActiveBackup() {
+			ev = EventBondingFailover
+		} else if !bytes.Equal(bondInfoData(ob).encode(), bondInfoData(nb).encode()) || !sameSlaves(ob, nb) {
+			ev = EventBondingOptions
+		}
+		bonds = append(bonds, Change{Index: idx, Event: ev})
+	}
+	for idx := range ov {
+		if _, ok := nv[idx]; !ok {
+			if _, wasBond := oldBonds[idx]; !wasBond {
+				ports = append(ports, Change{Index: idx})
 			}
 		}
 	}
-	var out []int32
-	for idx, v := range nv {
-		if !bytes.Equal(ov[idx], v) {
-			out = append(out, idx)
-		}
-	}
-	for idx := range ov {
-		if _, ok := nv[idx]; !ok && !gone[idx] {
-			out = append(out, idx)
-		}
-	}
-	slices.Sort(out)
-	return out
+	byIndex := func(a, b Change) int { return int(a.Index) - int(b.Index) }
+	slices.SortFunc(ports, byIndex)
+	slices.SortFunc(bonds, byIndex)
+	return append(ports, bonds...)
 }
 
-func hasBond(s *bond.Snapshot, idx int) bool {
-	for _, b := range s.Bonds {
-		if b != nil && b.Index == idx {
-			return true
+func bondsByIndex(s *bond.Snapshot) map[int32]*bond.BondStatus {
+	m := map[int32]*bond.BondStatus{}
+	if s != nil {
+		for _, b := range s.Bonds {
+			if b != nil {
+				m[int32(b.Index)] = b
+			}
 		}
 	}
-	return false
+	return m
+}
+
+func sameSlaves(a, b *bond.BondStatus) bool {
+	if len(a.Slaves) != len(b.Slaves) {
+		return false
+	}
+	for i := range a.Slaves {
+		if a.Slaves[i].Index != b.Slaves[i].Index {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package rtnl
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,34 +45,42 @@ func TestEvent(t *testing.T) {
 
 func TestChanged(t *testing.T) {
 	old := snap802(t)
-	if got := Changed(old, snap802(t)); len(got) != 0 {
-		t.Errorf("equal snapshots: %v", got)
+	check := func(name string, got []Change, want ...Change) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
 	}
-	// An option change shows on the bond only.
+	check("equal snapshots", Changed(old, snap802(t)))
 	opt := snap802(t)
 	opt.Bonds[0].Params.Miimon = 200
-	if got := Changed(old, opt); len(got) != 1 || got[0] != 5 {
-		t.Errorf("miimon change: %v", got)
-	}
-	// A release: the port changes, and the bond (its 802.3ad info does not
-	// change here, so only the port).
+	check("miimon change", Changed(old, opt), Change{5, EventBondingOptions})
+	// A release: the port (no master now), then the bond (its ports).
 	rel := snap802(t)
 	rel.Bonds[0].Slaves = rel.Bonds[0].Slaves[:1]
-	if got := Changed(old, rel); len(got) != 1 || got[0] != 7 {
-		t.Errorf("release of eth1: %v", got)
-	}
-	// A port's MII status.
+	check("release of eth1", Changed(old, rel), Change{7, EventNone}, Change{5, EventBondingOptions})
+	// An enslave, ports before the bond.
+	check("enslave of eth1", Changed(rel, old), Change{7, EventNone}, Change{5, EventBondingOptions})
 	mii := snap802(t)
 	mii.Bonds[0].Slaves[0].Link = bond.LinkFail
-	if got := Changed(old, mii); len(got) != 1 || got[0] != 6 {
-		t.Errorf("eth0 going down: %v", got)
-	}
+	check("eth0 going down", Changed(old, mii), Change{6, EventNone})
+	car := snap802(t)
+	car.Bonds[0].Carrier = false
+	check("carrier only", Changed(old, car), Change{5, EventNone})
 	// The bond deleted: its ports, not the bond (the TAP's RTM_DELLINK).
-	if got := Changed(old, &bond.Snapshot{}); len(got) != 2 || got[0] != 6 || got[1] != 7 {
-		t.Errorf("bond deleted: %v", got)
+	check("bond deleted", Changed(old, &bond.Snapshot{}), Change{6, EventNone}, Change{7, EventNone})
+	check("bond created", Changed(nil, &bond.Snapshot{Bonds: []*bond.BondStatus{{Name: "bond1", Index: 11}}}),
+		Change{11, EventBondingOptions})
+	// A failover in active-backup.
+	ab := func(active string) *bond.Snapshot {
+		s := snap802(t)
+		b := s.Bonds[0]
+		b.Params.Mode, b.AD, b.ActiveSlave = bond.ModeActiveBackup, nil, active
+		for i := range b.Slaves {
+			b.Slaves[i].AD = nil
+			b.Slaves[i].Active = b.Slaves[i].Name == active
+		}
+		return s
 	}
-	// A new bond with no ports.
-	if got := Changed(nil, &bond.Snapshot{Bonds: []*bond.BondStatus{{Name: "bond1", Index: 11}}}); len(got) != 1 || got[0] != 11 {
-		t.Errorf("bond created: %v", got)
-	}
+	check("failover", Changed(ab("eth0"), ab("eth1")), Change{6, EventNone}, Change{7, EventNone}, Change{5, EventBondingFailover})
 }
