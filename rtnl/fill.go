@@ -184,16 +184,22 @@ func slaveInfoData(b *bond.BondStatus, s *bond.SlaveStatus) attrs {
 	// The engine has no per-port prio option: every port has the default
 	// prio 0, which 6.1 reports as a signed 32-bit value.
 	a.u32(unix.IFLA_BOND_SLAVE_PRIO, 0)
-	if b.Params.Mode == bond.Mode8023AD && s.AD != nil && s.AD.AggregatorID != 0 {
-		a.u16(unix.IFLA_BOND_SLAVE_AD_AGGREGATOR_ID, s.AD.AggregatorID)
-		a.u8(unix.IFLA_BOND_SLAVE_AD_ACTOR_OPER_PORT_STATE, s.AD.ActorOperState)
-		a.u16(unix.IFLA_BOND_SLAVE_AD_PARTNER_OPER_PORT_STATE, s.AD.PartnerOperState)
-		// The oracle kernel (6.1.192) then reports the churn machine
-		// states (AD_CHURN_MONITOR 0, AD_CHURN 1, AD_NO_CHURN 2) and the
-		// actor's port priority.
-		a.u8(ifla_bond_slave_ad_churn_actor_state, churnState(s.AD.ActorChurnState))
-		a.u8(ifla_bond_slave_ad_churn_partner_state, churnState(s.AD.PartnerChurnState))
-		a.u16(ifla_bond_slave_actor_port_prio, s.AD.Actor.PortPriority)
+	if b.Params.Mode == bond.Mode8023AD {
+		prio := 255 // the actor port priority a port starts with
+		if s.AD != nil && s.AD.AggregatorID != 0 {
+			a.u16(unix.IFLA_BOND_SLAVE_AD_AGGREGATOR_ID, s.AD.AggregatorID)
+			a.u8(unix.IFLA_BOND_SLAVE_AD_ACTOR_OPER_PORT_STATE, s.AD.ActorOperState)
+			a.u16(unix.IFLA_BOND_SLAVE_AD_PARTNER_OPER_PORT_STATE, s.AD.PartnerOperState)
+			// The oracle kernel (6.1.192) then reports the churn machine
+			// states (AD_CHURN_MONITOR 0, AD_CHURN 1, AD_NO_CHURN 2).
+			a.u8(ifla_bond_slave_ad_churn_actor_state, churnState(s.AD.ActorChurnState))
+			a.u8(ifla_bond_slave_ad_churn_partner_state, churnState(s.AD.PartnerChurnState))
+		}
+		if s.AD != nil {
+			prio = s.AD.Actor.PortPriority
+		}
+		// and, aggregator or not, the actor's port priority.
+		a.u16(ifla_bond_slave_actor_port_prio, prio)
 	}
 	return a
 }

@@ -84,8 +84,10 @@ for m in balance-rr active-backup balance-xor broadcast 802.3ad balance-tlb bala
     wait "$nlpid"
     echo "\$ ip monitor link"
     normmac <"$_T/mon" | sed 's/^/| /'
-    echo "\$ nldump -monitor 10"
-    sed 's/^/| /' "$_T/nlmon"
+    # the events without their bond data: whether a port's 802.3ad
+    # aggregator is already chosen when its event is sent varies
+    echo "\$ nldump -monitor 10 | grep -v '^   '"
+    grep -v '^   ' "$_T/nlmon" | sed 's/^/| /'
     step "$m: the bond and its ports through netlink"
     rb mode active_slave primary
     nld bond0 eth0 eth1
