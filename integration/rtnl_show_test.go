@@ -48,6 +48,7 @@ for m in ` + "balance-rr active-backup balance-xor broadcast 802.3ad balance-tlb
   echo "== $m ip -d -j link show eth1"; ip -d -j link show eth1
   echo "== $m ip -o link show master bond0"; ip -o link show master bond0 | awk '{print $2}'
   echo "== $m nlbond"; "$NLBOND" bond0 eth0 eth1
+  echo "== $m types"; ip -o link show type bond | awk '{print $2}'; ip -o link show type bond_slave | awk '{print $2}'
   ip link set bond0 down
   echo -eth0 > $b/slaves; echo -eth1 > $b/slaves
   echo -bond0 > /sys/class/net/bonding_masters
@@ -186,6 +187,11 @@ func TestRtnlShowMatchesKernel(t *testing.T) {
 		if got := strings.Fields(section(out, m+" ip -o link show master bond0")); len(got) != 2 ||
 			!strings.HasPrefix(got[0], "eth0@") || !strings.HasPrefix(got[1], "eth1@") {
 			t.Errorf("%s: ip link show master bond0 lists %q, want eth0 and eth1", m, got)
+		}
+		// kind filters: the kernel knows no kind "bond" (a TAP is "tun")
+		if got := strings.Fields(section(out, m+" types")); len(got) != 3 || got[0] != "bond0:" ||
+			!strings.HasPrefix(got[1], "eth0@") || !strings.HasPrefix(got[2], "eth1@") {
+			t.Errorf("%s: ip link show type bond, type bond_slave list %q", m, got)
 		}
 		nl := section(out, m+" nlbond")
 		wantBond := "bond bond0 mode=" + m + " miimon=100 "

@@ -14,7 +14,7 @@ import (
 const (
 	rtmNewStats     = unix.RTM_GETSTATS - 2 // RTM_NEWSTATS
 	ifStatsMsgLen   = 12                    // family, pad1, pad2, ifindex, filter_mask
-	linkXstatsBond  = 1                     // LINK_XSTATS_TYPE_BOND
+	linkXstatsBond  = 2                     // LINK_XSTATS_TYPE_BOND (after _UNSPEC, _BRIDGE)
 	bondXstats3AD   = 1                     // BOND_XSTATS_3AD
 	bond3ADStatRxPD = 0                     // BOND_3AD_STAT_LACPDU_RX, the first of nine u64
 )
