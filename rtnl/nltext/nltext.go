@@ -198,3 +198,32 @@ func tree(b *strings.Builder, d []byte, indent string, kind func(uint16, int) (n
 		}
 	}
 }
+
+// StatsShape prints an RTM_NEWSTATS message (header included) as its
+// filter mask and attribute tree, raw types and data sizes only, three
+// levels deep (IFLA_STATS_LINK_XSTATS, LINK_XSTATS_TYPE_*, BOND_XSTATS_*):
+// the form of the oracle's statistics goldens, whose counter values vary.
+func StatsShape(m []byte) string {
+	var msg netlink.Message
+	if err := msg.UnmarshalBinary(m); err != nil || len(msg.Data) < 12 {
+		return fmt.Sprintf("bad message (%d bytes)\n", len(m))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "type=%d filter_mask=%#x\n", uint16(msg.Header.Type), nlenc.Uint32(msg.Data[8:12]))
+	shape(&b, msg.Data[12:], " ", 0)
+	return b.String()
+}
+
+func shape(b *strings.Builder, d []byte, indent string, depth int) {
+	as, err := netlink.UnmarshalAttributes(d)
+	if err != nil {
+		fmt.Fprintf(b, "%sbad: %v\n", indent, err)
+		return
+	}
+	for _, a := range as {
+		fmt.Fprintf(b, "%s%#x len=%d\n", indent, a.Type, len(a.Data))
+		if depth < 2 {
+			shape(b, a.Data, indent+" ", depth+1)
+		}
+	}
+}

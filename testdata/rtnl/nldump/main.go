@@ -7,6 +7,9 @@
 //	                          `ip -d link show`), the messages of DEV... in dump order
 //	nldump -master DEV        dump with the IFLA_MASTER filter: every name returned
 //	nldump -monitor SECONDS   RTNLGRP_LINK events for SECONDS seconds
+//	nldump -stats DEV         RTM_GETSTATS of DEV with IFLA_STATS_LINK_XSTATS and
+//	                          _XSTATS_SLAVE: the attribute tree with types and sizes
+//	                          (the counters' values vary from run to run)
 package main
 
 import (
@@ -35,6 +38,8 @@ func main() {
 		err = dumpMaster(os.Args[2])
 	case "-monitor":
 		err = monitor(os.Args[2])
+	case "-stats":
+		err = stats(os.Args[2])
 	default:
 		err = dump(os.Args[1:])
 	}
@@ -161,3 +166,30 @@ func monitor(secs string) error {
 // rtextFilterVF is RTEXT_FILTER_VF (include/uapi/linux/rtnetlink.h), the
 // mask `ip link show` sends.
 const rtextFilterVF = 1
+
+func stats(dev string) error {
+	ifi, err := net.InterfaceByName(dev)
+	if err != nil {
+		return err
+	}
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// struct if_stats_msg: family, pad1, pad2, ifindex, filter_mask
+	body := make([]byte, 12)
+	nlenc.PutUint32(body[4:8], uint32(ifi.Index))
+	nlenc.PutUint32(body[8:12], 1<<(unix.IFLA_STATS_LINK_XSTATS-1)|1<<(unix.IFLA_STATS_LINK_XSTATS_SLAVE-1))
+	msgs, err := c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETSTATS, Flags: netlink.Request},
+		Data:   body,
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		fmt.Printf("stats %s %s", dev, nltext.StatsShape(raw(m)))
+	}
+	return nil
+}
