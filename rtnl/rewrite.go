@@ -19,6 +19,11 @@ const (
 	operUp   = 6
 )
 
+// maxGrowthPerLink bounds what rewriting adds to one message: a bond's
+// IFLA_LINKINFO with 16 targets and the 802.3ad info, or a port's slave
+// data and IFLA_MASTER, or the bond's extended statistics.
+const maxGrowthPerLink = 640
+
 func align4(n int) int { return (n + 3) &^ 3 }
 
 // link is one RTM_NEWLINK/RTM_DELLINK message taken apart.
@@ -177,7 +182,9 @@ func Concerns(msgs []byte, snap *bond.Snapshot) bool {
 // is copied through unchanged (from the first bad message on).
 func Rewrite(msgs []byte, snap *bond.Snapshot, f Filter) []byte {
 	x := newIndex(snap)
-	out := make([]byte, 0, len(msgs)+256)
+	// room for every bond and port message to grow (linkinfo, master), so
+	// that the buffer is never copied again
+	out := make([]byte, 0, len(msgs)+maxGrowthPerLink*(len(x.bonds)+len(x.ports)))
 	walk(msgs, func(m []byte, ok bool) {
 		if !ok {
 			out = append(out, m...)
