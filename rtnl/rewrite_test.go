@@ -224,3 +224,51 @@ func TestRewriteActiveBackupTargets(t *testing.T) {
 		t.Errorf("down bond flags %#x oper %v", a.RawFlags, a.OperState)
 	}
 }
+
+// A port without rtnl_link_ops (a physical NIC) has no IFLA_LINKINFO: the
+// rewritten message gets one, right after IFLA_XDP (rtnl_link_fill's place),
+// with only the slave kind and data.
+func TestRewritePortWithoutLinkInfo(t *testing.T) {
+	snap := snap802(t)
+	nic := linkMsg(unix.RTM_NEWLINK, 6, "eth0", unix.IFF_UP, 1, nil, 9216)
+	l, ok := parseLink(Rewrite(nic, snap, Filter{}))
+	if !ok {
+		t.Fatal("output not a link message")
+	}
+	xdp, li := l.attrs.find(unix.IFLA_XDP), l.attrs.find(unix.IFLA_LINKINFO)
+	if li < 0 || li != xdp+1 || l.attrs[li+1].Type != unix.IFLA_AF_SPEC {
+		t.Fatalf("IFLA_LINKINFO at %d, IFLA_XDP at %d", li, xdp)
+	}
+	info, _ := l.linkInfo()
+	if len(info) != 2 || info[0].Type != unix.IFLA_INFO_SLAVE_KIND || info[1].Type != unix.IFLA_INFO_SLAVE_DATA {
+		t.Errorf("linkinfo %v", info)
+	}
+}
+
+// A bond that is a bridge port keeps the bridge's slave kind and data; an
+// RTM_DELLINK of the bond is rewritten too (ip monitor's "Deleted").
+func TestRewriteBondAsPortAndDellink(t *testing.T) {
+	snap := snap802(t)
+	msg := linkMsg(unix.RTM_DELLINK, 5, "bond0", unix.IFF_UP, 0, func(li *nl.RtAttr) {
+		li.AddRtAttr(nl.IFLA_INFO_KIND, nl.ZeroTerminated("tun"))
+		li.AddRtAttr(nl.IFLA_INFO_SLAVE_KIND, nl.ZeroTerminated("bridge"))
+		li.AddRtAttr(nl.IFLA_INFO_SLAVE_DATA, nl.Uint8Attr(3))
+	}, 65521)
+	l, ok := parseLink(Rewrite(msg, snap, Filter{}))
+	if !ok || uint16(l.hdr.Type) != unix.RTM_DELLINK {
+		t.Fatal("not an RTM_DELLINK")
+	}
+	info, _ := l.linkInfo()
+	var types []uint16
+	for _, a := range info {
+		types = append(types, a.Type)
+	}
+	want := []uint16{unix.IFLA_INFO_KIND, unix.IFLA_INFO_DATA, unix.IFLA_INFO_SLAVE_KIND, unix.IFLA_INFO_SLAVE_DATA}
+	if l.kind() != "bond" || len(types) != 4 || types[0] != want[0] || types[1] != want[1] || types[2] != want[2] || types[3] != want[3] {
+		t.Errorf("linkinfo types %v, kind %q", types, l.kind())
+	}
+	// Filters apply to RTM_NEWLINK only.
+	if out := Rewrite(msg, snap, Filter{Kind: "veth"}); len(out) == 0 {
+		t.Error("a dump filter removed an RTM_DELLINK")
+	}
+}
