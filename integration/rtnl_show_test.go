@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -63,7 +64,11 @@ echo "== end"
 func nlbondBin(t *testing.T) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "nlbond")
-	cmd := exec.Command("go", "build", "-o", out, "./testdata/rtnl/nlbond")
+	gobin, err := exec.LookPath("go")
+	if err != nil { // root's PATH under sudo may lack it: the toolchain that built this test
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(gobin, "build", "-o", out, "./testdata/rtnl/nlbond")
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -150,7 +155,7 @@ func normMACs(v any) any {
 
 func TestRtnlShowMatchesKernel(t *testing.T) {
 	nettest.SkipUnlessRoot(t)
-	needTools(t, "ip", "bash", "awk", "go")
+	needTools(t, "ip", "bash", "awk")
 	a := nettest.NewNetns(t, "bfs-rs-a-")
 	b := nettest.NewNetns(t, "bfs-rs-b-")
 	for i, n := range []string{"0", "1"} {
