@@ -28,6 +28,20 @@
 //     passes the Filter to Rewrite for the replies. The kernel cannot apply
 //     these filters itself: it knows neither the bond's ports nor the kind
 //     "bond" of a TAP (rtnl_dump_ifinfo, link_dump_filtered).
+//   - Changed(old, new) lists the devices whose rewritten view differs
+//     between two engine snapshots (ports first, then bonds, as 6.1
+//     announces an enslave), with the IFLA_EVENT each announcement carries;
+//     Event(reply, snap, ev) turns the kernel's RTM_GETLINK answer for one
+//     of them into that announcement (rtmsg_ifinfo's form). The kernel sends
+//     none of these itself: it never saw the enslave, release, option or
+//     failover.
+//   - Rewrite also completes the RTM_NEWSTATS of a bond or port whose filter
+//     mask asks for IFLA_STATS_LINK_XSTATS(_SLAVE) with
+//     bond_fill_linkxstats' nests (the 802.3ad LACPDU and marker counters).
+//
+// The request side (RTM_NEWLINK/SETLINK/DELLINK of bonds) is request*.go;
+// the supervisor that moves the bytes is rtnl/supervisor. rtnl/nltext
+// prints link messages as text for the kernel goldens of testdata/rtnl.
 //
 // # What a bond looks like
 //
