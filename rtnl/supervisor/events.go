@@ -4,10 +4,6 @@ package supervisor
 
 import (
 	"encoding/binary"
-	"fmt"
-	"net"
-	"sort"
-	"strings"
 	"unsafe"
 
 	"github.com/mdlayher/netlink"
@@ -21,9 +17,9 @@ import (
 // enslave, release, option and active-slave changes; here the kernel sees
 // none of those (the requests were the engine's, or the sysfs files'), so
 // the supervisor makes them: after each published engine change
-// (Config.Watch) it compares every bond's and port's state with the last,
-// asks the kernel for each changed link (RTM_GETLINK), rewrites it as 6.1
-// shows it (rtnl.Rewrite) and unicasts it, from an event socket of its own,
+// (Config.Watch) it asks rtnl.Changed which bonds and ports look different
+// from the last snapshot, asks the kernel for each (RTM_GETLINK), makes the
+// event 6.1 sends of it (rtnl.Event, with IFLA_EVENT) and unicasts it, from an event socket of its own,
 // to every supervised socket whose NETLINK_LIST_MEMBERSHIPS has
 // RTNLGRP_LINK. The receive path delivers those as the kernel's multicast:
 // sender 0, nl_groups RTMGRP_LINK, and a NETLINK_PKTINFO of RTNLGRP_LINK
@@ -51,56 +47,11 @@ func (s *Supervisor) knownSocket(ino uint64) bool {
 	return ok
 }
 
-// signatures is what an event reports of each bond and port, by ifindex.
-func signatures(snap *bond.Snapshot) map[int]string {
-	sig := map[int]string{}
-	if snap == nil {
-		return sig
-	}
-	for _, b := range snap.Bonds {
-		var sl []string
-		for _, x := range b.Slaves {
-			sl = append(sl, x.Name)
-			ad := ""
-			if x.AD != nil {
-				ad = fmt.Sprint(x.AD.AggregatorID, x.AD.ActorOperState, x.AD.PartnerOperState, x.AD.ActorChurnState, x.AD.PartnerChurnState)
-			}
-			sig[x.Index] = fmt.Sprint(b.Name, x.Link, x.Active, x.LinkFailureCount, x.QueueID, net.HardwareAddr(x.PermHWAddr), ad)
-		}
-		agg := ""
-		if b.AD != nil && b.AD.ActiveAggregator != nil {
-			a := b.AD.ActiveAggregator
-			agg = fmt.Sprint(a.ID, a.NumPorts, a.ActorKey, a.PartnerKey, a.PartnerMAC)
-		}
-		sig[b.Index] = fmt.Sprintf("%s %+v %v %v %v %d %s %s %s %s", b.Name, b.Params, b.Up, b.Carrier, b.HWAddr, b.MTU,
-			b.ActiveSlave, b.PrimarySlave, strings.Join(sl, ","), agg)
-	}
-	return sig
-}
-
-// changed lists the ifindexes whose signature differs (a port released is
-// in last only: it changed too), in order.
-func changed(last, cur map[int]string) []int {
-	var idx []int
-	for i, v := range cur {
-		if last[i] != v {
-			idx = append(idx, i)
-		}
-	}
-	for i := range last {
-		if _, ok := cur[i]; !ok {
-			idx = append(idx, i)
-		}
-	}
-	sort.Ints(idx)
-	return idx
-}
-
 // events runs until Close: one round of events per engine change.
 func (s *Supervisor) events(watch <-chan struct{}, stop func()) {
 	defer s.wg.Done()
 	defer stop()
-	last := signatures(s.snapshot())
+	last := s.snapshot()
 	for {
 		select {
 		case <-s.closing:
@@ -108,17 +59,16 @@ func (s *Supervisor) events(watch <-chan struct{}, stop func()) {
 		case <-watch:
 		}
 		snap := s.snapshot()
-		cur := signatures(snap)
-		idx := changed(last, cur)
-		last = cur
-		if len(idx) > 0 {
-			s.sendEvents(snap, idx)
+		ch := rtnl.Changed(last, snap)
+		last = snap
+		if len(ch) > 0 {
+			s.sendEvents(snap, ch)
 		}
 	}
 }
 
-// sendEvents sends RTM_NEWLINK of the links idx to the subscribers.
-func (s *Supervisor) sendEvents(snap *bond.Snapshot, idx []int) {
+// sendEvents sends RTM_NEWLINK of the links ch to the subscribers.
+func (s *Supervisor) sendEvents(snap *bond.Snapshot, ch []rtnl.Change) {
 	s.mu.Lock()
 	socks := make(map[uint64]sockRef, len(s.socks))
 	for ino, r := range s.socks {
@@ -147,9 +97,11 @@ func (s *Supervisor) sendEvents(snap *bond.Snapshot, idx []int) {
 		}
 		evs, done := msgs[r.ns]
 		if !done {
-			for _, i := range idx {
-				if m := nc.getlinkRaw(int32(i)); m != nil {
-					evs = append(evs, eventOf(rtnl.Rewrite(m, snap, rtnl.Filter{})))
+			for _, c := range ch {
+				if m := nc.getlinkRaw(c.Index); m != nil {
+					if ev := rtnl.Event(m, snap, c.Event); ev != nil {
+						evs = append(evs, ev)
+					}
 				}
 			}
 			msgs[r.ns] = evs
@@ -197,18 +149,6 @@ func subscriber(ino uint64, r sockRef) (portid uint32, ok, gone bool) {
 		return 0, false, false
 	}
 	return nl.Pid, true, false
-}
-
-// eventOf turns a GETLINK reply into an event: sequence 0, portid 0, no
-// flags, as rtmsg_ifinfo sends it.
-func eventOf(msgs []byte) []byte {
-	ms, _ := split(msgs)
-	for _, m := range ms {
-		binary.NativeEndian.PutUint16(m[6:8], 0)
-		binary.NativeEndian.PutUint32(m[8:12], 0)
-		binary.NativeEndian.PutUint32(m[12:16], 0)
-	}
-	return msgs
 }
 
 // getlinkRaw is the kernel's RTM_NEWLINK of ifindex index, as bytes.
