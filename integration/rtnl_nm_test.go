@@ -34,7 +34,7 @@ mount -t tmpfs -o mode=0755 tmpfs /run/NetworkManager
 mount -t tmpfs -o mode=0755 tmpfs /var/lib/NetworkManager
 mount -o remount,bind,ro /sys
 dbus-daemon --system --fork --nopidfile
-NetworkManager --no-daemon --config=`+cfg+` > `+logf+` 2>&1 & P=$!
+NetworkManager --no-daemon --debug --config=`+cfg+` > `+logf+` 2>&1 & P=$!
 for i in $(seq 200); do nmcli -t general status >/dev/null 2>&1 && break; sleep 0.1; done
 nmcli -w 30 connection add type bond con-name bond0 ifname bond0 bond.options "mode=active-backup,miimon=100" \
   ipv4.method manual ipv4.addresses 192.0.2.1/24 ipv6.method disabled connection.autoconnect-slaves yes >/dev/null
