@@ -85,6 +85,9 @@ func (s *Supervisor) recv(n notif) error {
 				return s.fail(n, e)
 			}
 		}
+		// a request under way on the engine: wait for its snapshot
+		s.opMu.RLock()
+		s.opMu.RUnlock()
 		snap := s.snapshot()
 		// the caller's sizing peek and its read of the same datagram: the
 		// second needs no second look when the first let it through

@@ -127,7 +127,9 @@ func (s *Supervisor) send(n notif) error {
 				rerr = unix.EINVAL
 			} else {
 				ctx, cancel := engineCtx()
+				s.opMu.Lock()
 				rerr = rtnl.Execute(ctx, req, s.cfg.Engine, nc)
+				s.opMu.Unlock()
 				cancel()
 			}
 			if reply := rtnl.Reply(m, si.portid, rerr, si.capAck, si.extAck); reply != nil {

@@ -65,6 +65,12 @@ type Supervisor struct {
 	stopOnce sync.Once
 	wg       sync.WaitGroup
 
+	// opMu is held (write) while a request runs on the engine; a receive
+	// takes it (read) before it looks at a kernel event, so that an event
+	// the request's own device changes caused is judged against the
+	// snapshot published after it, not the one before.
+	opMu sync.RWMutex
+
 	mu      sync.Mutex
 	nets    map[uint64]*netnsConn // by netns inode
 	filters map[uint64]rtnl.Filter
