@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -51,16 +52,49 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		}
 		child := &node{fsys: n.fsys, kind: e.kind, path: path, dev: e.dev, name: name}
 		child.fillAttr(snap, &out.Attr)
-		if in.childTTL != 0 {
-			out.SetEntryTimeout(in.childTTL)
+		if ttl := n.entryTTL(e); ttl != 0 {
+			out.SetEntryTimeout(ttl)
 		}
 		if child.info().staticAttr {
 			out.SetAttrTimeout(staticTimeout)
 		}
-		ino := n.NewInode(ctx, child, fs.StableAttr{Mode: e.kind.fileType(), Ino: inoOf(path)})
-		return ino, 0
+		ino := e.inode(path)
+		if tf := child.info().target; tf != nil {
+			t, _ := tf(child, snap)
+			ino = linkIno(path, t)
+		}
+		return n.NewInode(ctx, child, fs.StableAttr{Mode: e.kind.fileType(), Ino: ino}), 0
 	}
 	return nil, syscall.ENOENT
+}
+
+// entryTTL returns how long the kernel may cache entry e of directory n:
+// the directory kind's childTTL; else staticTimeout for the entries that
+// exist as long as their directory does (stableEntry), and for the
+// class/net links while the link events keep them fresh (linkWatch); else
+// 0, asked again at every walk.
+func (n *node) entryTTL(e entry) time.Duration {
+	if ttl := n.info().childTTL; ttl != 0 {
+		return ttl
+	}
+	if e.kind == kindDevLink && n.fsys.watch.Load() {
+		return staticTimeout
+	}
+	if stableEntry(e.kind, e.name) {
+		return staticTimeout
+	}
+	return 0
+}
+
+// stableEntry reports whether an entry of kind k exists exactly as long as
+// the directory that holds it, so that its cached lookup can never outlive
+// it: every bond has bonding/. A device directory's number changes with the
+// device (devIno), so the kernel drops what it cached below when a device
+// of the same name replaces it. Files are not cached (their LOOKUP puts
+// back the size a splice read shrank, see staticTimeout), nor the links and
+// bonding_slave/ that come and go with enslavement.
+func stableEntry(k kind, name string) bool {
+	return k == kindBonding
 }
 
 // lookupCandidates returns the entries of directory n that may be name:
@@ -186,36 +220,40 @@ func procBondingHiddenReaddir(n *node, ctx context.Context) (fs.DirStream, sysca
 }
 
 // netChildren: class/net holds bonding_masters while the module is loaded,
-// the real devices (with the passthrough), then every bond and slave the
-// real sysfs does not have.
+// a link for every real device (with the passthrough), then one for every
+// bond and slave the real sysfs does not have.
 func netChildren(n *node, snap *bond.Snapshot) ([]entry, bool) {
 	es := []entry{{name: "bonding_masters", kind: kindMasters}}
 	if !n.fsys.loaded() {
 		es = es[:0]
 	}
 	seen := map[string]bool{}
+	add := func(d string) {
+		if !seen[d] {
+			seen[d] = true
+			es = append(es, n.devLinkEntry(d))
+		}
+	}
 	if n.fsys.sysfs != "" {
 		for _, d := range n.fsys.realDevs() {
-			seen[d] = true
-			es = append(es, entry{name: d, kind: kindDev, dev: d})
+			add(d)
 		}
 	}
 	for _, b := range snap.Bonds {
-		if !seen[b.Name] {
-			seen[b.Name] = true
-			es = append(es, entry{name: b.Name, kind: kindDev, dev: b.Name})
-		}
+		add(b.Name)
 	}
 	for _, b := range snap.Bonds {
 		for i := range b.Slaves {
-			s := b.Slaves[i].Name
-			if !seen[s] {
-				seen[s] = true
-				es = append(es, entry{name: s, kind: kindDev, dev: s})
-			}
+			add(b.Slaves[i].Name)
 		}
 	}
 	return es, true
+}
+
+// devLinkEntry returns class/net's entry for device d, numbered after its
+// text (linkIno).
+func (n *node) devLinkEntry(d string) entry {
+	return entry{name: d, kind: kindDevLink, dev: d, ino: linkIno(n.path+"/"+d, n.fsys.devLinkTarget(d))}
 }
 
 // netLookup: with the passthrough, the real sysfs is asked about name
@@ -232,26 +270,28 @@ func netLookup(n *node, snap *bond.Snapshot, name string) ([]entry, bool) {
 	}
 	b := snap.Bond(name)
 	m, _ := snap.Slave(name)
-	if b != nil || m != nil || n.fsys.devExists(name) {
-		return []entry{{name: name, kind: kindDev, dev: name}}, true
+	if b != nil || m != nil || n.fsys.realLink(name) != "" {
+		return []entry{n.devLinkEntry(name)}, true
 	}
 	return nil, true
 }
 
 // devChildren: a device directory holds its real entries (with the
 // passthrough), a slave's master and upper_ links, a bond's lower_ links
-// and bonding, and a slave's bonding_slave. It is gone when the device is
-// neither a bond, a slave nor real.
+// and bonding, and a slave's bonding_slave. The real entries of those names
+// are hidden; every other real link (a bridge's master, upper_ and lower_,
+// a VLAN's) passes through. It is gone when the device is neither a bond, a
+// slave nor real.
 func devChildren(n *node, snap *bond.Snapshot) ([]entry, bool) {
 	b := snap.Bond(n.dev)
 	m, _ := snap.Slave(n.dev)
-	real := n.fsys.devExists(n.dev)
+	real := n.realExists()
 	if b == nil && m == nil && !real {
 		return nil, false
 	}
 	var es []entry
 	if real {
-		es = n.fsys.realEntries(n.dev, b != nil, m != nil)
+		es = n.fsys.realEntries(n.realDir(), n.dev, snap)
 	}
 	if m != nil {
 		es = append(es,
@@ -274,18 +314,18 @@ func devChildren(n *node, snap *bond.Snapshot) ([]entry, bool) {
 // up in snap and every other name in the real sysfs alone; without the
 // passthrough, or for a device the real sysfs lacks, all children.
 func devLookup(n *node, snap *bond.Snapshot, name string) ([]entry, bool) {
-	if n.fsys.sysfs == "" || !n.fsys.devExists(n.dev) {
+	if n.fsys.sysfs == "" || !n.realExists() {
 		return devChildren(n, snap)
 	}
-	if synthetic(name) {
-		return syntheticEntry(n, snap, name), true
+	if es := syntheticEntry(n, snap, name); len(es) > 0 {
+		return es, true
 	}
-	if hidden(snap, n.dev, name) || name == "." || name == ".." || strings.Contains(name, "/") {
+	if hidden(snap, n.dev, name) || !validName(name) {
 		return nil, true
 	}
 	if overridden(snap, n.dev, name) {
 		var st syscall.Stat_t
-		if syscall.Lstat(n.fsys.realDev(n.dev)+"/"+name, &st) != nil {
+		if syscall.Lstat(n.realDir()+"/"+name, &st) != nil {
 			return nil, true
 		}
 		return []entry{{name: name, kind: kindDevAttr, dev: n.dev}}, true
@@ -297,30 +337,38 @@ func devLookup(n *node, snap *bond.Snapshot, name string) ([]entry, bool) {
 // snap (master, upper_, bonding_slave of a slave; bonding, lower_ of a
 // bond), if it has one.
 func syntheticEntry(n *node, snap *bond.Snapshot, name string) []entry {
-	b := snap.Bond(n.dev)
-	m, _ := snap.Slave(n.dev)
-	var es []entry
-	if m != nil && (name == "master" || name == "upper_"+m.Name || name == "bonding_slave") {
-		k := kindMaster
-		switch {
-		case name == "bonding_slave":
-			k = kindSlaveDir
-		case strings.HasPrefix(name, "upper_"):
-			k = kindUpper
-		}
-		es = append(es, entry{name: name, kind: k, dev: n.dev})
+	k, ok := emulated(snap, n.dev, name)
+	if !ok {
+		return nil
 	}
-	if b != nil {
-		if name == "bonding" {
-			es = append(es, entry{name: name, kind: kindBonding, dev: n.dev})
+	return []entry{{name: name, kind: k, dev: n.dev}}
+}
+
+// emulated returns the kind of entry name of device dev's directory when
+// the bonding driver (the emulation) makes it in snap: a slave's master,
+// upper_<bond> and bonding_slave, a bond's lower_<slave> and bonding.
+func emulated(snap *bond.Snapshot, dev, name string) (kind, bool) {
+	if m, _ := snap.Slave(dev); m != nil {
+		switch name {
+		case "master":
+			return kindMaster, true
+		case "upper_" + m.Name:
+			return kindUpper, true
+		case "bonding_slave":
+			return kindSlaveDir, true
 		}
-		for i := range b.Slaves {
-			if name == "lower_"+b.Slaves[i].Name {
-				es = append(es, entry{name: name, kind: kindLower, dev: n.dev})
+	}
+	if b := snap.Bond(dev); b != nil {
+		if name == "bonding" {
+			return kindBonding, true
+		}
+		if s, ok := strings.CutPrefix(name, "lower_"); ok {
+			if sb, _ := snap.Slave(s); sb != nil && sb.Name == dev {
+				return kindLower, true
 			}
 		}
 	}
-	return es
+	return 0, false
 }
 
 // bondingChildren: a bond's bonding directory holds one file per option.

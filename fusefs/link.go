@@ -10,12 +10,14 @@ import (
 	"bondingfs/bond"
 )
 
-// Symlinks: a bond's lower_<slave> and a slave's master and upper_<bond>
-// (kindInfo.target), as bond_sysfs.c's netdev_adjacent links show them.
+// Symlinks: class/net/<dev> (devices.go), a bond's lower_<slave> and a
+// slave's master and upper_<bond> (kindInfo.target), as the netdev_adjacent
+// links of dev.c show them: the path from one device's directory to the
+// other's (adjacentTarget).
 
 var _ fs.NodeReadlinker = (*node)(nil)
 
-// Readlink returns "../<dev>" for the master, upper_ and lower_ links;
+// Readlink returns the link's text (kindInfo.target);
 // EINVAL for a node that is not a link, ENOENT for a link that is gone.
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if n.info().target == nil {
@@ -42,7 +44,7 @@ func lowerTarget(n *node, snap *bond.Snapshot) (string, bool) {
 	if b, _ := snap.Slave(s); b == nil || b.Name != n.dev {
 		return "", false
 	}
-	return "../" + s, true
+	return n.fsys.adjacentTarget(n.dev, s), true
 }
 
 // upperTarget: slave n.dev's upper_<bond> points at the bond while the
@@ -52,13 +54,13 @@ func upperTarget(n *node, snap *bond.Snapshot) (string, bool) {
 	if b, _ := snap.Slave(n.dev); b == nil || b.Name != m {
 		return "", false
 	}
-	return "../" + m, true
+	return n.fsys.adjacentTarget(n.dev, m), true
 }
 
 // masterTarget: slave n.dev's master points at its bond, whichever it is.
 func masterTarget(n *node, snap *bond.Snapshot) (string, bool) {
 	if b, _ := snap.Slave(n.dev); b != nil {
-		return "../" + b.Name, true
+		return n.fsys.adjacentTarget(n.dev, b.Name), true
 	}
 	return "", false
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -66,6 +68,9 @@ type Server struct {
 	srv  *fuse.Server
 	dir  string
 	root *node
+	// watchDone is closed when the link watch ends (linkwatch.go); nil
+	// without one.
+	watchDone chan struct{}
 }
 
 // LoadedChanged tells the kernel that proc/net's bonding entry appeared or
@@ -92,7 +97,13 @@ func (s *Server) Dir() string { return s.dir }
 
 // Unmount unmounts the filesystem and waits for the request loops to end.
 // It is idempotent.
-func (s *Server) Unmount() error { return s.srv.Unmount() }
+func (s *Server) Unmount() error {
+	err := s.srv.Unmount()
+	if s.watchDone != nil && err == nil {
+		<-s.watchDone
+	}
+	return err
+}
 
 // Wait blocks until the filesystem is unmounted (by Unmount or umount(8)).
 func (s *Server) Wait() { s.srv.Wait() }
@@ -128,8 +139,10 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 			// the kernel checks mode bits for callers other than root
 			Options:       []string{"default_permissions"},
 			DisableXAttrs: true,
-			Debug:         opts.Debug,
-			Logger:        opts.DebugLog,
+			// every link's number changes with its text (linkIno)
+			EnableSymlinkCaching: true,
+			Debug:                opts.Debug,
+			Logger:               opts.DebugLog,
 			PanicHandler: func(v any) fuse.Status {
 				logf("fusefs: request panicked: %v", v)
 				return fuse.EIO
@@ -144,7 +157,17 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
-	return &Server{srv: srv, dir: dir, root: root}, nil
+	s := &Server{srv: srv, dir: dir, root: root}
+	if v, ok := privates.Load(opts.Sysfs); ok {
+		if nl := v.(*PrivateSysfs).takeLinkSocket(); nl >= 0 {
+			f := os.NewFile(uintptr(nl), "rtnetlink")
+			s.watchDone = make(chan struct{})
+			fsys.watch.Store(true)
+			go s.watchLinks(f)
+			go func() { srv.Wait(); f.Close() }()
+		}
+	}
+	return s, nil
 }
 
 // filesystem is the state shared by every node of one mount.
@@ -160,6 +183,9 @@ type filesystem struct {
 	// engineNetns is the inode of the engine's network namespace; 0 shows
 	// proc/net/bonding to every caller.
 	engineNetns uint64
+	// watch is set while the link events of the engine's namespace
+	// invalidate class/net's cached entries (linkwatch.go).
+	watch atomic.Bool
 }
 
 // syncTimeout bounds how long a read waits for the backend to catch up

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,14 +43,6 @@ var (
 	slaveAttrsOver = map[string]bool{"flags": true}
 )
 
-// synthetic reports whether name is an entry the bonding driver adds to a
-// device directory; the real sysfs's entry of that name (there is none on a
-// kernel without the bonding module) is hidden.
-func synthetic(name string) bool {
-	return name == "master" || name == "bonding" || name == "bonding_slave" ||
-		strings.HasPrefix(name, "upper_") || strings.HasPrefix(name, "lower_")
-}
-
 // realNet returns the real class/net directory, or "" without passthrough.
 func (f *filesystem) realNet() string {
 	if f.sysfs == "" {
@@ -81,28 +72,29 @@ func (f *filesystem) realDevs() []string {
 
 // devExists reports whether the real sysfs has device dev.
 func (f *filesystem) devExists(dev string) bool {
-	if f.sysfs == "" || dev == "" || strings.Contains(dev, "/") || dev == "." || dev == ".." {
+	if f.sysfs == "" || !validName(dev) {
 		return false
 	}
 	var st syscall.Stat_t
 	return syscall.Stat(f.realDev(dev), &st) == nil
 }
 
-// realEntries returns the real entries of device dev's directory as a bond
-// (isBond) or a slave shows them: TAP-only files and names the bonding
-// driver owns are left out, and overridden attributes become kindDevAttr.
-func (f *filesystem) realEntries(dev string, isBond, isSlave bool) []entry {
-	des, err := os.ReadDir(f.realDev(dev))
+// realEntries returns the real entries of device dev's directory dir as
+// the emulation shows them in snap: TAP-only files of a bond and the
+// entries the emulation makes itself (emulated) are left out, and
+// overridden attributes become kindDevAttr.
+func (f *filesystem) realEntries(dir, dev string, snap *bond.Snapshot) []entry {
+	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
 	es := make([]entry, 0, len(des))
 	for _, d := range des {
 		name := d.Name()
-		if synthetic(name) || (isBond && tapOnly[name]) {
+		if hidden(snap, dev, name) {
 			continue
 		}
-		if (isBond && bondAttrs[name]) || (isSlave && slaveAttrsOver[name]) {
+		if overridden(snap, dev, name) {
 			es = append(es, entry{name: name, kind: kindDevAttr, dev: dev})
 			continue
 		}
@@ -130,16 +122,21 @@ func overridden(snap *bond.Snapshot, dev, name string) bool {
 	return false
 }
 
-// hidden reports whether the real name in dev's directory is not shown.
+// hidden reports whether the real name in dev's directory is not shown:
+// the emulation makes an entry of that name, or it is a TAP's own file on
+// a bond.
 func hidden(snap *bond.Snapshot, dev, name string) bool {
-	return synthetic(name) || (snap.Bond(dev) != nil && tapOnly[name])
+	if _, ok := emulated(snap, dev, name); ok {
+		return true
+	}
+	return snap.Bond(dev) != nil && tapOnly[name]
 }
 
 // loopRoot returns the LoopbackRoot that serves the real entries below
 // device directory n, creating it at first use.
 func (n *node) loopRoot() *fs.LoopbackRoot {
 	n.loopOnce.Do(func() {
-		dir := n.fsys.realDev(n.dev)
+		dir := n.realDir()
 		var st syscall.Stat_t
 		_ = syscall.Stat(dir, &st)
 		fsys, dev := n.fsys, n.dev
@@ -175,26 +172,24 @@ func (n *node) lookupReal(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, fs.ToErrno(err)
 	}
 	out.Attr.FromStat(&st)
+	realTimeouts(name, &out.Attr, out)
 	child := rd.NewNode(rd, n.EmbeddedInode(), name, &st)
 	ino := swap32(uint64(st.Dev)) ^ swap32(rd.Dev) ^ st.Ino
 	return n.NewInode(ctx, child, fs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: ino, Gen: 1}), 0
 }
 
 // sysNode is a real file, directory or symlink below a device directory,
-// served by go-fuse's LoopbackNode with two changes: attribute files are
-// opened with direct I/O (their text changes while the size stays 4096),
-// and relative symlink targets are rewritten to resolve from the device's
-// place under class/net rather than under devices/.
+// served by go-fuse's LoopbackNode with one change: attribute files are
+// opened with direct I/O (their text changes while the size stays 4096).
+// Links keep the real text: the device directory is at its real place
+// below sys/devices, so a relative target leads where it does in sysfs.
 type sysNode struct {
 	fs.LoopbackNode
 	fsys *filesystem
 	dev  string
 }
 
-var (
-	_ fs.NodeOpener     = (*sysNode)(nil)
-	_ fs.NodeReadlinker = (*sysNode)(nil)
-)
+var _ fs.NodeOpener = (*sysNode)(nil)
 
 // Open opens the real file (never following a symlink); reads and writes go
 // straight to it. The daemon writes as root, so a caller without
@@ -213,6 +208,56 @@ func (n *sysNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32
 		return noWrite{fh}, ff, 0
 	}
 	return openFd(filepath.Join(n.RootData.Path, rel), flags)
+}
+
+var (
+	_ fs.NodeLookuper  = (*sysNode)(nil)
+	_ fs.NodeGetattrer = (*sysNode)(nil)
+)
+
+// Lookup is LoopbackNode's, with realTimeouts.
+func (n *sysNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	in, errno := n.LoopbackNode.Lookup(ctx, name, out)
+	if errno == 0 {
+		realTimeouts(name, &out.Attr, out)
+	}
+	return in, errno
+}
+
+// Getattr is LoopbackNode's, with realTimeouts' attribute timeout.
+func (n *sysNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	errno := n.LoopbackNode.Getattr(ctx, f, out)
+	if errno == 0 && out.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		out.SetTimeout(staticTimeout)
+	}
+	return errno
+}
+
+// stableRealDirs are the directories every net device has for its whole
+// life (net-sysfs.c: netdev_queue_update_kobjects' queues, the statistics
+// group, the device core's power).
+var stableRealDirs = map[string]bool{"statistics": true, "queues": true, "power": true}
+
+// realTimeouts sets the timeouts of the lookup of a real entry. A regular
+// file's attributes (its mode, and a page as its size) are cached, but its
+// entry is asked again at every walk: a read through the page cache (the
+// splice read of sendfile, busybox cat) shrinks the size the kernel keeps
+// to the text's length (fuse_short_read), and it is the walk's LOOKUP that
+// puts the page back before the next such read, which would otherwise stop
+// at the old length. The directories every device has (stableRealDirs)
+// exist as long as their device directory, whose number changes with the
+// device (devIno): cached. Other directories and links (brport/, a
+// bridge's master and lower_ links) come and go: asked again.
+func realTimeouts(name string, a *fuse.Attr, out *fuse.EntryOut) {
+	switch a.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		out.SetAttrTimeout(staticTimeout)
+	case syscall.S_IFDIR:
+		if stableRealDirs[name] {
+			out.SetEntryTimeout(staticTimeout)
+			out.SetAttrTimeout(staticTimeout)
+		}
+	}
 }
 
 // noWrite is a real file opened for a caller that may not write it: reads
@@ -241,49 +286,6 @@ func (h noWrite) Release(ctx context.Context) syscall.Errno {
 		return r.Release(ctx)
 	}
 	return 0
-}
-
-// Readlink returns the real link's target, rewritten by sysLinkTarget.
-func (n *sysNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	root := n.RootData.RootNode.EmbeddedInode()
-	rel := n.Path(root)
-	t, err := os.Readlink(filepath.Join(n.RootData.Path, rel))
-	if err != nil {
-		return nil, fs.ToErrno(err)
-	}
-	devLink, err := os.Readlink(n.fsys.realDev(n.dev))
-	if err != nil {
-		return []byte(t), 0
-	}
-	return []byte(sysLinkTarget(n.dev, devLink, rel, t)), 0
-}
-
-// sysLinkTarget rewrites target t of the link at rel (relative to device
-// dev's directory, which the real class/net links to as devLink, e.g.
-// "../../devices/virtual/net/eth0") so that it names the same sysfs object
-// from /sys/class/net/<dev>/<rel>: targets inside the device's own
-// directory, or in another net device's directory, stay inside class/net;
-// everything else is reached through ../ to the sysfs root.
-func sysLinkTarget(dev, devLink, rel, t string) string {
-	if path.IsAbs(t) {
-		return t
-	}
-	devAbs := path.Join("/class/net", devLink)
-	abs := path.Join(devAbs, path.Dir(rel), t)
-	switch {
-	case abs == devAbs || strings.HasPrefix(abs, devAbs+"/"):
-		abs = path.Join("/class/net", dev, strings.TrimPrefix(abs, devAbs))
-	case path.Base(path.Dir(abs)) == "net" && strings.HasPrefix(abs, "/devices/"):
-		abs = path.Join("/class/net", path.Base(abs))
-	}
-	// the last element stays as it is (subsystem -> ../../net, not ..):
-	// readers take the basename of a link for a name
-	from := path.Join("/class/net", dev, path.Dir(rel))
-	r, err := filepath.Rel(from, path.Dir(abs))
-	if err != nil {
-		return t
-	}
-	return path.Join(r, path.Base(abs))
 }
 
 // readReal reads one real attribute of device dev.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,6 +16,10 @@ import (
 // own mount.
 type PrivateSysfs struct {
 	fd int
+	// nl is an RTNLGRP_LINK socket of the same namespace (linkwatch.go)
+	// until Mount takes it, else -1.
+	mu sync.Mutex
+	nl int
 }
 
 // OpenPrivateSysfs mounts a fresh sysfs for the network namespace at
@@ -26,8 +31,8 @@ type PrivateSysfs struct {
 // API (ENOSYS) or refuses the mount (EPERM without CAP_SYS_ADMIN).
 func OpenPrivateSysfs(netnsPath string) (*PrivateSysfs, error) {
 	type res struct {
-		fd  int
-		err error
+		fd, nl int
+		err    error
 	}
 	ch := make(chan res, 1)
 	go func() {
@@ -37,42 +42,59 @@ func OpenPrivateSysfs(netnsPath string) (*PrivateSysfs, error) {
 		if netnsPath != "" {
 			nsfd, err := unix.Open(netnsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
-				ch <- res{-1, fmt.Errorf("fusefs: open netns %s: %w", netnsPath, err)}
+				ch <- res{-1, -1, fmt.Errorf("fusefs: open netns %s: %w", netnsPath, err)}
 				return
 			}
 			err = unix.Setns(nsfd, unix.CLONE_NEWNET)
 			unix.Close(nsfd)
 			if err != nil {
-				ch <- res{-1, fmt.Errorf("fusefs: enter netns %s: %w", netnsPath, err)}
+				ch <- res{-1, -1, fmt.Errorf("fusefs: enter netns %s: %w", netnsPath, err)}
 				return
 			}
 		}
 		fsfd, err := unix.Fsopen("sysfs", unix.FSOPEN_CLOEXEC)
 		if err != nil {
-			ch <- res{-1, fmt.Errorf("fusefs: fsopen sysfs: %w", err)}
+			ch <- res{-1, -1, fmt.Errorf("fusefs: fsopen sysfs: %w", err)}
 			return
 		}
 		defer unix.Close(fsfd)
 		if err := unix.FsconfigSetString(fsfd, "source", "bondingfs-sysfs"); err != nil {
-			ch <- res{-1, fmt.Errorf("fusefs: fsconfig sysfs: %w", err)}
+			ch <- res{-1, -1, fmt.Errorf("fusefs: fsconfig sysfs: %w", err)}
 			return
 		}
 		if err := unix.FsconfigCreate(fsfd); err != nil {
-			ch <- res{-1, fmt.Errorf("fusefs: fsconfig create sysfs: %w", err)}
+			ch <- res{-1, -1, fmt.Errorf("fusefs: fsconfig create sysfs: %w", err)}
 			return
 		}
 		mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 		if err != nil {
-			ch <- res{-1, fmt.Errorf("fusefs: fsmount sysfs: %w", err)}
+			ch <- res{-1, -1, fmt.Errorf("fusefs: fsmount sysfs: %w", err)}
 			return
 		}
-		ch <- res{mfd, nil}
+		// the link watch is an optimisation: without it nothing is cached
+		nl, err := openLinkSocket()
+		if err != nil {
+			nl = -1
+		}
+		ch <- res{mfd, nl, nil}
 	}()
 	r := <-ch
 	if r.err != nil {
 		return nil, r.err
 	}
-	return &PrivateSysfs{fd: r.fd}, nil
+	p := &PrivateSysfs{fd: r.fd, nl: r.nl}
+	privates.Store(p.Path(), p)
+	return p, nil
+}
+
+// takeLinkSocket hands the link socket to its caller (-1 when there is
+// none, or it was taken).
+func (p *PrivateSysfs) takeLinkSocket() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	nl := p.nl
+	p.nl = -1
+	return nl
 }
 
 // Path returns the sysfs root as a path usable from every thread of this
@@ -83,6 +105,10 @@ func (p *PrivateSysfs) Path() string { return "/proc/self/fd/" + strconv.Itoa(p.
 func (p *PrivateSysfs) Close() error {
 	if p.fd < 0 {
 		return nil
+	}
+	privates.CompareAndDelete(p.Path(), p)
+	if nl := p.takeLinkSocket(); nl >= 0 {
+		unix.Close(nl)
 	}
 	err := unix.Close(p.fd)
 	p.fd = -1

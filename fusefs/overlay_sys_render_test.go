@@ -4,24 +4,31 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
 	"bondingfs/bond"
 )
 
-// fakeSysfs writes a sysfs-like class/net/<dev>/<attr> tree into a temp dir.
+// fakeSysfs writes a sysfs-like devices/virtual/net/<dev>/<attr> tree into a
+// temp dir, with class/net/<dev> links to each device as sysfs has them.
 func fakeSysfs(t *testing.T, attrs map[string]string) *filesystem {
 	t.Helper()
 	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "class/net"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for p, v := range attrs {
-		f := filepath.Join(root, "class/net", p)
+		f := filepath.Join(root, "devices/virtual/net", p)
 		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(f, []byte(v), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		dev, _, _ := strings.Cut(p, "/")
+		_ = os.Symlink("../../devices/virtual/net/"+dev, filepath.Join(root, "class/net", dev))
 	}
 	return &filesystem{sysfs: root}
 }
@@ -109,14 +116,19 @@ func TestWriteDevAttrMasksBondingFlags(t *testing.T) {
 func TestRealEntries(t *testing.T) {
 	f := fakeSysfs(t, map[string]string{
 		"bond0/tun_flags": "0x5002\n", "bond0/owner": "-1\n", "bond0/group": "-1\n", "bond0/mtu": "1500\n",
-		"bond0/operstate": "up\n", "bond0/statistics/rx_bytes": "0\n", "bond0/master": "x",
-		"eth0/flags": "0x1003\n", "eth0/owner": "x\n", "eth0/mtu": "1500\n",
+		"bond0/operstate": "up\n", "bond0/statistics/rx_bytes": "0\n", "bond0/master": "x", "bond0/lower_eth0": "x",
+		"bond0/lower_eth9": "x", "eth0/flags": "0x1003\n", "eth0/owner": "x\n", "eth0/mtu": "1500\n", "eth0/master": "x",
 	})
+	b0 := &bond.BondStatus{Name: "bond0", Params: bond.DefaultParams(), Slaves: []bond.SlaveStatus{upSlave("eth0")}}
+	snap := &bond.Snapshot{Bonds: []*bond.BondStatus{b0}}
+	dir := func(dev string) string { return filepath.Join(f.sysfs, "devices/virtual/net", dev) }
 	got := map[string]kind{}
-	for _, e := range f.realEntries("bond0", true, false) {
+	for _, e := range f.realEntries(dir("bond0"), "bond0", snap) {
 		got[e.name] = e.kind
 	}
-	want := map[string]kind{"mtu": kindReal, "operstate": kindDevAttr, "statistics": kindReal}
+	// the TAP's own files and the emulation's lower_eth0 are hidden; a real
+	// master (of a bridge) and a real lower_ link pass through
+	want := map[string]kind{"mtu": kindReal, "operstate": kindDevAttr, "statistics": kindReal, "master": kindReal, "lower_eth9": kindReal}
 	if len(got) != len(want) {
 		t.Errorf("bond0 entries %v, want %v", got, want)
 	}
@@ -126,7 +138,7 @@ func TestRealEntries(t *testing.T) {
 		}
 	}
 	got = map[string]kind{}
-	for _, e := range f.realEntries("eth0", false, true) {
+	for _, e := range f.realEntries(dir("eth0"), "eth0", snap) {
 		got[e.name] = e.kind
 	}
 	if len(got) != 3 || got["flags"] != kindDevAttr || got["owner"] != kindReal || got["mtu"] != kindReal {

@@ -107,22 +107,26 @@ func TestSysfsPassthrough(t *testing.T) {
 	ns.Run(t, "ip", "link", "del", "eth9")
 	wantOut(t, sh(t, d, 0, `ls $S | tr '\n' ' '; [ -e $S/eth9 ] || echo gone`), "bond0 bonding_masters eth0 eth1 lo gone\n")
 
-	// the subsystem link resolves from the device's place under class/net
-	wantOut(t, sh(t, d, 0, `readlink $S/eth1/subsystem; ls $S/eth1/subsystem/ | grep -c bonding_masters`), "../../net\n1\n")
-}
+	// the subsystem link has the kernel's text and resolves from the
+	// device's place under devices/
+	wantOut(t, sh(t, d, 0, `readlink $S/eth1/subsystem; ls $S/eth1/subsystem/ | grep -c bonding_masters`), "../../../../class/net\n1\n")
 
-func TestSysLinkTarget(t *testing.T) {
-	for _, c := range []struct{ dev, devLink, rel, t, want string }{
-		{"eth0", "../../devices/virtual/net/eth0", "subsystem", "../../../../class/net", "../../net"},
-		{"eth0", "../../devices/pci0000:00/0000:00:03.0/net/eth0", "device", "../../../0000:00:03.0", "../../../devices/pci0000:00/0000:00:03.0"},
-		{"eth0", "../../devices/virtual/net/eth0", "queues/rx-0/x", "../../statistics", "../../statistics"},
-		{"vlan0", "../../devices/virtual/net/vlan0", "lower_eth0", "../eth0", "../eth0"},
-		{"eth0", "../../devices/virtual/net/eth0", "abs", "/x/y", "/x/y"},
-	} {
-		if got := sysLinkTarget(c.dev, c.devLink, c.rel, c.t); got != c.want {
-			t.Errorf("sysLinkTarget(%q, %q, %q, %q) = %q, want %q", c.dev, c.devLink, c.rel, c.t, got, c.want)
-		}
-	}
+	// class/net's entries are the kernel's links into devices/, whose
+	// directories hold the bonding entries
+	wantOut(t, sh(t, d, 0, `readlink $S/bond0 $S/eth0; cd $S/eth0 && pwd -P | sed "s|^$D||"; readlink -f $S/eth1 | sed "s|^$D||"
+(ls $D/sys/devices; ls $D/sys/devices/virtual) | tr '\n' ' '; echo; ls $D/sys/devices/virtual/net | tr '\n' ' '; echo
+ls -l $S | grep -c virtual; readlink $S/eth1 | grep -c virtual; stat -c %F $S/eth0 $S/eth0/
+ls $D/sys/devices/virtual/net/eth0/bonding_slave | wc -l; readlink $D/sys/devices/virtual/net/bond0/lower_eth0`),
+		"../../devices/virtual/net/bond0\n../../devices/virtual/net/eth0\n/sys/devices/virtual/net/eth0\n/sys/devices/virtual/net/eth1\n"+
+			"virtual net \nbond0 eth0 eth1 lo \n4\n1\nsymbolic link\ndirectory\n8\n../eth0\n")
+
+	// a bridge's links pass through; only the bond's are the emulation's
+	ns.Run(t, "ip", "link", "add", "br0", "type", "bridge")
+	ns.Run(t, "ip", "link", "set", "eth1", "master", "br0")
+	ns.Run(t, "ip", "link", "set", "bond0", "master", "br0")
+	wantOut(t, sh(t, d, 0, `readlink $S/eth1/master; cd $S/eth1 && ls -d master upper_*; cd $S/br0 && ls -d lower_*
+cd $S/bond0 && ls -d master upper_* lower_*; readlink $S/bond0/master; basename "$(readlink $S/eth0/master)"`),
+		"../br0\nmaster\nupper_br0\nlower_bond0\nlower_eth1\nlower_eth0\nmaster\nupper_br0\n../br0\nbond0\n")
 }
 
 func diffLines(want, got string) string {

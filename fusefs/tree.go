@@ -25,12 +25,14 @@ type kind uint8
 
 const (
 	kindRoot        kind = iota // the mount point: sys, proc
-	kindSys                     // sys: class
+	kindSys                     // sys: class, devices
 	kindClass                   // sys/class: net
-	kindNet                     // sys/class/net: bonding_masters and the devices
-	kindDev                     // sys/class/net/<dev> (a bond, a slave or both)
-	kindBonding                 // sys/class/net/<bond>/bonding
-	kindSlaveDir                // sys/class/net/<slave>/bonding_slave
+	kindNet                     // sys/class/net: bonding_masters and a link per device
+	kindDevTree                 // sys/devices and the directories below it on the way to a net directory (devices.go)
+	kindNetDir                  // sys/devices/<parent>: the devices' directories (virtual/net, a NIC's net)
+	kindDev                     // sys/devices/<parent>/<dev> (a bond, a slave, both or neither)
+	kindBonding                 // <dev>/bonding of a bond
+	kindSlaveDir                // <dev>/bonding_slave of a slave
 	kindProc                    // proc: net, self (with Options.ProcNet)
 	kindProcSelf                // proc/self: net, the view for the real /proc/net (overlay_proc.go)
 	kindProcNet                 // proc/net: bonding
@@ -40,9 +42,10 @@ const (
 	kindSlaveAttr               // file sys/class/net/<slave>/bonding_slave/<attr>
 	kindProcFile                // file proc/net/bonding/<bond>
 	kindDevAttr                 // file sys/class/net/<dev>/<attr> rendered over the real one (overlay_sys.go)
-	kindLower                   // link sys/class/net/<bond>/lower_<slave> -> ../<slave>
-	kindMaster                  // link sys/class/net/<slave>/master -> ../<bond>
-	kindUpper                   // link sys/class/net/<slave>/upper_<bond> -> ../<bond>
+	kindDevLink                 // link sys/class/net/<dev> -> ../../devices/<parent>/<dev>
+	kindLower                   // link <bond>/lower_<slave> -> ../<slave>
+	kindMaster                  // link <slave>/master -> ../<bond>
+	kindUpper                   // link <slave>/upper_<bond> -> ../<bond>
 	kindReal                    // a real entry of a device directory (entry only; served by sysNode)
 	kindCount
 )
@@ -123,11 +126,15 @@ func init() {
 		kindRoot: {mode: dir, perm: 0o755, childTTL: staticTimeout, staticAttr: true,
 			children: fixed(entry{name: "proc", kind: kindProc}, entry{name: "sys", kind: kindSys})},
 		kindSys: {mode: dir, perm: 0o755, childTTL: staticTimeout, staticAttr: true,
-			children: fixed(entry{name: "class", kind: kindClass})},
+			children: fixed(entry{name: "class", kind: kindClass}, entry{name: "devices", kind: kindDevTree})},
 		kindClass: {mode: dir, perm: 0o755, childTTL: staticTimeout, staticAttr: true,
 			children: fixed(entry{name: "net", kind: kindNet})},
 		kindNet: {mode: dir, perm: 0o755, staticAttr: true,
 			children: netChildren, lookup: netLookup},
+		kindDevTree: {mode: dir, perm: 0o755, childTTL: staticTimeout, staticAttr: true,
+			children: devTreeChildren},
+		kindNetDir: {mode: dir, perm: 0o755, staticAttr: true,
+			children: netDirChildren, lookup: netDirLookup},
 		kindDev: {mode: dir, perm: 0o755, staticAttr: true, sync: syncDevOrNone,
 			children: devChildren, lookup: devLookup},
 		kindBonding: {mode: dir, perm: 0o755, staticAttr: true, sync: syncBond,
@@ -154,10 +161,11 @@ func init() {
 		kindDevAttr: {mode: file, permOf: devAttrPerm, sync: syncDevOrNone, size: pageSized,
 			content: devAttrContent, exists: devAttrExists, write: devAttrWrite}, // modes are the real files'
 
-		kindLower:  {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: lowerTarget},
-		kindMaster: {mode: link, perm: 0o777, size: linkSize, target: masterTarget}, // size follows the bond
-		kindUpper:  {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: upperTarget},
-		kindReal:   {mode: file, perm: 0o755, loopback: true}, // its entry carries the real type
+		kindDevLink: {mode: link, perm: 0o777, size: linkSize, target: devLinkTargetOf},
+		kindLower:   {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: lowerTarget},
+		kindMaster:  {mode: link, perm: 0o777, size: linkSize, target: masterTarget}, // size follows the bond
+		kindUpper:   {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: upperTarget},
+		kindReal:    {mode: file, perm: 0o755, loopback: true}, // its entry carries the real type
 	}
 }
 

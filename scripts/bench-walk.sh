@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# scripts/bench-walk.sh — path walks through the real paths against the
+# kernel's sysfs, as root, in a network namespace it creates and removes.
+#
+# Namespace bfswalk-PID holds bond0 (active-backup, miimon 100, slaves eth0
+# and eth1, veths whose peers p0, p1 stay in the namespace) and lo. One pass
+# is, for every device of /sys/class/net: `ls -la` of its directory and one
+# `stat` of every entry in it (each path walks /sys/class/net/<dev>/<attr>).
+# WALK_PASSES passes (default 100) run
+#   - under `ip netns exec` on the kernel's sysfs of the namespace (the TAP
+#     bond0 stands in for a kernel bond: same entries but bonding/), and
+#   - under `bondingfs exec --netns`, whose /sys/class/net and /sys/devices/…
+#     are the emulation's (the real paths),
+# alternately, WALK_REPS times (default 3); the figure is the median wall
+# time of each and their ratio. Target: ratio ≤ 1.5.
+#
+# Output: one line per repetition on stderr, the summary and the target on
+# stdout.
+set -eu
+set -o pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BONDINGFS_BIN:-$REPO/bin/bondingfs}
+PASSES=${WALK_PASSES:-100}
+REPS=${WALK_REPS:-3}
+NS=bfswalk-$$
+TMP=
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root"
+[ -x "$BIN" ] || make -C "$REPO" build
+
+cleanup() {
+    rc=$?
+    set +e
+    [ -e "/run/netns/$NS" ] && ip netns del "$NS"
+    [ -n "$TMP" ] && rm -rf "$TMP"
+    exit $rc
+}
+trap cleanup EXIT
+TMP=$(mktemp -d /tmp/bfswalk.XXXXXX)
+
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+for i in 0 1; do
+    ip -n "$NS" link add "eth$i" type veth peer name "p$i"
+    ip -n "$NS" link set "p$i" up
+done
+
+# the pass, timed inside the shell that runs it (no start-up cost): prints
+# the seconds it took
+WALK='t0=$EPOCHREALTIME
+for ((i = 0; i < '"$PASSES"'; i++)); do
+  ls -la /sys/class/net/*/ > /dev/null
+  stat /sys/class/net/*/* /sys/class/net/*/statistics/* > /dev/null
+done
+t1=$EPOCHREALTIME
+echo "${t0/./} ${t1/./}" | awk "{ printf \"%.2f\n\", (\$2 - \$1) / 1e6 }"'
+
+# the kernel's sysfs with a TAP named bond0 (what the emulation's bond0 is)
+ip -n "$NS" tuntap add dev bond0 mode tap
+real() { ip netns exec "$NS" bash -c "$WALK"; }
+emu() {
+    "$BIN" exec --root "$TMP/mnt" --netns "$NS" --log "$TMP/kernel.log" mode=active-backup miimon=100 -- bash -c '
+echo +eth0 > /sys/class/net/bond0/bonding/slaves && echo +eth1 > /sys/class/net/bond0/bonding/slaves || exit 1
+'"$WALK"
+}
+R=()
+E=()
+for rep in $(seq "$REPS"); do
+    ip -n "$NS" link show bond0 >/dev/null 2>&1 || ip -n "$NS" tuntap add dev bond0 mode tap
+    r=$(real)
+    ip -n "$NS" link del bond0
+    e=$(emu) || die "bondingfs exec failed"
+    say "rep $rep: kernel sysfs $r s, real paths $e s ($PASSES passes)"
+    R+=("$r")
+    E+=("$e")
+done
+med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+rm=$(med "${R[@]}")
+em=$(med "${E[@]}")
+ratio=$(awk -v a="$em" -v b="$rm" 'BEGIN { printf "%.2f", a / b }')
+echo "path walks ($PASSES passes of ls -la + stat of every entry, every device): kernel sysfs $rm s, real paths $em s, ratio $ratio (median of $REPS)"
+if awk -v r="$ratio" 'BEGIN { exit !(r <= 1.5) }'; then
+    echo "  MET      path walks through the real paths ≤ 1.5 × kernel sysfs: $ratio"
+else
+    echo "  NOT MET  path walks through the real paths ≤ 1.5 × kernel sysfs: $ratio"
+fi
