@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -26,31 +27,101 @@ import (
 //     which serves each caller its own /proc/<tid>/net plus bonding/ (with
 //     the bonds for callers in the engine's network namespace).
 //
-// Both mounts are recognisable in mountinfo (fstype fuse.bondingfs; tmpfs
+//   - /sys/devices/virtual/net and each NIC's net directory: bind mounts of
+//     the tree's, where the /sys/class/net links (the kernel's text,
+//     "../../devices/virtual/net/eth0") lead, so that readlink -f, pwd -P
+//     and every walk through them land in the emulation's device
+//     directories with their bonding entries.
+//
+// The mounts are recognisable in mountinfo (fstype fuse.bondingfs; tmpfs
 // with source "bondingfs"), so that a reaper can remove them after the
 // daemon died.
 
 const (
 	sysClassNet = "/sys/class/net"
+	sysDevices  = "/sys/devices"
 	procNet     = "/proc/net"
 	// procNetSource names the tmpfs that holds the /proc/net symlink.
 	procNetSource = "bondingfs"
 	fuseType      = "fuse.bondingfs"
 )
 
-// installRealPaths mounts ROOT's sys/class/net over /sys/class/net and a
-// symlink to ROOT/proc/self/net over /proc/net in the calling thread's mount
-// namespace. On failure nothing stays mounted.
+// installRealPaths mounts ROOT's sys/class/net over /sys/class/net, each of
+// ROOT's device directories' parents over the same directory below
+// /sys/devices (deviceDirs), and a symlink to ROOT/proc/self/net over
+// /proc/net in the calling thread's mount namespace. Stale ones (their
+// daemon gone, or a link to this ROOT that a killed daemon and reaper left)
+// are removed first. On failure nothing stays mounted.
 func installRealPaths(root string) error {
-	removeStaleRealPaths()
+	removeStaleRealPaths(root)
+	var done []string
+	undo := func() {
+		for i := len(done) - 1; i >= 0; i-- {
+			_ = unix.Unmount(done[i], unix.MNT_DETACH)
+		}
+	}
 	if err := unix.Mount(filepath.Join(root, "sys/class/net"), sysClassNet, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind %s/sys/class/net over %s: %w", root, sysClassNet, err)
 	}
+	done = append(done, sysClassNet)
+	for _, d := range deviceDirs(root) {
+		target := filepath.Join(sysDevices, d)
+		if st, err := os.Stat(target); err != nil || !st.IsDir() {
+			continue // this /sys has no such directory: nothing leads there
+		}
+		if err := unix.Mount(filepath.Join(root, "sys/devices", d), target, "", unix.MS_BIND, ""); err != nil {
+			undo()
+			return fmt.Errorf("bind %s/sys/devices/%s over %s: %w", root, d, target, err)
+		}
+		done = append(done, target)
+	}
 	if err := mountProcNetLink(filepath.Join(root, "proc/self/net")); err != nil {
-		_ = unix.Unmount(sysClassNet, unix.MNT_DETACH)
+		undo()
 		return err
 	}
 	return nil
+}
+
+// deviceDirs returns the directories below ROOT/sys/devices that hold the
+// device directories the links of ROOT/sys/class/net lead to
+// ("virtual/net", a NIC's "pci0000:00/0000:00:03.0/net"), sorted, so that
+// the kernel's own paths to them lead into the emulation. A NIC that
+// appears later has its directory in the tree, not at the real path.
+func deviceDirs(root string) []string {
+	net := filepath.Join(root, "sys/class/net")
+	es, err := os.ReadDir(net)
+	if err != nil {
+		return []string{"virtual/net"}
+	}
+	seen := map[string]bool{"virtual/net": true}
+	for _, e := range es {
+		t, err := os.Readlink(filepath.Join(net, e.Name()))
+		if d, ok := deviceDirOf(t, e.Name()); err == nil && ok {
+			seen[d] = true
+		}
+	}
+	ds := make([]string, 0, len(seen))
+	for d := range seen {
+		ds = append(ds, d)
+	}
+	sort.Strings(ds)
+	return ds
+}
+
+// deviceDirOf returns the parent below /sys/devices of the device
+// directory that the class/net link of dev with text t leads to, false
+// when t is not such a link ("../../devices/<parent>/<dev>", no ".."
+// inside).
+func deviceDirOf(t, dev string) (string, bool) {
+	rest, ok := strings.CutPrefix(t, "../../devices/")
+	if !ok || filepath.IsAbs(rest) || filepath.Base(rest) != dev || filepath.Clean(rest) != rest {
+		return "", false
+	}
+	d := filepath.Dir(rest)
+	if d == "." || strings.HasPrefix(d, "..") || strings.Contains(d, "/../") {
+		return "", false
+	}
+	return d, true
 }
 
 // mountProcNetLink mounts a symlink to target over /proc/net.
@@ -142,10 +213,10 @@ func unescapeMount(s string) string {
 // ours reports whether m is a real-path mount of the tree mounted at root
 // whose device is rootDev ("" when unknown: any bondingfs tree).
 func ours(m mountEntry, root, rootDev string) bool {
-	switch m.point {
-	case sysClassNet:
+	switch {
+	case m.point == sysClassNet || strings.HasPrefix(m.point, sysDevices+"/"):
 		return m.fstype == fuseType && (rootDev == "" || m.dev == rootDev)
-	case procNet:
+	case m.point == procNet:
 		if m.fstype != "tmpfs" || m.source != procNetSource {
 			return false
 		}
@@ -161,7 +232,7 @@ func ours(m mountEntry, root, rootDev string) bool {
 // administrator's). It returns how many it removed.
 func removeRealPaths(root string) int {
 	removed := 0
-	for range 16 {
+	for range 64 {
 		ms, err := mounts()
 		if err != nil {
 			return removed
@@ -178,7 +249,7 @@ func removeRealPaths(root string) int {
 		seen := map[string]bool{}
 		for i := len(ms) - 1; i >= 0 && victim == nil; i-- {
 			m := ms[i]
-			if (m.point != procNet && m.point != sysClassNet) || seen[m.point] {
+			if !realPoint(m.point) || seen[m.point] {
 				continue
 			}
 			seen[m.point] = true
@@ -198,12 +269,20 @@ func removeRealPaths(root string) int {
 	return removed
 }
 
+// realPoint reports whether p is where real paths get mounted.
+func realPoint(p string) bool {
+	return p == sysClassNet || p == procNet || strings.HasPrefix(p, sysDevices+"/")
+}
+
 // removeStaleRealPaths unmounts real-path mounts whose daemon is gone (its
 // FUSE connection aborted, or its tree unmounted) and that no reaper
 // removed, the topmost first, so that new ones do not stack on a dead mount.
-// Live ones (another daemon's) stay.
-func removeStaleRealPaths() {
-	for range 16 {
+// A /proc/net link to ROOT/proc/self/net is stale too whatever serves ROOT
+// now: a daemon and its reaper killed together leave it, and the next
+// daemon for ROOT mounts ROOT again before it installs its own. Live ones
+// (another daemon's) stay.
+func removeStaleRealPaths(root string) {
+	for range 64 {
 		ms, err := mounts()
 		if err != nil {
 			return
@@ -212,19 +291,19 @@ func removeStaleRealPaths() {
 		seen := map[string]bool{}
 		for i := len(ms) - 1; i >= 0 && victim == ""; i-- {
 			m := ms[i]
-			if (m.point != procNet && m.point != sysClassNet) || seen[m.point] {
+			if !realPoint(m.point) || seen[m.point] {
 				continue
 			}
 			seen[m.point] = true
 			var st unix.Statfs_t
 			switch {
-			case m.point == sysClassNet && m.fstype == fuseType:
-				if unix.Statfs(sysClassNet, &st) != nil {
+			case m.point != procNet && m.fstype == fuseType:
+				if unix.Statfs(m.point, &st) != nil {
 					victim = m.point
 				}
 			case m.point == procNet && m.fstype == "tmpfs" && m.source == procNetSource:
 				if t, err := os.Readlink(procNet); err == nil {
-					if unix.Statfs(t, &st) != nil || st.Type != unix.FUSE_SUPER_MAGIC {
+					if t == filepath.Join(root, "proc/self/net") || unix.Statfs(t, &st) != nil || st.Type != unix.FUSE_SUPER_MAGIC {
 						victim = m.point
 					}
 				}

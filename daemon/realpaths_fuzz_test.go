@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -46,4 +47,26 @@ func TestUnescapeMount(t *testing.T) {
 			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzDeviceDirOf: a class/net link's text yields a parent directory only
+// when the link leads below /sys/devices, and the parent stays there.
+func FuzzDeviceDirOf(f *testing.F) {
+	f.Add("../../devices/virtual/net/eth0", "eth0")
+	f.Add("../../devices/pci0000:00/0000:00:03.0/net/eth0", "eth0")
+	f.Add("../../devices/../../etc/eth0", "eth0")
+	f.Add("../../devices/eth0", "eth0")
+	f.Fuzz(func(t *testing.T, link, dev string) {
+		d, ok := deviceDirOf(link, dev)
+		if !ok {
+			return
+		}
+		p := filepath.Join("/sys/devices", d)
+		if !strings.HasPrefix(p, "/sys/devices/") || filepath.IsAbs(d) || filepath.Clean(d) != d {
+			t.Fatalf("deviceDirOf(%q, %q) = %q: leads to %s", link, dev, d, p)
+		}
+		if filepath.Join(p, dev) != filepath.Join("/sys/class/net", link) {
+			t.Fatalf("deviceDirOf(%q, %q) = %q: not where the link leads", link, dev, d)
+		}
+	})
 }

@@ -56,19 +56,22 @@ func linkNames(b []byte) (names []string, indexes []int32) {
 			continue
 		}
 		index := int32(binary.NativeEndian.Uint32(m.Data[4:8]))
-		attrs, err := syscall.ParseNetlinkRouteAttr(&m)
-		if err != nil {
-			continue
-		}
-		for _, a := range attrs {
-			if a.Attr.Type == unix.IFLA_IFNAME {
-				v := a.Value
+		// the attributes (struct rtattr), walked by hand: the standard
+		// library's ParseNetlinkRouteAttr panics on a short one
+		for a := m.Data[unix.SizeofIfInfomsg:]; len(a) >= 4; {
+			l := int(binary.NativeEndian.Uint16(a[0:2]))
+			if l < 4 || l > len(a) {
+				break
+			}
+			if binary.NativeEndian.Uint16(a[2:4]) == unix.IFLA_IFNAME {
+				v := a[4:l]
 				for len(v) > 0 && v[len(v)-1] == 0 {
 					v = v[:len(v)-1]
 				}
 				names = append(names, string(v))
 				indexes = append(indexes, index)
 			}
+			a = a[min((l+3)&^3, len(a)):]
 		}
 	}
 	return names, indexes
