@@ -51,6 +51,9 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 			path = n.path + "/" + name
 		}
 		child := &node{fsys: n.fsys, kind: e.kind, path: path, dev: e.dev, name: name}
+		if e.kind == kindNet || e.kind == kindNetDir {
+			defer n.fsys.devDirs.Store(path, child)
+		}
 		child.fillAttr(snap, &out.Attr)
 		if ttl := n.entryTTL(e); ttl != 0 {
 			out.SetEntryTimeout(ttl)
@@ -71,13 +74,13 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 // entryTTL returns how long the kernel may cache entry e of directory n:
 // the directory kind's childTTL; else staticTimeout for the entries that
 // exist as long as their directory does (stableEntry), and for the
-// class/net links while the link events keep them fresh (linkWatch); else
-// 0, asked again at every walk.
+// class/net links and the device directories while the link events keep
+// them fresh (linkwatch.go); else 0, asked again at every walk.
 func (n *node) entryTTL(e entry) time.Duration {
 	if ttl := n.info().childTTL; ttl != 0 {
 		return ttl
 	}
-	if e.kind == kindDevLink && n.fsys.watch.Load() {
+	if (e.kind == kindDevLink || e.kind == kindDev) && n.fsys.watch.Load() {
 		return staticTimeout
 	}
 	if stableEntry(e.kind, e.name) {

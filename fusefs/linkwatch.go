@@ -4,23 +4,23 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
-	"github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 )
 
-// The link watch: the class/net links are cached by the kernel (entryTTL)
-// while an RTNLGRP_LINK socket of the engine's namespace tells us of every
-// device that appears, goes or is renamed, and each such event drops the
-// cached entries of the names involved (FUSE_NOTIFY_INVAL_ENTRY). A walk
-// through a cached link still asks about the device's directory each time
-// (its entry in the net directory has timeout 0), so `[ -e
-// /sys/class/net/X ]` and every read are exact whatever the watch's delay;
-// only lstat or readlink of the link itself may see a device for the few
-// microseconds between the kernel queueing the event and the watch taking
-// it.
+// The link watch: the class/net links and the device directories below
+// sys/devices are cached by the kernel (entryTTL) while an RTNLGRP_LINK
+// socket of the engine's namespace tells us of every device that appears,
+// goes or is renamed, and each such event drops the cached entries of the
+// names involved (FUSE_NOTIFY_INVAL_ENTRY). Files are never cached (their
+// LOOKUP is every walk's), so a read or a stat of a device's file is exact
+// whatever the watch's delay; a stat of a device's link or directory
+// itself may see a device for the moment between the kernel queueing the
+// event and the watch taking it (differences.md).
 
 // privates maps PrivateSysfs.Path to its PrivateSysfs, so that Mount finds
 // the link socket that belongs to Options.Sysfs.
@@ -78,19 +78,28 @@ func linkNames(b []byte) (names []string, indexes []int32) {
 }
 
 // watchLinks reads link events from f until it is closed and drops the
-// cached class/net entries of every name involved: the name an event
-// carries and, for a rename, the name the index had before. On ENOBUFS
+// cached entries of every name involved: the name an event carries and,
+// for a rename, the name the index had before (known from an earlier event
+// or from the devices that existed when the watch started). On ENOBUFS
 // (events lost) every cached entry is dropped. Runs on its own goroutine;
 // never from a FUSE request.
 func (s *Server) watchLinks(f *os.File) {
 	defer close(s.watchDone)
+	fsys := s.root.fsys
 	byIndex := map[int32]string{}
+	for _, d := range fsys.realDevs() {
+		if v, errno := fsys.readReal(d, "ifindex"); errno == 0 {
+			if i, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err == nil {
+				byIndex[int32(i)] = d
+			}
+		}
+	}
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := f.Read(buf)
 		if err != nil {
 			if errors.Is(err, unix.ENOBUFS) {
-				s.forgetLinks(nil)
+				s.forgetDevices(nil)
 				continue
 			}
 			return // closed
@@ -105,35 +114,25 @@ func (s *Server) watchLinks(f *os.File) {
 			drop = append(drop, name)
 		}
 		if len(drop) > 0 {
-			s.forgetLinks(drop)
+			s.forgetDevices(drop)
 		}
 	}
 }
 
-// forgetLinks drops the kernel's cached class/net entries of names (all of
-// them for nil).
-func (s *Server) forgetLinks(names []string) {
-	net := s.classNet()
-	if net == nil {
-		return
-	}
-	if names == nil {
-		for name := range net.Children() {
-			names = append(names, name)
+// forgetDevices drops the kernel's cached entries of names (all of them for
+// nil) in class/net and in every net directory below sys/devices.
+func (s *Server) forgetDevices(names []string) {
+	s.root.fsys.devDirs.Range(func(_, v any) bool {
+		in := v.(*node).EmbeddedInode()
+		ns := names
+		if ns == nil {
+			for name := range in.Children() {
+				ns = append(ns, name)
+			}
 		}
-	}
-	for _, name := range names {
-		net.NotifyEntry(name)
-	}
-}
-
-// classNet returns the inode of sys/class/net if the kernel knows it.
-func (s *Server) classNet() *fs.Inode {
-	in := s.root.EmbeddedInode()
-	for _, name := range []string{"sys", "class", "net"} {
-		if in = in.GetChild(name); in == nil {
-			return nil
+		for _, name := range ns {
+			in.NotifyEntry(name)
 		}
-	}
-	return in
+		return true
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -141,6 +142,9 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 			DisableXAttrs: true,
 			// every link's number changes with its text (linkIno)
 			EnableSymlinkCaching: true,
+			// READDIRPLUS would look up every entry of a listing, and
+			// the files' entries are not cached: each walk asks anyway
+			DisableReadDirPlus: true,
 			Debug:                opts.Debug,
 			Logger:               opts.DebugLog,
 			PanicHandler: func(v any) fuse.Status {
@@ -184,8 +188,12 @@ type filesystem struct {
 	// proc/net/bonding to every caller.
 	engineNetns uint64
 	// watch is set while the link events of the engine's namespace
-	// invalidate class/net's cached entries (linkwatch.go).
+	// invalidate the cached device entries (linkwatch.go).
 	watch atomic.Bool
+	// devDirs holds the nodes of class/net and of the net directories
+	// below sys/devices the kernel has looked up, by path: the
+	// directories whose device entries the link watch drops.
+	devDirs sync.Map
 }
 
 // syncTimeout bounds how long a read waits for the backend to catch up

@@ -227,10 +227,16 @@ func (n *sysNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 // Getattr is LoopbackNode's, with realTimeouts' attribute timeout.
 func (n *sysNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	errno := n.LoopbackNode.Getattr(ctx, f, out)
-	if errno == 0 && out.Mode&syscall.S_IFMT == syscall.S_IFREG {
+	if errno == 0 && (out.Mode&syscall.S_IFMT == syscall.S_IFREG || out.Mode&syscall.S_IFMT == syscall.S_IFDIR && stableRealDirs[n.name()]) {
 		out.SetTimeout(staticTimeout)
 	}
 	return errno
+}
+
+// name returns n's entry name.
+func (n *sysNode) name() string {
+	name, _ := n.EmbeddedInode().Parent()
+	return name
 }
 
 // stableRealDirs are the directories every net device has for its whole
