@@ -125,9 +125,15 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	case syscall.S_IFLNK:
 		return nil, 0, syscall.ELOOP
 	}
+	if flags&oDirect != 0 {
+		return nil, 0, syscall.EINVAL // kernfs and procfs have no direct I/O
+	}
 	acc := flags & syscall.O_ACCMODE
 	if acc != syscall.O_RDONLY && !n.writable() && !in.procfs {
 		return nil, 0, syscall.EACCES
+	}
+	if errno := n.openAllowed(n.fsys.snapshot(), flags); errno != 0 && !in.procfs {
+		return nil, 0, errno
 	}
 	snap := n.fsys.syncedFor(ctx, n)
 	h := &handle{}
@@ -239,10 +245,14 @@ func (n *node) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno {
 	return syscall.ENOSYS
 }
 
-// Setattr accepts and ignores every change: `echo x > f` truncates (O_TRUNC
+// Setattr stores a chmod, chown or utimes as kernfs does (setattr,
+// kernfs.go) and ignores a size change: `echo x > f` truncates (O_TRUNC
 // arrives as a size change) before it writes. Its reply's attributes are
 // not cached, so the fstat(2) bash makes next costs a GETATTR (~20 µs).
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := n.setattr(ctx, in); errno != 0 {
+		return errno
+	}
 	n.fillAttr(n.fsys.snapshot(), &out.Attr)
 	return 0
 }
@@ -252,9 +262,10 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	return nil, nil, 0, syscall.EACCES
 }
 
-// Mknod fails with EACCES, as Create.
+// Mknod fails with EPERM, as mknod(2) and mkfifo(3) in sysfs do (vfs_mknod:
+// kernfs directories have no mknod).
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EACCES
+	return nil, syscall.EPERM
 }
 
 // Mkdir fails with EPERM, as in sysfs.

@@ -194,6 +194,10 @@ type filesystem struct {
 	// below sys/devices the kernel has looked up, by path: the
 	// directories whose device entries the link watch drops.
 	devDirs sync.Map
+	// stored holds what chmod, chown and utimes set on the nodes
+	// (kernfs.go), by attrKey; storedMu serialises the changes.
+	stored   sync.Map
+	storedMu sync.Mutex
 }
 
 // syncTimeout bounds how long a read waits for the backend to catch up

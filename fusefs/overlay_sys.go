@@ -456,6 +456,14 @@ func (f *filesystem) writeDevAttr(dev, name string, data []byte) syscall.Errno {
 	return 0
 }
 
+// realOwner puts the owner of the real attribute name of dev into out.
+func (f *filesystem) realOwner(dev, name string, out *fuse.Attr) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(f.realDev(dev), name), &st); err == nil {
+		out.Owner.Uid, out.Owner.Gid = st.Uid, st.Gid
+	}
+}
+
 // realPerm returns the permission bits of a real attribute of dev.
 func (f *filesystem) realPerm(dev, name string) uint32 {
 	var st syscall.Stat_t

@@ -274,9 +274,9 @@ func optionPerm(n *node) uint32 {
 func devAttrPerm(n *node) uint32 { return n.fsys.realPerm(n.dev, n.name) }
 
 // writable reports whether n accepts writes at all (0444 files do not, even
-// for root: kernfs refuses the open).
+// for root: kernfs refuses the open), with its current mode (chmod).
 func (n *node) writable() bool {
-	return n.info().write != nil && n.perm()&0o200 != 0
+	return n.hasStore() && n.curPerm(n.fsys.snapshot())&0o222 != 0
 }
 
 // fillAttr fills out with n's attributes.
@@ -292,6 +292,10 @@ func (n *node) fillAttr(snap *bond.Snapshot, out *fuse.Attr) {
 	}
 	out.Blksize = bond.PageSize
 	out.SetTimes(&n.fsys.mtime, &n.fsys.mtime, &n.fsys.mtime)
+	if n.kind == kindDevAttr {
+		n.fsys.realOwner(n.dev, n.name, out)
+	}
+	n.applyStored(snap, out)
 }
 
 // pageSized is a page, as sysfs reports for its attributes (their text
