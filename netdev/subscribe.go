@@ -152,7 +152,10 @@ func decodeLinkMsg(m syscall.NetlinkMessage) (ev bond.LinkEvent, ok bool) {
 	if err != nil {
 		return ev, false
 	}
-	return bond.LinkEvent{Link: linkInfo(l), Deleted: m.Header.Type == unix.RTM_DELLINK}, true
+	// an RTM_DELLINK of family AF_BRIDGE says that a port left its bridge
+	// (br_ifinfo_notify), not that the device went
+	deleted := m.Header.Type == unix.RTM_DELLINK && m.Data[0] != unix.AF_BRIDGE
+	return bond.LinkEvent{Link: linkInfo(l), Deleted: deleted}, true
 }
 
 func (s *linkStream) done() { s.inflight.Store(0) }

@@ -51,6 +51,13 @@ func TestDecodeLinkDatagram(t *testing.T) {
 	assert.Equal(t, "eth8", evs[1].Link.Name)
 	assert.True(t, evs[1].Deleted)
 
+	// a port leaving its bridge: RTM_DELLINK of family AF_BRIDGE, the device stays
+	port := linkMsg(unix.RTM_DELLINK, 9, "bond0", 1500, 0)
+	port[unix.NLMSG_HDRLEN] = unix.AF_BRIDGE
+	evs = decodeLinkDatagram(port)
+	require.Len(t, evs, 1)
+	assert.False(t, evs[0].Deleted, "a bridge port's RTM_DELLINK is not the device's deletion")
+
 	assert.Empty(t, decodeLinkDatagram(nil))
 	assert.Empty(t, decodeLinkDatagram(b[:10]), "shorter than a header")
 	assert.Empty(t, decodeLinkDatagram(linkMsg(unix.RTM_NEWADDR, 7, "eth9", 1400, 0)), "not a link message")
