@@ -160,6 +160,7 @@ bench: deps build
 	GO=$(GO) scripts/bench-reaper.sh
 	scripts/bench-idle.sh
 	scripts/bench-rtnl.sh
+	scripts/bench-walk.sh
 
 # The eBPF fast path (issue 18): bpf/bond_bpfel.{o,go} and bond.c.sha256 are
 # built from bpf/c/bond.c by clang through bpf2go and committed, so `make

@@ -51,9 +51,6 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 			path = n.path + "/" + name
 		}
 		child := &node{fsys: n.fsys, kind: e.kind, path: path, dev: e.dev, name: name}
-		if e.kind == kindNet || e.kind == kindNetDir {
-			defer n.fsys.devDirs.Store(path, child)
-		}
 		child.fillAttr(snap, &out.Attr)
 		if ttl := n.entryTTL(e); ttl != 0 {
 			out.SetEntryTimeout(ttl)
@@ -66,7 +63,12 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 			t, _ := tf(child, snap)
 			ino = linkIno(path, t)
 		}
-		return n.NewInode(ctx, child, fs.StableAttr{Mode: e.kind.fileType(), Ino: ino}), 0
+		in := n.NewInode(ctx, child, fs.StableAttr{Mode: e.kind.fileType(), Ino: ino})
+		if e.kind == kindNet || e.kind == kindNetDir {
+			// the inode the kernel knows (NewInode may return an existing one)
+			n.fsys.devDirs.Store(path, in)
+		}
+		return in, 0
 	}
 	return nil, syscall.ENOENT
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 )
 
@@ -123,7 +124,7 @@ func (s *Server) watchLinks(f *os.File) {
 // nil) in class/net and in every net directory below sys/devices.
 func (s *Server) forgetDevices(names []string) {
 	s.root.fsys.devDirs.Range(func(_, v any) bool {
-		in := v.(*node).EmbeddedInode()
+		in := v.(*fs.Inode)
 		ns := names
 		if ns == nil {
 			for name := range in.Children() {

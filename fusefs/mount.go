@@ -145,8 +145,8 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 			// READDIRPLUS would look up every entry of a listing, and
 			// the files' entries are not cached: each walk asks anyway
 			DisableReadDirPlus: true,
-			Debug:                opts.Debug,
-			Logger:               opts.DebugLog,
+			Debug:              opts.Debug,
+			Logger:             opts.DebugLog,
 			PanicHandler: func(v any) fuse.Status {
 				logf("fusefs: request panicked: %v", v)
 				return fuse.EIO
@@ -190,8 +190,8 @@ type filesystem struct {
 	// watch is set while the link events of the engine's namespace
 	// invalidate the cached device entries (linkwatch.go).
 	watch atomic.Bool
-	// devDirs holds the nodes of class/net and of the net directories
-	// below sys/devices the kernel has looked up, by path: the
+	// devDirs holds the inodes (*fs.Inode) of class/net and of the net
+	// directories below sys/devices the kernel has looked up, by path: the
 	// directories whose device entries the link watch drops.
 	devDirs sync.Map
 	// stored holds what chmod, chown and utimes set on the nodes
