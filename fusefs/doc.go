@@ -8,9 +8,9 @@
 //
 // # The two trees
 //
-// The mount holds sys/class/net, the bonding driver's sysfs (bond_sysfs.c,
-// bond_sysfs_slave.c, and the links of netdev_adjacent), and proc/net/bonding
-// (bond_procfs.c). As lxcfs routes /proc and /sys once, each into its own
+// The mount holds sys/class/net and the sys/devices directories its links
+// lead to, the bonding driver's sysfs (bond_sysfs.c, bond_sysfs_slave.c, and
+// the links of netdev_adjacent), and proc/net/bonding (bond_procfs.c). As lxcfs routes /proc and /sys once, each into its own
 // file, this tree decides by kind in one place: everything below the root
 // is a node of one kind, and the kind table (kinds in tree.go) is the one place that says what each kind is —
 // its mode, its entries, its text, its writes, and how much of the backend
@@ -39,23 +39,32 @@
 //
 // # Timeouts
 //
-// Entry, negative and attribute timeouts are 0 (Mount's fs.Options), so
-// every path walk asks again: a bond or slave appears and vanishes with the
-// engine, and each file's LOOKUP refreshes its size, which the kernel
-// otherwise changes itself after an O_TRUNC or a short sendfile read.
-// Exceptions, per kind: the fixed skeleton (sys, sys/class, proc,
-// proc/self) caches its entries for staticTimeout, proc/net's bonding for
-// bondingDirTimeout (Server.LoadedChanged drops it), and the kinds whose
-// attributes never change cache those (kindInfo.staticAttr).
+// Entry, negative and attribute timeouts are 0 by default (Mount's
+// fs.Options), so every path walk asks again: a bond or slave appears and
+// vanishes with the engine, and each file's LOOKUP refreshes its size,
+// which the kernel otherwise changes itself after an O_TRUNC or a short
+// sendfile read. Exceptions (staticTimeout, entryTTL): the fixed skeleton
+// and sys/devices' way to the net directories cache their entries,
+// proc/net's bonding for bondingDirTimeout (Server.LoadedChanged drops
+// it), a bond's bonding/ and every device's statistics/, queues/ and power/
+// as long as their device directory (whose inode number changes with the
+// device), the class/net links and the device directories while the link
+// watch drops them on each RTNLGRP_LINK event (linkwatch.go), the links'
+// text (a link's inode number changes with it), and the attributes of the
+// kinds that never change (kindInfo.staticAttr) and of the real files.
 //
 // # The passthrough
 //
 // With Options.Sysfs, sys/class/net lists every device of the engine's
 // network namespace, read from a private sysfs mount (PrivateSysfs,
-// overlay_sys_private.go) that no mount of ours covers. A device directory
-// serves the real entries through go-fuse's LoopbackNode (sysNode), under
-// the bonding entries; for a bond, the few net-sysfs attributes where its
-// TAP differs from a bonding device are rendered instead (overlay_sys.go).
+// overlay_sys_private.go) that no mount of ours covers, as the kernel's
+// links into sys/devices (devices.go), where each device's directory serves
+// the real entries through go-fuse's LoopbackNode (sysNode), with their
+// real link texts, under the bonding entries; for a bond, the few net-sysfs
+// attributes where its TAP differs from a bonding device are rendered
+// instead (overlay_sys.go). A real master, upper_ or lower_ link passes
+// through unless the bond's own link of that name replaces it. chmod, chown
+// and utimes of the emulation's files are stored and shown (kernfs.go).
 // With Options.ProcNet, proc/net serves each request the entries of the
 // calling thread's own /proc/<tid>/net plus bonding/, and proc/self/net —
 // the view bound over the real /proc/net — shows bonding/ empty to callers
@@ -65,7 +74,9 @@
 //
 // go-fuse serves each request on a goroutine of its own, many at once;
 // nodes share no mutable state but a device directory's LoopbackRoot,
-// created once (sync.Once). Backend.Snapshot must never block. A write
+// created once (sync.Once), and the stored attributes and the net
+// directories' inodes (sync.Map). The link watch runs on a goroutine of its
+// own and notifies the kernel from there, never from a request. Backend.Snapshot must never block. A write
 // blocks its request's goroutine until the backend has applied it. What a
 // caller may see is decided from its pid's /proc entries (readerOf), at
 // open. Server.LoadedChanged may be called from any goroutine but a FUSE

@@ -113,11 +113,14 @@ func (s *Server) Wait() { s.srv.Wait() }
 // root, and serves it until Unmount. Layout under dir:
 //
 //	sys/class/net/bonding_masters                      0644
-//	sys/class/net/<bond>/bonding/<option>              0644, 0444 if read-only (bond.Options)
-//	sys/class/net/<bond>/lower_<slave>                 -> ../<slave>
-//	sys/class/net/<slave>/bonding_slave/<attr>         0444
-//	sys/class/net/<slave>/master, upper_<bond>         -> ../<bond>
+//	sys/class/net/<dev>                                -> ../../devices/virtual/net/<dev>
+//	sys/devices/virtual/net/<bond>/bonding/<option>    0644, 0444 if read-only (bond.Options)
+//	sys/devices/virtual/net/<bond>/lower_<slave>       -> ../<slave>
+//	sys/devices/virtual/net/<slave>/bonding_slave/<attr> 0444
+//	sys/devices/virtual/net/<slave>/master, upper_<bond> -> ../<bond>
 //	proc/net/bonding/<bond>                            0444
+//
+// (a NIC's directory is at its real place, sys/devices/pci…/net/<dev>).
 //
 // Entries are looked up in the backend's latest Snapshot on each access,
 // with the timeouts the package doc explains.

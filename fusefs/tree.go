@@ -38,10 +38,10 @@ const (
 	kindProcNet                 // proc/net: bonding
 	kindProcBonding             // proc/net/bonding: one file per bond
 	kindMasters                 // file sys/class/net/bonding_masters
-	kindOption                  // file sys/class/net/<bond>/bonding/<option>
-	kindSlaveAttr               // file sys/class/net/<slave>/bonding_slave/<attr>
+	kindOption                  // file <bond>/bonding/<option>
+	kindSlaveAttr               // file <slave>/bonding_slave/<attr>
 	kindProcFile                // file proc/net/bonding/<bond>
-	kindDevAttr                 // file sys/class/net/<dev>/<attr> rendered over the real one (overlay_sys.go)
+	kindDevAttr                 // file <dev>/<attr> rendered over the real one (overlay_sys.go)
 	kindDevLink                 // link sys/class/net/<dev> -> ../../devices/<parent>/<dev>
 	kindLower                   // link <bond>/lower_<slave> -> ../<slave>
 	kindMaster                  // link <slave>/master -> ../<bond>
@@ -161,9 +161,10 @@ func init() {
 		kindDevAttr: {mode: file, permOf: devAttrPerm, sync: syncDevOrNone, size: pageSized,
 			content: devAttrContent, exists: devAttrExists, write: devAttrWrite}, // modes are the real files'
 
-		kindDevLink: {mode: link, perm: 0o777, size: linkSize, target: devLinkTargetOf},
+		// a link's number changes with its text (linkIno), so its size never does
+		kindDevLink: {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: devLinkTargetOf},
 		kindLower:   {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: lowerTarget},
-		kindMaster:  {mode: link, perm: 0o777, size: linkSize, target: masterTarget}, // size follows the bond
+		kindMaster:  {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: masterTarget},
 		kindUpper:   {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: upperTarget},
 		kindReal:    {mode: file, perm: 0o755, loopback: true}, // its entry carries the real type
 	}
@@ -177,10 +178,13 @@ func (k kind) fileType() uint32 { return kinds[k].mode }
 
 // staticTimeout is how long the kernel may cache what never changes while
 // the filesystem is mounted: the entries of the fixed skeleton root, sys,
-// sys/class, proc and proc/self, which hold directories only, and the
-// attributes of the kinds with staticAttr. Every other directory answers
-// each lookup anew (timeout 0), so that a bond or slave exists exactly
-// while the engine has it, proc/net's bonding while the module is loaded
+// sys/class, sys/devices' way to the net directories, proc and proc/self,
+// which hold directories only, the entries that live exactly as long as
+// their directory (stableEntry), the class/net links and device directories
+// while the link watch drops them on every link event (entryTTL), and the
+// attributes of the kinds with staticAttr. Every other entry is looked up
+// anew (timeout 0), so that a bond or slave's files exist exactly while the
+// engine has it, proc/net's bonding while the module is loaded
 // (bondingDirTimeout), and every file's LOOKUP refreshes its size.
 //
 // The kernel changes its own idea of a file's size: an open with O_TRUNC
@@ -189,9 +193,9 @@ func (k kind) fileType() uint32 { return kinds[k].mode }
 // text's length, and readers that copy by that size would copy "10" of
 // "100\n". The LOOKUP of every path walk puts the page back: no file's
 // entry is cached, so cached attributes never outlive a walk
-// (TestReadAfterWriteSendfile). The master link's size follows its target,
-// and the rendered device attributes' modes are the real sysfs's, so those
-// are asked each time.
+// (TestReadAfterWriteSendfile). A link's number changes with its text
+// (linkIno), so its size is static too; the rendered device attributes'
+// modes are the real sysfs's, so those are asked each time.
 const staticTimeout = time.Hour
 
 // bondingDirTimeout is how long the kernel may cache proc/net's bonding
