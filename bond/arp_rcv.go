@@ -26,6 +26,7 @@ type arpView struct {
 	ips        []uint32
 	currActive *Slave
 	currARP    *Slave
+	ns         *nsView // NS targets (nsmon.go); nil without
 }
 
 // inInterval is bond_time_in_interval in a slave reader, with the
@@ -57,7 +58,8 @@ func (b *Bond) arpRcv(v *arpView, s *Slave, f []byte) {
 		return
 	}
 	if et != frame.EtherTypeARP || len(f) < 14+frame.ARPLen {
-		return // NS/NA validation needs ns_ip6_target (netlink only)
+		b.nsRcv(v, s, f, now) // bond_na_rcv
+		return
 	}
 	arp := f[14:]
 	if arp[4] != 6 || binary.BigEndian.Uint16(arp[0:2]) != 1 ||

@@ -100,6 +100,7 @@ type arpMon struct {
 	currARP    *Slave // current_arp_slave
 	routes     map[netip.Addr]arpRoute
 	ips        []netip.Addr // the bond's and its VLAN uppers' IPv4 addresses (bond_has_this_ip)
+	ns         nsMon        // the NS monitor's routes and addresses (nsmon.go)
 	refreshing bool
 	readGen    uint64 // number of the last route read started (arpRefresh)
 	again      bool   // another read is wanted once the one in flight is back
@@ -169,6 +170,7 @@ func (b *Bond) arpSync() {
 			a.view.Store(nil)
 			a.currARP = nil
 			a.routes, a.ips = nil, nil // read again when it restarts
+			a.nsReset()
 		}
 		return
 	}
@@ -248,6 +250,7 @@ func (b *Bond) arpPublish() {
 	for _, ip := range a.ips {
 		v.ips = append(v.ips, ip4(ip))
 	}
+	b.nsPublish(v)
 	a.view.Store(v)
 }
 
@@ -580,6 +583,7 @@ func (b *Bond) arpSendAll(s *Slave) {
 			_ = b.Send(s, f)
 		}
 	}
+	b.nsSendAll(s) // bond_send_validate
 }
 
 // arpRefresh reads the routes to the targets and the addresses of the bond
@@ -606,6 +610,7 @@ func (b *Bond) arpRefresh() uint64 {
 	gen := a.readGen
 	targets := append([]netip.Addr(nil), b.params.ARPTargets...)
 	index := b.index
+	nsRead := b.nsReadPrepare() // the NS targets' routes, in the same read
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -647,12 +652,14 @@ func (b *Bond) arpRefresh() uint64 {
 				ips = append(ips, l...)
 			}
 		}
+		nsApply := nsRead()
 		r.post(func() {
 			a.refreshing = false
 			if b.deleted || !a.running {
 				a.again = false
 				return
 			}
+			nsApply()
 			// a failed read keeps the previous answer
 			routes := make(map[netip.Addr]arpRoute, len(reads))
 			for _, x := range reads {

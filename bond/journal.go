@@ -133,6 +133,12 @@ func (b *Bond) journalOption(o *Option, text string) {
 			l = append(l, a.String())
 		}
 		text = strings.Join(l, " ")
+	case "ns_ip6_target":
+		var l []string
+		for _, a := range b.params.NSTargets {
+			l = append(l, a.String())
+		}
+		text = strings.Join(l, " ")
 	}
 	b.reg.journal(Change{Kind: ChangeOption, Bond: b.name, Option: o.Name, Value: text})
 }

@@ -55,7 +55,7 @@ import (
 // nothing except the kernel's warnings (delay rounding, last ARP target).
 // ctx ending first returns ctx.Err(); a closed registry returns ErrClosed.
 func (r *Registry) WriteOption(ctx context.Context, bond, option, data string, c Caller) error {
-	o := OptionByName(option)
+	o := LinkOptionByName(option) // no file names a netlink-only option: the journal's replay
 	if o == nil {
 		return syscall.ENOENT
 	}
@@ -153,6 +153,9 @@ func (b *Bond) trySet(o *Option, text string) error {
 // interpretOptError logs a failed set like bond_opt_error_interpret.
 func (b *Bond) interpretOptError(o *Option, e syscall.Errno, text string) {
 	s := ktext.CutNL(text)
+	if o.NetlinkOnly() {
+		s = nsValueAny // netlink's bond_opt_initextra: the number is ULLONG_MAX
+	}
 	if b.reg.nlLogValue != "" {
 		s = b.reg.nlLogValue // a netlink value: the kernel prints its u64
 	}

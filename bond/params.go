@@ -165,6 +165,11 @@ func (a ADSelect) String() string { return enumString("ad_select", int(a)) }
 // MaxARPTargets is BOND_MAX_ARP_TARGETS.
 const MaxARPTargets = 16
 
+// MaxNSTargets is BOND_MAX_NS_TARGETS (= BOND_MAX_ARP_TARGETS): the NS
+// monitor's targets share the slaves' per-target receive times with the ARP
+// targets, slot by slot.
+const MaxNSTargets = MaxARPTargets
+
 // Params holds a bond's configuration: the kernel's struct bond_params.
 // Delays are stored as the kernel stores them, in miimon ticks, and shown
 // multiplied by Miimon.
@@ -179,7 +184,8 @@ type Params struct {
 	ARPValidate     ARPValidate
 	ARPAllTargets   int // 0 any, 1 all
 	ARPTargets      []netip.Addr
-	MissedMax       int // arp_missed_max, 1..255
+	NSTargets       []netip.Addr // ns_ip6_target (netlink only), IPv6, at most MaxNSTargets
+	MissedMax       int          // arp_missed_max, 1..255
 	Primary         string
 	PrimaryReselect PrimaryReselect
 	FailOverMAC     FailOverMAC
@@ -225,6 +231,7 @@ func DefaultParams() Params {
 func (p Params) Clone() Params {
 	q := p
 	q.ARPTargets = append([]netip.Addr(nil), p.ARPTargets...)
+	q.NSTargets = append([]netip.Addr(nil), p.NSTargets...)
 	q.ADActorSystem = append(net.HardwareAddr(nil), p.ADActorSystem...)
 	return q
 }

@@ -91,9 +91,14 @@ func RenderProcAs(b *bond.BondStatus, c bond.Caller) string {
 			w(" %s", t)
 		}
 		sb.WriteByte('\n')
-		// IPv6 NS targets are netlink-only in 6.1 and not modelled: the
-		// line is always printed with an empty list.
-		sb.WriteString("NS IPv6 target/s (xx::xx form):\n")
+		sb.WriteString("NS IPv6 target/s (xx::xx form):")
+		for i, t := range p.NSTargets {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			w(" %s", bond.FormatIP6C(t)) // %pI6c
+		}
+		sb.WriteByte('\n')
 	}
 
 	if p.Mode == bond.Mode8023AD {
