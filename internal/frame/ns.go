@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-
-	"github.com/mdlayher/ndp"
 )
 
 // The NS monitor's frames (bond_main.c bond_ns_send, bond_na_rcv): the
@@ -35,21 +33,24 @@ func NeighborSolicitation(mac net.HardwareAddr, src, target netip.Addr, tags []V
 	if !src.IsValid() {
 		src = netip.IPv6Unspecified()
 	}
-	target = target.WithZone("")
-	src = src.WithZone("")
-	dst, err := ndp.SolicitedNodeMulticast(target)
-	if err != nil {
-		return nil
-	}
-	ns := &ndp.NeighborSolicitation{TargetAddress: target}
+	t := target.As16()
+	d := [16]byte{0xff, 0x02, 11: 0x01, 12: 0xff, 13: t[13], 14: t[14], 15: t[15]} // solicited-node
+	s := src.As16()
+	// ICMPv6 NS (RFC 4861 §4.3), built by hand: ndp refuses IPv4-mapped
+	// targets, which the kernel takes
+	icmp := make([]byte, 24, 32)
+	icmp[0] = NDNeighborSolicitation
+	copy(icmp[8:], t[:])
 	if !src.IsUnspecified() {
-		ns.Options = []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: mac}}
+		icmp = append(icmp, 1, 1) // source link-layer address, 8 bytes
+		icmp = append(icmp, mac...)
 	}
-	icmp, err := ndp.MarshalMessageChecksum(ns, src, dst)
-	if err != nil {
-		return nil
-	}
-	d := dst.As16()
+	ph := make([]byte, 0, 40+len(icmp))
+	ph = append(ph, s[:]...)
+	ph = append(ph, d[:]...)
+	ph = binary.BigEndian.AppendUint32(ph, uint32(len(icmp)))
+	ph = append(ph, 0, 0, 0, ipprotoICMPv6)
+	binary.BigEndian.PutUint16(icmp[2:4], inetChecksum(0, append(ph, icmp...)))
 	f := make([]byte, VnetHdrLen, VnetHdrLen+14+4*len(tags)+40+len(icmp))
 	f = append(f, 0x33, 0x33, d[12], d[13], d[14], d[15])
 	f = append(f, mac...)
@@ -61,7 +62,6 @@ func NeighborSolicitation(mac net.HardwareAddr, src, target netip.Addr, tags []V
 	f = append(f, 0x60, 0, 0, 0) // version 6, traffic class 0, flow label 0
 	f = binary.BigEndian.AppendUint16(f, uint16(len(icmp)))
 	f = append(f, ipprotoICMPv6, 255)
-	s := src.As16()
 	f = append(f, s[:]...)
 	f = append(f, d[:]...)
 	return append(f, icmp...)

@@ -156,11 +156,17 @@ func FuzzNeighborSolicitation(f *testing.F) {
 		if !ok || h.Type != 135 || icmp6Sum(eth[14:]) != 0 {
 			t.Fatalf("bad probe %x", fr)
 		}
+		if [16]byte(eth[14+40+8:14+40+24]) != tg.As16() {
+			t.Fatalf("target %x", eth[14+40+8:14+40+24])
+		}
+		if tg.Is4In6() {
+			return // ndp refuses IPv4-mapped targets
+		}
 		m, err := ndp.ParseMessage(eth[14+40:])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ns, ok := m.(*ndp.NeighborSolicitation); !ok || ns.TargetAddress != tg {
+		if ns, ok := m.(*ndp.NeighborSolicitation); !ok || ns.TargetAddress != tg.WithZone("") {
 			t.Fatalf("read back %v", m)
 		}
 	})
