@@ -12,7 +12,7 @@ type ChangeKind uint8
 const (
 	ChangeCreate  ChangeKind = iota + 1 // bond Bond created (bonding_masters, max_bonds)
 	ChangeDelete                        // bond Bond deleted (bonding_masters, ip link del, rmmod)
-	ChangeOption                        // Option of Bond set to Value, as written (arp_ip_target: the resulting list)
+	ChangeOption                        // Option of Bond set to Value, as written (arp_ip_target, ns_ip6_target: the resulting list)
 	ChangeEnslave                       // Slave enslaved to Bond, with what it gets back on release
 	ChangeRelease                       // slave Name released from Bond
 	ChangeActive                        // curr_active_slave of Bond is now Name ("" for none)

@@ -1,6 +1,7 @@
 package bond_test
 
 import (
+	"context"
 	"math/rand"
 	"net/netip"
 	"syscall"
@@ -114,6 +115,14 @@ func TestNSTargetOptionTable(t *testing.T) {
 	assert.Equal(t, "2001:db8::1 2001:db8::2\n", o.Show(e.Status("bond0"), bond.Caller{}))
 	require.NoError(t, e.Do(func() error { return b.SetLinkOption("ns_ip6_target", "\n") }))
 	assert.Empty(t, e.Status("bond0").Params.NSTargets)
+
+	// the journal's replay writes the recorded list back one "+addr" at a
+	// time through WriteOption (no file reaches it: fusefs looks options
+	// up with OptionByName)
+	admin := bond.Caller{NetAdmin: true}
+	require.NoError(t, e.Reg.WriteOption(context.Background(), "bond0", "ns_ip6_target", "+2001:db8::7\n", admin))
+	assert.Equal(t, addrs6("2001:db8::7"), e.Status("bond0").Params.NSTargets)
+	assert.Equal(t, syscall.EINVAL, e.Reg.WriteOption(context.Background(), "bond0", "ns_ip6_target", "+ff02::1\n", admin))
 }
 
 // TestFormatIP6C: %pI6c is RFC 5952 text (netip's) except for IPv4-mapped

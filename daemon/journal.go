@@ -417,10 +417,10 @@ func restore(ctx context.Context, reg *bond.Registry, h restorer, prev *state.St
 			case "queue_id":
 				later = append(later, o)
 				continue
-			case "arp_ip_target":
+			case "arp_ip_target", "ns_ip6_target": // the resulting list, one "+addr" each
 				for _, a := range strings.Fields(o.Value) {
 					if err := reg.WriteOption(ctx, pb.Name, o.Name, "+"+a+"\n", admin); err != nil {
-						logf("%s: arp_ip_target +%s: %v", pb.Name, a, err)
+						logf("%s: %s +%s: %v", pb.Name, o.Name, a, err)
 					}
 				}
 				continue
