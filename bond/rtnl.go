@@ -2,6 +2,7 @@ package bond
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"syscall"
 )
@@ -188,9 +189,15 @@ func (r *Registry) applyLinkOptions(b *Bond, opts []LinkOption) error {
 		if lo.Errno != 0 {
 			return &LinkError{Errno: lo.Errno, Msg: lo.ExtAck}
 		}
-		o := OptionByName(lo.Name)
+		o := LinkOptionByName(lo.Name)
 		if o == nil || o.ReadOnly() {
 			return &LinkError{Errno: syscall.EOPNOTSUPP}
+		}
+		if lo.Name == "ns_ip6_target" {
+			if err := r.applyNSTargets(b, o, lo.Value); err != nil {
+				return err
+			}
+			continue
 		}
 		if lo.Name == "arp_ip_target" && lo.Value == "" {
 			b.clearARPTargets()
@@ -263,4 +270,22 @@ func (b *Bond) clearARPTargets() {
 		}
 	}
 	r.nlErr = nil
+}
+
+// applyNSTargets is bond_changelink's IFLA_BOND_NS_IP6_TARGET block: list
+// is the nest's addresses, space-separated (rtnl's nsTargets); the table
+// is emptied, each address set as __bond_opt_set does (its log lines and
+// extack), and the resulting list journalled.
+func (r *Registry) applyNSTargets(b *Bond, o *Option, list string) error {
+	var addrs []netip.Addr
+	for _, f := range strings.Fields(list) {
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return &LinkError{Errno: syscall.EINVAL, Msg: "Invalid IPv6 address"}
+		}
+		addrs = append(addrs, a)
+	}
+	err := b.SetNSTargets(addrs, func(text string) error { return r.applyLinkOption(b, o, text) })
+	b.journalOption(o, "")
+	return err
 }

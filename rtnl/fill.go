@@ -122,8 +122,19 @@ func bondInfoData(b *bond.BondStatus) attrs {
 	}
 	a.u32(unix.IFLA_BOND_ARP_VALIDATE, int(p.ARPValidate))
 	a.u32(unix.IFLA_BOND_ARP_ALL_TARGETS, p.ARPAllTargets)
-	// IFLA_BOND_NS_IP6_TARGET: the engine has no ns_ip6_target yet, and
-	// 6.1 leaves the nest out when the list is empty.
+	// The NS targets nest: one 16-byte address per slot, typed by the slot
+	// number; left out when there is none (nla_nest_cancel).
+	var n6 attrs
+	for i, ip := range p.NSTargets {
+		if i >= bond.MaxNSTargets {
+			break
+		}
+		v := ip.As16()
+		n6.raw(uint16(i), v[:])
+	}
+	if len(n6) > 0 {
+		a.nest(unix.IFLA_BOND_NS_IP6_TARGET, n6)
+	}
 	if idx := slaveIndex(b, b.PrimarySlave); idx != 0 {
 		a.u32(unix.IFLA_BOND_PRIMARY, idx)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/mdlayher/netlink"
@@ -363,20 +364,24 @@ func arpTargets(b []byte, _ Links) ([]bond.LinkOption, *bond.LinkError) {
 	return opts, nil
 }
 
-// nsTargets: IPv6 NS targets; bondingfs has no NS monitor, so a non-empty
-// nest fails with EOPNOTSUPP (an empty one clears nothing).
+// nsTargets: the IPv6 NS targets of the nest, space-separated, as one
+// ns_ip6_target option (bond.Registry.applyNSTargets clears the table and
+// adds each); an attribute shorter than an address ends the list with
+// EINVAL "Invalid IPv6 address" after the ones before it.
 func nsTargets(b []byte, _ Links) ([]bond.LinkOption, *bond.LinkError) {
 	attrs, err := netlink.UnmarshalAttributes(b)
 	if err != nil {
 		return nil, &bond.LinkError{Errno: syscall.EINVAL}
 	}
+	var l []string
 	for _, a := range attrs {
 		if len(a.Data) < 16 {
-			return nil, &bond.LinkError{Errno: syscall.EINVAL, Msg: "Invalid IPv6 address"}
+			return []bond.LinkOption{{Value: strings.Join(l, " ")},
+				{Errno: syscall.EINVAL, ExtAck: "Invalid IPv6 address"}}, nil
 		}
-		return nil, &bond.LinkError{Errno: syscall.EOPNOTSUPP, Msg: "ns_ip6_target is not supported by bondingfs"}
+		l = append(l, netip.AddrFrom16([16]byte(a.Data[:16])).String())
 	}
-	return nil, nil
+	return []bond.LinkOption{{Value: strings.Join(l, " ")}}, nil
 }
 
 // actorSystem: exactly 6 bytes (else EINVAL without a message).
