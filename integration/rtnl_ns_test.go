@@ -3,7 +3,7 @@ package integration
 // The NS monitor through real namespaces, configured over rtnetlink:
 // ns_ip6_target is netlink-only in 6.1, so iproute2's ip sets it under
 // `bondingfs exec`. The kernel's behaviour is in
-// testdata/oracle/golden-extra/52-ns-ip6-target.txt and 53-ns-ab.txt.
+// testdata/oracle/golden-rtnl/52-ns-ip6-target.txt and 53-ns-ab.txt.
 
 import (
 	"os"
