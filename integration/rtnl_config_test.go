@@ -3,7 +3,7 @@ package integration
 // Bonds configured over rtnetlink under `bondingfs exec`: iproute2's ip,
 // unmodified, talks to a real NETLINK_ROUTE socket the supervisor mediates
 // (rtnl/supervisor). The texts and statuses expected here are the 6.1
-// kernel's, from testdata/oracle/golden-extra/51-rtnl-config.txt.
+// kernel's, from testdata/oracle/golden-rtnl/51-rtnl-config.txt.
 
 import (
 	"os"
