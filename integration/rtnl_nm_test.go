@@ -14,7 +14,8 @@ import (
 // NetworkManager 1.42 (Debian's, unmodified), on a private system bus in
 // the test's namespaces, brings up an active-backup bond of two ports from
 // nmcli under exec; a ping to the peer's bridge goes on while the active
-// port's link is pulled.
+// port's link is pulled. NetworkManager's dispatcher scripts are left out
+// (see below): Debian's ifupdown hooks would release the ports it enslaves.
 func TestRtnlNetworkManager(t *testing.T) {
 	a, b := rtnlTopo(t)
 	needTools(t, "ping", "mount", "nmcli", "NetworkManager", "dbus-daemon")
@@ -33,6 +34,13 @@ mount -t tmpfs -o mode=0755 tmpfs /run/dbus
 mount -t tmpfs -o mode=0755 tmpfs /run/NetworkManager
 mount -t tmpfs -o mode=0755 tmpfs /var/lib/NetworkManager
 mount -o remount,bind,ro /sys
+# no dispatcher scripts: Debian's 01-ifupdown runs ifupdown's hooks on
+# NetworkManager's "down" events, and ifenslave's if-post-down.d hook, run
+# asynchronously, writes -eth0 to the port's master/bonding/slaves and runs
+# "ip link del bond0" after NetworkManager has enslaved the ports again
+# (when "connection up bond0" re-activates the bond autoconnect brought up);
+# it does that to the kernel's bonding driver too
+mount -t tmpfs -o mode=0755 tmpfs /etc/NetworkManager/dispatcher.d
 dbus-daemon --system --fork --nopidfile
 NetworkManager --no-daemon --debug --config=`+cfg+` > `+logf+` 2>&1 & P=$!
 for i in $(seq 200); do nmcli -t general status >/dev/null 2>&1 && break; sleep 0.1; done
