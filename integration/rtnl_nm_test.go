@@ -41,7 +41,8 @@ mount -o remount,bind,ro /sys
 # (when "connection up bond0" re-activates the bond autoconnect brought up);
 # it does that to the kernel's bonding driver too
 mount -t tmpfs -o mode=0755 tmpfs /etc/NetworkManager/dispatcher.d
-dbus-daemon --system --fork --nopidfile
+# the bus forks: its pid is kept so that it is stopped whatever happens
+D=$(dbus-daemon --system --fork --nopidfile --print-pid); trap 'kill $D 2>/dev/null' EXIT
 NetworkManager --no-daemon --debug --config=`+cfg+` > `+logf+` 2>&1 & P=$!
 for i in $(seq 200); do nmcli -t general status >/dev/null 2>&1 && break; sleep 0.1; done
 nmcli -w 30 connection add type bond con-name bond0 ifname bond0 bond.options "mode=active-backup,miimon=100" \
