@@ -35,9 +35,9 @@ import (
 
 // Limits on what is read from a caller.
 const (
-	maxSend  = 1 << 20 // bytes of one send; a larger one continues to the kernel
-	maxIov   = 1024    // UIO_MAXIOV
-	opTimout = 30 * time.Second
+	maxSend   = 1 << 20 // bytes of one send; a larger one continues to the kernel
+	maxIov    = 1024    // UIO_MAXIOV
+	opTimeout = 30 * time.Second
 	// waitTick is how often a blocked receive checks that its caller still
 	// waits and has no signal pending.
 	waitTick = 100 * time.Millisecond
@@ -415,7 +415,7 @@ func split(b []byte) (msgs [][]byte, ok bool) {
 
 // engineCtx is the deadline of one request's engine work.
 func engineCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), opTimout)
+	return context.WithTimeout(context.Background(), opTimeout)
 }
 
 // errnoOf is the errno a failed syscall of the supervisor's returns.
