@@ -2,6 +2,7 @@ package bond
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -12,7 +13,7 @@ import (
 // packets_per_slave, each slave's receive rules) into the maps, in the same
 // control-goroutine step that changed it (rebuildTx and the slave flag
 // setters call fpSync), and the programs apply it to every frame. A bond in
-// a mode the programs do not run (balance-tlb, balance-alb), or with more
+// a mode the programs do not run, or with more
 // than FastMaxSlaves usable slaves, gets no map entry and stays on the
 // userspace path, which stays complete: its TAP reader and slave readers
 // carry its frames as before. BondStatus.DataPath says which path a bond
@@ -37,7 +38,27 @@ const (
 	FastRR     FastMode = 2 // balance-rr: PPS frames per slave in turn (0: random)
 	FastHash   FastMode = 3 // balance-xor, 802.3ad: xmit_hash_policy hash modulo the slaves
 	FastBcast  FastMode = 4 // broadcast: every slave
+	FastTLB    FastMode = 5 // balance-tlb, balance-alb: FastConfig.TLB or the hash over Slaves (FastTLB* flags)
 )
+
+// FastConfig.Flags of FastTLB (bond.c FPF_*).
+const (
+	FastTLBDynamic = 1 // tlb_dynamic_lb: the table TLB, else xmit_hash_policy modulo Slaves
+	FastTLBRLB     = 2 // balance-alb: bond_xmit_alb_slave_get's buckets; ARP goes to the engine
+)
+
+// FastTLBTable is a tlb table's bindings as the fast path mirrors them:
+// the ifindex of the slave each hash bucket is bound to, 0 when unbound (the
+// bucket's next frame goes to the engine, which binds it).
+type FastTLBTable [256]int
+
+// A FastTLBer is a Mode with a transmit load balancing table (balance-tlb,
+// balance-alb; package modes): FastTLB fills c's FastTLB part (Active: the
+// current slave if it can transmit, Flags, Slaves for tlb_dynamic_lb=0, TLB
+// and MACs). Control goroutine; false keeps the bond on the userspace path.
+type FastTLBer interface {
+	FastTLB(c *FastConfig) bool
+}
 
 // FastConfig is what the egress program applies to one bond.
 type FastConfig struct {
@@ -46,6 +67,12 @@ type FastConfig struct {
 	Policy uint32 // xmit_hash_policy
 	PPS    uint32 // packets_per_slave
 	Slaves []int  // ifindexes of the usable (802.3ad: distributing) slaves, in order
+	Flags  uint32 // FastTLB*: FastTLB only
+	// TLB is the tlb table (FastTLB with FastTLBDynamic), MACs each
+	// transmitting slave's address by ifindex (FastTLB: the source address
+	// of the frames it sends for another slave than the current one).
+	TLB  *FastTLBTable
+	MACs map[int][6]byte
 }
 
 // Receive rules of one slave (FastSlave.Flags; bond.c SL_*).
@@ -80,6 +107,10 @@ type FastPath interface {
 	// Stats returns an attached interface's counters (zero when none);
 	// any goroutine.
 	Stats(ifindex int) (FastStats, error)
+	// TakeTLBBytes adds the bytes each tlb bucket of the bond sent in the
+	// kernel since the last call to into (index 256: the frames not
+	// balanced) and resets them.
+	TakeTLBBytes(ifindex int, into *[257]uint64) error
 }
 
 // FastStats are the fast path's counters of one interface, summed over
@@ -183,6 +214,12 @@ func (b *Bond) fastConfig() (FastConfig, bool) {
 		c.Mode = FastHash
 		var ok bool
 		if c.Slaves, ok = b.hashTxSlaves(); !ok {
+			return c, false
+		}
+	case ModeTLB, ModeALB:
+		c.Mode = FastTLB
+		t, ok := b.mode.(FastTLBer)
+		if !ok || !t.FastTLB(&c) {
 			return c, false
 		}
 	default:
@@ -498,7 +535,34 @@ func UsableChanged(c Control) {
 }
 
 func fastConfigEqual(a, b FastConfig) bool {
-	return a.Mode == b.Mode && a.Active == b.Active && a.Policy == b.Policy && a.PPS == b.PPS && slices.Equal(a.Slaves, b.Slaves)
+	return a.Mode == b.Mode && a.Active == b.Active && a.Policy == b.Policy && a.PPS == b.PPS && slices.Equal(a.Slaves, b.Slaves) &&
+		a.Flags == b.Flags && (a.TLB == nil) == (b.TLB == nil) && (a.TLB == nil || *a.TLB == *b.TLB) && maps.Equal(a.MACs, b.MACs)
+}
+
+// FastTLBBytes adds the bytes the fast path sent for each tlb bucket of the
+// bond since the last call to into (index 256: the frames not balanced,
+// unbalanced_load); false when the bond is not on the fast path. The mode
+// calls it before its rebalance (load_history). Control goroutine.
+func (b *Bond) FastTLBBytes(into *[257]uint64) bool {
+	fp := b.reg.cfg.FastPath
+	if fp == nil || !b.fp.on {
+		return false
+	}
+	if err := fp.TakeTLBBytes(b.index, into); err != nil {
+		b.reg.logf("bondingfs: %s: eBPF fast path: %v", b.name, err)
+		return false
+	}
+	return true
+}
+
+// fpTick brings a balance-tlb or balance-alb bond's tlb table into the maps
+// after the mode's Tick (alb_work: the rebalance every 10 s unbinds every
+// bucket) and the bindings its transmit path made since the last one.
+// Control goroutine.
+func (b *Bond) fpTick() {
+	if b.fp.on && (b.modeID == ModeTLB || b.modeID == ModeALB) {
+		b.fpSync()
+	}
 }
 
 // String is for log lines and tests.

@@ -115,6 +115,8 @@ func (f *fakeFast) DeleteSlave(i int) error {
 
 func (f *fakeFast) Stats(int) (bond.FastStats, error) { return bond.FastStats{RxPackets: 7}, nil }
 
+func (f *fakeFast) TakeTLBBytes(int, *[257]uint64) error { return nil }
+
 func (f *fakeFast) take() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

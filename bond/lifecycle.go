@@ -491,7 +491,9 @@ func (b *Bond) closeMode() {
 
 // modeTick runs the mode's Tick and queues the next one.
 func (b *Bond) modeTick() {
-	if d := b.mode.Tick(); d > 0 && b.up {
+	d := b.mode.Tick()
+	b.fpTick()
+	if d > 0 && b.up {
 		b.tickWork.Queue(d)
 	}
 }

@@ -21,6 +21,7 @@ type BondBondCfg struct {
 	Pps    uint32
 	N      uint32
 	Gen    uint32
+	Flags  uint32
 }
 
 type BondFpStats struct {
@@ -48,6 +49,12 @@ type BondSlotKey struct {
 	Slot uint32
 }
 
+type BondTxMac struct {
+	_   structs.HostLayout
+	Mac [6]uint8
+	Pad uint16
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -56,6 +63,9 @@ const (
 	BondMapRrCtr         = "rr_ctr"
 	BondMapSlaveState    = "slave_state"
 	BondMapStats         = "stats"
+	BondMapTlbBytes      = "tlb_bytes"
+	BondMapTlbTab        = "tlb_tab"
+	BondMapTxMac         = "tx_mac"
 	BondMapTxSlaves      = "tx_slaves"
 	BondProgBondEgress   = "bond_egress"
 	BondProgSlaveIngress = "slave_ingress"
@@ -115,6 +125,9 @@ type BondMapSpecs struct {
 	RrCtr      *ebpf.MapSpec `ebpf:"rr_ctr"`
 	SlaveState *ebpf.MapSpec `ebpf:"slave_state"`
 	Stats      *ebpf.MapSpec `ebpf:"stats"`
+	TlbBytes   *ebpf.MapSpec `ebpf:"tlb_bytes"`
+	TlbTab     *ebpf.MapSpec `ebpf:"tlb_tab"`
+	TxMac      *ebpf.MapSpec `ebpf:"tx_mac"`
 	TxSlaves   *ebpf.MapSpec `ebpf:"tx_slaves"`
 }
 
@@ -148,6 +161,9 @@ type BondMaps struct {
 	RrCtr      *ebpf.Map `ebpf:"rr_ctr"`
 	SlaveState *ebpf.Map `ebpf:"slave_state"`
 	Stats      *ebpf.Map `ebpf:"stats"`
+	TlbBytes   *ebpf.Map `ebpf:"tlb_bytes"`
+	TlbTab     *ebpf.Map `ebpf:"tlb_tab"`
+	TxMac      *ebpf.Map `ebpf:"tx_mac"`
 	TxSlaves   *ebpf.Map `ebpf:"tx_slaves"`
 }
 
@@ -157,6 +173,9 @@ func (m *BondMaps) Close() error {
 		m.RrCtr,
 		m.SlaveState,
 		m.Stats,
+		m.TlbBytes,
+		m.TlbTab,
+		m.TxMac,
 		m.TxSlaves,
 	)
 }

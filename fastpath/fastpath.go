@@ -18,6 +18,7 @@ package fastpath
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -48,6 +49,7 @@ const (
 	ModeRR     = bond.FastRR     // balance-rr: Config.PPS frames per slave in turn (0: random)
 	ModeHash   = bond.FastHash   // balance-xor, 802.3ad: xmit_hash_policy hash modulo the slaves
 	ModeBcast  = bond.FastBcast  // broadcast: every slave
+	ModeTLB    = bond.FastTLB    // balance-tlb, balance-alb: Config.TLB or the hash over Config.Slaves
 )
 
 // Config is what bond_egress applies to one bond.
@@ -80,6 +82,8 @@ type Path struct {
 	mu    sync.Mutex
 	links map[attachKey]func() error // detach functions
 	gen   map[int]uint32             // current tx_slaves generation per bond
+	tlb   map[int]*bond.FastTLBTable // tlb_tab as written, per bond
+	macs  map[int]map[int][6]byte    // tx_mac entries written, per bond
 }
 
 type attachKey struct {
@@ -99,7 +103,7 @@ func Load(o Options) (*Path, error) {
 		o.InNetns = func(fn func() error) error { return fn() }
 	}
 	_ = rlimit.RemoveMemlock() // kernels < 5.11 charge maps to RLIMIT_MEMLOCK
-	p := &Path{opts: o, links: map[attachKey]func() error{}, gen: map[int]uint32{}}
+	p := &Path{opts: o, links: map[attachKey]func() error{}, gen: map[int]uint32{}, tlb: map[int]*bond.FastTLBTable{}, macs: map[int]map[int][6]byte{}}
 	if err := bpf.LoadBondObjects(&p.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -268,7 +272,10 @@ func (p *Path) SetBond(ifindex int, c Config) error {
 			return fmt.Errorf("fastpath: tx slave: %w", err)
 		}
 	}
-	v := bpf.BondBondCfg{Mode: uint32(c.Mode), Active: uint32(c.Active), Policy: c.Policy, Pps: c.PPS, N: uint32(len(c.Slaves)), Gen: gen}
+	if err := p.setTLB(ifindex, c); err != nil {
+		return err
+	}
+	v := bpf.BondBondCfg{Mode: uint32(c.Mode), Active: uint32(c.Active), Policy: c.Policy, Pps: c.PPS, N: uint32(len(c.Slaves)), Gen: gen, Flags: c.Flags}
 	if err := p.objs.BondCfg.Put(uint32(ifindex), &v); err != nil {
 		return fmt.Errorf("fastpath: bond config: %w", err)
 	}
@@ -294,7 +301,67 @@ func (p *Path) DeleteBond(ifindex int) error {
 	}
 	_ = p.objs.RrCtr.Delete(uint32(ifindex))
 	delete(p.gen, ifindex)
+	_ = p.setTLB(ifindex, Config{})
+	var drop [257]uint64
+	_ = p.TakeTLBBytes(ifindex, &drop)
 	return err
+}
+
+// setTLB writes the differences between c's tlb table and slave addresses
+// and what the maps hold for the bond: new addresses first, then the
+// buckets that change, then the addresses no longer used, so a frame never
+// finds a slave without its address (p.mu held).
+func (p *Path) setTLB(ifindex int, c Config) error {
+	old := p.tlb[ifindex]
+	if old == nil {
+		old = new(bond.FastTLBTable)
+	}
+	oldMACs := p.macs[ifindex]
+	for s, m := range c.MACs {
+		if om, ok := oldMACs[s]; ok && om == m {
+			continue
+		}
+		if err := p.objs.TxMac.Put(uint32(s), bpf.BondTxMac{Mac: m}); err != nil {
+			return fmt.Errorf("fastpath: slave address: %w", err)
+		}
+	}
+	want := new(bond.FastTLBTable)
+	if c.TLB != nil {
+		*want = *c.TLB
+	}
+	for i := range want {
+		if want[i] == old[i] {
+			continue
+		}
+		k := bpf.BondSlotKey{Bond: uint32(ifindex), Slot: uint32(i)}
+		var err error
+		if want[i] == 0 {
+			if err = p.objs.TlbTab.Delete(&k); errors.Is(err, ebpf.ErrKeyNotExist) {
+				err = nil
+			}
+		} else {
+			err = p.objs.TlbTab.Put(&k, uint32(want[i]))
+		}
+		if err != nil {
+			return fmt.Errorf("fastpath: tlb bucket %d: %w", i, err)
+		}
+	}
+	for s := range oldMACs {
+		if _, ok := c.MACs[s]; !ok {
+			_ = p.objs.TxMac.Delete(uint32(s))
+		}
+	}
+	if c.TLB == nil {
+		delete(p.tlb, ifindex)
+	} else {
+		p.tlb[ifindex] = want
+	}
+	if len(c.MACs) == 0 {
+		delete(p.macs, ifindex)
+	} else {
+		p.macs[ifindex] = maps.Clone(c.MACs)
+	}
+	return nil
 }
 
 // SetSlave puts a slave's receive side on the fast path, or changes its
@@ -337,6 +404,28 @@ func (p *Path) Stats(ifindex int) (Stats, error) {
 		s.Slow += c.Slow
 	}
 	return s, nil
+}
+
+// TakeTLBBytes adds what tlb_bytes counted for the bond's buckets to into
+// and deletes the counts (a frame counted between the read and the delete
+// is lost to the next rebalance: a few bytes of load history).
+func (p *Path) TakeTLBBytes(ifindex int, into *[257]uint64) error {
+	for i := range into {
+		k := bpf.BondSlotKey{Bond: uint32(ifindex), Slot: uint32(i)}
+		var v uint64
+		if err := p.objs.TlbBytes.LookupAndDelete(&k, &v); err != nil {
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				continue
+			}
+			// hash maps take LookupAndDelete since Linux 5.14
+			if err = p.objs.TlbBytes.Lookup(&k, &v); err != nil {
+				continue
+			}
+			_ = p.objs.TlbBytes.Delete(&k)
+		}
+		into[i] += v
+	}
+	return nil
 }
 
 // zeroStats is a zero value for every possible CPU of the per-CPU map.

@@ -171,6 +171,12 @@ func (m *albMode) Tick() time.Duration {
 	if !m.rlb && m.c.Params().TLBDynamicLB == 0 {
 		return 0
 	}
+	if f, ok := m.c.(fastTLBBytes); ok && m.t.RebalanceDue() {
+		var b [alb.TLBHashSize + 1]uint64
+		if f.FastTLBBytes(&b) {
+			m.t.AddTxBytes(&b)
+		}
+	}
 	m.t.Monitor()
 	return albTick
 }
@@ -271,3 +277,51 @@ func (h albHost) SlaveLogf(s *alb.Slave, format string, args ...any) {
 }
 
 func (h albHost) Logf(format string, args ...any) { h.m.c.Logf(format, args...) }
+
+// fastTLBBytes is the bond's FastTLBBytes (*bond.Bond): the bytes the eBPF
+// fast path sent for each bucket, taken before a rebalance.
+type fastTLBBytes interface {
+	FastTLBBytes(into *[257]uint64) bool
+}
+
+// FastTLB is the tables as the eBPF fast path applies them
+// (bond.FastTLBer): the current slave for the frames not balanced, the
+// bound buckets (tlb_dynamic_lb) or the usable slaves, and the address of
+// every slave that can transmit. Control goroutine.
+func (m *albMode) FastTLB(c *bond.FastConfig) bool {
+	var v alb.FastView
+	m.t.FastView(&v)
+	c.MACs = map[int][6]byte{}
+	index := func(s *alb.Slave) int {
+		mac, ok := v.MACs[s]
+		if s == nil || !ok {
+			return 0
+		}
+		bs, _ := s.Data.(*bond.Slave)
+		if bs == nil {
+			return 0
+		}
+		c.MACs[bs.Index()] = mac
+		return bs.Index()
+	}
+	c.Active = index(v.Curr)
+	if m.rlb {
+		c.Flags |= bond.FastTLBRLB
+	}
+	if v.Dynamic {
+		c.Flags |= bond.FastTLBDynamic
+		c.TLB = new(bond.FastTLBTable)
+		for i, s := range v.Table {
+			c.TLB[i] = index(s)
+		}
+		return true
+	}
+	for _, s := range v.Usable {
+		x := index(s)
+		if x == 0 {
+			return false // a slave without device: the userspace path decides
+		}
+		c.Slaves = append(c.Slaves, x)
+	}
+	return true
+}

@@ -33,6 +33,11 @@
 #define FP_RR 2     // balance-rr: packets_per_slave frames per slave in turn
 #define FP_HASH 3   // balance-xor, 802.3ad: xmit_hash_policy hash % n
 #define FP_BCAST 4  // broadcast: every usable slave
+#define FP_TLB 5    // balance-tlb, balance-alb: the engine's tlb table (flags FPF_*)
+
+// bond_cfg.flags (FP_TLB)
+#define FPF_DYNAMIC 1 // tlb_dynamic_lb: tlb_tab per hash bucket, else hash % n over tx_slaves
+#define FPF_RLB 2     // balance-alb: bond_xmit_alb_slave_get's rules, ARP to the engine
 
 // slave_state.flags
 #define SL_DROP 1         // inactive slave: frames are not delivered
@@ -54,6 +59,7 @@ struct bond_cfg {
 	__u32 pps;    // packets_per_slave (FP_RR)
 	__u32 n;      // usable slaves in tx_slaves generation gen
 	__u32 gen;    // 0 or 1: which half of tx_slaves is current
+	__u32 flags;  // FPF_* (FP_TLB)
 };
 
 struct slot_key {
@@ -88,6 +94,53 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } rr_ctr SEC(".maps");
+
+// tlb_tab mirrors the engine's tlb table (tx_hashtbl) of the bonds in
+// FP_TLB with FPF_DYNAMIC: key {bond, hash bucket 0..255}, value the bound
+// slave's ifindex; a missing entry is an unbound bucket, whose frame goes to
+// the engine, which binds it (__tlb_choose_channel) and writes it here.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 256 * 256);
+	__type(key, struct slot_key);
+	__type(value, __u32);
+} tlb_tab SEC(".maps");
+
+// tlb_bytes counts the bytes each bucket of an FPF_DYNAMIC bond sent
+// (tlb_client_info.tx_bytes; bucket 256: unbalanced_load); the engine takes
+// them before each rebalance (load_history).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 256 * 257);
+	__type(key, struct slot_key);
+	__type(value, __u64);
+} tlb_bytes SEC(".maps");
+
+static __always_inline void tlb_count(__u32 bond, __u32 idx, __u64 n)
+{
+	struct slot_key k = {.bond = bond, .slot = idx};
+	__u64 *v = bpf_map_lookup_elem(&tlb_bytes, &k);
+	if (v)
+		__sync_fetch_and_add(v, n);
+	else
+		bpf_map_update_elem(&tlb_bytes, &k, &n, BPF_NOEXIST);
+}
+
+struct tx_mac {
+	__u8 mac[6];
+	__u16 pad;
+};
+
+// tx_mac is each FP_TLB slave's address (dev_addr): the source address of
+// the frames it sends that the current slave does not.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct tx_mac);
+} tx_mac SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -524,6 +577,81 @@ static __noinline __u32 xmit_hash(struct __sk_buff *skb, __u32 policy, int *ok)
 	return h;
 }
 
+// ---- balance-tlb / balance-alb (bond_tlb_xmit, bond_alb_xmit) ----
+
+// tlb_choice: where tlb_pick sends the frame
+#define TLB_CURR 0   // not balanced: the current slave
+#define TLB_HASH 1   // *idx is the bucket, hash the xmit hash
+#define TLB_ENGINE 2 // the engine must see it (ARP in balance-alb)
+
+static __always_inline int tlb_is_nd(struct __sk_buff *skb, __u32 off)
+{
+	__u8 nxt, t;
+	if (off + 40 > skb->len || ld8(skb, off + 6, &nxt))
+		return 1;
+	if (nxt != P_ICMPV6)
+		return 0;
+	if (off + 41 > skb->len || ld8(skb, off + 40, &t))
+		return 1;
+	return t == 135 || t == 136;
+}
+
+// tlb_pick is bond_xmit_tlb_slave_get / bond_xmit_alb_slave_get up to the
+// bucket: modes/alb's tlbSlaveGet and albSlaveGet.
+static __noinline int tlb_pick(struct __sk_buff *skb, __u32 flags, __u32 *idx)
+{
+	__u8 eh[14];
+	__u32 off = 14;
+	if (bpf_skb_load_bytes(skb, 0, eh, 14))
+		return TLB_CURR;
+	__u16 et = ((__u16)eh[12] << 8) | eh[13];
+	if (!skb->vlan_present && et == ETH_VLAN && skb->len >= 18) {
+		if (ld16(skb, 16, &et))
+			return TLB_CURR;
+		off = 18;
+	}
+	int bcast = eh[0] == 0xff && eh[1] == 0xff && eh[2] == 0xff && eh[3] == 0xff && eh[4] == 0xff && eh[5] == 0xff;
+	if (!(flags & FPF_RLB)) {
+		if (eh[0] & 1)
+			return TLB_CURR;
+		if (et == ETH_IPV6) {
+			if (tlb_is_nd(skb, off))
+				return TLB_CURR;
+		} else if (et != ETH_IPV4) {
+			return TLB_CURR;
+		}
+		return TLB_HASH; // bucket: xmit hash & 0xff
+	}
+	if (et == ETH_IPV4) {
+		__u8 ip[20];
+		if (bcast || off + 20 > skb->len || bpf_skb_load_bytes(skb, off, ip, 20))
+			return TLB_CURR;
+		if ((ip[16] & ip[17] & ip[18] & ip[19]) == 0xff || ip[9] == 2)
+			return TLB_CURR;
+		*idx = ip[16] ^ ip[17] ^ ip[18] ^ ip[19];
+		return TLB_HASH;
+	}
+	if (et == ETH_IPV6) {
+		__u8 a[32];
+		if (bcast || (eh[0] == 0x33 && eh[1] == 0x33 && !eh[2] && !eh[3] && !eh[4] && eh[5] == 1))
+			return TLB_CURR;
+		if (tlb_is_nd(skb, off) || bpf_skb_load_bytes(skb, off + 8, a, 32))
+			return TLB_CURR;
+		__u8 z = 0, h = 0;
+		for (int i = 0; i < 16; i++) {
+			z |= a[i];
+			h ^= a[16 + i];
+		}
+		if (!z)
+			return TLB_CURR; // DAD probe
+		*idx = h;
+		return TLB_HASH;
+	}
+	if (et == ETH_ARP)
+		return TLB_ENGINE; // receive load balancing rewrites it (rlb_arp_xmit)
+	return TLB_CURR;
+}
+
 // ---- programs ----
 
 static __always_inline struct fp_stats *stats_of(__u32 ifindex)
@@ -628,6 +756,43 @@ int bond_egress(struct __sk_buff *skb)
 			last = s;
 		}
 		out = last;
+		break;
+	}
+	case FP_TLB: {
+		__u32 idx = 0;
+		int how = tlb_pick(skb, c->flags, &idx);
+		if (how == TLB_ENGINE)
+			return to_engine(bond);
+		out = c->active;
+		if (how != TLB_HASH) {
+			if (c->flags & FPF_DYNAMIC)
+				tlb_count(bond, 256, skb->len);
+			break;
+		}
+		int ok;
+		__u32 h = xmit_hash(skb, c->policy, &ok);
+		if (!ok)
+			return to_engine(bond);
+		skb->cb[0] = h;
+		if (!(c->flags & FPF_RLB))
+			idx = h & 0xff;
+		if (c->flags & FPF_DYNAMIC) {
+			struct slot_key k = {.bond = bond, .slot = idx};
+			__u32 *v = bpf_map_lookup_elem(&tlb_tab, &k);
+			if (!v)
+				return to_engine(bond); // unbound: the engine binds it
+			out = *v;
+			tlb_count(bond, idx, skb->len);
+		} else if (n) {
+			out = slot(c, bond, h % n);
+		}
+		if (out && out != c->active) {
+			struct tx_mac *m = bpf_map_lookup_elem(&tx_mac, &out);
+			if (!m)
+				return to_engine(bond);
+			if (bpf_skb_store_bytes(skb, 6, m->mac, 6, 0))
+				return tx_drop(bond);
+		}
 		break;
 	}
 	default:

@@ -99,3 +99,69 @@ func (a *ALB) Load(s *Slave) uint32 {
 	defer a.mu.Unlock()
 	return s.load
 }
+
+// FastView is what the eBPF fast path mirrors of the transmit tables
+// (bond.FastTLBer), read at once under the tables' lock.
+type FastView struct {
+	Curr    *Slave              // curr_active_slave, nil when it cannot transmit
+	Table   [TLBHashSize]*Slave // each bucket's slave; nil: unbound or its slave cannot transmit
+	Usable  []*Slave            // the slaves tlb_dynamic_lb=0 hashes over
+	MACs    map[*Slave]MAC      // the address of every slave that can transmit
+	Dynamic bool                // tlb_dynamic_lb: Table is used
+}
+
+// FastView fills v. A bucket the fast path sees unbound sends its next
+// frame through Xmit, which binds it (__tlb_choose_channel) or clears a
+// slave that cannot transmit as bond_do_alb_xmit does. Safe for concurrent
+// use.
+func (a *ALB) FastView(v *FastView) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ok := func(s *Slave) *Slave {
+		if s != nil && s.canTx && s.dev != nil {
+			return s
+		}
+		return nil
+	}
+	v.Curr = ok(a.curr)
+	for i := range v.Table {
+		v.Table[i] = nil
+		if a.tx != nil {
+			v.Table[i] = ok(a.tx[i].slave)
+		}
+	}
+	v.Usable = append(v.Usable[:0], a.usable...)
+	v.MACs = map[*Slave]MAC{}
+	for _, s := range a.slaves {
+		if ok(s) != nil {
+			v.MACs[s] = s.MAC
+		}
+	}
+	v.Dynamic = a.cfg.DynamicLB
+}
+
+// RebalanceDue reports whether the next Monitor rebalances the table
+// (BOND_TLB_REBALANCE_TICKS): the fast path's byte counts must be in by then
+// (AddTxBytes).
+func (a *ALB) RebalanceDue() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.slaves) > 0 && a.txRebalanceCounter+1 >= RebalanceTicks
+}
+
+// AddTxBytes adds bytes the eBPF fast path sent for each bucket (tx_bytes of
+// a bound entry; index TLBHashSize: unbalanced_load) with the kernel's u32
+// arithmetic.
+func (a *ALB) AddTxBytes(b *[TLBHashSize + 1]uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tx == nil {
+		return
+	}
+	for i := 0; i < TLBHashSize; i++ {
+		if a.tx[i].slave != nil {
+			a.tx[i].txBytes += uint32(b[i])
+		}
+	}
+	a.unbalancedLoad += uint32(b[TLBHashSize])
+}
