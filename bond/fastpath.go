@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // The in-kernel fast path (issue 18; package fastpath, bpf/c/bond.c). The
@@ -163,6 +164,8 @@ type fpBond struct {
 	hold   int  // peer notifications being sent: slaves that stop delivering wait (fpHoldDrops)
 	cfg    FastConfig
 	slaves map[int]*fpSlave // by ifindex
+	// tlbPost: a FastTLBChanged sync is posted to the control goroutine
+	tlbPost atomic.Bool
 }
 
 // fpSlave is one slave's fast-path state.
@@ -553,6 +556,22 @@ func (b *Bond) FastTLBBytes(into *[257]uint64) bool {
 		return false
 	}
 	return true
+}
+
+// FastTLBChanged asks for the bond's tlb table to be mirrored into the
+// maps soon (its transmit path bound a bucket: the bucket's next frames
+// then stay in the kernel): one fpTick is posted to the control goroutine,
+// at most one at a time. Any goroutine; it never blocks.
+func (b *Bond) FastTLBChanged() {
+	if b.reg.cfg.FastPath == nil || !b.fp.tlbPost.CompareAndSwap(false, true) {
+		return
+	}
+	go b.reg.post(func() {
+		b.fp.tlbPost.Store(false)
+		if !b.deleted {
+			b.fpTick()
+		}
+	})
 }
 
 // fpTick brings a balance-tlb or balance-alb bond's tlb table into the maps

@@ -8,6 +8,7 @@ package integration
 // fallback).
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"bondingfs/internal/frame"
 	"bondingfs/internal/nettest"
 )
 
@@ -495,4 +497,253 @@ func TestFastPath8023ad(t *testing.T) {
 		t.Errorf("the ports stopped distributing during the traffic")
 	}
 	t.Logf("RESULT fastpath 802.3ad: %s; %d frames through the TAP fd", strings.TrimSpace(out[strings.LastIndex(out, "\n---"):]), tap)
+}
+
+// tlbFlows are the UDP flows TestFastPathTLB sends from A: one source port
+// each (layer3+4 puts them in different tlb buckets).
+var tlbFlows = func() []int {
+	var p []int
+	for i := 0; i < 16; i++ {
+		p = append(p, 40000+i*7)
+	}
+	return p
+}()
+
+// udpFlowSocks opens one UDP socket per source port in ns, bound to
+// bondAddr (a socket stays in the namespace it was made in).
+func udpFlowSocks(t *testing.T, ns *nettest.Netns, ports []int) []*net.UDPConn {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	h, err := netns.GetFromName(ns.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := netns.Set(h); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			panic(err) // a thread left in another namespace must not be reused
+		}
+	}()
+	var socks []*net.UDPConn
+	for _, p := range ports {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(bondAddr), Port: p})
+		if err != nil {
+			t.Fatalf("udp :%d in %s: %v", p, ns.Name(), err)
+		}
+		t.Cleanup(func() { c.Close() })
+		socks = append(socks, c)
+	}
+	return socks
+}
+
+// flowCounters installs nft counters on the ingress of B's bridge ports
+// for each flow's datagrams, and returns a func reading them:
+// [port][flow] datagrams that came out of that slave of the bond.
+func flowCounters(t *testing.T, tp *topo, ports []int) func() [][]int {
+	t.Helper()
+	rules := "table netdev bfstlb {\n"
+	for i := 0; i < tp.n; i++ {
+		rules += fmt.Sprintf("chain p%d { type filter hook ingress device p%d priority 0; policy accept;\n", i, i)
+		for _, p := range ports {
+			rules += fmt.Sprintf("udp sport %d udp dport 9 counter\n", p)
+		}
+		rules += "}\n"
+	}
+	rules += "}\n"
+	f := filepath.Join(t.TempDir(), "tlb.nft")
+	if err := os.WriteFile(f, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tp.B.Run(t, "nft", "-f", f)
+	return func() [][]int {
+		out := tp.B.Run(t, "nft", "list", "table", "netdev", "bfstlb")
+		res := make([][]int, tp.n)
+		for i := range res {
+			res[i] = make([]int, len(ports))
+		}
+		dev := -1
+		for _, l := range strings.Split(out, "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 2 && f[0] == "chain" {
+				dev, _ = strconv.Atoi(strings.TrimPrefix(f[1], "p"))
+				continue
+			}
+			var sport, n int
+			for i := 0; i+1 < len(f); i++ {
+				switch f[i] {
+				case "sport":
+					sport, _ = strconv.Atoi(f[i+1])
+				case "packets":
+					n, _ = strconv.Atoi(f[i+1])
+				}
+			}
+			for j, p := range ports {
+				if p == sport && dev >= 0 && dev < tp.n {
+					res[dev][j] = n
+				}
+			}
+		}
+		return res
+	}
+}
+
+// tlbExpected is the slave index (into the usable slaves eth0, eth1) each
+// flow goes out on with tlb_dynamic_lb=0: the layer3+4 xmit hash of its
+// frame modulo the slaves, computed by the engine's own frame.XmitHash.
+func tlbExpected(ports []int, slaves int) []int {
+	var out []int
+	for _, p := range ports {
+		f := make([]byte, 14+20+8)
+		binary.BigEndian.PutUint16(f[12:], 0x0800)
+		ip := f[14:]
+		ip[0], ip[8], ip[9] = 0x45, 64, 17
+		copy(ip[12:16], net.ParseIP(bondAddr).To4())
+		copy(ip[16:20], net.ParseIP(peerAddr).To4())
+		binary.BigEndian.PutUint16(ip[20:], uint16(p))
+		binary.BigEndian.PutUint16(ip[22:], 9)
+		out = append(out, int(frame.XmitHash(frame.XmitLayer34, f)%uint32(slaves)))
+	}
+	return out
+}
+
+// sendFlows sends rounds datagrams (100 bytes) on every flow, a round every
+// 20 ms.
+func sendFlows(t *testing.T, socks []*net.UDPConn, rounds int) {
+	t.Helper()
+	dst := &net.UDPAddr{IP: net.ParseIP(peerAddr), Port: 9}
+	buf := make([]byte, 100)
+	for r := 0; r < rounds; r++ {
+		for _, c := range socks {
+			if _, err := c.WriteToUDP(buf, dst); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFastPathTLB: balance-tlb (tlb_dynamic_lb 0 and 1) and balance-alb on
+// both paths. Traffic crosses both ways; with tlb_dynamic_lb=0 every flow
+// leaves on the slave the engine's hash gives it (frame.XmitHash over the
+// usable slaves), on both paths; with the tlb table every datagram
+// arrives, and on the fast path the TAP fd sees at most the frame that
+// binds each bucket (the engine binds it, __tlb_choose_channel, and the
+// map follows); in balance-alb the ARP frames still go through the engine
+// (receive load balancing), so the peer learns the bond's address; a
+// slave's failure moves every flow to the other slave.
+func TestFastPathTLB(t *testing.T) {
+	nettest.SkipUnlessRoot(t)
+	needTools(t, "ip", "ping", "nft")
+	cases := []struct {
+		name string
+		opts []string
+	}{
+		{"balance-tlb/dynamic0", []string{"mode", "balance-tlb", "tlb_dynamic_lb", "0"}},
+		{"balance-tlb/dynamic1", []string{"mode", "balance-tlb", "tlb_dynamic_lb", "1"}},
+		{"balance-alb", []string{"mode", "balance-alb"}},
+	}
+	for _, path := range []string{"ebpf", "userspace"} {
+		for _, c := range cases {
+			t.Run(path+"/"+c.name, func(t *testing.T) {
+				tp, ctl := fastPathTopo(t, path, 2)
+				kv := append(append([]string{}, c.opts...), "miimon", "100", "xmit_hash_policy", "layer3+4", "slaves", "+eth0", "slaves", "+eth1")
+				tp.bond(t, kv...)
+				tp.up(t)
+				if got := readStatus(t, ctl).Bonds[0].DataPath; got != path {
+					t.Fatalf("status: data_path %q, want %q", got, path)
+				}
+				// both ways
+				out, err := tp.A.Exec("ping", "-n", "-c", "5", "-i", "0.2", "-W", "1", peerAddr)
+				if sent, recv, ok := pingStats(out); err != nil || !ok || recv != sent {
+					t.Errorf("ping A→B: %v\n%s", err, out)
+				}
+				out, err = tp.B.Exec("ping", "-n", "-c", "5", "-i", "0.2", "-W", "1", bondAddr)
+				if sent, recv, ok := pingStats(out); err != nil || !ok || recv != sent {
+					t.Errorf("ping B→A: %v\n%s", err, out)
+				}
+				count := flowCounters(t, tp, tlbFlows)
+				socks := udpFlowSocks(t, tp.A, tlbFlows)
+				sendFlows(t, socks, 1) // binds the buckets
+				time.Sleep(200 * time.Millisecond)
+				before := count()
+				tap0 := devCounter(t, tp.A, "bond0", "tx_packets")
+				const rounds = 25
+				sendFlows(t, socks, rounds)
+				tap := devCounter(t, tp.A, "bond0", "tx_packets") - tap0
+				after := count()
+				used := map[int]bool{}
+				for j, p := range tlbFlows {
+					got := []int{after[0][j] - before[0][j], after[1][j] - before[1][j]}
+					if got[0]+got[1] != rounds {
+						t.Errorf("flow :%d: %v datagrams at p0, p1, want %d in all", p, got, rounds)
+					}
+					if strings.HasSuffix(c.name, "dynamic0") {
+						want := tlbExpected(tlbFlows, 2)[j]
+						if got[want] != rounds {
+							t.Errorf("flow :%d: %v datagrams at p0, p1; the engine's hash puts it on eth%d", p, got, want)
+						}
+					}
+					for i := range got {
+						if got[i] > 0 {
+							used[i] = true
+						}
+					}
+				}
+				t.Logf("RESULT fastpath %s %s: %d flows × %d datagrams over slaves %v; %d frames through the TAP fd", path, c.name, len(tlbFlows), rounds, used, tap)
+				if strings.HasSuffix(c.name, "dynamic0") && len(used) != 2 {
+					t.Errorf("the flows used slaves %v only", used)
+				}
+				if path == "ebpf" {
+					// a rebalance (every 10 s) unbinds the buckets: each
+					// flow's next frame goes through the engine once
+					limit := 2
+					if !strings.HasSuffix(c.name, "dynamic0") {
+						limit = 2 + len(tlbFlows)
+					}
+					if tap > uint64(limit) {
+						t.Errorf("%d frames went through the TAP fd during %d datagrams, want ≤ %d", tap, rounds*len(tlbFlows), limit)
+					}
+				}
+				if c.name == "balance-alb" {
+					// the peer learnt a slave's address from the engine's ARP
+					nb := tp.B.Run(t, "ip", "neigh", "show", bondAddr)
+					if !strings.Contains(nb, "lladdr") {
+						t.Errorf("B has no neighbour entry for %s: %q", bondAddr, nb)
+					}
+				}
+				// failover: eth0 fails, every flow moves to eth1
+				tp.A.SetDown(t, "eth0")
+				deadline := time.Now().Add(5 * time.Second)
+				for !strings.Contains(readTrim(t, tp.d.proc+"/bond0"), "Slave Interface: eth0\nMII Status: down") {
+					if time.Now().After(deadline) {
+						t.Fatalf("eth0 not down in /proc/net/bonding/bond0 after 5 s")
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				sendFlows(t, socks, 1)
+				time.Sleep(200 * time.Millisecond)
+				before = count()
+				sendFlows(t, socks, 5)
+				after = count()
+				for j, p := range tlbFlows {
+					if got := after[1][j] - before[1][j]; got != 5 || after[0][j] != before[0][j] {
+						t.Errorf("after eth0 failed: flow :%d: %d datagrams at p1, %d at p0; want 5, 0", p, got, after[0][j]-before[0][j])
+					}
+				}
+				out, err = tp.B.Exec("ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", bondAddr)
+				if sent, recv, ok := pingStats(out); err != nil || !ok || recv != sent {
+					t.Errorf("ping B→A after the failover: %v\n%s", err, out)
+				}
+			})
+		}
+	}
 }

@@ -50,6 +50,7 @@ func (m *albMode) config() alb.Config {
 		DynamicLB:  p.TLBDynamicLB != 0,
 		LPInterval: p.LpInterval,
 		Hash:       func(eth []byte) uint32 { return frame.XmitHash(policy, eth) },
+		Bound:      m.bound,
 	}
 }
 
@@ -277,6 +278,14 @@ func (h albHost) SlaveLogf(s *alb.Slave, format string, args ...any) {
 }
 
 func (h albHost) Logf(format string, args ...any) { h.m.c.Logf(format, args...) }
+
+// bound tells the eBPF fast path that the transmit path bound a tlb bucket
+// (alb.Config.Bound): the bond mirrors its table at once. Any goroutine.
+func (m *albMode) bound() {
+	if f, ok := m.c.(interface{ FastTLBChanged() }); ok {
+		f.FastTLBChanged()
+	}
+}
 
 // fastTLBBytes is the bond's FastTLBBytes (*bond.Bond): the bytes the eBPF
 // fast path sent for each bucket, taken before a rebalance.

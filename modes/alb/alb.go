@@ -104,6 +104,10 @@ type Config struct {
 	// Hash is bond_xmit_hash under the bond's xmit_hash_policy, over an
 	// Ethernet frame.
 	Hash func(eth []byte) uint32
+	// Bound, if set, is called after Xmit or XmitEach bound a tlb bucket
+	// to a slave (the eBPF fast path mirrors the table: bond.FastTLBer),
+	// on the transmitting goroutine, without the tables' lock.
+	Bound func()
 }
 
 // tlbEntry is struct tlb_client_info.
@@ -142,6 +146,7 @@ type ALB struct {
 	unbalancedLoad     uint32
 	txRebalanceCounter int
 	lpCounter          int
+	bound              bool // a bucket was bound in this Xmit (Config.Bound)
 
 	// RLB
 	rlbEnabled       bool

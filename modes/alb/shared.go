@@ -330,7 +330,11 @@ func (a *ALB) Monitor() {
 func (a *ALB) Xmit(frame []byte) {
 	a.mu.Lock()
 	p := a.place(frame)
+	bound := a.takeBound()
 	a.mu.Unlock()
+	if bound {
+		a.cfg.Bound()
+	}
 	if p != nil {
 		_ = p.WriteFrame(frame)
 	}
@@ -347,12 +351,24 @@ type Placer interface {
 // caller sends them (one WriteBatch per device). No allocation.
 func (a *ALB) XmitEach(frames [][]byte, out Placer) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, f := range frames {
 		if p := a.place(f); p != nil {
 			out.Place(p, f)
 		}
 	}
+	bound := a.takeBound()
+	a.mu.Unlock()
+	if bound {
+		a.cfg.Bound()
+	}
+}
+
+// takeBound reports whether a bucket was bound since the last call and
+// Config.Bound wants to know (a.mu held).
+func (a *ALB) takeBound() bool {
+	b := a.bound && a.cfg.Bound != nil
+	a.bound = false
+	return b
 }
 
 // place chooses the device of one frame as bond_tlb_xmit / bond_alb_xmit do

@@ -72,6 +72,7 @@ func (a *ALB) tlbChooseChannel(idx uint32, n uint32) *Slave {
 			}
 			s.head = idx
 			s.load += e.loadHistory
+			a.bound = true
 		}
 	}
 	if s != nil {
