@@ -591,7 +591,7 @@ static __always_inline int tlb_is_nd(struct __sk_buff *skb, __u32 off)
 		return 1;
 	if (nxt != P_ICMPV6)
 		return 0;
-	if (off + 41 > skb->len || ld8(skb, off + 40, &t))
+	if (off + 44 > skb->len || ld8(skb, off + 40, &t))
 		return 1;
 	return t == 135 || t == 136;
 }
