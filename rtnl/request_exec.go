@@ -90,6 +90,15 @@ func (r *LinkRequest) target(snap *bond.Snapshot) (*bond.BondStatus, *bond.BondS
 	return nil, nil
 }
 
+// portOf reports whether the interface name is a port of a bond in snap.
+func portOf(snap *bond.Snapshot, name string) bool {
+	if snap == nil {
+		return false
+	}
+	b, _ := snap.Slave(name)
+	return b != nil
+}
+
 func bondByIndex(snap *bond.Snapshot, index int32) *bond.BondStatus {
 	if snap == nil || index == 0 {
 		return nil
@@ -148,12 +157,22 @@ func Execute(ctx context.Context, r *LinkRequest, eng Engine, k Kernel) error {
 				}
 			}
 		}
-		if rest := r.Rest(int32(tb.Index), r.Info.Index != 0, false); rest != nil {
+		toBond := r.HasMaster && bondByIndex(snap, r.Master) != nil
+		// IFLA_MASTER naming no bond (a bridge, or 0) is the kernel's: the
+		// bond's TAP joins or leaves that master as a bond device would;
+		// a bond that is a port of another bond leaves that one first
+		keepMaster := r.HasMaster && !toBond
+		if keepMaster && portOf(snap, tb.Name) {
+			if err := eng.SetMaster(ctx, tb.Name, ""); err != nil {
+				return err
+			}
+		}
+		if rest := r.Rest(int32(tb.Index), r.Info.Index != 0, keepMaster); rest != nil {
 			if err := k.Do(rest); err != nil {
 				return err
 			}
 		}
-		if r.HasMaster {
+		if toBond {
 			return r.setMaster(ctx, eng, k, snap, tb.Name, nil)
 		}
 		return nil
