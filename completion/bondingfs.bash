@@ -14,8 +14,8 @@ _bondingfs_modopts='max_bonds= tx_queues= num_grat_arp= num_unsol_na= miimon= up
 use_carrier= mode= primary= primary_reselect= lacp_rate= ad_select= min_links= xmit_hash_policy=
 arp_interval= arp_ip_target= arp_validate= arp_all_targets= fail_over_mac= all_slaves_active=
 resend_igmp= packets_per_slave= lp_interval='
-_bondingfs_flags_serve='--root --netns --log --config --real-paths --unloaded --ctl --state --metrics --fuse-debug --help'
-_bondingfs_flags_exec='--root --netns --log --help --'
+_bondingfs_flags_serve='--root --netns --log --config --real-paths --unloaded --ctl --state --metrics --datapath --fuse-debug --help'
+_bondingfs_flags_exec='--root --netns --log --state --ctl --help --'
 _bondingfs_flags_modprobe='-r --remove --root --ctl --log --help'
 _bondingfs_flags_status='--json --root --ctl --help'
 
@@ -148,6 +148,8 @@ _bondingfs()
             _bondingfs_reply "$cur" "$(ip netns list 2>/dev/null | cut -d' ' -f1)"; return ;;
         --metrics | -metrics)
             return ;;
+        --datapath | -datapath)
+            _bondingfs_reply "$cur" "auto ebpf userspace"; return ;;
     esac
     if [[ $cur == --*=* ]]; then
         return

@@ -21,7 +21,7 @@ import (
 )
 
 // ExecNSCmd is the hidden subcommand that runs inside the new mount
-// namespace: bondingfs __exec-ns DIR NETNS-PATH -- CMD ARGS... (ExecNS).
+// namespace: bondingfs __exec-ns DIR NETNS-PATH CTL -- CMD ARGS... (ExecNS).
 const ExecNSCmd = "__exec-ns"
 
 // readyTimeout bounds the wait for a started daemon's mount.
@@ -29,10 +29,14 @@ const readyTimeout = 20 * time.Second
 
 // ExecConfig is one `bondingfs exec` (its flags, parsed by main).
 type ExecConfig struct {
-	Root    string   // the tree to use, or to mount when no daemon serves it
-	Netns   string   // run Cmd (and a started daemon's engine) in this network namespace
-	Log     string   // kernel log of a started daemon ("" for stderr)
-	State   string   // crash journal of a started daemon (serve --state; "" for serve's default)
+	Root  string // the tree to use, or to mount when no daemon serves it
+	Netns string // run Cmd (and a started daemon's engine) in this network namespace
+	Log   string // kernel log of a started daemon ("" for stderr)
+	State string // crash journal of a started daemon (serve --state; "" for serve's default)
+	// Ctl is the control socket of the daemon serving Root, to which the
+	// rtnetlink supervisor hands CMD's filter ("" for CtlPath(Root)); a
+	// started daemon listens there (serve --ctl).
+	Ctl     string
 	ModOpts []string // module options of a started daemon
 	Cmd     []string // the command and its arguments
 }
@@ -74,6 +78,9 @@ func Exec(c ExecConfig, stdout, stderr io.Writer) int {
 		if c.State != "" {
 			sargs = append(sargs, "--state", c.State)
 		}
+		if c.Ctl != "" {
+			sargs = append(sargs, "--ctl", c.Ctl)
+		}
 		sargs = append(sargs, modOpts...)
 		daemon = exec.Command(self, sargs...)
 		daemon.Stdout, daemon.Stderr = stderr, stderr
@@ -101,7 +108,11 @@ func Exec(c ExecConfig, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bondingfs exec: %s is already served; module options %s ignored\n", dir, strings.Join(modOpts, " "))
 	}
 
-	inner := exec.Command(self, append([]string{ExecNSCmd, dir, nsPath, "--"}, cmdArgs...)...)
+	ctl := c.Ctl
+	if ctl == "" {
+		ctl = CtlPath(dir)
+	}
+	inner := exec.Command(self, append([]string{ExecNSCmd, dir, nsPath, ctl, "--"}, cmdArgs...)...)
 	inner.Stdin, inner.Stdout, inner.Stderr = os.Stdin, stdout, stderr
 	inner.ExtraFiles, inner.Env = listenFiles()
 	if f, ok := stdout.(*os.File); ok {
@@ -197,11 +208,11 @@ func exitStatus(err error) int {
 // dies meanwhile, the real paths and dir are unmounted in this namespace,
 // so CMD never sees a dead mount.
 func ExecNS(args []string, stderr io.Writer) int {
-	if len(args) < 4 || args[2] != "--" {
+	if len(args) < 5 || args[3] != "--" {
 		fmt.Fprintf(stderr, "bondingfs %s: bad arguments\n", ExecNSCmd)
 		return 2
 	}
-	dir, nsPath, cmdArgs := args[0], args[1], args[3:]
+	dir, nsPath, ctl, cmdArgs := args[0], args[1], args[2], args[4:]
 	runtime.LockOSThread() // never unlocked: the thread's namespace changes
 	if nsPath != "" {
 		fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -239,7 +250,7 @@ func ExecNS(args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bondingfs exec: %v\n", err)
 			return 1
 		}
-		c = exec.Command(self, append([]string{SeccompCmd, CtlPath(dir), "--"}, cmdArgs...)...)
+		c = exec.Command(self, append([]string{SeccompCmd, ctl, "--"}, cmdArgs...)...)
 		c.ExtraFiles, c.Env = listenFiles()
 	} else {
 		fmt.Fprintf(stderr, "bondingfs exec: rtnetlink supervision is not available on %s: %s runs unsupervised (ip link shows bonds as tun devices)\n", runtime.GOARCH, cmdArgs[0])

@@ -99,7 +99,7 @@ func (tp *toolsTopo) sh(t *testing.T, script string) (string, int) {
 	t.Helper()
 	bin := bondingfsBin(t)
 	ifenslaveBin(t)
-	cmd := exec.Command(bin, "exec", "--root", tp.d.root, "--netns", tp.A.Name(), "--",
+	cmd := exec.Command(bin, "exec", "--root", tp.d.root, "--ctl", tp.d.ctl, "--netns", tp.A.Name(), "--",
 		"sh", "-c", installPrelude+script)
 	cmd.Env = append(os.Environ(), "MODPROBE_D="+tp.conf, "BFS_BINDIR="+filepath.Dir(bin),
 		"BONDINGFS_CTL="+tp.d.ctl, "LC_ALL=C")

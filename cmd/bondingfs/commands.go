@@ -42,7 +42,7 @@ flags (defaults from the environment, then built in):
   --log FILE   kernel log of a daemon it starts ($BONDINGFS_LOG, /var/log/bondingfs.log)
 `
 
-const execUsage = `usage: bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [--state DIR] [module options...] -- CMD [ARGS...]
+const execUsage = `usage: bondingfs exec [--root DIR] [--netns NAME] [--log FILE] [--state DIR] [--ctl SOCKET] [module options...] -- CMD [ARGS...]
 
 Runs CMD in a new private mount namespace where /sys/class/net and /proc/net
 are the emulation's (and, with --netns, inside that network namespace, with
@@ -190,11 +190,17 @@ func runExec(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Netns, "netns", "", "run CMD (and a started daemon's engine) in this network namespace")
 	fs.StringVar(&c.Log, "log", "", "log file of a started daemon (default stderr)")
 	fs.StringVar(&c.State, "state", "", "crash journal directory of a started daemon (serve --state; default serve's, which `serve --netns NAME` shares)")
+	fs.StringVar(&c.Ctl, "ctl", "", "control socket of the daemon serving --root, which supervises CMD's rtnetlink (default the one of --root; $BONDINGFS_CTL when no --root is given); a started daemon listens there")
 	fs.Usage = func() { fmt.Fprint(stderr, execUsage) }
 	if rc, ok := parse(fs, args[:dash]); !ok {
 		return rc
 	}
 	c.ModOpts = fs.Args()
+	rootSet := false
+	fs.Visit(func(f *flag.Flag) { rootSet = rootSet || f.Name == "root" })
+	if c.Ctl == "" && !rootSet {
+		c.Ctl = os.Getenv("BONDINGFS_CTL") // as ctlOf
+	}
 	return daemon.Exec(c, stdout, stderr)
 }
 
