@@ -16,10 +16,10 @@ import (
 // error. One line on stderr says which path runs.
 func (s *server) openFastPath(cfg *bond.Config) error {
 	switch s.c.DataPath {
-	case "userspace":
+	case "", "userspace":
 		fmt.Fprintf(s.stderr, "bondingfs: data path: userspace (--datapath=userspace)\n")
 		return nil
-	case "", "auto", "ebpf":
+	case "auto", "ebpf":
 	default:
 		return fmt.Errorf("--datapath=%s: want auto, ebpf or userspace", s.c.DataPath)
 	}

@@ -50,7 +50,7 @@ type ServeConfig struct {
 	State      string
 	FuseDebug  bool     // log every FUSE request and reply
 	Metrics    string   // serve Prometheus metrics at this address ("" for none)
-	DataPath   string   // "auto" (or ""), "ebpf" or "userspace" (datapath.go)
+	DataPath   string   // "userspace" (or ""), "auto" or "ebpf" (datapath.go)
 	ModuleArgs []string // module options (modprobe syntax)
 	Stderr     io.Writer
 }
