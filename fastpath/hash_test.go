@@ -60,27 +60,9 @@ func corpusFrames(t *testing.T) (frames [][]byte, policies []frame.XmitPolicy) {
 // cut) under every xmit_hash_policy, and compares the hash and the chosen
 // slave with frame.XmitHash's.
 func TestXmitHashEqualsGo(t *testing.T) {
-	nettest.SkipUnlessRoot(t)
-	p, err := fastpath.Load(fastpath.Options{})
-	require.NoError(t, err)
-	defer p.Close()
-	prog := fastpath.EgressProgram(p)
-
+	p, prog := loadEgress(t)
 	frames, _ := corpusFrames(t)
-	rng := rand.New(rand.NewPCG(18, 18))
-	all := append([][]byte(nil), frames...)
-	for _, f := range frames {
-		for i := 0; i < 200; i++ {
-			m := append([]byte(nil), f...)
-			for k := rng.IntN(4); k >= 0; k-- {
-				m[rng.IntN(len(m))] = byte(rng.Uint32())
-			}
-			if rng.IntN(4) == 0 {
-				m = m[:14+rng.IntN(len(m)-13)]
-			}
-			all = append(all, m)
-		}
-	}
+	all := mutated(frames, rand.New(rand.NewPCG(18, 18)), 200, true)
 	slaves := make([]int, 31) // an odd count uses every bit of the hash
 	for i := range slaves {
 		slaves[i] = 1000 + i
@@ -121,4 +103,35 @@ func testRunRefuses(f []byte) bool {
 		return len(f) < 14+40
 	}
 	return false
+}
+
+// loadEgress loads the programs (root only; fails under CI=true without
+// root) and returns them and bond_egress; they are closed when t ends.
+func loadEgress(t *testing.T) (*fastpath.Path, *ebpf.Program) {
+	t.Helper()
+	nettest.SkipUnlessRoot(t)
+	p, err := fastpath.Load(fastpath.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	return p, fastpath.EgressProgram(p)
+}
+
+// mutated returns frames followed by n mutations of each drawn from rng:
+// up to four bytes changed, and with cut a quarter of them shortened
+// (never below the Ethernet header).
+func mutated(frames [][]byte, rng *rand.Rand, n int, cut bool) [][]byte {
+	all := append([][]byte(nil), frames...)
+	for _, f := range frames {
+		for i := 0; i < n; i++ {
+			m := append([]byte(nil), f...)
+			for k := rng.IntN(4); k >= 0; k-- {
+				m[rng.IntN(len(m))] = byte(rng.Uint32())
+			}
+			if cut && rng.IntN(4) == 0 {
+				m = m[:14+rng.IntN(len(m)-13)]
+			}
+			all = append(all, m)
+		}
+	}
+	return all
 }

@@ -14,7 +14,6 @@ import (
 	"bondingfs/bond"
 	"bondingfs/fastpath"
 	"bondingfs/internal/frame"
-	"bondingfs/internal/nettest"
 	"bondingfs/modes/alb"
 )
 
@@ -39,23 +38,9 @@ func (d *recDev) WriteFrame(f []byte) error {
 // and without tlb_dynamic_lb, under every xmit_hash_policy: the slave, the
 // source address and what is left to the engine (alb's ARP) are the same.
 func TestTLBChoiceEqualsGo(t *testing.T) {
-	nettest.SkipUnlessRoot(t)
-	p, err := fastpath.Load(fastpath.Options{})
-	require.NoError(t, err)
-	defer p.Close()
-	prog := fastpath.EgressProgram(p)
+	p, prog := loadEgress(t)
 	frames, _ := corpusFrames(t)
-	rng := rand.New(rand.NewPCG(18, 5))
-	all := append([][]byte(nil), frames...)
-	for _, f := range frames {
-		for i := 0; i < 40; i++ {
-			m := append([]byte(nil), f...)
-			for k := rng.IntN(4); k >= 0; k-- {
-				m[rng.IntN(len(m))] = byte(rng.Uint32())
-			}
-			all = append(all, m)
-		}
-	}
+	all := mutated(frames, rand.New(rand.NewPCG(18, 5)), 40, false)
 	// an ARP reply and a tagged ARP request (alb: the engine's)
 	arp := []byte{2, 0, 0, 0, 0, 0x99, 2, 0, 0, 0, 0, 0xb0, 8, 6, 0, 1, 8, 0, 6, 4, 0, 2,
 		2, 0, 0, 0, 0, 0xb0, 192, 0, 2, 1, 2, 0, 0, 0, 0, 0x99, 192, 0, 2, 9}
