@@ -497,7 +497,11 @@ func TestLoopStats(t *testing.T) {
 	e.Tick(time.Second)
 	st := e.Reg.LoopStats()
 	assert.Greater(t, st.Wait.Count, uint64(100), "a second of 10 ms MII ticks")
-	assert.Equal(t, st.Wait.Count, st.Run.Count)
+	// Settle's last no-op returns from inside its run, before the loop
+	// records the run time: that one operation may be counted as waited
+	// and not yet as run (the hand-driven clock posts nothing else)
+	assert.LessOrEqual(t, st.Run.Count, st.Wait.Count)
+	assert.LessOrEqual(t, st.Wait.Count-st.Run.Count, uint64(1), "every other operation counted in both")
 	t.Logf("control loop: wait %v; run %v", st.Wait, st.Run)
 }
 
