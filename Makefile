@@ -38,7 +38,7 @@ SOAKTIME      ?= 10m
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build man package generate generate-check install install-files uninstall test unit-test integration-test test-lacp-kernel test-ad-repeat vet lint demo bench fuzz soak clean
+.PHONY: all deps build man package generate generate-check install install-files uninstall test unit-test integration-test test-lacp-kernel test-userspace test-ad-repeat vet lint demo bench fuzz soak clean
 
 all: build
 
@@ -137,6 +137,11 @@ test-lacp-kernel: build
 # 802.3ad aggregator IDs deterministic (issue 19): the oracle scenario
 # 60-8023ad-agg-ids replayed 10 times, every run identical to the first and
 # to the kernel's golden (~15 min); `make test` replays it twice.
+# The whole integration suite on the userspace data path (make test runs it
+# on the default, auto: the eBPF fast path where it loads).
+test-userspace: build
+	BONDINGFS_DATAPATH=userspace $(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
+
 test-ad-repeat: build
 	BONDINGFS_ORACLE_REPEAT=10 $(GO) test $(ITEST_FLAGS) -timeout 30m -run '^TestOracleADRepeat$$' ./integration/
 

@@ -68,6 +68,7 @@ const (
 	BondMapTxMac         = "tx_mac"
 	BondMapTxSlaves      = "tx_slaves"
 	BondProgBondEgress   = "bond_egress"
+	BondProgSlaveEgress  = "slave_egress"
 	BondProgSlaveIngress = "slave_ingress"
 )
 
@@ -114,6 +115,7 @@ type BondSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type BondProgramSpecs struct {
 	BondEgress   *ebpf.ProgramSpec `ebpf:"bond_egress"`
+	SlaveEgress  *ebpf.ProgramSpec `ebpf:"slave_egress"`
 	SlaveIngress *ebpf.ProgramSpec `ebpf:"slave_ingress"`
 }
 
@@ -191,12 +193,14 @@ type BondVariables struct {
 // It can be passed to LoadBondObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BondPrograms struct {
 	BondEgress   *ebpf.Program `ebpf:"bond_egress"`
+	SlaveEgress  *ebpf.Program `ebpf:"slave_egress"`
 	SlaveIngress *ebpf.Program `ebpf:"slave_ingress"`
 }
 
 func (p *BondPrograms) Close() error {
 	return _BondClose(
 		p.BondEgress,
+		p.SlaveEgress,
 		p.SlaveIngress,
 	)
 }

@@ -36,6 +36,10 @@ func (s *server) openFastPath(cfg *bond.Config) error {
 	}
 	s.onRelease(func() { _ = p.Close() })
 	cfg.FastPath = p
-	fmt.Fprintf(s.stderr, "bondingfs: data path: ebpf (%s; userspace for balance-tlb and balance-alb)\n", p.Attachment())
+	if err := p.CarrierErr(); err != nil {
+		fmt.Fprintf(s.stderr, "bondingfs: data path: ebpf (%s; no carrier check on slave egress, an active-backup failover after a carrier loss may lose frames: %v)\n", p.Attachment(), err)
+	} else {
+		fmt.Fprintf(s.stderr, "bondingfs: data path: ebpf (%s)\n", p.Attachment())
+	}
 	return nil
 }

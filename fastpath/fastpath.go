@@ -76,8 +76,10 @@ type Options struct {
 // Path is the loaded fast path of one network namespace.
 type Path struct {
 	opts   Options
-	objs   bpf.BondObjects
+	objs   bpf.BondObjects // SlaveEgress nil when it did not load (carrierErr)
 	clsact bool
+
+	carrierErr error
 
 	mu    sync.Mutex
 	links map[attachKey]func() error // detach functions
@@ -104,13 +106,36 @@ func Load(o Options) (*Path, error) {
 	}
 	_ = rlimit.RemoveMemlock() // kernels < 5.11 charge maps to RLIMIT_MEMLOCK
 	p := &Path{opts: o, links: map[attachKey]func() error{}, gen: map[int]uint32{}, tlb: map[int]*bond.FastTLBTable{}, macs: map[int]map[int][6]byte{}}
-	if err := bpf.LoadBondObjects(&p.objs, nil); err != nil {
+	spec, err := bpf.LoadBond()
+	if err != nil {
+		return nil, fmt.Errorf("%w: load: %v", ErrUnsupported, err)
+	}
+	// bond_egress, slave_ingress and the maps: no CO-RE, any kernel with
+	// the hooks
+	var core struct {
+		bpf.BondMaps
+		BondEgress   *ebpf.Program `ebpf:"bond_egress"`
+		SlaveIngress *ebpf.Program `ebpf:"slave_ingress"`
+	}
+	if err := spec.LoadAndAssign(&core, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("%w: load: %v", ErrUnsupported, ve)
 		}
 		return nil, fmt.Errorf("%w: load: %v", ErrUnsupported, err)
 	}
+	p.objs.BondMaps = core.BondMaps
+	p.objs.BondEgress, p.objs.SlaveIngress = core.BondEgress, core.SlaveIngress
+	// slave_egress needs the bpf_cast_to_kern_ctx kfunc and kernel BTF
+	// (Linux 6.3+): without it the fast path runs, and active-backup
+	// frames sent to a slave that lost its carrier are lost until the
+	// engine fails over (CarrierErr)
+	var eg struct {
+		SlaveEgress *ebpf.Program `ebpf:"slave_egress"`
+	}
+	p.carrierErr = spec.LoadAndAssign(&eg, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		bpf.BondMapSlaveState: core.SlaveState, bpf.BondMapStats: core.Stats}})
+	p.objs.SlaveEgress = eg.SlaveEgress
 	p.clsact = o.Clsact
 	if !p.clsact {
 		// tcx (Linux 6.6) answers a query of the loopback device's egress
@@ -123,6 +148,12 @@ func Load(o Options) (*Path, error) {
 	}
 	return p, nil
 }
+
+// CarrierErr is why slave_egress did not load (nil when it did): without
+// it, a frame sent to an active-backup bond's active slave after that
+// slave lost its carrier is dropped by the slave, where with it the frame
+// goes to the engine, which resends it at the failover.
+func (p *Path) CarrierErr() error { return p.carrierErr }
 
 // Attachment names how the programs are attached: "tcx" or "clsact".
 func (p *Path) Attachment() string {
@@ -151,10 +182,16 @@ func (p *Path) AttachMaster(ifindex int) error {
 	return p.attach(ifindex, true, p.objs.BondEgress)
 }
 
-// AttachSlave attaches slave_ingress to a slave; its frames stay on the
-// userspace path until SetSlave.
+// AttachSlave attaches slave_ingress (and slave_egress, when it loaded)
+// to a slave; its frames stay on the userspace path until SetSlave.
 func (p *Path) AttachSlave(ifindex int) error {
-	return p.attach(ifindex, false, p.objs.SlaveIngress)
+	if err := p.attach(ifindex, false, p.objs.SlaveIngress); err != nil {
+		return err
+	}
+	if p.objs.SlaveEgress == nil {
+		return nil
+	}
+	return p.attach(ifindex, true, p.objs.SlaveEgress)
 }
 
 func (p *Path) attach(ifindex int, egress bool, prog *ebpf.Program) error {

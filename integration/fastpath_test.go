@@ -391,8 +391,8 @@ func attachedPrograms(t *testing.T, ns *nettest.Netns, dev string) (tcx, clsact 
 	return tcx, clsact
 }
 
-// TestFastPathCrashDetach: after SIGKILL, no program stays on a former
-// slave: tcx links die with the daemon's descriptors, clsact filters are
+// TestFastPathCrashDetach: after SIGKILL, no program (slave_ingress,
+// slave_egress) stays on a former slave: tcx links die with the daemon's descriptors, clsact filters are
 // removed by the reaper.
 func TestFastPathCrashDetach(t *testing.T) {
 	nettest.SkipUnlessRoot(t)
@@ -410,8 +410,9 @@ func TestFastPathCrashDetach(t *testing.T) {
 			}
 			for _, dev := range []string{"eth0", "eth1"} {
 				tcx, cls := attachedPrograms(t, tp.A, dev)
-				if (attach == "tcx" && tcx != 1) || (attach == "clsact" && cls != 1) {
-					t.Fatalf("%s before the kill: %d tcx programs, %d clsact filters; want one by %s", dev, tcx, cls, attach)
+				// slave_ingress and slave_egress
+				if (attach == "tcx" && tcx != 2) || (attach == "clsact" && cls != 2) {
+					t.Fatalf("%s before the kill: %d tcx programs, %d clsact filters; want two by %s", dev, tcx, cls, attach)
 				}
 			}
 			reaper := tp.d.reaperPid(t)

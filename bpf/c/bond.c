@@ -17,14 +17,28 @@
 //                engine reads its copies from its AF_PACKET socket, whose
 //                taps run before tc ingress.
 //
+//  slave_egress  tcx/clsact egress of every slave: a frame bond_egress sent
+//                to an active-backup bond's active slave after that slave
+//                lost its carrier (before the engine's MII monitor has
+//                seen it: linkwatch may tell userspace up to a second
+//                late) goes back to the bond's TAP fd instead of being
+//                dropped by the slave. The engine then sends it as the
+//                userspace path does, and resends it on the new active
+//                slave at the failover (requeueDropped), so a carrier loss
+//                costs no more frames than on the userspace path.
+//
 // One loaded object serves every bond of the namespace: all maps are keyed
-// by ifindex. Only __sk_buff fields and bpf_skb_load_bytes are used: no
-// CO-RE, so the object loads on any kernel with the hooks.
+// by ifindex. bond_egress and slave_ingress use only __sk_buff fields and
+// bpf_skb_load_bytes: no CO-RE, so they load on any kernel with the hooks.
+// slave_egress reads the slave's carrier (net_device.state) through the
+// bpf_cast_to_kern_ctx kfunc and CO-RE (Linux 6.3+, kernel BTF); package
+// fastpath loads it on its own and runs without it where it does not load.
 
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #define MAX_SLAVES 32 // slaves per bond on the fast path (fastpath.MaxSlaves)
 
@@ -696,6 +710,15 @@ static __always_inline __u32 slot(struct bond_cfg *c, __u32 bond, __u32 i)
 	return v ? *v : 0;
 }
 
+// The marks bond_egress and slave_egress leave in skb->cb[2..3] (tc's cb
+// area; a redirect to another device's egress keeps it): FP_SENT on a
+// frame bond_egress redirected to the slave in cb[1], FP_BACK on one
+// slave_egress sends back to the bond for the engine. Two words, so that
+// what the host stack left in cb never passes for a mark.
+#define FP_SENT 0x5e7bd0a1
+#define FP_BACK 0xbac4d0a1
+#define FP_MARK2 0x0b0d1d66
+
 // bond_egress: tcx/clsact egress of the bond's TAP. skb->cb[0] gets the
 // transmit hash and cb[1] the chosen slave (BPF_PROG_TEST_RUN reads them
 // back; tc's cb area is scratch for programs).
@@ -703,6 +726,11 @@ SEC("tc")
 int bond_egress(struct __sk_buff *skb)
 {
 	__u32 bond = skb->ifindex;
+	if (skb->cb[2] == FP_BACK && skb->cb[3] == FP_MARK2) {
+		skb->cb[2] = 0;
+		skb->cb[3] = 0;
+		return to_engine(bond); // back from a slave without carrier
+	}
 	struct bond_cfg *c = bpf_map_lookup_elem(&bond_cfg, &bond);
 	if (!c)
 		return TC_ACT_OK; // not on the fast path: the engine reads the TAP
@@ -802,7 +830,68 @@ int bond_egress(struct __sk_buff *skb)
 	if (!out)
 		return tx_drop(bond);
 	count_tx(bond, out, skb->len);
+	if (c->mode == FP_ACTIVE) {
+		skb->cb[2] = FP_SENT;
+		skb->cb[3] = FP_MARK2;
+	}
 	return bpf_redirect(out, 0);
+}
+
+// The kernel types slave_egress reads, relocated by CO-RE against the
+// running kernel's BTF (only the fields named here).
+struct net_device {
+	unsigned long state;
+} __attribute__((preserve_access_index));
+
+struct sk_buff {
+	struct net_device *dev;
+} __attribute__((preserve_access_index));
+
+enum netdev_state_t {
+	__LINK_STATE_NOCARRIER = 2,
+};
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+// slave_egress: tcx/clsact egress of every slave. Only frames bond_egress
+// sent to an active-backup bond's active slave are looked at; the engine's
+// own frames (AF_PACKET) and anything else pass untouched.
+SEC("tc")
+int slave_egress(struct __sk_buff *skb)
+{
+	if (skb->cb[2] != FP_SENT || skb->cb[3] != FP_MARK2)
+		return TC_ACT_OK;
+	skb->cb[2] = 0;
+	skb->cb[3] = 0;
+	__u32 ifindex = skb->ifindex;
+	if (skb->cb[1] != ifindex)
+		return TC_ACT_OK;
+	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+	struct net_device *dev = k->dev;
+	if (!dev)
+		return TC_ACT_OK;
+	unsigned long nocarrier = 1UL << bpf_core_enum_value(enum netdev_state_t, __LINK_STATE_NOCARRIER);
+	if (!(dev->state & nocarrier))
+		return TC_ACT_OK;
+	struct slave_state *st = bpf_map_lookup_elem(&slave_state, &ifindex);
+	if (!st)
+		return TC_ACT_OK;
+	__u32 bond = st->bond;
+	// counted as sent by bond_egress: the engine's send counts it again
+	__u64 bytes = skb->len;
+	struct fp_stats *s = stats_of(ifindex);
+	if (s) {
+		s->tx_packets--;
+		s->tx_bytes -= bytes;
+	}
+	struct fp_stats *bs = stats_of(bond);
+	if (bs) {
+		bs->tx_packets--;
+		bs->tx_bytes -= bytes;
+	}
+	skb->cb[2] = FP_BACK;
+	skb->cb[3] = FP_MARK2;
+	return bpf_redirect(bond, 0);
 }
 
 // slave_ingress: tcx/clsact ingress of every slave.

@@ -107,7 +107,7 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.StringVar(&c.State, "state", "", "keep the crash journal in this directory (default "+daemon.DefaultStateDir+"/<root>[@<netns>]; \"none\" for none): after an unclean exit the next start restores every bond")
 	fs.BoolVar(&c.FuseDebug, "fuse-debug", false, "log every FUSE request and reply to stderr (go-fuse's debug output)")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (ADDR: host:port or :port, loopback when no host is given)")
-	fs.StringVar(&c.DataPath, "datapath", "userspace", "data path: userspace (TAP and AF_PACKET; the default), ebpf (in-kernel fast path, fail if it cannot load), or auto (ebpf when it loads, else userspace)")
+	fs.StringVar(&c.DataPath, "datapath", defaultDataPath(), "data path: auto (the in-kernel eBPF fast path when it loads, else userspace; the default), ebpf (fail if it cannot load), or userspace (TAP and AF_PACKET); $"+dataPathEnv+" changes the default")
 	var configs multiFlag
 	fs.Var(&configs, "config", "legacy configuration file or directory to apply at start (repeatable)")
 	fs.Usage = func() {
@@ -124,4 +124,16 @@ func runServe(args []string, stderr io.Writer) int {
 		return 2
 	}
 	return daemon.Serve(c)
+}
+
+// dataPathEnv names the environment variable that sets the default of
+// serve --datapath (auto without it): the way to run every daemon of a
+// system, or of a test suite, on one data path.
+const dataPathEnv = "BONDINGFS_DATAPATH"
+
+func defaultDataPath() string {
+	if v := os.Getenv(dataPathEnv); v != "" {
+		return v
+	}
+	return "auto"
 }
