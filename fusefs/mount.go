@@ -62,6 +62,10 @@ type Options struct {
 	// proc/self/net/bonding lists the bonds only to callers in it; 0
 	// lists them to every caller.
 	EngineNetns uint64
+	// NoPassthrough opens the real attribute files through the daemon
+	// (direct I/O) even where the kernel offers FUSE passthrough; each
+	// path walk to one then costs a LOOKUP (Server.probePassthrough).
+	NoPassthrough bool
 }
 
 // Server is one mounted bondingfs.
@@ -165,6 +169,13 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
 	s := &Server{srv: srv, dir: dir, root: root}
+	if opts.Sysfs != "" && !opts.NoPassthrough {
+		if err := s.probePassthrough(opts.Sysfs); err != nil {
+			logf("fusefs: FUSE passthrough unavailable (%v): the real attribute files are read through the daemon", err)
+		} else {
+			fsys.passthrough.Store(true)
+		}
+	}
 	if v, ok := privates.Load(opts.Sysfs); ok {
 		if nl := v.(*PrivateSysfs).takeLinkSocket(); nl >= 0 {
 			f := os.NewFile(uintptr(nl), "rtnetlink")
@@ -175,6 +186,32 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// probePassthrough reports why the real attribute files below sysfs cannot
+// be opened with FUSE passthrough, or nil when they can: the kernel must
+// offer it (FUSE_PASSTHROUGH, Linux 6.9 and later, CONFIG_FUSE_PASSTHROUGH;
+// go-fuse asks for it at INIT) and let us register a sysfs file as a
+// backing file (FUSE_DEV_IOC_BACKING_OPEN needs CAP_SYS_ADMIN and a
+// backing filesystem below the mount's stacking depth). The probe
+// registers loopback's mtu and unregisters it at once.
+func (s *Server) probePassthrough(sysfs string) error {
+	if s.srv.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH == 0 {
+		return fmt.Errorf("the kernel does not offer FUSE_PASSTHROUGH")
+	}
+	f, err := os.Open(sysfs + "/class/net/lo/mtu")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	id, errno := s.srv.RegisterBackingFd(&fuse.BackingMap{Fd: int32(f.Fd())})
+	if errno != 0 {
+		return fmt.Errorf("FUSE_DEV_IOC_BACKING_OPEN: %w", errno)
+	}
+	if errno := s.srv.UnregisterBackingFd(id); errno != 0 {
+		return fmt.Errorf("FUSE_DEV_IOC_BACKING_CLOSE: %w", errno)
+	}
+	return nil
 }
 
 // filesystem is the state shared by every node of one mount.
@@ -190,6 +227,9 @@ type filesystem struct {
 	// engineNetns is the inode of the engine's network namespace; 0 shows
 	// proc/net/bonding to every caller.
 	engineNetns uint64
+	// passthrough is set while the real attribute files are opened with
+	// FUSE passthrough (Server.probePassthrough, passthroughFile).
+	passthrough atomic.Bool
 	// watch is set while the link events of the engine's namespace
 	// invalidate the cached device entries (linkwatch.go).
 	watch atomic.Bool

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -172,7 +173,7 @@ func (n *node) lookupReal(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, fs.ToErrno(err)
 	}
 	out.Attr.FromStat(&st)
-	realTimeouts(name, &out.Attr, out)
+	realTimeouts(name, &out.Attr, out, n.fsys.passthroughFile(n.dev, name))
 	child := rd.NewNode(rd, n.EmbeddedInode(), name, &st)
 	ino := swap32(uint64(st.Dev)) ^ swap32(rd.Dev) ^ st.Ino
 	return n.NewInode(ctx, child, fs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: ino, Gen: 1}), 0
@@ -180,7 +181,9 @@ func (n *node) lookupReal(ctx context.Context, name string, out *fuse.EntryOut) 
 
 // sysNode is a real file, directory or symlink below a device directory,
 // served by go-fuse's LoopbackNode with one change: attribute files are
-// opened with direct I/O (their text changes while the size stays 4096).
+// opened with FUSE passthrough where the kernel and our privileges allow
+// it and the file can never be rendered instead (passthroughFile), else
+// with direct I/O (their text changes while the size stays 4096).
 // Links keep the real text: the device directory is at its real place
 // below sys/devices, so a relative target leads where it does in sysfs.
 type sysNode struct {
@@ -207,7 +210,11 @@ func (n *sysNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32
 		}
 		return noWrite{fh}, ff, 0
 	}
-	return openFd(filepath.Join(n.RootData.Path, rel), flags)
+	fh, ff, errno := openFd(filepath.Join(n.RootData.Path, rel), flags)
+	if errno == 0 && n.fsys.passthroughFile(n.dev, rel) {
+		return &passthroughHandle{fdHandle: fh.(*fdHandle), fsys: n.fsys}, ff &^ fuse.FOPEN_DIRECT_IO, 0
+	}
+	return fh, ff, errno
 }
 
 var (
@@ -219,7 +226,8 @@ var (
 func (n *sysNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	in, errno := n.LoopbackNode.Lookup(ctx, name, out)
 	if errno == 0 {
-		realTimeouts(name, &out.Attr, out)
+		rel := n.Path(n.RootData.RootNode.EmbeddedInode()) + "/" + name
+		realTimeouts(name, &out.Attr, out, n.fsys.passthroughFile(n.dev, rel))
 	}
 	return in, errno
 }
@@ -245,25 +253,84 @@ func (n *sysNode) name() string {
 var stableRealDirs = map[string]bool{"statistics": true, "queues": true, "power": true}
 
 // realTimeouts sets the timeouts of the lookup of a real entry. A regular
-// file's attributes (its mode, and a page as its size) are cached, but its
-// entry is asked again at every walk: a read through the page cache (the
-// splice read of sendfile, busybox cat) shrinks the size the kernel keeps
-// to the text's length (fuse_short_read), and it is the walk's LOOKUP that
-// puts the page back before the next such read, which would otherwise stop
-// at the old length. The directories every device has (stableRealDirs)
-// exist as long as their device directory, whose number changes with the
-// device (devIno): cached. Other directories and links (brport/, a
-// bridge's master and lower_ links) come and go: asked again.
-func realTimeouts(name string, a *fuse.Attr, out *fuse.EntryOut) {
+// file's attributes (its mode, and a page as its size) are cached. Its
+// entry is cached too when the file is opened with FUSE passthrough
+// (passthrough true, passthroughFile): then no read goes through the page
+// cache of our inode. Otherwise it is asked again at every walk: a read
+// through the page cache (the splice read of sendfile, busybox cat)
+// shrinks the size the kernel keeps to the text's length
+// (fuse_short_read), and it is the walk's LOOKUP that puts the page back
+// before the next such read, which would otherwise stop at the old length.
+// The directories every device has (stableRealDirs) exist as long as their
+// device directory, whose number changes with the device (devIno):
+// cached. Other directories and links (brport/, a bridge's master and
+// lower_ links) come and go: asked again.
+func realTimeouts(name string, a *fuse.Attr, out *fuse.EntryOut, passthrough bool) {
 	switch a.Mode & syscall.S_IFMT {
 	case syscall.S_IFREG:
 		out.SetAttrTimeout(staticTimeout)
+		if passthrough {
+			out.SetEntryTimeout(staticTimeout)
+		}
 	case syscall.S_IFDIR:
 		if stableRealDirs[name] {
 			out.SetEntryTimeout(staticTimeout)
 			out.SetAttrTimeout(staticTimeout)
 		}
 	}
+}
+
+// fastStatsFiles are the statistics files of a bond that fastStatsRead may
+// serve (fastpath_stats.go).
+var fastStatsFiles = map[string]bool{"rx_packets": true, "tx_packets": true, "rx_bytes": true,
+	"tx_bytes": true, "rx_dropped": true, "tx_dropped": true}
+
+// passthroughFile reports whether the real file rel (its path below the
+// directory of device dev) is opened with FUSE passthrough, reads and
+// writes going from the kernel straight to the real sysfs file: when the
+// mount has it (Server.passthrough) and the file is always the real one
+// whatever the device becomes. A name the emulation may render or hide in
+// a device's directory (bondAttrs, slaveAttrsOver, tapOnly: eth0's flags
+// once it is enslaved) and a bond's statistics that the eBPF fast path
+// adds to (fastStatsFiles) are opened by the daemon, since every open of
+// an inode open for passthrough must be one too (fuse_file_io_open).
+func (f *filesystem) passthroughFile(dev, rel string) bool {
+	if !f.passthrough.Load() {
+		return false
+	}
+	dir, name := path.Split(rel)
+	switch dir {
+	case "":
+		return !bondAttrs[name] && !slaveAttrsOver[name] && !tapOnly[name]
+	case "statistics/":
+		return !fastStatsFiles[name] || f.be.Snapshot().Bond(dev) == nil
+	}
+	return true
+}
+
+// passthroughHandle is a real file opened for FUSE passthrough: go-fuse
+// registers its descriptor as the inode's backing file
+// (FUSE_DEV_IOC_BACKING_OPEN) and the kernel opens the real file itself
+// with the caller's open flags and our credentials, so that reads, splice
+// reads and writes never reach the daemon. A READ that does reach it means
+// the registration failed after the mount's probe (Server.probePassthrough):
+// passthrough is then turned off for every later open and lookup, and the
+// read is served as a direct-I/O one.
+type passthroughHandle struct {
+	*fdHandle
+	fsys *filesystem
+}
+
+var _ fs.FilePassthroughFder = (*passthroughHandle)(nil)
+
+// PassthroughFd returns the descriptor to register as the backing file.
+func (h *passthroughHandle) PassthroughFd() (int, bool) { return h.fd, h.fd >= 0 }
+
+func (h *passthroughHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h.fsys.passthrough.CompareAndSwap(true, false) {
+		h.fsys.logf("fusefs: a passthrough file was read through the daemon: FUSE passthrough is off from now on")
+	}
+	return h.fdHandle.Read(ctx, dest, off)
 }
 
 // noWrite is a real file opened for a caller that may not write it: reads

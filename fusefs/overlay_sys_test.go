@@ -1,6 +1,8 @@
 package fusefs
 
 import (
+	"fmt"
+	"log"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,6 +25,12 @@ const DumpTreeFn = `dump() { ( cd "$1" && find . -mindepth 1 | LC_ALL=C sort | w
 // veth pair eth0/eth1 (down, so that no counter moves) and a TAP bond0.
 func mountSysfs(t *testing.T, be Backend) (string, *nettest.Netns) {
 	t.Helper()
+	return mountSysfsOpts(t, be, Options{})
+}
+
+// mountSysfsOpts is mountSysfs with opts (Sysfs set by it).
+func mountSysfsOpts(t *testing.T, be Backend, opts Options) (string, *nettest.Netns) {
+	t.Helper()
 	nettest.SkipUnlessRoot(t)
 	ns := nettest.NewNetns(t, "fsys")
 	nettest.Veth(t, ns, "eth0", ns, "eth1")
@@ -35,7 +43,8 @@ func mountSysfs(t *testing.T, be Backend) (string, *nettest.Netns) {
 	}
 	t.Cleanup(func() { ps.Close() })
 	dir := t.TempDir()
-	srv, err := Mount(dir, be, Options{Sysfs: ps.Path()})
+	opts.Sysfs = ps.Path()
+	srv, err := Mount(dir, be, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +55,92 @@ func mountSysfs(t *testing.T, be Backend) (string, *nettest.Netns) {
 		}
 	})
 	return dir, ns
+}
+
+// kernelPassthrough reports whether the running kernel offers FUSE
+// passthrough (Linux 6.9 and later): the kernel version, since the probe
+// itself is what the test checks.
+func kernelPassthrough(t *testing.T) bool {
+	t.Helper()
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b.WriteByte(byte(c))
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(b.String(), "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("kernel release %q: %v", b.String(), err)
+	}
+	return major > 6 || major == 6 && minor >= 9
+}
+
+// TestSysfsCachedFilesFollowChanges: a real attribute's text changes
+// behind the mount's back with no link event (a counter), and every reader — read(2)
+// and sendfile (busybox cat, whose splice read stops at the size the kernel
+// keeps for the file) — sees the whole new text at once, with the file's
+// entry cached (FUSE passthrough) or looked up at every walk (without).
+// With passthrough on a kernel that has it, a second walk to a real file
+// costs no request, and a file the emulation renders once its device is
+// enslaved (flags) is still looked up each time.
+func TestSysfsCachedFilesFollowChanges(t *testing.T) {
+	for _, noPT := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoPassthrough=%v", noPT), func(t *testing.T) {
+			be := newFake(&bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()})
+			var dbg lockedBuffer
+			d, ns := mountSysfsOpts(t, be, Options{NoPassthrough: noPT, Debug: true, DebugLog: log.New(&dbg, "", 0)})
+			busybox := haveBusybox(t)
+			// a counter grows with no link event, so that the link watch
+			// drops nothing: lo's, up since before the mount, from 0 to
+			// 3 and 4 digits as pings go through it
+			const txBytes = "/sys/class/net/lo/statistics/tx_bytes"
+			for i := 0; i < 3; i++ {
+				want := ns.Run(t, "cat", txBytes)
+				// with busybox, no read(2): one past the size the kernel
+				// keeps has it ask for the size again, which would hide a
+				// stale one from the next stat
+				read := `cat $D` + txBytes
+				if busybox {
+					read = `busybox cat $D` + txBytes + `; busybox cat $D` + txBytes
+				}
+				wantOut(t, sh(t, d, 0, `stat -c %s $D`+txBytes+`; `+read), "4096\n"+strings.Repeat(want, strings.Count(read, ";")+1))
+				ns.Run(t, "ping", "-q", "-c", "3", "-i", "0.01", "127.0.0.1")
+			}
+			// a write through the mount (O_TRUNC sets the kernel's size to
+			// 0, the write to its length), then a sendfile read and a stat
+			for i := 0; i < 3 && busybox; i++ {
+				v := fmt.Sprintf("%d", 600+i*5000)
+				wantOut(t, sh(t, d, 0, `echo `+v+` > $S/eth1/mtu && busybox cat $S/eth1/mtu && stat -c %s $S/eth1/mtu`), v+"\n4096\n")
+			}
+			// the walk's requests, the second time
+			const walk = `stat -c %s $S/eth1/mtu $S/eth1/statistics/rx_bytes $S/eth0/flags >/dev/null`
+			wantOut(t, sh(t, d, 0, walk), "")
+			dbg.take()
+			wantOut(t, sh(t, d, 0, walk), "")
+			lookups := map[string]int{}
+			for _, m := range fuseRequest.FindAllStringSubmatch(dbg.take(), -1) {
+				if m[1] == "LOOKUP" {
+					lookups[m[0]]++ // one per request
+				}
+			}
+			n := len(lookups)
+			switch {
+			case noPT || !kernelPassthrough(t):
+				if n != 3 {
+					t.Errorf("%d LOOKUP requests in the second walk, want 3 (every file's): %v", n, lookups)
+				}
+			default:
+				if n != 1 {
+					t.Errorf("%d LOOKUP requests in the second walk, want 1 (eth0/flags, which a slave's directory renders): %v", n, lookups)
+				}
+			}
+		})
+	}
 }
 
 func TestSysfsPassthrough(t *testing.T) {
