@@ -173,7 +173,7 @@ func (n *node) lookupReal(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, fs.ToErrno(err)
 	}
 	out.Attr.FromStat(&st)
-	realTimeouts(name, &out.Attr, out, n.fsys.passthroughFile(n.dev, name))
+	realTimeouts(name, true, &out.Attr, out, n.fsys.passthroughFile(n.dev, name))
 	child := rd.NewNode(rd, n.EmbeddedInode(), name, &st)
 	ino := swap32(uint64(st.Dev)) ^ swap32(rd.Dev) ^ st.Ino
 	return n.NewInode(ctx, child, fs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: ino, Gen: 1}), 0
@@ -227,18 +227,39 @@ func (n *sysNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	in, errno := n.LoopbackNode.Lookup(ctx, name, out)
 	if errno == 0 {
 		rel := n.Path(n.RootData.RootNode.EmbeddedInode()) + "/" + name
-		realTimeouts(name, &out.Attr, out, n.fsys.passthroughFile(n.dev, rel))
+		realTimeouts(name, false, &out.Attr, out, n.fsys.passthroughFile(n.dev, rel))
 	}
 	return in, errno
 }
 
-// Getattr is LoopbackNode's, with realTimeouts' attribute timeout.
+// Getattr is LoopbackNode's, with realTimeouts' attribute timeouts.
 func (n *sysNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	errno := n.LoopbackNode.Getattr(ctx, f, out)
-	if errno == 0 && (out.Mode&syscall.S_IFMT == syscall.S_IFREG || out.Mode&syscall.S_IFMT == syscall.S_IFDIR && stableRealDirs[n.name()]) {
-		out.SetTimeout(staticTimeout)
+	if errno != 0 {
+		return errno
 	}
-	return errno
+	switch out.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		out.SetTimeout(staticTimeout)
+	case syscall.S_IFDIR:
+		if stableRealDirs[n.name()] {
+			out.SetTimeout(staticTimeout)
+		}
+	case syscall.S_IFLNK:
+		if _, top := n.parentNode().(*node); top && stableRealLinks[n.name()] {
+			out.SetTimeout(staticTimeout)
+		}
+	}
+	return 0
+}
+
+// parentNode returns the node of n's directory.
+func (n *sysNode) parentNode() fs.InodeEmbedder {
+	_, p := n.EmbeddedInode().Parent()
+	if p == nil {
+		return nil
+	}
+	return p.Operations()
 }
 
 // name returns n's entry name.
@@ -263,9 +284,10 @@ var stableRealDirs = map[string]bool{"statistics": true, "queues": true, "power"
 // before the next such read, which would otherwise stop at the old length.
 // The directories every device has (stableRealDirs) exist as long as their
 // device directory, whose number changes with the device (devIno):
-// cached. Other directories and links (brport/, a bridge's master and
-// lower_ links) come and go: asked again.
-func realTimeouts(name string, a *fuse.Attr, out *fuse.EntryOut, passthrough bool) {
+// cached, and so are the links of a device directory (top) that every
+// device has (stableRealLinks). Other directories and links (brport/, a
+// bridge's master and lower_ links) come and go: asked again.
+func realTimeouts(name string, top bool, a *fuse.Attr, out *fuse.EntryOut, passthrough bool) {
 	switch a.Mode & syscall.S_IFMT {
 	case syscall.S_IFREG:
 		out.SetAttrTimeout(staticTimeout)
@@ -277,8 +299,19 @@ func realTimeouts(name string, a *fuse.Attr, out *fuse.EntryOut, passthrough boo
 			out.SetEntryTimeout(staticTimeout)
 			out.SetAttrTimeout(staticTimeout)
 		}
+	case syscall.S_IFLNK:
+		if top && stableRealLinks[name] {
+			out.SetEntryTimeout(staticTimeout)
+			out.SetAttrTimeout(staticTimeout)
+		}
 	}
 }
+
+// stableRealLinks are the links a net device's directory has for the
+// device's whole life, with a text that depends only on the directory's
+// place (device_add's subsystem link, and device for a device with a
+// parent): cached like stableRealDirs.
+var stableRealLinks = map[string]bool{"subsystem": true, "device": true}
 
 // fastStatsFiles are the statistics files of a bond that fastStatsRead may
 // serve (fastpath_stats.go).
@@ -290,8 +323,9 @@ var fastStatsFiles = map[string]bool{"rx_packets": true, "tx_packets": true, "rx
 // writes going from the kernel straight to the real sysfs file: when the
 // mount has it (Server.passthrough) and the file is always the real one
 // whatever the device becomes. A name the emulation may render or hide in
-// a device's directory (bondAttrs, slaveAttrsOver, tapOnly: eth0's flags
-// once it is enslaved) and a bond's statistics that the eBPF fast path
+// a device's directory (slaveAttrsOver: eth0's flags once it is enslaved;
+// bondAttrs and tapOnly in a TAP's, which may be a bond's) and a bond's
+// statistics that the eBPF fast path
 // adds to (fastStatsFiles) are opened by the daemon, since every open of
 // an inode open for passthrough must be one too (fuse_file_io_open).
 func (f *filesystem) passthroughFile(dev, rel string) bool {
@@ -301,11 +335,23 @@ func (f *filesystem) passthroughFile(dev, rel string) bool {
 	dir, name := path.Split(rel)
 	switch dir {
 	case "":
-		return !bondAttrs[name] && !slaveAttrsOver[name] && !tapOnly[name]
+		if slaveAttrsOver[name] {
+			return false
+		}
+		// only a TAP can be (or become) an emulated bond
+		return !bondAttrs[name] && !tapOnly[name] || !f.isTAP(dev)
 	case "statistics/":
 		return !fastStatsFiles[name] || f.be.Snapshot().Bond(dev) == nil
 	}
 	return true
+}
+
+// isTAP reports whether device dev is a TAP (its real directory has
+// tun.c's tun_flags): what every emulated bond's device is, from its
+// creation on, before the engine publishes the bond.
+func (f *filesystem) isTAP(dev string) bool {
+	var st syscall.Stat_t
+	return syscall.Lstat(f.realDev(dev)+"/tun_flags", &st) == nil
 }
 
 // passthroughHandle is a real file opened for FUSE passthrough: go-fuse

@@ -118,7 +118,7 @@ func TestSysfsCachedFilesFollowChanges(t *testing.T) {
 				wantOut(t, sh(t, d, 0, `echo `+v+` > $S/eth1/mtu && busybox cat $S/eth1/mtu && stat -c %s $S/eth1/mtu`), v+"\n4096\n")
 			}
 			// the walk's requests, the second time
-			const walk = `stat -c %s $S/eth1/mtu $S/eth1/statistics/rx_bytes $S/eth0/flags >/dev/null`
+			const walk = `stat -c %s $S/eth1/mtu $S/eth1/statistics/rx_bytes $S/eth1/operstate $S/eth1/subsystem $S/eth0/flags $S/bond0/operstate >/dev/null`
 			wantOut(t, sh(t, d, 0, walk), "")
 			dbg.take()
 			wantOut(t, sh(t, d, 0, walk), "")
@@ -131,14 +131,22 @@ func TestSysfsCachedFilesFollowChanges(t *testing.T) {
 			n := len(lookups)
 			switch {
 			case noPT || !kernelPassthrough(t):
-				if n != 3 {
-					t.Errorf("%d LOOKUP requests in the second walk, want 3 (every file's): %v", n, lookups)
+				if n != 5 {
+					t.Errorf("%d LOOKUP requests in the second walk, want 5 (every file's; the subsystem link is cached): %v", n, lookups)
 				}
 			default:
-				if n != 1 {
-					t.Errorf("%d LOOKUP requests in the second walk, want 1 (eth0/flags, which a slave's directory renders): %v", n, lookups)
+				if n != 2 {
+					t.Errorf("%d LOOKUP requests in the second walk, want 2 (eth0/flags, which a slave's directory renders, and bond0's rendered operstate): %v", n, lookups)
 				}
 			}
+
+			// a TAP's attribute that a bond renders is looked up anew:
+			// bond1's uevent is the TAP's, then the bond's once the
+			// engine publishes it
+			ns.Run(t, "ip", "tuntap", "add", "dev", "bond1", "mode", "tap")
+			wantOut(t, sh(t, d, 0, `head -n 1 $S/bond1/uevent; head -n 1 $S/bond1/uevent`), "INTERFACE=bond1\nINTERFACE=bond1\n")
+			be.set(be.Snapshot().Bonds[0], &bond.BondStatus{Name: "bond1", Params: bond.DefaultParams()})
+			wantOut(t, sh(t, d, 0, `head -n 1 $S/bond1/uevent`), "DEVTYPE=bond\n")
 		})
 	}
 }
