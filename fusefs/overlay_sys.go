@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -85,28 +86,25 @@ func (f *filesystem) devExists(dev string) bool {
 // entries the emulation makes itself (emulated) are left out, and
 // overridden attributes become kindDevAttr.
 func (f *filesystem) realEntries(dir, dev string, snap *bond.Snapshot) []entry {
-	des, err := os.ReadDir(dir)
+	des, err := readDirents(dir)
 	if err != nil {
 		return nil
 	}
+	sort.Slice(des, func(i, j int) bool { return des[i].name < des[j].name })
 	es := make([]entry, 0, len(des))
 	for _, d := range des {
-		name := d.Name()
-		if hidden(snap, dev, name) {
+		if hidden(snap, dev, d.name) {
 			continue
 		}
-		if overridden(snap, dev, name) {
-			es = append(es, entry{name: name, kind: kindDevAttr, dev: dev})
+		if overridden(snap, dev, d.name) {
+			es = append(es, entry{name: d.name, kind: kindDevAttr, dev: dev})
 			continue
 		}
-		mode := direntMode(d)
-		var ino uint64
-		if info, err := d.Info(); err == nil {
-			if st, ok := info.Sys().(*syscall.Stat_t); ok {
-				ino = st.Ino
-			}
+		mode := d.mode
+		if mode != syscall.S_IFDIR && mode != syscall.S_IFLNK {
+			mode = syscall.S_IFREG
 		}
-		es = append(es, entry{name: name, kind: kindReal, dev: dev, mode: mode, ino: ino})
+		es = append(es, entry{name: d.name, kind: kindReal, dev: dev, mode: mode, ino: d.ino})
 	}
 	return es
 }
