@@ -260,6 +260,21 @@ func (n *sysNode) parentNode() fs.InodeEmbedder {
 	return p.Operations()
 }
 
+var _ fs.NodeOpendirHandler = (*sysNode)(nil)
+
+// OpendirHandle is LoopbackNode's; a device's statistics/ (netstat_group:
+// the same files for the device's whole life) is listed once and its
+// listing kept in the kernel's cache (FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE).
+func (n *sysNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	fh, ff, errno := n.LoopbackNode.OpendirHandle(ctx, flags)
+	if errno == 0 && n.name() == "statistics" {
+		if _, top := n.parentNode().(*node); top {
+			ff |= fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
+		}
+	}
+	return fh, ff, errno
+}
+
 // name returns n's entry name.
 func (n *sysNode) name() string {
 	name, _ := n.EmbeddedInode().Parent()

@@ -140,6 +140,14 @@ func TestSysfsCachedFilesFollowChanges(t *testing.T) {
 				}
 			}
 
+			// a rendered attribute's mode is the real file's, cached
+			// between walks only: a chmod of the real one shows at the
+			// next walk
+			wantOut(t, sh(t, d, 0, `stat -c %a $S/bond0/operstate`), "444\n")
+			ns.Run(t, "chmod", "400", "/sys/class/net/bond0/operstate")
+			wantOut(t, sh(t, d, 0, `stat -c %a $S/bond0/operstate`), "400\n")
+			ns.Run(t, "chmod", "444", "/sys/class/net/bond0/operstate")
+
 			// a TAP's attribute that a bond renders is looked up anew:
 			// bond1's uevent is the TAP's, then the bond's once the
 			// engine publishes it

@@ -158,8 +158,11 @@ func init() {
 			content: slaveAttrContent},
 		kindProcFile: {mode: file, perm: 0o444, staticAttr: true, sync: syncBond, size: procFileAttrSize,
 			content: procFileContent, byCaller: true, procfs: true},
-		kindDevAttr: {mode: file, permOf: devAttrPerm, sync: syncDevOrNone, size: pageSized,
-			content: devAttrContent, exists: devAttrExists, write: devAttrWrite}, // modes are the real files'
+		// modes and owners are the real files' (or what chmod and chown
+		// stored); the entry is looked up at every walk (timeout 0),
+		// whose reply carries them anew, so they are cached in between
+		kindDevAttr: {mode: file, permOf: devAttrPerm, staticAttr: true, sync: syncDevOrNone, size: pageSized,
+			content: devAttrContent, exists: devAttrExists, write: devAttrWrite},
 
 		// a link's number changes with its text (linkIno), so its size never does
 		kindDevLink: {mode: link, perm: 0o777, staticAttr: true, size: linkSize, target: devLinkTargetOf},
