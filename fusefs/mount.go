@@ -165,7 +165,7 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 		NegativeTimeout: &zero,
 		RootStableAttr:  &fs.StableAttr{Ino: 1},
 	}
-	if runtime.GOMAXPROCS(0) < minProcs {
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minProcs {
 		runtime.GOMAXPROCS(minProcs)
 	}
 	srv, err := fs.Mount(dir, root, fo)
@@ -218,7 +218,9 @@ func (s *Server) probePassthrough(sysfs string) error {
 	return nil
 }
 
-// minProcs is the GOMAXPROCS Mount raises the process to. Each of
+// minProcs is the GOMAXPROCS Mount raises the process to, unless the
+// GOMAXPROCS environment variable set it (TestOracleGOMAXPROCS1 serves on
+// one P: the daemon must never block on itself). Each of
 // go-fuse's readers (as many as GOMAXPROCS, at least 2) sits in a blocking
 // read(2) of /dev/fuse holding a P; with as many Ps as CPUs on a small
 // machine (2), the reader a request wakes finds no idle P and waits for
