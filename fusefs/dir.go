@@ -95,9 +95,10 @@ func (n *node) entryTTL(e entry) time.Duration {
 // the directory that holds it, so that its cached lookup can never outlive
 // it: every bond has bonding/. A device directory's number changes with the
 // device (devIno), so the kernel drops what it cached below when a device
-// of the same name replaces it. Files are not cached (their LOOKUP puts
-// back the size a splice read shrank, see staticTimeout), nor the links and
-// bonding_slave/ that come and go with enslavement.
+// of the same name replaces it. The files the daemon serves are not cached
+// (their LOOKUP puts back the size a splice read shrank, see
+// staticTimeout), nor the links and bonding_slave/ that come and go with
+// enslavement.
 func stableEntry(k kind, name string) bool {
 	return k == kindBonding
 }

@@ -43,15 +43,20 @@
 // fs.Options), so every path walk asks again: a bond or slave appears and
 // vanishes with the engine, and each file's LOOKUP refreshes its size,
 // which the kernel otherwise changes itself after an O_TRUNC or a short
-// sendfile read. Exceptions (staticTimeout, entryTTL): the fixed skeleton
+// sendfile read. Exceptions (staticTimeout, entryTTL): the real attribute
+// files opened with FUSE passthrough (passthroughFile: Linux 6.9 and
+// later, probed at Mount), whose reads never go through our inode's page
+// cache, so their size never shrinks; the fixed skeleton
 // and sys/devices' way to the net directories cache their entries,
 // proc/net's bonding for bondingDirTimeout (Server.LoadedChanged drops
 // it), a bond's bonding/ and every device's statistics/, queues/ and power/
 // as long as their device directory (whose inode number changes with the
 // device), the class/net links and the device directories while the link
 // watch drops them on each RTNLGRP_LINK event (linkwatch.go), the links'
-// text (a link's inode number changes with it), and the attributes of the
-// kinds that never change (kindInfo.staticAttr) and of the real files.
+// text (a link's inode number changes with it), the subsystem and device
+// links of a device directory, the listing of statistics/ (FOPEN_CACHE_DIR),
+// and the attributes of the kinds that never change or are looked up at
+// every walk (kindInfo.staticAttr) and of the real files.
 //
 // # The passthrough
 //

@@ -17,11 +17,12 @@ import (
 // sys/devices are cached by the kernel (entryTTL) while an RTNLGRP_LINK
 // socket of the engine's namespace tells us of every device that appears,
 // goes or is renamed, and each such event drops the cached entries of the
-// names involved (FUSE_NOTIFY_INVAL_ENTRY). Files are never cached (their
-// LOOKUP is every walk's), so a read or a stat of a device's file is exact
-// whatever the watch's delay; a stat of a device's link or directory
-// itself may see a device for the moment between the kernel queueing the
-// event and the watch taking it (differences.md).
+// names involved (FUSE_NOTIFY_INVAL_ENTRY), and with them everything the
+// kernel cached below. A read of a device's file is exact whatever the
+// watch's delay (every open reaches the daemon); a stat of a device's
+// link, directory or real file opened with FUSE passthrough (whose entry
+// is cached) may see a device for the moment between the kernel queueing
+// the event and the watch taking it (differences.md).
 
 // privates maps PrivateSysfs.Path to its PrivateSysfs, so that Mount finds
 // the link socket that belongs to Options.Sysfs.

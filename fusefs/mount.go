@@ -150,8 +150,9 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 			DisableXAttrs: true,
 			// every link's number changes with its text (linkIno)
 			EnableSymlinkCaching: true,
-			// READDIRPLUS would look up every entry of a listing, and
-			// the files' entries are not cached: each walk asks anyway
+			// READDIRPLUS would look up every entry of every listing:
+			// the entries the kernel may cache stay cached without it,
+			// and the others are asked again at each walk anyway
 			DisableReadDirPlus: true,
 			Debug:              opts.Debug,
 			Logger:             opts.DebugLog,

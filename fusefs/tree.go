@@ -188,15 +188,19 @@ func (k kind) fileType() uint32 { return kinds[k].mode }
 // attributes of the kinds with staticAttr. Every other entry is looked up
 // anew (timeout 0), so that a bond or slave's files exist exactly while the
 // engine has it, proc/net's bonding while the module is loaded
-// (bondingDirTimeout), and every file's LOOKUP refreshes its size.
+// (bondingDirTimeout), and every file's LOOKUP refreshes its size (but the
+// real files opened with FUSE passthrough, realTimeouts).
 //
 // The kernel changes its own idea of a file's size: an open with O_TRUNC
 // sets it to 0 and a write to its length (FUSE_ATOMIC_O_TRUNC), and a short
 // page-cache read — the splice read of sendfile (busybox cat) — to the
 // text's length, and readers that copy by that size would copy "10" of
-// "100\n". The LOOKUP of every path walk puts the page back: no file's
-// entry is cached, so cached attributes never outlive a walk
-// (TestReadAfterWriteSendfile). A link's number changes with its text
+// "100\n". The LOOKUP of every path walk puts the page back: no entry of a
+// file the daemon serves is cached, so cached attributes never outlive a
+// walk (TestReadAfterWriteSendfile). A real file opened with FUSE
+// passthrough is read by the kernel from the real sysfs file, past our
+// inode's page cache and size, so its entry is cached
+// (TestSysfsCachedFilesFollowChanges). A link's number changes with its text
 // (linkIno), so its size is static too; the rendered device attributes'
 // modes are the real sysfs's, so those are asked each time.
 const staticTimeout = time.Hour
