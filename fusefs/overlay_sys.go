@@ -337,10 +337,13 @@ var fastStatsFiles = map[string]bool{"rx_packets": true, "tx_packets": true, "rx
 // mount has it (Server.passthrough) and the file is always the real one
 // whatever the device becomes. A name the emulation may render or hide in
 // a device's directory (slaveAttrsOver: eth0's flags once it is enslaved;
-// bondAttrs and tapOnly in a TAP's, which may be a bond's) and a bond's
-// statistics that the eBPF fast path
-// adds to (fastStatsFiles) are opened by the daemon, since every open of
-// an inode open for passthrough must be one too (fuse_file_io_open).
+// bondAttrs and tapOnly in a TAP's, which may be a bond's) and the
+// statistics of a TAP that the eBPF fast path may add to (fastStatsFiles)
+// are opened by the daemon and looked up at every walk: every open of an
+// inode open for passthrough must be one too (fuse_file_io_open), and
+// only a passthrough file's size is safe from a splice read. A TAP is
+// decided by the real sysfs, never by the snapshot, since the engine
+// publishes a bond after it created its TAP.
 func (f *filesystem) passthroughFile(dev, rel string) bool {
 	if !f.passthrough.Load() {
 		return false
@@ -354,7 +357,7 @@ func (f *filesystem) passthroughFile(dev, rel string) bool {
 		// only a TAP can be (or become) an emulated bond
 		return !bondAttrs[name] && !tapOnly[name] || !f.isTAP(dev)
 	case "statistics/":
-		return !fastStatsFiles[name] || f.be.Snapshot().Bond(dev) == nil
+		return !fastStatsFiles[name] || !f.isTAP(dev)
 	}
 	return true
 }
