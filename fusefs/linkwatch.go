@@ -123,8 +123,11 @@ func (s *Server) watchLinks(f *os.File) {
 
 // forgetDevices drops the kernel's cached entries of names (all of them for
 // nil) in class/net and in every net directory below sys/devices.
-func (s *Server) forgetDevices(names []string) {
-	s.root.fsys.devDirs.Range(func(_, v any) bool {
+func (s *Server) forgetDevices(names []string) { s.root.fsys.forgetDevices(names) }
+
+// forgetDevices is Server.forgetDevices. Never from a FUSE request.
+func (f *filesystem) forgetDevices(names []string) {
+	f.devDirs.Range(func(_, v any) bool {
 		in := v.(*fs.Inode)
 		ns := names
 		if ns == nil {

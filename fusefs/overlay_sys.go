@@ -376,8 +376,9 @@ func (f *filesystem) isTAP(dev string) bool {
 // with the caller's open flags and our credentials, so that reads, splice
 // reads and writes never reach the daemon. A READ that does reach it means
 // the registration failed after the mount's probe (Server.probePassthrough):
-// passthrough is then turned off for every later open and lookup, and the
-// read is served as a direct-I/O one.
+// passthrough is then turned off for every later open and lookup, every
+// cached device entry is dropped (with the file entries cached below), and
+// the read is served as a direct-I/O one.
 type passthroughHandle struct {
 	*fdHandle
 	fsys *filesystem
@@ -391,6 +392,7 @@ func (h *passthroughHandle) PassthroughFd() (int, bool) { return h.fd, h.fd >= 0
 func (h *passthroughHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	if h.fsys.passthrough.CompareAndSwap(true, false) {
 		h.fsys.logf("fusefs: a passthrough file was read through the daemon: FUSE passthrough is off from now on")
+		go h.fsys.forgetDevices(nil) // not from this request
 	}
 	return h.fdHandle.Read(ctx, dest, off)
 }
