@@ -65,7 +65,10 @@ echo "== modprobe-r"; inroot modprobe -r bonding 2>&1; inroot test ! -e /sys/cla
 echo "== stop"
 for p in /proc/[0-9]*; do
 	case $(readlink "$p/exe" 2>/dev/null) in "$R/usr/sbin/bondingfs")
-		if tr '\0' ' ' <"$p/cmdline" | grep -q ' serve '; then kill -TERM "${p#/proc/}"; echo "stopped daemon"; fi ;;
+		# a bondingfs process that exits meanwhile (the reaper, a modprobe
+		# helper) has no cmdline left to read
+		c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		case "$c" in *" serve "*) kill -TERM "${p#/proc/}"; echo "stopped daemon" ;; esac ;;
 	esac
 done
 n=0; while [ -e "$R/run/bondingfs.ctl" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done

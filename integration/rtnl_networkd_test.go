@@ -94,6 +94,12 @@ for i in $(seq 300); do
   sleep 0.1
 done
 echo "ping: ${ok:-failed}"
+# the first port's aggregator can carry the ping before the second port
+# has joined it (LACP at the fast rate: a second or two): wait for both
+for i in $(seq 100); do
+  grep -A3 "^Active Aggregator Info" /proc/net/bonding/bond0 | grep -q "Number of ports: 2" && break
+  sleep 0.1
+done
 S=/sys/class/net/bond0/bonding
 cat $S/mode $S/lacp_rate $S/xmit_hash_policy $S/miimon
 tr ' ' '\n' < $S/slaves | sort | tr '\n' ' '; echo
