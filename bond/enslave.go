@@ -4,6 +4,7 @@ import (
 	"bytes"
 	crand "crypto/rand"
 	"net"
+	"slices"
 	"syscall"
 )
 
@@ -234,7 +235,7 @@ func (e *enslaving) bind() error {
 	}
 	b.slaves = append(b.slaves, s)
 	if err := b.mode.Bind(s); err != nil {
-		b.slaves = b.slaves[:len(b.slaves)-1]
+		b.slaves = slices.Delete(b.slaves, len(b.slaves)-1, len(b.slaves))
 		if b.primary == s {
 			b.primary = nil
 		}
@@ -305,11 +306,13 @@ func (b *Bond) release(s *Slave, all bool) {
 		b.mode.Unbind(s)
 	}
 	old := b.currActive
-	for i, x := range b.slaves {
-		if x == s {
-			b.slaves = append(b.slaves[:i], b.slaves[i+1:]...)
-			break
-		}
+	// slices.Delete clears the vacated tail slot (a released slave must not
+	// stay reachable from the backing array); no slave left, no array
+	if i := slices.Index(b.slaves, s); i >= 0 {
+		b.slaves = slices.Delete(b.slaves, i, i+1)
+	}
+	if len(b.slaves) == 0 {
+		b.slaves = nil
 	}
 	// 6.1.192 (Debian's) warns with fail_over_mac follow too: only active
 	// moves the bond's MAC away before it could matter (oracle

@@ -35,3 +35,17 @@ func InSync(r *Registry) bool { return r.inSync() }
 // ResetARPWarnedNoRoute forgets that "no route to arp_ip_target" was
 // printed (pr_warn_once's flag is per process).
 func ResetARPWarnedNoRoute() { arpWarnedNoRoute.Store(false) }
+
+// Retained reports what the registry keeps of bonds it no longer has: the
+// capacity of its bond list, and whether the MII monitor's carrier read
+// still holds its dump buffer or index (call after Env.Settle, with no
+// read running).
+func Retained(r *Registry) (bondsCap int, carrierBuf bool) {
+	done := make(chan struct{})
+	r.post(func() { bondsCap = cap(r.bonds); close(done) })
+	<-done
+	r.carrier.mu.Lock()
+	carrierBuf = r.carrier.buf != nil || r.carrier.at != nil
+	r.carrier.mu.Unlock()
+	return bondsCap, carrierBuf
+}

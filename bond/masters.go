@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -182,11 +183,15 @@ func (r *Registry) removeBond(b *Bond, deleteDev bool) {
 		_ = b.master.Close()
 	}
 	b.waitReaders()
-	for i, x := range r.bonds {
-		if x == b {
-			r.bonds = append(r.bonds[:i], r.bonds[i+1:]...)
-			break
-		}
+	// slices.Delete clears the vacated tail slot: a plain append would
+	// leave the last bond's pointer in the backing array, keeping a deleted
+	// bond (its slaves, mode and buffers) reachable; an emptied list starts
+	// afresh (issue 19: memory returns once the bonds are deleted)
+	if i := slices.Index(r.bonds, b); i >= 0 {
+		r.bonds = slices.Delete(r.bonds, i, i+1)
+	}
+	if len(r.bonds) == 0 {
+		r.bonds = nil
 	}
 	r.dirty = true
 	r.journal(Change{Kind: ChangeDelete, Bond: b.name})

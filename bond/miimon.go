@@ -145,6 +145,7 @@ func (r *Registry) carrierSync() {
 func (r *Registry) scheduleCarrier(gen uint64, d time.Duration) {
 	r.cfg.Clock.AfterFunc(d, func() {
 		if r.carrier.gen.Load() != gen {
+			r.carrier.dropIdle()
 			return
 		}
 		r.readCarrier()
@@ -152,6 +153,20 @@ func (r *Registry) scheduleCarrier(gen uint64, d time.Duration) {
 			r.scheduleCarrier(gen, d)
 		}
 	})
+}
+
+// dropIdle (clock goroutine, when a chain of reads has ended) drops the
+// dump buffer and its index once no bond's MII monitor runs: they are sized
+// to the namespace's links at the last read and would stay for the daemon's
+// life after every bond is deleted (issue 19). A new chain allocates them
+// again at its first read.
+func (c *carrierRead) dropIdle() {
+	if l := c.slaves.Load(); l != nil && len(*l) > 0 {
+		return
+	}
+	c.mu.Lock()
+	c.buf, c.at = nil, nil
+	c.mu.Unlock()
 }
 
 // readCarrier is one carrier read (clock goroutine): one dump of the

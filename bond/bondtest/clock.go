@@ -1,6 +1,7 @@
 package bondtest
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -67,7 +68,10 @@ func (t *clockTimer) Stop() bool {
 	defer c.mu.Unlock()
 	for i, x := range c.timers {
 		if x == t {
-			c.timers = append(c.timers[:i], c.timers[i+1:]...)
+			// slices.Delete clears the vacated slot: a stopped timer's
+			// function (and the bond it closes over) must not stay
+			// reachable from the backing array
+			c.timers = slices.Delete(c.timers, i, i+1)
 			t.stopped = true
 			return true
 		}
@@ -97,7 +101,7 @@ func (c *Clock) Advance(d time.Duration) {
 			return
 		}
 		t := c.timers[0]
-		c.timers = c.timers[1:]
+		c.timers = slices.Delete(c.timers, 0, 1)
 		if t.when.After(c.now) {
 			c.now = t.when
 			c.nanos.Store(c.now.UnixNano())
