@@ -3,7 +3,6 @@ package bond
 import (
 	"errors"
 	"os"
-	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -164,7 +163,9 @@ type BatchTxSelector interface {
 // filled at most half; the pool drops buffers nobody took for a whole
 // rxPoolTrim period, so an idle daemon's memory goes back to the system
 // (1000 idle slaves: no buffer; datapath.md measured 64 KB GSO frames, so a
-// buffer cannot be smaller than frameBufSize).
+// buffer cannot be smaller than frameBufSize). Buffers are mapped outside
+// the Go heap (rxmem.go): a dropped one's pages go back to the system at
+// once (madvise), and its mapping is reused by the next burst.
 
 // rxShrinkAfter is how many batches in a row that filled at most half of
 // the buffers halve them.
@@ -174,28 +175,24 @@ const rxShrinkAfter = 8
 // last trim.
 const rxPoolTrim = time.Second
 
-// rxFreeOSBytes: once trims have dropped this many bytes since the last
-// time, the memory goes back to the system at once (debug.FreeOSMemory: a
-// GC and a scavenge, a few ms; at most once a trim period) instead of at
-// the next GC, which an idle daemon may not run for minutes.
-const rxFreeOSBytes = 16 << 20
-
-// frameBuf is one receive buffer.
+// frameBuf is one receive buffer, mapped outside the Go heap
+// (mapFrameBuf).
 type frameBuf = [frameBufSize]byte
 
 // rxPool is the receive buffers no reader holds, shared by every reader of
-// every bond. Its trim timer runs only while it holds buffers.
+// every bond. Its trim timer runs only while it holds resident buffers.
 var rxPool bufPool
 
 type bufPool struct {
-	mu      sync.Mutex
-	free    []*frameBuf
-	low     int // the fewest free buffers since the last trim
-	armed   bool
-	dropped int // bytes dropped since the last FreeOSMemory
+	mu    sync.Mutex
+	free  []*frameBuf // resident; get takes from the end
+	cold  []*frameBuf // mapped, pages given back: taken before mapping more
+	low   int         // the fewest free buffers since the last trim
+	armed bool
 }
 
-// get appends n buffers to dst.
+// get appends n buffers to dst: resident ones first, then cold ones, then
+// new mappings.
 func (p *bufPool) get(dst []*frameBuf, n int) []*frameBuf {
 	p.mu.Lock()
 	k := min(n, len(p.free))
@@ -203,9 +200,13 @@ func (p *bufPool) get(dst []*frameBuf, n int) []*frameBuf {
 	clear(p.free[len(p.free)-k:])
 	p.free = p.free[:len(p.free)-k]
 	p.low = min(p.low, len(p.free))
+	c := min(n-k, len(p.cold))
+	dst = append(dst, p.cold[len(p.cold)-c:]...)
+	clear(p.cold[len(p.cold)-c:])
+	p.cold = p.cold[:len(p.cold)-c]
 	p.mu.Unlock()
-	for i := k; i < n; i++ {
-		dst = append(dst, new(frameBuf))
+	for i := k + c; i < n; i++ {
+		dst = append(dst, mapFrameBuf())
 	}
 	return dst
 }
@@ -225,11 +226,15 @@ func (p *bufPool) put(bufs []*frameBuf) {
 	p.mu.Unlock()
 }
 
-// trim drops the buffers nobody took during the last period (the oldest
-// ones: get takes from the end).
+// trim gives back the pages of the buffers nobody took during the last
+// period (the oldest ones: get takes from the end) and keeps them as cold.
 func (p *bufPool) trim() {
 	p.mu.Lock()
 	k := p.low
+	for _, b := range p.free[:k] {
+		unbackFrameBuf(b)
+	}
+	p.cold = append(p.cold, p.free[:k]...)
 	clear(p.free[:k])
 	p.free = append(p.free[:0], p.free[k:]...)
 	if len(p.free) == 0 {
@@ -240,18 +245,10 @@ func (p *bufPool) trim() {
 	if p.armed {
 		time.AfterFunc(rxPoolTrim, p.trim)
 	}
-	p.dropped += k * frameBufSize
-	free := p.dropped >= rxFreeOSBytes
-	if free {
-		p.dropped = 0
-	}
 	p.mu.Unlock()
-	if free {
-		debug.FreeOSMemory()
-	}
 }
 
-// held is how many buffers the pool holds (tests).
+// held is how many resident buffers the pool holds (tests).
 func (p *bufPool) held() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

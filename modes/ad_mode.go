@@ -359,7 +359,7 @@ func (m *adMode) Unbind(s *bond.Slave) {
 		_ = sys.RemovePort(p.id)
 		for i, q := range m.ports {
 			if q == p {
-				m.ports = append(m.ports[:i], m.ports[i+1:]...)
+				m.ports = slices.Delete(m.ports, i, i+1)
 				break
 			}
 		}
