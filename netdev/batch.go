@@ -478,6 +478,9 @@ func (t *ringTrimmer) trim() {
 	}
 	clear(t.rings[len(kept):])
 	t.rings = kept
+	if len(kept) == 0 {
+		t.rings = nil // the list of a past burst's rings goes with it
+	}
 	t.armed = len(kept) > 0
 	if t.armed {
 		time.AfterFunc(ringTrimPeriod, t.trim)
