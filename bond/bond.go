@@ -80,7 +80,8 @@ type Slave struct {
 	rxPender         atomic.Pointer[RxPender] // the device while it is open, when it can tell (RxPending)
 	txDropped        atomic.Uint64            // 1 + tx_dropped at the last carrier read that found the link up (0: none yet)
 	readerDone       chan struct{}
-	rxFree           chan *rxBuf // the receive probe's buffers not in use
+	rxFree           chan *rxBuf  // the receive probe's buffers not in use
+	rxMade           atomic.Int32 // the receive probe's buffers allocated (at most rxBufs)
 	modeData         any
 	released         bool
 	linkSeq          uint64    // the newest host read applied (fetch)
