@@ -24,6 +24,9 @@
 # also counts the pages of the executable that creating bonds ran, which are
 # file-backed page cache and stay resident).
 #
+# The Go runtime's share (heap live and in use, stacks, runtime metadata)
+# is printed at the baseline and after deleting every bond.
+#
 # Output: the figures and targets on stdout, and BENCH_OUT/idle.txt.
 set -eu
 set -o pipefail
@@ -125,7 +128,19 @@ anon() { awk '/^RssAnon/ { printf "%.1f", $2 / 1024 }' "/proc/$DPID/status"; } #
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$DPID/stat"; }
 HZ=$(getconf CLK_TCK)
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-heap() { metric go_memstats_heap_inuse_bytes | awk '{ printf "%.1f", $1 / 1048576 }'; }
+mb() { awk '{ printf "%.1f", $1 / 1048576 }'; }
+heap() { metric go_memstats_heap_inuse_bytes | mb; }
+# runtime MEMSTATS…: what the Go runtime holds, as "live L MB, in use H MB,
+# stacks S MB, metadata M MB" (metadata: GC, span and other runtime
+# structures, which the runtime never gives back)
+runtime() {
+    curl -s "http://127.0.0.1:$PORT/metrics" | awk '
+        $1 == "go_memstats_heap_alloc_bytes" { l = $2 }
+        $1 == "go_memstats_heap_inuse_bytes" { h = $2 }
+        $1 == "go_memstats_stack_inuse_bytes" { s = $2 }
+        $1 == "go_memstats_gc_sys_bytes" || $1 == "go_memstats_mspan_sys_bytes" || $1 == "go_memstats_mcache_sys_bytes" || $1 == "go_memstats_other_sys_bytes" { m += $2 }
+        END { printf "live %.1f MB, in use %.1f MB, stacks %.1f MB, metadata %.1f MB", l / 1048576, h / 1048576, s / 1048576, m / 1048576 }'
+}
 gor() { metric go_goroutines; }
 cpu() { # cpu SECONDS: the daemon's CPU over SECONDS, % of one core
     local t0 t1
@@ -139,6 +154,7 @@ state() { printf 'RSS %s MB (anonymous %s MB), Go heap in use %s MB, %s goroutin
 sleep 2
 RSS0=$(rss)
 ANON0=$(anon)
+RT0=$(runtime)
 say "no bond: $(state)"
 
 say "$N bonds up, no slave"
@@ -219,6 +235,7 @@ sleep "$SETTLE"
 RSS4=$(rss)
 ANON4=$(anon)
 HEAP4=$(heap)
+RT4=$(runtime)
 say "no bond: $(state)"
 
 target() { # target TEXT OK
@@ -230,6 +247,7 @@ target() { # target TEXT OK
     echo "CPU (% of one core, ${T}s idle): miimon 100: ${CPU[100]}, miimon 10: ${CPU[10]}, miimon 0: ${CPU[0]}"
     echo "after $ROUNDS rounds of traffic: RSS $RSST MB at the end, $RSS2 MB after ${SETTLE}s idle (Go heap $HEAP2 MB), CPU $CPU2 % at miimon 100"
     echo "after deleting: half $RSS3 MB, all $RSS4 MB (anonymous $ANON4 MB, Go heap $HEAP4 MB); baseline $RSS0 MB (anonymous $ANON0 MB)"
+    echo "Go runtime: baseline $RT0; after deleting all $RT4"
     echo "targets:"
     target "$N bonds × 2 idle slaves at miimon 100 ≤ 2 % of a core: ${CPU[100]} %" "$(awk -v c="${CPU[100]}" 'BEGIN { print (c <= 2) }')"
     target "$N bonds × 2 idle slaves ≤ 100 MB RSS: $RSS1 MB (after traffic and idle: $RSS2 MB)" "$(awk -v a="$RSS1" -v b="$RSS2" 'BEGIN { print (a <= 100 && b <= 100) }')"
