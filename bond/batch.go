@@ -3,6 +3,7 @@ package bond
 import (
 	"errors"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -175,6 +176,15 @@ const rxShrinkAfter = 8
 // last trim.
 const rxPoolTrim = time.Second
 
+// rxFreeOSBytes: once trims have given back this many bytes of buffers
+// since the last time, a burst of traffic has ended, and one
+// debug.FreeOSMemory (a GC and a scavenge, a few ms; at most once a trim
+// period) returns the Go garbage the burst left (the slaves' transmit
+// copies, frames handed to the modes) at once instead of at the next GC,
+// which an idle daemon may not run for two minutes. The buffers themselves
+// need no GC (madvise).
+const rxFreeOSBytes = 16 << 20
+
 // frameBuf is one receive buffer, mapped outside the Go heap
 // (mapFrameBuf).
 type frameBuf = [frameBufSize]byte
@@ -189,6 +199,7 @@ type bufPool struct {
 	cold  []*frameBuf // mapped, pages given back: taken before mapping more
 	low   int         // the fewest free buffers since the last trim
 	armed bool
+	given int // bytes given back since the last FreeOSMemory
 }
 
 // get appends n buffers to dst: resident ones first, then cold ones, then
@@ -245,7 +256,15 @@ func (p *bufPool) trim() {
 	if p.armed {
 		time.AfterFunc(rxPoolTrim, p.trim)
 	}
+	p.given += k * frameBufMapLen
+	free := p.given >= rxFreeOSBytes
+	if free {
+		p.given = 0
+	}
 	p.mu.Unlock()
+	if free {
+		debug.FreeOSMemory()
+	}
 }
 
 // held is how many resident buffers the pool holds (tests).
