@@ -272,13 +272,16 @@ func (h *Host) runLinks(ctx context.Context, fn func(bond.LinkEvent), s *linkStr
 		replace(nil)
 		close(stop)
 	}()
+	peak := 0 // the most links known at once since known was made
 	for {
 		evs, err := s.receive()
 		for _, ev := range evs {
 			if ev.Deleted {
 				delete(known, ev.Link.Index)
+				known, peak = shrinkKnown(known, peak)
 			} else {
 				known[ev.Link.Index] = ev.Link
+				peak = max(peak, len(known))
 			}
 			fn(ev)
 		}
@@ -298,6 +301,22 @@ func (h *Host) runLinks(ctx context.Context, fn func(bond.LinkEvent), s *linkStr
 			return
 		}
 	}
+}
+
+// shrinkKnown returns known copied into a fresh map once at most a quarter
+// of its peak (of at least 64 links) is left, with the new peak; else known
+// and peak as they are. A Go map never gives back the room its deleted
+// entries took: after 100 bonds and their slaves are deleted the map would
+// keep the size of the namespace at its largest (issue 19).
+func shrinkKnown(known map[int]bond.LinkInfo, peak int) (map[int]bond.LinkInfo, int) {
+	if peak < 64 || len(known) > peak/4 {
+		return known, peak
+	}
+	fresh := make(map[int]bond.LinkInfo, len(known))
+	for k, v := range known {
+		fresh[k] = v
+	}
+	return fresh, len(fresh)
 }
 
 // resubscribe opens a new subscription with a dump of all links and reports

@@ -2,7 +2,9 @@ package netdev
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -266,5 +268,39 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if !poll(3*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestShrinkKnown: the subscription's map of live links is made afresh once
+// at most a quarter of its peak (of at least 64) is left, keeping every
+// entry; a small or still full map is kept as it is (issue 19).
+func TestShrinkKnown(t *testing.T) {
+	known := map[int]bond.LinkInfo{}
+	peak := 0
+	for i := 1; i <= 300; i++ {
+		known[i] = bond.LinkInfo{Index: i, Name: fmt.Sprintf("eth%d", i)}
+		peak = max(peak, len(known))
+	}
+	orig := known
+	for i := 1; i <= 200; i++ { // a third left: kept
+		delete(known, i)
+		known, peak = shrinkKnown(known, peak)
+	}
+	if reflect.ValueOf(known).UnsafePointer() != reflect.ValueOf(orig).UnsafePointer() || peak != 300 {
+		t.Fatalf("made afresh with %d of a peak of 300 left", len(known))
+	}
+	for i := 201; i <= 225; i++ { // a quarter left: fresh
+		delete(known, i)
+		known, peak = shrinkKnown(known, peak)
+	}
+	if reflect.ValueOf(known).UnsafePointer() == reflect.ValueOf(orig).UnsafePointer() {
+		t.Fatalf("still the map of the peak with %d of 300 left", len(known))
+	}
+	if len(known) != 75 || peak != 75 || known[300].Name != "eth300" {
+		t.Errorf("fresh map: %d links, peak %d, link 300 %+v", len(known), peak, known[300])
+	}
+	small := map[int]bond.LinkInfo{1: {Index: 1}}
+	if got, p := shrinkKnown(small, 40); reflect.ValueOf(got).UnsafePointer() != reflect.ValueOf(small).UnsafePointer() || p != 40 {
+		t.Errorf("a peak under 64 made the map afresh")
 	}
 }
