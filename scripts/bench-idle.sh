@@ -27,6 +27,8 @@
 # The Go runtime's share (heap live and in use, stacks, runtime metadata)
 # is printed at the baseline and after deleting every bond.
 #
+# BENCH_IDLE_DATAPATH sets serve --datapath (default: the daemon's own).
+#
 # Output: the figures and targets on stdout, and BENCH_OUT/idle.txt.
 set -eu
 set -o pipefail
@@ -39,6 +41,7 @@ ROUNDS=${BENCH_IDLE_ROUNDS:-2}
 SETTLE=${BENCH_IDLE_SETTLE:-30}
 OUT=${BENCH_OUT:-$REPO/bench}
 PORT=${BENCH_IDLE_PORT:-$((20000 + $$ % 10000))}
+DATAPATH=${BENCH_IDLE_DATAPATH:-} # serve --datapath (empty: the daemon's default)
 NSA=bfsidle-a-$$
 NSB=bfsidle-b-$$
 TMP=
@@ -114,7 +117,7 @@ ip -n "$NSB" -batch "$TMP/b.batch"
 
 say "bondingfs serve --netns $NSA max_bonds=0 mode=active-backup miimon=100 --metrics 127.0.0.1:$PORT"
 "$BIN" serve --root "$MNT" --netns "$NSA" --state none --log "$TMP/kernel.log" --metrics "127.0.0.1:$PORT" \
-    max_bonds=0 mode=active-backup miimon=100 >"$TMP/bondingfs.out" 2>&1 &
+    ${DATAPATH:+--datapath "$DATAPATH"} max_bonds=0 mode=active-backup miimon=100 >"$TMP/bondingfs.out" 2>&1 &
 DPID=$!
 for _ in $(seq 150); do
     [ -e "$SYS/bonding_masters" ] && break
@@ -242,7 +245,7 @@ target() { # target TEXT OK
     if [ "$2" = 1 ]; then echo "  MET      $1"; else echo "  NOT MET  $1"; fi
 }
 {
-    echo "bondingfs idle cost — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r), $N active-backup bonds × 2 veth slaves"
+    echo "bondingfs idle cost — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r), $N active-backup bonds × 2 veth slaves, datapath ${DATAPATH:-default}"
     echo "RSS: $RSS0 MB no bond, $RSSB MB $N bonds without slaves, $RSS1 MB with $((2 * N)) slaves ($PER_SLAVE KB per slave; Go heap $HEAP1 MB, $GOR1 goroutines)"
     echo "CPU (% of one core, ${T}s idle): miimon 100: ${CPU[100]}, miimon 10: ${CPU[10]}, miimon 0: ${CPU[0]}"
     echo "after $ROUNDS rounds of traffic: RSS $RSST MB at the end, $RSS2 MB after ${SETTLE}s idle (Go heap $HEAP2 MB), CPU $CPU2 % at miimon 100"
