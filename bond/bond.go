@@ -59,6 +59,7 @@ type Slave struct {
 	bond  *Bond
 	name  string
 	index int
+	kind  string // rtnetlink link kind at enslavement ("veth"; "" for a NIC): the carrier read's dump filter
 	dev   SlaveDev
 
 	link             LinkState

@@ -250,6 +250,7 @@ func (e *enslaving) bind() error {
 // the active slave, the "Enslaving as" line, its reader, and the snapshot,
 // transmit table and journal.
 func (b *Bond) enslaved(s *Slave, li LinkInfo) {
+	s.kind = li.Kind
 	s.arp.mac = append(net.HardwareAddr(nil), li.HWAddr...)
 	b.arpEnslaved(s)
 	b.setCarrier()

@@ -35,6 +35,18 @@ type CarrierLister interface {
 	Carriers(dst []CarrierState) ([]CarrierState, error)
 }
 
+// A KindCarrierLister is a CarrierLister whose dump can be restricted to
+// the links of one rtnetlink kind ("veth"): the kernel then skips every
+// other link before filling its message (rtnl_dump_ifinfo's kind filter,
+// Linux 4.20+ with NETLINK_GET_STRICT_CHK). The carrier read asks for it
+// when every slave it reads has that kind, so a namespace's TAPs (the
+// bonds themselves), lo and other links cost the dump nothing.
+// CarriersOfKind falls back to the whole dump where the kernel cannot
+// filter; the result may then hold other links too.
+type KindCarrierLister interface {
+	CarriersOfKind(kind string, dst []CarrierState) ([]CarrierState, error)
+}
+
 // CarrierState is one link's state as the carrier read needs it.
 type CarrierState struct {
 	Index     int
@@ -50,6 +62,7 @@ type CarrierState struct {
 type carrierRead struct {
 	gen    atomic.Uint64
 	slaves atomic.Pointer[[]*Slave] // slaves of the bonds whose MII monitor runs
+	kind   atomic.Pointer[string]   // their common rtnetlink kind, "" when they differ or have none
 	period time.Duration            // control goroutine: the chain's period; 0 when none runs
 	mu     sync.Mutex               // one read at a time; guards buf and at
 	buf    []CarrierState
@@ -130,6 +143,18 @@ func (r *Registry) carrierSync() {
 		}
 		l = append(l, b.slaves...)
 	}
+	kind := ""
+	for i, s := range l {
+		if i == 0 {
+			kind = s.kind
+		} else if s.kind != kind {
+			kind = ""
+			break
+		}
+	}
+	// a read between the two stores may miss a slave of another kind for
+	// one period: it then posts no change for it
+	c.kind.Store(&kind)
 	c.slaves.Store(&l)
 	if period == c.period {
 		return
@@ -229,9 +254,18 @@ func (r *Registry) carrierLookup() func(index int) fetched {
 	c := &r.carrier
 	seq := r.readSeq.Add(1)
 	var err error
+	kind := ""
+	if k := c.kind.Load(); k != nil {
+		kind = *k
+	}
+	kl, byKind := r.cfg.Host.(KindCarrierLister)
 	switch h := r.cfg.Host.(type) {
 	case CarrierLister:
-		c.buf, err = h.Carriers(c.buf[:0])
+		if byKind && kind != "" {
+			c.buf, err = kl.CarriersOfKind(kind, c.buf[:0])
+		} else {
+			c.buf, err = h.Carriers(c.buf[:0])
+		}
 	case LinkLister:
 		var all []LinkInfo
 		if all, err = h.Links(); err == nil {

@@ -72,6 +72,40 @@ func TestCarrierReadOneDumpPerPeriod(t *testing.T) {
 	assert.Equal(t, uint64(e.Host.Dumps()), e.Reg.CarrierReads())
 }
 
+// TestCarrierReadByKind: while every slave the carrier read covers has one
+// rtnetlink kind (veth), its dump asks the kernel for that kind only
+// (bond.KindCarrierLister); a slave of another kind (a NIC: none) makes it
+// read every link again, and its release makes it filter again.
+func TestCarrierReadByKind(t *testing.T) {
+	e := bondtest.New(t, abParams(100), "eth0", "eth1", "eth2")
+	e.Host.ModifySilently("eth2", func(l *bond.LinkInfo) { l.Kind = "" })
+	b := e.Bond("bond0")
+	enslave(t, e, "eth0", "eth1")
+	e.SetUp("bond0", true)
+	d0, k0 := e.Host.Dumps(), e.Host.KindDumps
+	e.Tick(time.Second)
+	assert.Equal(t, 10, e.Host.Dumps()-d0)
+	assert.Equal(t, 10, e.Host.KindDumps-k0, "veth slaves only: every dump by kind")
+
+	require.NoError(t, e.Do(func() error { return b.Enslave("eth2") }))
+	e.Settle()
+	d0, k0 = e.Host.Dumps(), e.Host.KindDumps
+	e.Tick(time.Second)
+	assert.Equal(t, 10, e.Host.Dumps()-d0)
+	assert.Equal(t, 0, e.Host.KindDumps-k0, "a slave without kind: the whole namespace")
+
+	// a silent carrier loss on the NIC is found by the whole dump
+	e.Host.ModifySilently("eth2", func(l *bond.LinkInfo) { l.Carrier = false })
+	e.Tick(100 * time.Millisecond)
+	assert.Contains(t, e.Log.Take(), "bond0: (slave eth2): link status definitely down, disabling slave")
+
+	require.NoError(t, e.Do(func() error { return b.Release("eth2") }))
+	e.Settle()
+	k0 = e.Host.KindDumps
+	e.Tick(time.Second)
+	assert.Equal(t, 10, e.Host.KindDumps-k0, "veth slaves only again")
+}
+
 // TestCarrierReadFindsEverySlave: with many bonds, silent carrier losses
 // (no event: linkwatch holds it back) on several slaves are all found by
 // the one dump of the next period, and every bond fails over with the

@@ -20,14 +20,18 @@ import (
 // every link into a netlink.Link; for 300 links ten times a second that
 // decoding, not the dump, was the cost.
 
-var _ bond.CarrierLister = (*Host)(nil)
+var (
+	_ bond.CarrierLister     = (*Host)(nil)
+	_ bond.KindCarrierLister = (*Host)(nil)
+)
 
 // carrierDump is the Host's dump socket: one dump at a time (mu).
 type carrierDump struct {
-	mu  sync.Mutex
-	fd  int // -1 until the first dump; closed by Host.Close
-	seq uint32
-	buf []byte // one datagram; the kernel's dump datagrams are at most 32 KB
+	mu     sync.Mutex
+	fd     int // -1 until the first dump; closed by Host.Close
+	seq    uint32
+	buf    []byte // one datagram; the kernel's dump datagrams are at most 32 KB
+	strict bool   // NETLINK_GET_STRICT_CHK is on: the kernel honours a kind filter
 }
 
 // iflaStats64 is IFLA_STATS64 (include/uapi/linux/if_link.h); the
@@ -52,6 +56,20 @@ var errDumpInterrupted = errors.New("netdev: link dump interrupted (NLM_F_DUMP_I
 // Kernel counterpart: what bond_miimon_inspect reads with netif_carrier_ok,
 // for every slave at once.
 func (h *Host) Carriers(dst []bond.CarrierState) ([]bond.CarrierState, error) {
+	return h.carriers("", dst)
+}
+
+// CarriersOfKind is Carriers for the links of one rtnetlink kind ("veth")
+// only (bond.KindCarrierLister): the request carries IFLA_LINKINFO with
+// IFLA_INFO_KIND on a socket with NETLINK_GET_STRICT_CHK, and the kernel
+// skips the other links before filling their messages (rtnl_dump_ifinfo,
+// link_dump_filtered; Linux 4.20+). Where the socket could not be made
+// strict the whole namespace is dumped, as by Carriers.
+func (h *Host) CarriersOfKind(kind string, dst []bond.CarrierState) ([]bond.CarrierState, error) {
+	return h.carriers(kind, dst)
+}
+
+func (h *Host) carriers(kind string, dst []bond.CarrierState) ([]bond.CarrierState, error) {
 	d := &h.dump
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -66,10 +84,14 @@ func (h *Host) Carriers(dst []bond.CarrierState) ([]bond.CarrierState, error) {
 			return dst[:0], err
 		}
 		d.fd, d.buf = fd, make([]byte, carrierDumpBuf)
+		d.strict = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1) == nil
 	}
 	d.seq++
-	req := dumpRequest(d.seq)
-	if err := unix.Sendto(d.fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	if !d.strict {
+		kind = ""
+	}
+	req := dumpRequest(d.seq, kind)
+	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return dst[:0], fmt.Errorf("netdev: link dump: %w", err)
 	}
 	dst = dst[:0]
@@ -140,10 +162,18 @@ func (h *Host) closeDump() {
 // dumpRequest is RTM_GETLINK with NLM_F_DUMP, an AF_UNSPEC ifinfomsg and
 // IFLA_EXT_MASK RTEXT_FILTER_SKIP_STATS: the kernel then leaves out each
 // link's IPv6 statistics (inet6_fill_ifla6_attrs sums them over every CPU,
-// the largest part of a dump's cost), not IFLA_STATS64.
-func dumpRequest(seq uint32) (b [unix.NLMSG_HDRLEN + unix.SizeofIfInfomsg + unix.SizeofRtAttr + 4]byte) {
+// the largest part of a dump's cost), not IFLA_STATS64. A kind ("veth")
+// adds IFLA_LINKINFO { IFLA_INFO_KIND kind }, the kernel's dump filter
+// (honoured on a NETLINK_GET_STRICT_CHK socket).
+func dumpRequest(seq uint32, kind string) []byte {
 	ne := binary.NativeEndian
-	ne.PutUint32(b[0:], uint32(len(b)))
+	n := unix.NLMSG_HDRLEN + unix.SizeofIfInfomsg + unix.SizeofRtAttr + 4
+	kindLen := unix.SizeofRtAttr + len(kind) + 1 // NUL-terminated string
+	if kind != "" {
+		n += unix.SizeofRtAttr + rtaAlign(kindLen)
+	}
+	b := make([]byte, n)
+	ne.PutUint32(b[0:], uint32(n))
 	ne.PutUint16(b[4:], unix.RTM_GETLINK)
 	ne.PutUint16(b[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	ne.PutUint32(b[8:], seq)
@@ -151,6 +181,15 @@ func dumpRequest(seq uint32) (b [unix.NLMSG_HDRLEN + unix.SizeofIfInfomsg + unix
 	ne.PutUint16(a[0:], unix.SizeofRtAttr+4)
 	ne.PutUint16(a[2:], unix.IFLA_EXT_MASK)
 	ne.PutUint32(a[4:], rtextFilterSkipStats)
+	if kind != "" {
+		a = a[unix.SizeofRtAttr+4:]
+		ne.PutUint16(a[0:], uint16(unix.SizeofRtAttr+rtaAlign(kindLen)))
+		ne.PutUint16(a[2:], unix.IFLA_LINKINFO|unix.NLA_F_NESTED)
+		k := a[unix.SizeofRtAttr:]
+		ne.PutUint16(k[0:], uint16(kindLen))
+		ne.PutUint16(k[2:], unix.IFLA_INFO_KIND)
+		copy(k[unix.SizeofRtAttr:], kind)
+	}
 	return b
 }
 

@@ -137,7 +137,35 @@ func TestCarriers(t *testing.T) {
 	check("eth1", false, false)
 	p.b.SetUp(t, "p0")
 	check("eth0", true, true)
+	// by kind: the kernel leaves lo out
+	got, err := p.h.CarriersOfKind("veth", nil)
+	require.NoError(t, err)
+	var idx []int
+	for _, st := range got {
+		idx = append(idx, st.Index)
+	}
+	assert.ElementsMatch(t, []int{p.link(t, "eth0").Index, p.link(t, "eth1").Index}, idx, "veth links only")
+	got, err = p.h.CarriersOfKind("bridge", nil)
+	require.NoError(t, err)
+	assert.Empty(t, got, "no link of that kind")
 	require.NoError(t, p.h.Close())
-	_, err := p.h.Carriers(nil)
+	_, err = p.h.Carriers(nil)
 	assert.Error(t, err, "after Close")
+}
+
+// TestDumpRequestKind: the kind filter is IFLA_LINKINFO (nested) holding
+// IFLA_INFO_KIND, NUL-terminated, after IFLA_EXT_MASK.
+func TestDumpRequestKind(t *testing.T) {
+	ne := binary.NativeEndian
+	plain := dumpRequest(3, "")
+	require.Len(t, plain, unix.NLMSG_HDRLEN+unix.SizeofIfInfomsg+8)
+	b := dumpRequest(3, "veth")
+	require.Len(t, b, len(plain)+4+12)
+	assert.Equal(t, uint32(len(b)), ne.Uint32(b[0:4]))
+	a := b[len(plain):]
+	assert.Equal(t, uint16(16), ne.Uint16(a[0:2]))
+	assert.Equal(t, uint16(unix.IFLA_LINKINFO|unix.NLA_F_NESTED), ne.Uint16(a[2:4]))
+	assert.Equal(t, uint16(9), ne.Uint16(a[4:6]))
+	assert.Equal(t, uint16(unix.IFLA_INFO_KIND), ne.Uint16(a[6:8]))
+	assert.Equal(t, "veth\x00", string(a[8:13]))
 }

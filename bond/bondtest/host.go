@@ -33,9 +33,11 @@ type Host struct {
 	// and Registry.Sync reads link by link. ListCalls counts its answers.
 	ListLinks bool
 	ListCalls int
-	// CarrierDumps counts the answers of Carriers (bond.CarrierLister):
-	// the MII monitor's carrier reads, one link dump each.
+	// CarrierDumps counts the answers of Carriers (bond.CarrierLister)
+	// and CarriersOfKind: the MII monitor's carrier reads, one link dump
+	// each; KindDumps those restricted to one kind.
 	CarrierDumps int
+	KindDumps    int
 
 	// EventBarrier makes LinkEventsPending (bond.LinkEventBarrier) answer
 	// from the event queue; while false it always reports events pending,
@@ -372,6 +374,22 @@ func (h *Host) Carriers(dst []bond.CarrierState) ([]bond.CarrierState, error) {
 	dst = dst[:0]
 	for _, l := range h.links {
 		dst = append(dst, bond.CarrierState{Index: l.Index, Up: l.Up, Carrier: l.Carrier, TxDropped: l.TxDropped})
+	}
+	return dst, nil
+}
+
+// CarriersOfKind implements bond.KindCarrierLister: Carriers restricted to
+// the links of that kind, counted in KindDumps too.
+func (h *Host) CarriersOfKind(kind string, dst []bond.CarrierState) ([]bond.CarrierState, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.CarrierDumps++
+	h.KindDumps++
+	dst = dst[:0]
+	for _, l := range h.links {
+		if l.Kind == kind {
+			dst = append(dst, bond.CarrierState{Index: l.Index, Up: l.Up, Carrier: l.Carrier, TxDropped: l.TxDropped})
+		}
 	}
 	return dst, nil
 }
