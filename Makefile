@@ -125,9 +125,11 @@ unit-test:
 # two steps compare a transient 802.3ad/failover state that a heavily loaded
 # host can reach at a different moment; a pass on the second attempt is
 # logged as FLAKY with the steps that failed, a second failure fails.
+# scripts/gotest-failures.sh repeats each failing test's last lines at the end
+# of the output, where a CI log cut to its head and tail still shows them.
 ORACLE_RETRIES ?= 1
 integration-test: build
-	BONDINGFS_ORACLE_RETRIES=$(ORACLE_RETRIES) $(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
+	BONDINGFS_ORACLE_RETRIES=$(ORACLE_RETRIES) scripts/gotest-failures.sh $(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
 
 # Every fuzz target runs for FUZZTIME (10 s each, ~17 targets) before the
 # integration tests, which include the 60 s soak.
@@ -145,7 +147,7 @@ test-lacp-kernel: build
 # The whole integration suite on the userspace data path (make test runs it
 # on the default, auto: the eBPF fast path where it loads).
 test-userspace: build
-	BONDINGFS_DATAPATH=userspace $(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
+	BONDINGFS_DATAPATH=userspace scripts/gotest-failures.sh $(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
 
 test-ad-repeat: build
 	BONDINGFS_ORACLE_REPEAT=10 $(GO) test $(ITEST_FLAGS) -timeout 30m -run '^TestOracleADRepeat$$' ./integration/
