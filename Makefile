@@ -125,11 +125,15 @@ unit-test:
 # two steps compare a transient 802.3ad/failover state that a heavily loaded
 # host can reach at a different moment; a pass on the second attempt is
 # logged as FLAKY with the steps that failed, a second failure fails.
-# scripts/gotest-failures.sh repeats each failing test's last lines at the end
-# of the output, where a CI log cut to its head and tail still shows them.
+# The suite runs under gotestsum (tools/go.mod): a test that fails is run
+# once more (ITEST_RERUNS) and fails the build only if it fails again; every
+# failure, first runs included, is printed again under "=== Failed" at the
+# end of the output, where a CI log cut to its head and tail still shows it.
 ORACLE_RETRIES ?= 1
+ITEST_RERUNS ?= 1
+GOTESTSUM = $(GO) tool -modfile=tools/go.mod gotestsum --format standard-verbose --rerun-fails=$(ITEST_RERUNS) --packages ./integration/...
 integration-test: build
-	BONDINGFS_ORACLE_RETRIES=$(ORACLE_RETRIES) scripts/gotest-failures.sh $(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
+	BONDINGFS_ORACLE_RETRIES=$(ORACLE_RETRIES) $(GOTESTSUM) -- $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT)
 
 # Every fuzz target runs for FUZZTIME (10 s each, ~17 targets) before the
 # integration tests, which include the 60 s soak.
@@ -147,7 +151,7 @@ test-lacp-kernel: build
 # The whole integration suite on the userspace data path (make test runs it
 # on the default, auto: the eBPF fast path where it loads).
 test-userspace: build
-	BONDINGFS_DATAPATH=userspace scripts/gotest-failures.sh $(GO) test $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT) ./integration/...
+	BONDINGFS_DATAPATH=userspace $(GOTESTSUM) -- $(ITEST_FLAGS) -timeout $(ITEST_TIMEOUT)
 
 test-ad-repeat: build
 	BONDINGFS_ORACLE_REPEAT=10 $(GO) test $(ITEST_FLAGS) -timeout 30m -run '^TestOracleADRepeat$$' ./integration/
