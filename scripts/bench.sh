@@ -25,7 +25,9 @@
 #    directions (A→B: iperf3 client in A; B→A: iperf3 -R), TCP with 1 and 4
 #    streams (Gbit/s at the receiver) and 64-byte UDP (-l 64 -b 0; datagrams
 #    delivered at the receiver, kpps), BENCH_TIME seconds each (default 3),
-#    BENCH_REPS repetitions (default 3), interleaved. Each figure is also a
+#    BENCH_REPS repetitions (default 3); within one, the 5 paths run back to
+#    back for each test and direction, in reverse order every other
+#    repetition. Each figure is also a
 #    ratio to the direct veth of the same repetition; min/median/max over the
 #    repetitions. CPU seconds per GB moved: the daemon's (utime+stime from
 #    /proc/PID/stat) and the whole machine's (/proc/stat, all but idle and
@@ -240,26 +242,52 @@ run() {
             { cat "$out" >&2; die "cannot parse iperf3 TCP output"; }
     fi
     VAL[$path,$dir,$test,$rep]=$v
-    ratio=$(awk -v a="$v" -v b="${VAL[direct,$dir,$test,$rep]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "" }')
-    local rbr
-    rbr=$(awk -v a="$v" -v b="${VAL[brref,$dir,$test,$rep]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "" }')
+    UNIT[$test]=$unit
     local dcpu mcpu
     dcpu=$(awk -v d=$((d1 - d0)) -v hz="$HZ" -v gb="$gb" 'BEGIN { if (gb > 0) printf "%.2f", d / hz / gb }')
     mcpu=$(awk -v d=$((m1 - m0)) -v hz="$HZ" -v gb="$gb" 'BEGIN { if (gb > 0) printf "%.2f", d / hz / gb }')
     case $path in direct | brref) dcpu= ;; esac
-    echo "$path,$dir,$test,$rep,$v,$unit,$ratio,$dcpu,$mcpu,$rbr" >>"$CSV"
-    printf '    rep %d %-11s %-4s %-6s %9s %-6s ratio %-6s bridged %-6s daemon %6s s/GB machine %6s s/GB\n' \
-        "$rep" "$path" "$dir" "$test" "$v" "$unit" "${ratio:--}" "${rbr:--}" "${dcpu:--}" "$mcpu" >&2
+    DCPU[$path,$dir,$test,$rep]=$dcpu
+    MCPU[$path,$dir,$test,$rep]=$mcpu
+    printf '    rep %d %-11s %-4s %-6s %9s %-6s daemon %6s s/GB machine %6s s/GB\n' \
+        "$rep" "$path" "$dir" "$test" "$v" "$unit" "${dcpu:--}" "$mcpu" >&2
+}
+declare -A UNIT DCPU MCPU
+
+# csvrows: one row per run, with its ratios to the direct veth and to the
+# bridged veth of the same repetition, direction and test
+csvrows() {
+    local rep test dir p v ratio rbr
+    for rep in $(seq "$REPS"); do
+        for p in $PATHS; do
+            for dir in A-B B-A; do
+                for test in tcp1 tcp4 udp64; do
+                    v=${VAL[$p,$dir,$test,$rep]:-}
+                    [ -n "$v" ] || continue
+                    ratio=$(awk -v a="$v" -v b="${VAL[direct,$dir,$test,$rep]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "" }')
+                    rbr=$(awk -v a="$v" -v b="${VAL[brref,$dir,$test,$rep]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "" }')
+                    echo "$p,$dir,$test,$rep,$v,${UNIT[$test]},$ratio,${DCPU[$p,$dir,$test,$rep]},${MCPU[$p,$dir,$test,$rep]},$rbr" >>"$CSV"
+                done
+            done
+        done
+    done
 }
 
 part throughput && say "throughput ($RUNPATH): $REPS repetitions × 5 paths × 2 directions × (TCP 1, TCP 4, UDP 64 B), ${T}s each"
+# The paths compared run back to back for each test and direction (a window
+# of 5 runs, not a whole repetition apart), and every other repetition runs
+# them in the reverse order, so that neither the reference nor a bond always
+# runs first after a change of test.
 part throughput && for rep in $(seq "$REPS"); do
-    for p in $PATHS; do
+    order=$PATHS
+    [ $((rep % 2)) -eq 0 ] && order=$(echo "$PATHS" | tr ' ' '\n' | tac | tr '\n' ' ')
+    for test in tcp1 tcp4 udp64; do
         for dir in A-B B-A; do
-            for test in tcp1 tcp4 udp64; do run "$p" "$dir" "$test" "$rep"; done
+            for p in $order; do run "$p" "$dir" "$test" "$rep"; done
         done
     done
 done
+part throughput && csvrows
 
 RTT_MED=- RTT_P99=- CREATE_S=- DELETE_S=- RSS0=- RSS1=-
 FO_LOST=()
