@@ -69,7 +69,11 @@ func TestReaperDetachesManyBonds(t *testing.T) {
 				return err == nil, "bonding_masters did not appear"
 			})
 			makeBonds(t, d, n)
+			reaper := d.reaperPid(t)
 			took := timeToDetach(t, d)
+			// the reaper goes on restoring after the detach; the test's
+			// namespace and directories go only once it is done
+			defer waitReaperGone(t, reaper)
 			t.Logf("BENCH reaper-detach bonds=%d ms=%.1f", n, float64(took.Microseconds())/1000)
 			var st unix.Statfs_t
 			if err := unix.Statfs(d.root, &st); err != nil {
