@@ -2,6 +2,8 @@ package fusefs
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/fnv"
 	"strings"
 	"syscall"
 	"time"
@@ -113,7 +115,9 @@ func (n *node) lookupCandidates(snap *bond.Snapshot, name string) ([]entry, bool
 }
 
 // Readdir lists the directory as the latest snapshot has it, after the
-// backend caught up with the host for what it shows (syncedFor).
+// backend caught up with the host for what it shows (syncedFor). For a
+// directory whose listing the kernel may cache (kindInfo.cacheDir), it
+// records what it listed (listedFP) for OpendirHandle.
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	in := n.info()
 	if in.mode != syscall.S_IFDIR {
@@ -124,7 +128,21 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 			return ds, errno
 		}
 	}
-	es, ok := in.children(n, n.fsys.syncedFor(ctx, n))
+	list, errno := n.listing(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	if in.cacheDir {
+		n.listedFP.Store(listFP(list))
+	}
+	return fs.NewListDirStream(list), 0
+}
+
+// listing returns directory n's entries as the latest snapshot has them,
+// after the backend caught up with the host for what it shows
+// (syncedFor); ENOENT when the directory is gone.
+func (n *node) listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
+	es, ok := n.info().children(n, n.fsys.syncedFor(ctx, n))
 	if !ok {
 		return nil, syscall.ENOENT
 	}
@@ -136,7 +154,120 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		}
 		list = append(list, fuse.DirEntry{Name: e.name, Mode: e.fileType(), Ino: e.inode(path)})
 	}
-	return fs.NewListDirStream(list), 0
+	return list, 0
+}
+
+// listFP is a fingerprint of a listing: its names, types and numbers in
+// order (FNV-1a, never 0, which stands for no listing).
+func listFP(list []fuse.DirEntry) uint64 {
+	h := fnv.New64a()
+	var b [12]byte
+	for _, e := range list {
+		h.Write([]byte(e.Name))
+		binary.LittleEndian.PutUint32(b[0:4], e.Mode)
+		binary.LittleEndian.PutUint64(b[4:12], e.Ino)
+		h.Write(b[:])
+	}
+	return h.Sum64() | 1
+}
+
+var _ fs.NodeOpendirHandler = (*node)(nil)
+
+// OpendirHandle opens directory n for reading. The listing of a device
+// directory and of class/net (kindInfo.cacheDir) is kept in the kernel's
+// directory cache (FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE), so that a listing
+// that did not change costs the OPENDIR alone. Every opendir(3) reaches
+// the daemon, which lists the directory as Readdir would now (the backend
+// caught up with the host first) and, when that listing differs from the
+// last one a READDIR gave (listedFP, what the kernel may have cached),
+// moves the directory's modification time on (touchDir: kernfs too
+// stamps a directory when an entry is added or removed) and drops the
+// kernel's cached listing and attributes (FUSE_NOTIFY_INVAL_INODE): the
+// kernel asks for the attributes again before it reads its cache from the
+// start, finds another time than the one it cached the listing under
+// (fuse_readdir_cached; an empty listing has no page to drop), and asks
+// for the listing again. A listing therefore never shows less or more than one taken at
+// its opendir(3), whatever changed it (the engine, the module's load
+// state, a device of the host). Any other directory is listed anew at
+// every READDIR, as before.
+func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	in := n.info()
+	if in.mode != syscall.S_IFDIR {
+		return nil, 0, syscall.ENOTDIR
+	}
+	h := &dirHandle{n: n}
+	if !in.cacheDir {
+		return h, 0, 0
+	}
+	list, errno := n.listing(ctx)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	if prev := n.listedFP.Load(); prev != 0 && prev != listFP(list) {
+		n.listedFP.Store(0)
+		n.fsys.touchDir(n.path)
+		n.NotifyContent(0, 0)
+	}
+	return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// dirHandle is an open directory of the bonding tree: its listing is
+// taken (Readdir) at the first READDIR that reaches the daemon, as
+// go-fuse's own directory handles do.
+type dirHandle struct {
+	n  *node
+	ds fs.DirStream
+}
+
+var (
+	_ fs.FileReaddirenter = (*dirHandle)(nil)
+	_ fs.FileSeekdirer    = (*dirHandle)(nil)
+	_ fs.FileReleasedirer = (*dirHandle)(nil)
+)
+
+// stream returns the handle's listing, taken at the first call.
+func (h *dirHandle) stream(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	if h.ds == nil {
+		ds, errno := h.n.Readdir(ctx)
+		if errno != 0 {
+			return nil, errno
+		}
+		h.ds = ds
+	}
+	return h.ds, 0
+}
+
+// Readdirent returns the next entry, nil at the end.
+func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	ds, errno := h.stream(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	if !ds.HasNext() {
+		return nil, 0
+	}
+	e, errno := ds.Next()
+	return &e, errno
+}
+
+// Seekdir moves to entry off of the listing (the kernel re-reads after an
+// interrupted READDIR, and rewinddir(3)).
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	ds, errno := h.stream(ctx)
+	if errno != 0 {
+		return errno
+	}
+	if sd, ok := ds.(fs.FileSeekdirer); ok {
+		return sd.Seekdir(ctx, off)
+	}
+	return syscall.ENOTSUP
+}
+
+// Releasedir closes the listing.
+func (h *dirHandle) Releasedir(ctx context.Context, flags uint32) {
+	if h.ds != nil {
+		h.ds.Close()
+	}
 }
 
 // Getattr reports n's mode and size (a page for every bonding file, see
@@ -399,4 +530,31 @@ func slaveDirChildren(n *node, snap *bond.Snapshot) ([]entry, bool) {
 		es = append(es, entry{name: a, kind: kindSlaveAttr, dev: n.dev})
 	}
 	return es, true
+}
+
+// touchDir sets the modification and change times of the directory at
+// path (kindInfo.cacheDir) to now, later than any it had (dirTime).
+func (f *filesystem) touchDir(path string) {
+	now := time.Now().UnixNano()
+	for {
+		v, loaded := f.dirTimes.LoadOrStore(path, now)
+		if !loaded {
+			return
+		}
+		prev := v.(int64)
+		t := max(now, prev+1)
+		if f.dirTimes.CompareAndSwap(path, prev, t) {
+			return
+		}
+	}
+}
+
+// dirTime returns the modification time of the directory at path that
+// touchDir set, false when none was.
+func (f *filesystem) dirTime(path string) (time.Time, bool) {
+	v, ok := f.dirTimes.Load(path)
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, v.(int64)), true
 }

@@ -252,6 +252,10 @@ type filesystem struct {
 	// directories below sys/devices the kernel has looked up, by path: the
 	// directories whose device entries the link watch drops.
 	devDirs sync.Map
+	// dirTimes holds the modification times (int64 nanoseconds since
+	// 1970) of the directories whose listing the kernel may cache, by
+	// path, once their listing was seen to change (touchDir).
+	dirTimes sync.Map
 	// stored holds what chmod, chown and utimes set on the nodes
 	// (kernfs.go), by attrKey; storedMu serialises the changes.
 	stored   sync.Map

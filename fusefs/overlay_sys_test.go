@@ -300,3 +300,37 @@ func TestProcNetPerCaller(t *testing.T) {
 		t.Errorf("this process sees %q of the test namespaces' devices", r.out)
 	}
 }
+
+// TestSysfsListingsFollowChanges: the listings of class/net and of a
+// device directory are kept in the kernel's cache between opendir(3)s
+// (a second `ls` costs no READDIR), and every change shows at the next
+// listing: the engine's (enslave, release, a bond made and deleted) and
+// the host's (a device added and removed, with no engine change at all).
+func TestSysfsListingsFollowChanges(t *testing.T) {
+	bond0 := &bond.BondStatus{Name: "bond0", Params: bond.DefaultParams()}
+	be := newFake(bond0)
+	var dbg lockedBuffer
+	d, ns := mountSysfsOpts(t, be, Options{Debug: true, DebugLog: log.New(&dbg, "", 0)})
+	const list = `ls $S | tr '\n' ' '; echo; ls $S/eth0 | grep -E '^(master|upper_|bonding_slave)' | tr '\n' ' '; echo; ls $S/bond0 | grep -E '^(lower_|bonding$)' | tr '\n' ' '; echo`
+	wantOut(t, sh(t, d, 0, list), "bond0 bonding_masters eth0 eth1 lo \n\nbonding \n")
+	dbg.take()
+	wantOut(t, sh(t, d, 0, list), "bond0 bonding_masters eth0 eth1 lo \n\nbonding \n")
+	if n := strings.Count(dbg.take(), ": READDIR "); n != 0 {
+		t.Errorf("%d READDIR requests listing unchanged directories again, want 0 (cached)", n)
+	}
+	for i := 0; i < 2; i++ {
+		enslaved := &bond.BondStatus{Name: "bond0", Params: bond.DefaultParams(), Slaves: []bond.SlaveStatus{upSlave("eth0")}}
+		be.set(enslaved)
+		wantOut(t, sh(t, d, 0, list), "bond0 bonding_masters eth0 eth1 lo \nbonding_slave master upper_bond0 \nbonding lower_eth0 \n")
+		be.set(bond0)
+		wantOut(t, sh(t, d, 0, list), "bond0 bonding_masters eth0 eth1 lo \n\nbonding \n")
+	}
+	// a device of the host comes and goes, the engine unchanged
+	ns.Run(t, "ip", "link", "add", "eth2", "type", "veth", "peer", "name", "eth3")
+	wantOut(t, sh(t, d, 0, `ls $S | tr '\n' ' '`), "bond0 bonding_masters eth0 eth1 eth2 eth3 lo ")
+	ns.Run(t, "ip", "link", "del", "eth2")
+	wantOut(t, sh(t, d, 0, `ls $S | tr '\n' ' '`), "bond0 bonding_masters eth0 eth1 lo ")
+	// the bond deleted (its TAP stays: a plain device again)
+	be.set()
+	wantOut(t, sh(t, d, 0, `ls $S | tr '\n' ' '; ls $S/bond0 | grep -cE '^(bonding|lower_)' || :`), "bond0 bonding_masters eth0 eth1 lo 0\n")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -92,6 +93,9 @@ type kindInfo struct {
 	// per-namespace proc/self/net/bonding); done false lets them answer.
 	lookupFirst  func(n *node, ctx context.Context, name string, out *fuse.EntryOut) (in *fs.Inode, errno syscall.Errno, done bool)
 	readdirFirst func(n *node, ctx context.Context) (ds fs.DirStream, errno syscall.Errno, done bool)
+	// cacheDir: the kernel may keep the directory's listing, which every
+	// opendir(3) checks (node.OpendirHandle).
+	cacheDir bool
 	// loopback: the entry is the real sysfs's, served by a sysNode.
 	loopback bool
 	// size is st_size in a snapshot; nil means 0.
@@ -129,13 +133,13 @@ func init() {
 			children: fixed(entry{name: "class", kind: kindClass}, entry{name: "devices", kind: kindDevTree})},
 		kindClass: {mode: dir, perm: 0o755, childTTL: staticTimeout, staticAttr: true,
 			children: fixed(entry{name: "net", kind: kindNet})},
-		kindNet: {mode: dir, perm: 0o755, staticAttr: true,
+		kindNet: {mode: dir, perm: 0o755, staticAttr: true, cacheDir: true,
 			children: netChildren, lookup: netLookup},
 		kindDevTree: {mode: dir, perm: 0o755, childTTL: staticTimeout, staticAttr: true,
 			children: devTreeChildren},
 		kindNetDir: {mode: dir, perm: 0o755, staticAttr: true,
 			children: netDirChildren, lookup: netDirLookup},
-		kindDev: {mode: dir, perm: 0o755, staticAttr: true, sync: syncDevOrNone,
+		kindDev: {mode: dir, perm: 0o755, staticAttr: true, sync: syncDevOrNone, cacheDir: true,
 			children: devChildren, lookup: devLookup},
 		kindBonding: {mode: dir, perm: 0o755, staticAttr: true, sync: syncBond,
 			children: bondingChildren},
@@ -224,6 +228,12 @@ type node struct {
 
 	loopOnce sync.Once        // creates loop
 	loop     *fs.LoopbackRoot // kindDev with Sysfs: serves the real entries
+
+	// listedFP is the fingerprint (listFP) of the listing the last READDIR
+	// of a directory with cacheDir gave, 0 when the kernel holds none that
+	// it may use without asking (a new inode, or one whose cache was
+	// dropped).
+	listedFP atomic.Uint64
 }
 
 // info returns the row of n's kind.
@@ -303,6 +313,11 @@ func (n *node) fillAttr(snap *bond.Snapshot, out *fuse.Attr) {
 	}
 	out.Blksize = bond.PageSize
 	out.SetTimes(&n.fsys.mtime, &n.fsys.mtime, &n.fsys.mtime)
+	if in.cacheDir {
+		if t, ok := n.fsys.dirTime(n.path); ok {
+			out.SetTimes(nil, &t, &t)
+		}
+	}
 	if n.kind == kindDevAttr {
 		n.fsys.realOwner(n.dev, n.name, out)
 	}
