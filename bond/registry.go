@@ -59,7 +59,8 @@ type Registry struct {
 
 	snap    atomic.Pointer[Snapshot]
 	watchMu sync.Mutex
-	watch   map[chan struct{}]struct{} // Watch's channels
+	watch   map[chan struct{}]struct{}          // Watch's channels
+	afterDo map[*func(context.Context)]struct{} // AfterDo's functions (watchMu)
 	stats   loopStats
 	readSeq atomic.Uint64 // numbers host link reads (fetch)
 
@@ -111,11 +112,13 @@ func (r *Registry) Snapshot() *Snapshot { return r.snap.Load() }
 func (r *Registry) Do(ctx context.Context, fn func() error) error {
 	res := make(chan error, 1)
 	var started atomic.Bool
+	published := false // written before res is sent, read after
 	o := op{posted: time.Now(), fn: func() {
 		var err error = syscall.EIO
 		defer func() {
 			if r.dirty {
 				r.publish() // readers see the change as soon as the write returns
+				published = true
 			}
 			res <- err
 		}()
@@ -135,6 +138,7 @@ func (r *Registry) Do(ctx context.Context, fn func() error) error {
 	var gaveUp error
 	select {
 	case err := <-res:
+		r.runAfterDo(ctx, published)
 		return err
 	case <-ctx.Done():
 		gaveUp = ctx.Err()
@@ -144,7 +148,45 @@ func (r *Registry) Do(ctx context.Context, fn func() error) error {
 	if started.CompareAndSwap(false, true) {
 		return gaveUp // fn will never run
 	}
-	return <-res // fn is running: its result, never EINTR
+	err := <-res // fn is running: its result, never EINTR
+	r.runAfterDo(ctx, published)
+	return err
+}
+
+// AfterDo registers fn to run in the goroutine of every Do caller whose
+// operation published a new Snapshot, after the publication and before Do
+// returns, with the caller's ctx; stop removes it. fusefs drops the
+// kernel's cached entries that a change made stale with it, before the
+// write or netlink request that made the change returns.
+func (r *Registry) AfterDo(fn func(ctx context.Context)) (stop func()) {
+	h := &fn
+	r.watchMu.Lock()
+	if r.afterDo == nil {
+		r.afterDo = map[*func(context.Context)]struct{}{}
+	}
+	r.afterDo[h] = struct{}{}
+	r.watchMu.Unlock()
+	return func() {
+		r.watchMu.Lock()
+		delete(r.afterDo, h)
+		r.watchMu.Unlock()
+	}
+}
+
+// runAfterDo runs AfterDo's functions for a Do that published.
+func (r *Registry) runAfterDo(ctx context.Context, published bool) {
+	if !published {
+		return
+	}
+	r.watchMu.Lock()
+	fns := make([]func(context.Context), 0, len(r.afterDo))
+	for h := range r.afterDo {
+		fns = append(fns, *h)
+	}
+	r.watchMu.Unlock()
+	for _, fn := range fns {
+		fn(ctx)
+	}
 }
 
 // post queues fn for the control goroutine without waiting.

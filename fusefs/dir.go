@@ -77,15 +77,23 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 
 // entryTTL returns how long the kernel may cache entry e of directory n:
 // the directory kind's childTTL; else staticTimeout for the entries that
-// exist as long as their directory does (stableEntry), and for the
-// class/net links and the device directories while the link events keep
-// them fresh (linkwatch.go); else 0, asked again at every walk.
+// exist as long as their directory does (stableEntry), for the class/net
+// links and the device directories while the link events keep them fresh
+// (linkwatch.go), and for the links and bonding_slave of enslavement while
+// the backend's changes do (entrysync.go); else 0, asked again at every
+// walk.
 func (n *node) entryTTL(e entry) time.Duration {
 	if ttl := n.info().childTTL; ttl != 0 {
 		return ttl
 	}
 	if (e.kind == kindDevLink || e.kind == kindDev) && n.fsys.watch.Load() {
 		return staticTimeout
+	}
+	switch e.kind {
+	case kindMaster, kindUpper, kindLower, kindSlaveDir:
+		if n.fsys.entrySync.Load() {
+			return staticTimeout
+		}
 	}
 	if stableEntry(e.kind, e.name) {
 		return staticTimeout
@@ -128,7 +136,9 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 			return ds, errno
 		}
 	}
-	list, errno := n.listing(ctx)
+	// a READDIR holds the directory's lock: a change its sync publishes
+	// is passed on to the entry sync without waiting for it
+	list, errno := n.listing(noWait(ctx))
 	if errno != 0 {
 		return nil, errno
 	}

@@ -26,6 +26,10 @@ type fakeBackend struct {
 	errs map[string]error
 	// hook, if set, runs first in every write; a non-nil error is returned.
 	hook func(ctx context.Context, w fakeWrite) error
+	// after holds the AfterDo functions, run by set as bond.Registry.Do
+	// runs them after it published (changeFeed); watch the Watch channels.
+	after map[*func(context.Context)]bool
+	watch map[chan struct{}]bool
 }
 
 func newFake(bonds ...*bond.BondStatus) *fakeBackend {
@@ -36,8 +40,58 @@ func newFake(bonds ...*bond.BondStatus) *fakeBackend {
 
 func (f *fakeBackend) Snapshot() *bond.Snapshot { return f.snap.Load() }
 
-// set publishes bonds as the new snapshot.
-func (f *fakeBackend) set(bonds ...*bond.BondStatus) { f.snap.Store(&bond.Snapshot{Bonds: bonds}) }
+// set publishes bonds as the new snapshot and reports it as the registry
+// does (changeFeed): the AfterDo functions run before it returns.
+func (f *fakeBackend) set(bonds ...*bond.BondStatus) {
+	f.snap.Store(&bond.Snapshot{Bonds: bonds})
+	f.mu.Lock()
+	var fns []func(context.Context)
+	for h := range f.after {
+		fns = append(fns, *h)
+	}
+	for c := range f.watch {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+	f.mu.Unlock()
+	for _, fn := range fns {
+		fn(context.Background())
+	}
+}
+
+var _ changeFeed = (*fakeBackend)(nil)
+
+func (f *fakeBackend) Watch() (<-chan struct{}, func()) {
+	c := make(chan struct{}, 1)
+	f.mu.Lock()
+	if f.watch == nil {
+		f.watch = map[chan struct{}]bool{}
+	}
+	f.watch[c] = true
+	f.mu.Unlock()
+	return c, func() {
+		f.mu.Lock()
+		delete(f.watch, c)
+		f.mu.Unlock()
+	}
+}
+
+func (f *fakeBackend) AfterDo(fn func(context.Context)) func() {
+	h := &fn
+	f.mu.Lock()
+	if f.after == nil {
+		f.after = map[*func(context.Context)]bool{}
+	}
+	f.after[h] = true
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		delete(f.after, h)
+		f.mu.Unlock()
+	}
+}
 
 func (f *fakeBackend) setErr(key string, err error) {
 	f.mu.Lock()

@@ -77,6 +77,9 @@ type Server struct {
 	// watchDone is closed when the link watch ends (linkwatch.go); nil
 	// without one.
 	watchDone chan struct{}
+	// syncDone is closed when the entry sync ends (entrysync.go); nil
+	// without one.
+	syncDone chan struct{}
 }
 
 // LoadedChanged tells the kernel that proc/net's bonding entry appeared or
@@ -107,6 +110,9 @@ func (s *Server) Unmount() error {
 	err := s.srv.Unmount()
 	if s.watchDone != nil && err == nil {
 		<-s.watchDone
+	}
+	if s.syncDone != nil && err == nil {
+		<-s.syncDone
 	}
 	return err
 }
@@ -181,6 +187,24 @@ func Mount(dir string, be Backend, opts Options) (*Server, error) {
 			fsys.passthrough.Store(true)
 		}
 	}
+	if cf, ok := be.(changeFeed); ok {
+		es := newEntrySync(fsys)
+		watch, stopWatch := cf.Watch()
+		stopAfter := cf.AfterDo(es.afterDo)
+		fsys.entrySync.Store(true)
+		stop := make(chan struct{})
+		s.syncDone = make(chan struct{})
+		go func() {
+			defer close(s.syncDone)
+			es.run(watch, stop)
+		}()
+		go func() {
+			srv.Wait()
+			stopAfter()
+			stopWatch()
+			close(stop)
+		}()
+	}
 	if v, ok := privates.Load(opts.Sysfs); ok {
 		if nl := v.(*PrivateSysfs).takeLinkSocket(); nl >= 0 {
 			f := os.NewFile(uintptr(nl), "rtnetlink")
@@ -248,6 +272,9 @@ type filesystem struct {
 	// watch is set while the link events of the engine's namespace
 	// invalidate the cached device entries (linkwatch.go).
 	watch atomic.Bool
+	// entrySync is set when the backend reports its changes and the
+	// entries of enslavement are cached (entrysync.go).
+	entrySync atomic.Bool
 	// devDirs holds the inodes (*fs.Inode) of class/net and of the net
 	// directories below sys/devices the kernel has looked up, by path: the
 	// directories whose device entries the link watch drops.

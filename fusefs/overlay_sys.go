@@ -351,7 +351,7 @@ func (f *filesystem) passthroughFile(dev, rel string) bool {
 	dir, name := path.Split(rel)
 	switch dir {
 	case "":
-		if slaveAttrsOver[name] {
+		if slaveAttrsOver[name] && !f.entrySync.Load() {
 			return false
 		}
 		// only a TAP can be (or become) an emulated bond
