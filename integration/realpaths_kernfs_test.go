@@ -69,6 +69,49 @@ cat /sys/class/net/bonding_masters
 	hostPathsUntouched(t)
 }
 
+// TestRealPathsEnslavementEntries: the kernel caches the entries of
+// enslavement under the real paths (a slave's master, upper_ and
+// bonding_slave/, a bond's lower_, the device directories' listings), and
+// a stat, readlink or ls right after each change shows it: enslave and
+// release through sysfs and through ip link (rtnetlink), a bond deleted
+// with its slave, the slave's device deleted by the host.
+func TestRealPathsEnslavementEntries(t *testing.T) {
+	a, _ := realPathsTopo(t)
+	root := filepath.Join(t.TempDir(), "mnt")
+	out, errOut, rc := bfsExec(t, []string{"--root", root, "--netns", a.Name(), "--log", root + ".log", "max_bonds=0"}, `
+S=/sys/class/net
+look() {
+  for p in eth1/master eth1/upper_bond0 eth1/bonding_slave bond0/lower_eth1; do
+    if [ -L $S/$p ]; then echo "$p -> $(readlink $S/$p)"; elif [ -d $S/$p ]; then echo "$p/ $(ls $S/$p | wc -l)"; elif stat $S/$p >/dev/null 2>&1; then echo "$p ?"; fi
+  done
+  echo "ls: $(ls $S/eth1 | grep -E '^(master|upper_|bonding_slave)' | tr '\n' ' ')/ $(ls $S/bond0 2>/dev/null | grep -E '^lower_' | tr '\n' ' ')"
+  printf 'flags %x\n' $(( $(cat $S/eth1/flags) & 0x800 ))
+}
+echo +bond0 > $S/bonding_masters
+for i in 1 2; do
+  echo "== sysfs"; echo +eth1 > $S/bond0/bonding/slaves; look; look >/dev/null
+  echo -eth1 > $S/bond0/bonding/slaves; look
+  echo "== ip"; ip link set eth1 master bond0; look; look >/dev/null
+  ip link set eth1 nomaster; look
+done
+echo "== delete"; echo +eth1 > $S/bond0/bonding/slaves; look >/dev/null
+echo -bond0 > $S/bonding_masters; look
+echo "== host"; echo +bond0 > $S/bonding_masters; echo +eth1 > $S/bond0/bonding/slaves; look >/dev/null
+ip link del eth1; cat $S/bond0/bonding/slaves; [ -e $S/bond0/lower_eth1 ] || echo gone
+`)
+	if rc != 0 {
+		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", rc, out, errOut)
+	}
+	enslaved := "eth1/master -> ../bond0\neth1/upper_bond0 -> ../bond0\neth1/bonding_slave/ 8\nbond0/lower_eth1 -> ../eth1\n" +
+		"ls: bonding_slave master upper_bond0 / lower_eth1 \nflags 800\n"
+	released := "ls: / \nflags 0\n"
+	want := "== sysfs\n" + enslaved + released + "== ip\n" + enslaved + released
+	want = want + want + "== delete\n" + released + "== host\ngone\n"
+	if out != want {
+		t.Errorf("got  %q\nwant %q", out, want)
+	}
+}
+
 // kernfs's answers through the real paths: chmod and chown are stored and
 // shown and decide later opens, mkfifo and mknod give EPERM, an O_DIRECT
 // open EINVAL.
