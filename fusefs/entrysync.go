@@ -43,6 +43,7 @@ const entrySyncWait = 100 * time.Millisecond
 type entrySync struct {
 	fsys *filesystem
 	kick chan struct{} // wakes run (buffered)
+	stop chan struct{} // closed when run returns
 
 	mu   sync.Mutex
 	next chan struct{} // closed when the next pass is done
@@ -51,8 +52,8 @@ type entrySync struct {
 }
 
 func newEntrySync(fsys *filesystem) *entrySync {
-	return &entrySync{fsys: fsys, kick: make(chan struct{}, 1), next: make(chan struct{}),
-		last: fsys.snapshot()}
+	return &entrySync{fsys: fsys, kick: make(chan struct{}, 1), stop: make(chan struct{}),
+		next: make(chan struct{}), last: fsys.snapshot()}
 }
 
 // noWaitKey marks a context whose caller must not wait for the pass
@@ -89,6 +90,7 @@ func (e *entrySync) request(wait bool) {
 	defer t.Stop()
 	select {
 	case <-done:
+	case <-e.stop: // unmounted: nothing is cached any more
 	case <-t.C:
 	}
 }
@@ -96,6 +98,7 @@ func (e *entrySync) request(wait bool) {
 // run makes a pass after each request and each publication (watch) until
 // stop is closed.
 func (e *entrySync) run(watch <-chan struct{}, stop <-chan struct{}) {
+	defer close(e.stop)
 	for {
 		select {
 		case <-e.kick:
