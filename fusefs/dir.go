@@ -107,8 +107,8 @@ func (n *node) entryTTL(e entry) time.Duration {
 // device (devIno), so the kernel drops what it cached below when a device
 // of the same name replaces it. The files the daemon serves are not cached
 // (their LOOKUP puts back the size a splice read shrank, see
-// staticTimeout), nor the links and bonding_slave/ that come and go with
-// enslavement.
+// staticTimeout); the links and bonding_slave/ that come and go with
+// enslavement are while the backend reports its changes (entryTTL).
 func stableEntry(k kind, name string) bool {
 	return k == kindBonding
 }

@@ -52,11 +52,18 @@
 // it), a bond's bonding/ and every device's statistics/, queues/ and power/
 // as long as their device directory (whose inode number changes with the
 // device), the class/net links and the device directories while the link
-// watch drops them on each RTNLGRP_LINK event (linkwatch.go), the links'
-// text (a link's inode number changes with it), the subsystem and device
-// links of a device directory, the listing of statistics/ (FOPEN_CACHE_DIR),
-// and the attributes of the kinds that never change or are looked up at
-// every walk (kindInfo.staticAttr) and of the real files.
+// watch drops them on each RTNLGRP_LINK event (linkwatch.go), a slave's
+// master, upper_ and bonding_slave/ and a bond's lower_ links (and a
+// device's flags with the passthrough) while the backend reports the
+// snapshots it publishes and the entries each one made stale are dropped
+// before the change's caller returns (entrysync.go, bond.Registry.AfterDo),
+// the links' text (a link's inode number changes with it), the subsystem
+// and device links of a device directory, the listing of statistics/, of
+// class/net and of the device directories (FOPEN_CACHE_DIR; every OPENDIR
+// compares the listing with the last one given and drops the kernel's when
+// it changed, node.OpendirHandle), and the attributes of the kinds that
+// never change or are looked up at every walk (kindInfo.staticAttr) and of
+// the real files.
 //
 // # The passthrough
 //
@@ -80,8 +87,12 @@
 // go-fuse serves each request on a goroutine of its own, many at once;
 // nodes share no mutable state but a device directory's LoopbackRoot,
 // created once (sync.Once), and the stored attributes and the net
-// directories' inodes (sync.Map). The link watch runs on a goroutine of its
-// own and notifies the kernel from there, never from a request. Backend.Snapshot must never block. A write
+// directories' inodes (sync.Map). The link watch and the entry sync run
+// on goroutines of their own and drop cached entries from there, never from
+// a request; a write waits for the entry sync (at most entrySyncWait), and
+// an OPENDIR drops its directory's cached listing itself
+// (FUSE_NOTIFY_INVAL_INODE takes no lock a request may hold).
+// Backend.Snapshot must never block. A write
 // blocks its request's goroutine until the backend has applied it. What a
 // caller may see is decided from its pid's /proc entries (readerOf), at
 // open. Server.LoadedChanged may be called from any goroutine but a FUSE

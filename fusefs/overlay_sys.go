@@ -335,9 +335,11 @@ var fastStatsFiles = map[string]bool{"rx_packets": true, "tx_packets": true, "rx
 // directory of device dev) is opened with FUSE passthrough, reads and
 // writes going from the kernel straight to the real sysfs file: when the
 // mount has it (Server.passthrough) and the file is always the real one
-// whatever the device becomes. A name the emulation may render or hide in
-// a device's directory (slaveAttrsOver: eth0's flags once it is enslaved;
-// bondAttrs and tapOnly in a TAP's, which may be a bond's) and the
+// whatever the device becomes, or its cached entry is dropped when that
+// changes (a device's flags, rendered once it is enslaved, while the
+// backend reports its changes: entrysync.go). A name the emulation may
+// render or hide in a device's directory (slaveAttrsOver without that
+// report; bondAttrs and tapOnly in a TAP's, which may be a bond's) and the
 // statistics of a TAP that the eBPF fast path may add to (fastStatsFiles)
 // are opened by the daemon and looked up at every walk: every open of an
 // inode open for passthrough must be one too (fuse_file_io_open), and

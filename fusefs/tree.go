@@ -188,8 +188,10 @@ func (k kind) fileType() uint32 { return kinds[k].mode }
 // sys/class, sys/devices' way to the net directories, proc and proc/self,
 // which hold directories only, the entries that live exactly as long as
 // their directory (stableEntry), the class/net links and device directories
-// while the link watch drops them on every link event (entryTTL), and the
-// attributes of the kinds with staticAttr. Every other entry is looked up
+// while the link watch drops them on every link event, the links and
+// bonding_slave/ of enslavement while the backend's reported changes drop
+// them (entryTTL, entrysync.go), and the attributes of the kinds with
+// staticAttr. Every other entry is looked up
 // anew (timeout 0), so that a bond or slave's files exist exactly while the
 // engine has it, proc/net's bonding while the module is loaded
 // (bondingDirTimeout), and every file's LOOKUP refreshes its size (but the
