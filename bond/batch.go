@@ -3,9 +3,10 @@ package bond
 import (
 	"errors"
 	"os"
-	"runtime/debug"
 	"sync"
 	"time"
+
+	"bondingfs/internal/osmem"
 )
 
 // Batched frame I/O. A NetDev may also implement BatchReader and
@@ -178,7 +179,7 @@ const rxPoolTrim = time.Second
 
 // rxFreeOSBytes: once trims have given back this many bytes of buffers
 // since the last time, a burst of traffic has ended, and one
-// debug.FreeOSMemory (a GC and a scavenge, a few ms; at most once a trim
+// osmem.Release (two GCs and a scavenge, a few ms; at most once a trim
 // period) returns the Go garbage the burst left (the slaves' transmit
 // copies, frames handed to the modes) at once instead of at the next GC,
 // which an idle daemon may not run for two minutes. The buffers themselves
@@ -263,7 +264,7 @@ func (p *bufPool) trim() {
 	}
 	p.mu.Unlock()
 	if free {
-		debug.FreeOSMemory()
+		osmem.Release()
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"bondingfs/bond/modparams"
 	"bondingfs/compat"
 	"bondingfs/fusefs"
+	"bondingfs/internal/osmem"
 	"bondingfs/internal/state"
 	"bondingfs/modes"
 	"bondingfs/netdev"
@@ -115,7 +115,7 @@ func Serve(c ServeConfig) int {
 	// and a scavenge, a few ms, once): an idle daemon may not run a GC for
 	// two minutes, and a fresh daemon (bench-idle.sh, --datapath=auto)
 	// held 5.7 MB of heap, 8.8 MB of anonymous RSS, until then (issue 19).
-	debug.FreeOSMemory()
+	osmem.Release()
 	s.run()
 	s.teardown()
 	return 0

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"bondingfs/bond"
+	"bondingfs/internal/osmem"
 )
 
 // Batched frame I/O (bond.BatchReader, bond.BatchWriter). A SlaveDev
@@ -427,7 +427,7 @@ const (
 const ringTrimPeriod = time.Second
 
 // ringTrimFreeOS: once trims have dropped this many stores since the last
-// time, the memory goes back to the system at once (debug.FreeOSMemory), as
+// time, the memory goes back to the system at once (osmem.Release), as
 // an idle daemon may not run a GC for minutes.
 const ringTrimFreeOS = 32
 
@@ -492,7 +492,7 @@ func (t *ringTrimmer) trim() {
 	}
 	t.mu.Unlock()
 	if free {
-		debug.FreeOSMemory()
+		osmem.Release()
 	}
 }
 

@@ -1,9 +1,10 @@
 package netdev
 
 import (
-	"runtime/debug"
 	"sync"
 	"time"
+
+	"bondingfs/internal/osmem"
 )
 
 // Memory given back after large deletions. Deleting bonds frees their
@@ -13,8 +14,8 @@ import (
 // minutes): RSS stayed at its peak after deleting every bond. So once
 // releaseAfter has passed without a further close, a burst of at least
 // releaseMin closed devices (SlaveDev.Close, DeleteMaster) is followed by
-// one debug.FreeOSMemory (a GC and an immediate scavenge: a few ms with a
-// small heap). Closing one bond now and then costs nothing extra.
+// one osmem.Release (two GCs and an immediate scavenge: a few ms with a
+// small heap; the second GC drops what sync.Pools kept, osmem.Release). Closing one bond now and then costs nothing extra.
 
 const (
 	releaseAfter = time.Second
@@ -27,7 +28,7 @@ type releaser struct {
 	mu     sync.Mutex
 	closed int
 	timer  *time.Timer
-	// free is debug.FreeOSMemory; tests count calls instead.
+	// free is osmem.Release; tests count calls instead.
 	free func()
 }
 
@@ -55,7 +56,7 @@ func (r *releaser) fire() {
 		return
 	}
 	if free == nil {
-		free = debug.FreeOSMemory
+		free = osmem.Release
 	}
 	free()
 }
