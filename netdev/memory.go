@@ -14,8 +14,9 @@ import (
 // minutes): RSS stayed at its peak after deleting every bond. So once
 // releaseAfter has passed without a further close, a burst of at least
 // releaseMin closed devices (SlaveDev.Close, DeleteMaster) is followed by
-// one osmem.Release (two GCs and an immediate scavenge: a few ms with a
-// small heap; the second GC drops what sync.Pools kept, osmem.Release). Closing one bond now and then costs nothing extra.
+// one osmem.Trim (the per-P caches emptied, two GCs and an immediate
+// scavenge: a few ms with a small heap). Closing one bond now and then
+// costs nothing extra.
 
 const (
 	releaseAfter = time.Second
@@ -28,7 +29,7 @@ type releaser struct {
 	mu     sync.Mutex
 	closed int
 	timer  *time.Timer
-	// free is osmem.Release; tests count calls instead.
+	// free is osmem.Trim; tests count calls instead.
 	free func()
 }
 
@@ -56,7 +57,7 @@ func (r *releaser) fire() {
 		return
 	}
 	if free == nil {
-		free = osmem.Release
+		free = osmem.Trim
 	}
 	free()
 }
