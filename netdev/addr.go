@@ -196,18 +196,17 @@ func parseIGMP6(text string, index int) []netip.Addr {
 var _ bond.VLANLister = (*Host)(nil)
 
 // VLANUppers lists the VLAN devices stacked on the interface with ifindex
-// index, directly or on one another (RTM_GETLINK dump), each with its MAC
-// and the tags from index up to it, outermost first.
+// index, directly or on one another (an RTM_GETLINK dump of the VLANs
+// only, vlanLinks), each with its MAC and the tags from index up to it,
+// outermost first.
 func (h *Host) VLANUppers(index int) ([]bond.VLANDev, error) {
-	links, err := h.nl.LinkList()
+	links, err := h.vlanLinks()
 	if err != nil {
 		return nil, err
 	}
-	vlans := map[int]*netlink.Vlan{}
-	for _, l := range links {
-		if v, ok := l.(*netlink.Vlan); ok {
-			vlans[v.Index] = v
-		}
+	vlans := make(map[int]*netlink.Vlan, len(links))
+	for _, v := range links {
+		vlans[v.Index] = v
 	}
 	var out []bond.VLANDev
 	for _, v := range vlans {

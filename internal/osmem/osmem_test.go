@@ -27,3 +27,20 @@ func TestReleaseDropsPooledObjects(t *testing.T) {
 		t.Fatal("a pooled 64 KB buffer is still reachable after Release")
 	}
 }
+
+// TestTrimKeepsGOMAXPROCS: Trim puts GOMAXPROCS back, whether set
+// explicitly or the runtime's default.
+func TestTrimKeepsGOMAXPROCS(t *testing.T) {
+	prev := runtime.GOMAXPROCS(3)
+	defer runtime.GOMAXPROCS(prev)
+	Trim()
+	if got := runtime.GOMAXPROCS(0); got != 3 {
+		t.Fatalf("GOMAXPROCS after Trim: %d, want 3", got)
+	}
+	runtime.SetDefaultGOMAXPROCS()
+	def := runtime.GOMAXPROCS(0)
+	Trim()
+	if got := runtime.GOMAXPROCS(0); got != def {
+		t.Fatalf("GOMAXPROCS after Trim: %d, want the default %d", got, def)
+	}
+}
