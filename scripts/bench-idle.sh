@@ -24,8 +24,9 @@
 # also counts the pages of the executable that creating bonds ran, which are
 # file-backed page cache and stay resident).
 #
-# The Go runtime's share (heap live and in use, stacks, runtime metadata)
-# is printed at the baseline and after deleting every bond.
+# The Go runtime's share (heap live and in use, stacks, runtime metadata,
+# threads, goroutines) is printed at the baseline and after deleting every
+# bond.
 #
 # BENCH_IDLE_DATAPATH sets serve --datapath (default: the daemon's own).
 #
@@ -143,6 +144,9 @@ runtime() {
         $1 == "go_memstats_stack_inuse_bytes" { s = $2 }
         $1 == "go_memstats_gc_sys_bytes" || $1 == "go_memstats_mspan_sys_bytes" || $1 == "go_memstats_mcache_sys_bytes" || $1 == "go_memstats_other_sys_bytes" { m += $2 }
         END { printf "live %.1f MB, in use %.1f MB, stacks %.1f MB, metadata %.1f MB", l / 1048576, h / 1048576, s / 1048576, m / 1048576 }'
+    # threads (each keeps a signal stack in the heap and a stack of its own;
+    # Go never ends an idle one) and goroutines (a leak would show here)
+    printf ', %s threads, %s goroutines' "$(awk '/^Threads/ { print $2 }' "/proc/$DPID/status")" "$(gor)"
 }
 gor() { metric go_goroutines; }
 cpu() { # cpu SECONDS: the daemon's CPU over SECONDS, % of one core
