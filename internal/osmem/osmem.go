@@ -15,12 +15,12 @@ import (
 // One collection (debug.FreeOSMemory alone) is not enough: a sync.Pool's
 // objects survive the first collection in the pool's victim cache and go
 // only at the second (go-fuse keeps its 136 KB request buffers and its
-// requests in pools, the standard library its fmt and bufio state), and a
-// goroutine stack at most a quarter used is halved once per collection.
-// On bench-idle.sh after deleting 100 bonds the second collection gave
-// back about 0.5 MB more of anonymous RSS (docs/benchmarks.md, "Idle
-// cost"). Cost: two collections of the live heap (a few ms with the idle
-// daemon's 2–3 MB), on the calling goroutine. Goroutine: any.
+// requests in pools, fmt its printers), and a goroutine stack at most a
+// quarter used is halved once per collection. On bench-idle.sh the daemon
+// at start held 0.5 MB less anonymous memory with it (5.4 against 5.9 MB,
+// docs/benchmarks.md, "Idle cost"). Cost: two collections of the live
+// heap (a few ms with the idle daemon's 2–3 MB), on the calling
+// goroutine. Goroutine: any.
 func Release() {
 	runtime.GC()
 	debug.FreeOSMemory()
