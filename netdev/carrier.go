@@ -194,47 +194,68 @@ func dumpRequest(seq uint32, kind string) []byte {
 }
 
 // decodeCarriers decodes one datagram of the dump with sequence number seq,
-// appending each RTM_NEWLINK's state to dst. done is true at NLMSG_DONE or
-// NLMSG_ERROR (the end of the dump); err is the NLMSG_ERROR's errno or
-// errDumpInterrupted. Messages of other sequence numbers (a dump a failed
-// call left behind) and malformed ones are skipped.
+// appending each RTM_NEWLINK's state to dst. done and err are dumpWalk's.
 func decodeCarriers(b []byte, seq uint32, dst []bond.CarrierState) (out []bond.CarrierState, done bool, err error) {
+	w := dumpWalk{b: b, seq: seq}
+	for {
+		_, msg, ok := w.next()
+		if !ok {
+			return dst, w.done, w.err
+		}
+		if st, ok := decodeCarrier(msg); ok {
+			dst = append(dst, st)
+		}
+	}
+}
+
+// dumpWalk walks one datagram of an RTM_GETLINK dump with sequence number
+// seq (b): next returns each RTM_NEWLINK's header and payload in turn. Once
+// next says no more, done is true if the dump ended (NLMSG_DONE or
+// NLMSG_ERROR) and err is the NLMSG_ERROR's errno or errDumpInterrupted.
+// Messages of other sequence numbers (a dump a failed call left behind)
+// are skipped, and a malformed length ends the datagram. A value type with
+// no callback, so that the MII monitor's carrier read allocates nothing.
+type dumpWalk struct {
+	b    []byte
+	seq  uint32
+	done bool
+	err  error
+}
+
+func (w *dumpWalk) next() (hdr unix.NlMsghdr, msg []byte, ok bool) {
 	ne := binary.NativeEndian
-	for len(b) >= unix.NLMSG_HDRLEN {
+	for !w.done && len(w.b) >= unix.NLMSG_HDRLEN {
+		b := w.b
 		l := int(ne.Uint32(b[0:4]))
 		if l < unix.NLMSG_HDRLEN || l > len(b) {
-			return dst, false, nil
+			w.b = nil
+			w.err = nil
+			return hdr, nil, false
 		}
 		typ, flags, mseq := ne.Uint16(b[4:6]), ne.Uint16(b[6:8]), ne.Uint32(b[8:12])
-		msg := b[unix.NLMSG_HDRLEN:l]
-		next := nlmAlign(l)
-		if next > len(b) {
-			next = len(b)
-		}
-		b = b[next:]
-		if mseq != seq {
+		msg = b[unix.NLMSG_HDRLEN:l]
+		w.b = b[min(nlmAlign(l), len(b)):]
+		if mseq != w.seq {
 			continue
 		}
 		if flags&unix.NLM_F_DUMP_INTR != 0 {
-			err = errDumpInterrupted
+			w.err = errDumpInterrupted
 		}
 		switch typ {
 		case unix.NLMSG_DONE:
-			return dst, true, err
+			w.done = true
 		case unix.NLMSG_ERROR:
+			w.done = true
 			if len(msg) >= 4 {
 				if e := int32(ne.Uint32(msg[0:4])); e < 0 {
-					return dst, true, fmt.Errorf("netdev: link dump: %w", syscall.Errno(-e))
+					w.err = fmt.Errorf("netdev: link dump: %w", syscall.Errno(-e))
 				}
 			}
-			return dst, true, err
 		case unix.RTM_NEWLINK:
-			if st, ok := decodeCarrier(msg); ok {
-				dst = append(dst, st)
-			}
+			return unix.NlMsghdr{Len: uint32(l), Type: typ, Flags: flags, Seq: mseq}, msg, true
 		}
 	}
-	return dst, false, err
+	return hdr, nil, false
 }
 
 // decodeCarrier decodes one RTM_NEWLINK's payload (ifinfomsg and

@@ -1,7 +1,6 @@
 package netdev
 
 import (
-	"encoding/binary"
 	"fmt"
 	"syscall"
 
@@ -93,42 +92,19 @@ func vlansOf(links []netlink.Link, err error) ([]*netlink.Vlan, error) {
 // decodeVLANs decodes one datagram of the dump with sequence number seq,
 // appending each RTM_NEWLINK that is a VLAN to dst (a kernel that ignored
 // the kind filter sends every link: the others are skipped). done and err
-// are decodeCarriers'. A message LinkDeserialize refuses or panics on is
+// are dumpWalk's. A message LinkDeserialize refuses or panics on is
 // skipped.
 func decodeVLANs(b []byte, seq uint32, dst []*netlink.Vlan) (out []*netlink.Vlan, done bool, err error) {
-	ne := binary.NativeEndian
-	for len(b) >= unix.NLMSG_HDRLEN {
-		l := int(ne.Uint32(b[0:4]))
-		if l < unix.NLMSG_HDRLEN || l > len(b) {
-			return dst, false, nil
+	w := dumpWalk{b: b, seq: seq}
+	for {
+		hdr, msg, ok := w.next()
+		if !ok {
+			return dst, w.done, w.err
 		}
-		typ, flags, mseq := ne.Uint16(b[4:6]), ne.Uint16(b[6:8]), ne.Uint32(b[8:12])
-		hdr := unix.NlMsghdr{Len: uint32(l), Type: typ, Flags: flags, Seq: mseq}
-		msg := b[unix.NLMSG_HDRLEN:l]
-		b = b[min(nlmAlign(l), len(b)):]
-		if mseq != seq {
-			continue
-		}
-		if flags&unix.NLM_F_DUMP_INTR != 0 {
-			err = errDumpInterrupted
-		}
-		switch typ {
-		case unix.NLMSG_DONE:
-			return dst, true, err
-		case unix.NLMSG_ERROR:
-			if len(msg) >= 4 {
-				if e := int32(ne.Uint32(msg[0:4])); e < 0 {
-					return dst, true, fmt.Errorf("netdev: link dump: %w", syscall.Errno(-e))
-				}
-			}
-			return dst, true, err
-		case unix.RTM_NEWLINK:
-			if v := decodeVLAN(&hdr, msg); v != nil {
-				dst = append(dst, v)
-			}
+		if v := decodeVLAN(&hdr, msg); v != nil {
+			dst = append(dst, v)
 		}
 	}
-	return dst, false, err
 }
 
 // decodeVLAN is the VLAN an RTM_NEWLINK describes, or nil.
