@@ -18,7 +18,7 @@ import (
 // there and fall back to ReadFrame/WriteFrame frame by frame otherwise (the
 // in-memory devices of the tests).
 //
-// readLoopBatch serves both directions (the outbound flow at the head of
+// runBatchReader serves both directions (the outbound flow at the head of
 // xmit.go, the inbound one at the head of probe.go); xmitBatch, TxBatch.Add
 // and TxBatch.flush are the outbound flow's steps 3 to 5.
 
@@ -59,6 +59,27 @@ type MultiQueue interface {
 type ReadWaiter interface {
 	// WaitRead blocks until a frame can be read; errors as ReadFrame.
 	WaitRead() error
+}
+
+// A Parker's reader needs no goroutine while its device is idle: instead of
+// waiting in WaitRead, the reader parks, and the device starts it again
+// when a frame comes (netdev: one epoll set for every parked device of the
+// process). A goroutine the Go runtime once ran keeps its descriptor for
+// the life of the process, so a reader per device for 200 idle slaves kept
+// memory after every bond was deleted (issue 19).
+type Parker interface {
+	ReadWaiter
+	// ReadReady reports, without waiting, whether a frame or an error can be
+	// read now (true once the device is closed). The reader asks it when it
+	// has handed on its last batch, so it also marks the reader as back
+	// (RxPender).
+	ReadReady() bool
+	// Park arranges for fn to run once, on a new goroutine, when a frame
+	// can be read or the device fails, or when the device is closed (at once
+	// if it is). After a nil return the caller must not read the device:
+	// fn may already be running. An error leaves nothing parked (the reader
+	// then waits with WaitRead).
+	Park(fn func()) error
 }
 
 // maxBatch bounds the batch the engine's readers use whatever a device's
@@ -334,23 +355,60 @@ func (rb *rxBatch) adapt(n int) {
 	}
 }
 
-// readLoopBatch reads batches from d until it is closed or fails for good
+// batchReader is the reader of one BatchReader: its buffers, the callback
+// that takes each batch and the one that ends it, and (for a Parker) the
+// function Park restarts it with, bound once.
+type batchReader struct {
+	d      BatchReader
+	fn     func(frames [][]byte)
+	end    func()
+	rb     *rxBatch
+	parker Parker
+	resume func()
+}
+
+// runBatchReader reads batches from d until it is closed or fails for good
 // and hands each batch of frames (vnet header + Ethernet frame, runts
-// dropped, valid during the call) to fn. Buffers are sized to the
-// traffic (rxBatch). A ReadWaiter's reader holds none while it waits: it
-// gives them back before each WaitRead (a poll(2) that returns at once
-// while frames are queued) and takes at least two after it, so that one
-// frame never looks like a full batch.
-func readLoopBatch(d BatchReader, fn func(frames [][]byte)) {
+// dropped, valid during the call) to fn, then calls end. One batch at a time,
+// in order, on one goroutine at a time: a new one (d is read from a
+// goroutine of its own, or none while a Parker is parked). Buffers are
+// sized to the traffic (rxBatch).
+func runBatchReader(d BatchReader, fn func(frames [][]byte), end func()) {
+	r := &batchReader{d: d, fn: fn, end: end, rb: newRxBatch(d.BatchSize())}
+	r.parker, _ = d.(Parker)
+	r.resume = r.run
+	go r.run()
+}
+
+// run reads until the device ends, then calls end, or until the reader
+// parks.
+func (r *batchReader) run() {
+	if r.read() {
+		return // parked: resume runs on a new goroutine
+	}
+	r.rb.release()
+	r.end()
+}
+
+// read is the read loop; true when it parked. A ReadWaiter's reader holds no
+// buffer while it waits: it gives them back before each WaitRead or Park
+// (a poll(2) first, which returns at once while frames are queued) and takes
+// at least two after it, so that one frame never looks like a full batch.
+func (r *batchReader) read() (parked bool) {
+	d, rb := r.d, r.rb
 	w, waiter := d.(ReadWaiter)
-	rb := newRxBatch(d.BatchSize())
-	defer rb.release()
 	for {
 		if waiter {
 			rb.release()
-			if err := w.WaitRead(); err != nil {
+			ready := false
+			if r.parker != nil {
+				if ready = r.parker.ReadReady(); !ready && r.parker.Park(r.resume) == nil {
+					return true
+				}
+			}
+			if err := r.wait(w, ready); err != nil {
 				if errors.Is(err, os.ErrClosed) || !temporary(err) {
-					return
+					return false
 				}
 				continue
 			}
@@ -366,17 +424,25 @@ func readLoopBatch(d BatchReader, fn func(frames [][]byte)) {
 				}
 			}
 			if len(rb.frames) > 0 {
-				fn(rb.frames)
+				r.fn(rb.frames)
 			}
 			clear(rb.frames)
 			rb.adapt(n)
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) || !temporary(err) {
-				return
+				return false
 			}
 		}
 	}
+}
+
+// wait is w.WaitRead unless the device said it is ready.
+func (r *batchReader) wait(w ReadWaiter, ready bool) error {
+	if ready {
+		return nil
+	}
+	return w.WaitRead()
 }
 
 // xmitBatch sends a batch from the bond device through the published

@@ -2,10 +2,16 @@ package bond
 
 import (
 	"encoding/binary"
-	"github.com/stretchr/testify/assert"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // batchDev is a NetDev with the batch capabilities: it records every
@@ -338,4 +344,117 @@ func TestReadLoopBatchIdleHoldsNothing(t *testing.T) {
 	p.Close()
 	<-done
 	assert.Equal(t, []int{2, 1}, sizes)
+}
+
+// readLoopBatch runs d's reader (runBatchReader) and returns once it has
+// ended.
+func readLoopBatch(d BatchReader, fn func([][]byte)) {
+	done := make(chan struct{})
+	runBatchReader(d, fn, func() { close(done) })
+	<-done
+}
+
+// parkDev is a Parker over batchDev's channel: ReadReady is true while a
+// batch is queued; Park keeps the reader, and the test starts it with
+// deliver (a batch) or Close.
+type parkDev struct {
+	*batchDev
+	mu     sync.Mutex
+	parked func()
+	parks  int
+	ready  int // ReadReady calls
+}
+
+func (p *parkDev) WaitRead() error { panic("a Parker's reader parks instead of waiting") }
+
+func (p *parkDev) ReadReady() bool {
+	p.mu.Lock()
+	p.ready++
+	p.mu.Unlock()
+	select {
+	case <-p.closed:
+		return true
+	default:
+		return len(p.in) > 0
+	}
+}
+
+func (p *parkDev) Park(fn func()) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.parked != nil {
+		panic("parked twice")
+	}
+	p.parks++
+	p.parked = fn
+	return nil
+}
+
+// resume starts the parked reader, if any, as the device does when a
+// frame comes or it is closed; false when none was parked.
+func (p *parkDev) resume() bool {
+	p.mu.Lock()
+	fn := p.parked
+	p.parked = nil
+	p.mu.Unlock()
+	if fn == nil {
+		return false
+	}
+	go fn()
+	return true
+}
+
+// waitParked waits until the reader has parked (or fails the test).
+func (p *parkDev) waitParked(t *testing.T) {
+	t.Helper()
+	for i := 0; i < 5000; i++ {
+		p.mu.Lock()
+		ok := p.parked != nil
+		p.mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the reader never parked")
+}
+
+// TestReaderParksWhenIdle: a Parker's reader holds no goroutine and no
+// buffer while its device is idle: it parks after the batches that were
+// there, resumes with the next ones in order, and a Close while it is
+// parked ends it (end runs once).
+func TestReaderParksWhenIdle(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	p := &parkDev{batchDev: newBatchDev()}
+	var got []uint32
+	var ends atomic.Int32
+	done := make(chan struct{})
+	before := runtime.NumGoroutine()
+	p.in <- [][]byte{udpFrame(1, 1)}
+	p.in <- [][]byte{udpFrame(1, 2), udpFrame(1, 3)}
+	runBatchReader(p, func(frames [][]byte) {
+		for _, f := range frames {
+			got = append(got, frameID(f))
+		}
+	}, func() {
+		ends.Add(1)
+		close(done)
+	})
+	p.waitParked(t)
+	require.Equal(t, 1, p.parks, "parked once, after both queued batches")
+	assert.GreaterOrEqual(t, rxPool.held(), 2, "the reader's buffers are back in the pool while it is parked")
+	for i := 0; i < 100 && runtime.NumGoroutine() > before; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	assert.Equal(t, before, runtime.NumGoroutine(), "a parked reader runs no goroutine")
+	p.in <- [][]byte{udpFrame(1, 4)}
+	require.True(t, p.resume())
+	p.waitParked(t)
+	assert.Equal(t, 2, p.parks)
+	require.NoError(t, p.Close())
+	require.True(t, p.resume())
+	<-done
+	assert.Equal(t, []uint32{1, 2, 3, 4}, got)
+	assert.Equal(t, int32(1), ends.Load())
+	assert.False(t, p.resume(), "an ended reader does not park again")
 }

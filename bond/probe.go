@@ -6,8 +6,9 @@ import "bondingfs/internal/frame"
 // meets the calls:
 //
 //  1. The slave's AF_PACKET socket (its SlaveDev) holds the frame;
-//     startReader (xmit.go) runs the slave's one reader goroutine.
-//  2. readLoopBatch (batch.go) takes every frame that is ready with
+//     startReader (xmit.go) runs the slave's one reader (a goroutine
+//     while frames come; parked with no goroutine while idle, Parker).
+//  2. runBatchReader (batch.go) takes every frame that is ready with
 //     BatchReader.ReadBatch (recvmmsg), dropping runts; a device that cannot
 //     batch is read frame by frame by readLoop (NetDev.ReadFrame).
 //  3. The reader closure in startReader passes each frame to rxPass

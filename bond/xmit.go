@@ -18,7 +18,7 @@ import (
 //  1. The kernel stack queues the frame on the TAP (the bond's master
 //     NetDev); startTAPReader runs one reader goroutine per queue
 //     (MultiQueue.Queues).
-//  2. readLoopBatch (batch.go) takes every frame that is ready with
+//  2. runBatchReader (batch.go) takes every frame that is ready with
 //     BatchReader.ReadBatch, dropping runts; a master that cannot batch is
 //     read frame by frame by readLoop (NetDev.ReadFrame).
 //  3. Bond.xmitBatch (batch.go), or Bond.xmit per frame, loads the published
@@ -109,13 +109,13 @@ func (b *Bond) startTAPReader() {
 	}
 	for _, q := range queues {
 		b.readers.Add(1)
+		if br, ok := q.(BatchReader); ok {
+			out := new(TxBatch)
+			runBatchReader(br, func(frames [][]byte) { b.xmitBatch(frames, out) }, b.readers.Done)
+			continue
+		}
 		go func() {
 			defer b.readers.Done()
-			if br, ok := q.(BatchReader); ok {
-				var out TxBatch
-				readLoopBatch(br, func(frames [][]byte) { b.xmitBatch(frames, &out) })
-				return
-			}
 			readLoop(q, b.xmit)
 		}()
 	}
@@ -155,23 +155,26 @@ func (b *Bond) startReader(s *Slave) {
 	s.readerDone = make(chan struct{})
 	done := s.readerDone
 	b.readers.Add(1)
-	go func() {
-		defer b.readers.Done()
-		defer close(done)
-		if br, ok := p.(BatchReader); ok {
-			up := make([][]byte, 0, maxBatch)
-			readLoopBatch(br, func(frames [][]byte) {
-				up = up[:0]
-				for _, f := range frames {
-					if b.rxPass(s, f) {
-						up = append(up, f)
-					}
+	end := func() {
+		close(done)
+		b.readers.Done()
+	}
+	if br, ok := p.(BatchReader); ok {
+		up := make([][]byte, 0, maxBatch)
+		runBatchReader(br, func(frames [][]byte) {
+			up = up[:0]
+			for _, f := range frames {
+				if b.rxPass(s, f) {
+					up = append(up, f)
 				}
-				writeFrames(m, up)
-				clear(up)
-			})
-			return
-		}
+			}
+			writeFrames(m, up)
+			clear(up)
+		}, end)
+		return
+	}
+	go func() {
+		defer end()
 		readLoop(p, func(frame []byte) {
 			if b.rxPass(s, frame) {
 				_ = m.WriteFrame(frame)

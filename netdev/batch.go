@@ -175,8 +175,30 @@ func (p *SlaveDev) WaitRead() error {
 	if p.closed.Load() {
 		return fmt.Errorf("netdev: read %s: %w", p.name, os.ErrClosed)
 	}
+	p.b.rx.busy.Store(0) // the reader is back (RxPending asks the socket first)
 	return p.batchErr(p.b.rc.Read(pollIn))
 }
+
+// ReadReady reports whether a frame (or an error) is queued on the
+// receive socket now (poll(2), no wait), true once the device is closed.
+// When none is, the reader is back from its last batch (RxPending).
+func (p *SlaveDev) ReadReady() bool {
+	if p.closed.Load() {
+		return true
+	}
+	ready := true
+	if err := p.b.rc.Control(func(fd uintptr) { ready = pollIn(fd) }); err != nil {
+		return true // closed: ReadBatch says so
+	}
+	if !ready {
+		p.b.rx.busy.Store(0)
+	}
+	return ready
+}
+
+// Park parks the engine's reader (bond.Parker): fn runs on a new goroutine
+// once a frame or an error is queued on the receive socket, or at Close.
+func (p *SlaveDev) Park(fn func()) error { return p.park.park(p.b.rc, fn) }
 
 // pollIn reports whether fd is readable now (or has an error pending).
 func pollIn(fd uintptr) bool {

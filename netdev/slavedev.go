@@ -48,6 +48,7 @@ type SlaveDev struct {
 
 	txfd int      // the transmit socket (openTx), outside the netpoller
 	b    devBatch // recvmmsg/sendmmsg state (batch.go)
+	park parkSlot // the engine's reader while the socket is idle (park.go)
 	ring *txRing  // copies of the frames sent last (batch.go)
 
 	closeOnce sync.Once
@@ -264,7 +265,12 @@ func (p *SlaveDev) membership(add bool, typ uint16, mac net.HardwareAddr) error 
 func (p *SlaveDev) Close() error {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
+		var parked func()
+		if p.b.rc != nil {
+			parked = p.park.close(p.b.rc)
+		}
 		errs := []error{p.c.Close()}
+		resume(parked) // it finds the socket closed and ends
 		// Senders check closed after announcing themselves in inflight:
 		// once inflight is 0 no one uses txfd any more.
 		for i := 0; i < 2000 && p.ring.inflight.Load() > 0; i++ {

@@ -49,6 +49,7 @@ type tapQueue struct {
 	f      *os.File
 	rc     syscall.RawConn
 	closed atomic.Bool
+	park   parkSlot // the engine's reader while the queue is idle
 	// ReadBatch state (one caller per queue), read by rfn.
 	bufs   [][]byte
 	sizes  []int
@@ -163,6 +164,24 @@ func (q *tapQueue) WaitRead() error {
 	}
 	return err
 }
+
+// ReadReady reports whether the queue has a frame (or an error) now
+// (poll(2), no wait); true once the TAP is closed.
+func (q *tapQueue) ReadReady() bool {
+	if q.closed.Load() {
+		return true
+	}
+	ready := true
+	if err := q.rc.Control(func(fd uintptr) { ready = q.wait(fd) }); err != nil {
+		return true
+	}
+	return ready
+}
+
+// Park parks the engine's reader of this queue (bond.Parker): fn runs on a
+// new goroutine once the queue has a frame or an error (a TAP deleted
+// from outside polls as EPOLLERR), or at Close.
+func (q *tapQueue) Park(fn func()) error { return q.park.park(q.rc, fn) }
 
 func (q *tapQueue) wait(fd uintptr) bool {
 	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
@@ -305,7 +324,9 @@ func (t *Tap) Close() error {
 	var errs []error
 	for _, q := range t.q {
 		q.closed.Store(true)
+		parked := q.park.close(q.rc)
 		errs = append(errs, q.f.Close())
+		resume(parked) // it finds the queue closed and ends
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,120 @@
+package netdev
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"bondingfs/bond"
+)
+
+// parkedReader parks a reader on d and returns a channel that gets a value
+// each time the device starts it.
+func parkedReader(t *testing.T, d bond.Parker) chan struct{} {
+	t.Helper()
+	woken := make(chan struct{}, 4)
+	require.NoError(t, d.Park(func() { woken <- struct{}{} }))
+	return woken
+}
+
+func woke(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	case <-time.After(2 * time.Second):
+		return false
+	}
+}
+
+func idle(c chan struct{}) bool {
+	select {
+	case <-c:
+		return false
+	case <-time.After(50 * time.Millisecond):
+		return true
+	}
+}
+
+// TestSlaveDevPark: a reader parked on an idle slave socket is started once
+// a frame is queued (not before), once only until it parks again; a frame
+// already queued starts it at once; Close starts a parked reader so it can
+// end, and a Park after Close starts it at once. ReadReady finds the socket
+// empty and marks the reader back (RxPending false). The process's poller
+// exists only while a device is registered.
+func TestSlaveDevPark(t *testing.T) {
+	_, eth0, p0 := openSlaveDevPair(t)
+	d := eth0.(bond.Parker)
+	rp := eth0.(bond.RxPender)
+	require.False(t, d.ReadReady(), "an idle socket is not ready")
+	assert.False(t, rp.RxPending())
+	woken := parkedReader(t, d)
+	assert.True(t, pollerRunning())
+	assert.True(t, idle(woken), "started with nothing queued")
+
+	frame := make([]byte, bond.VnetHdrLen, bond.VnetHdrLen+64)
+	frame = append(frame, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0xbb, 1, 0x88, 0xb5)
+	frame = frame[:cap(frame)]
+	require.NoError(t, p0.WriteFrame(frame))
+	require.True(t, woke(woken), "a queued frame did not start the parked reader")
+	require.NoError(t, p0.WriteFrame(frame))
+	assert.True(t, idle(woken), "started twice for one park")
+	assert.True(t, d.ReadReady())
+	assert.True(t, rp.RxPending(), "frames queued")
+
+	// Parked with frames already queued: started at once.
+	woken = parkedReader(t, d)
+	require.True(t, woke(woken), "a reader parked on a ready socket was not started")
+
+	// Drain, park, close: the reader is started to find the socket closed.
+	br := eth0.(bond.BatchReader)
+	bufs := [][]byte{make([]byte, frameBuf), make([]byte, frameBuf), make([]byte, frameBuf)}
+	n, err := br.ReadBatch(bufs, make([]int, 3), 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.False(t, d.ReadReady())
+	assert.False(t, rp.RxPending(), "the reader found the socket empty: nothing pending")
+	woken = parkedReader(t, d)
+	require.NoError(t, eth0.Close())
+	require.True(t, woke(woken), "Close did not start the parked reader")
+	_, err = br.ReadBatch(bufs, make([]int, 3), 0)
+	assert.ErrorIs(t, err, os.ErrClosed)
+	assert.True(t, d.ReadReady(), "a closed device reads (its error) at once")
+	woken = parkedReader(t, d)
+	require.True(t, woke(woken), "Park after Close did not start the reader")
+	assert.False(t, pollerRunning(), "the poller outlived every registered device")
+}
+
+// TestTapPark: a reader parked on a TAP queue is started when the kernel
+// sends a frame through the TAP and when the TAP is deleted from outside
+// (EPOLLERR); after Close nothing is left registered.
+func TestTapPark(t *testing.T) {
+	p := newPair(t)
+	m, _, err := p.h.CreateMaster("bond0")
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	qs := m.(bond.MultiQueue).Queues()
+	q := qs[0].(bond.Parker)
+	require.False(t, q.ReadReady())
+	woken := parkedReader(t, q)
+	assert.True(t, idle(woken))
+	require.NoError(t, m.SetCarrier(true))
+	p.a.Run(t, "ip", "link", "set", "bond0", "up")
+	p.a.Run(t, "ip", "addr", "add", "198.51.100.1/24", "dev", "bond0")
+	p.a.Run(t, "sh", "-c", "ping -c 1 -W 0.2 198.51.100.2 || true") // an ARP request goes out through the TAP
+	require.True(t, woke(woken), "a frame sent through the TAP did not start the parked reader")
+	br := qs[0].(bond.BatchReader)
+	bufs := [][]byte{make([]byte, frameBuf), make([]byte, frameBuf)}
+	for q.ReadReady() {
+		_, err := br.ReadBatch(bufs, make([]int, 2), 0)
+		require.NoError(t, err)
+	}
+	woken = parkedReader(t, q)
+	assert.True(t, idle(woken))
+	p.a.Run(t, "ip", "link", "del", "bond0")
+	require.True(t, woke(woken), "deleting the TAP did not start the parked reader")
+	require.NoError(t, m.Close())
+	assert.False(t, pollerRunning(), "the poller outlived the TAP")
+}
