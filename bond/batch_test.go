@@ -354,28 +354,28 @@ func readLoopBatch(d BatchReader, fn func([][]byte)) {
 	<-done
 }
 
-// parkDev is a Parker over batchDev's channel: ReadReady is true while a
-// batch is queued; Park keeps the reader, and the test starts it with
-// deliver (a batch) or Close.
+// parkDev is a Parker over batchDev's channel: WaitReadFor answers at once
+// (true while a batch is queued, as a real device whose wait timed out);
+// Park keeps the reader, and the test starts it with resume.
 type parkDev struct {
 	*batchDev
 	mu     sync.Mutex
 	parked func()
 	parks  int
-	ready  int // ReadReady calls
+	waits  []time.Duration // WaitReadFor's arguments
 }
 
 func (p *parkDev) WaitRead() error { panic("a Parker's reader parks instead of waiting") }
 
-func (p *parkDev) ReadReady() bool {
+func (p *parkDev) WaitReadFor(d time.Duration) (bool, error) {
 	p.mu.Lock()
-	p.ready++
+	p.waits = append(p.waits, d)
 	p.mu.Unlock()
 	select {
 	case <-p.closed:
-		return true
+		return true, nil
 	default:
-		return len(p.in) > 0
+		return len(p.in) > 0, nil
 	}
 }
 
@@ -442,6 +442,9 @@ func TestReaderParksWhenIdle(t *testing.T) {
 	})
 	p.waitParked(t)
 	require.Equal(t, 1, p.parks, "parked once, after both queued batches")
+	p.mu.Lock()
+	assert.Equal(t, []time.Duration{parkAfter, parkAfter, parkAfter}, p.waits, "waited parkAfter before each batch and before parking")
+	p.mu.Unlock()
 	assert.GreaterOrEqual(t, rxPool.held(), 2, "the reader's buffers are back in the pool while it is parked")
 	for i := 0; i < 100 && runtime.NumGoroutine() > before; i++ {
 		time.Sleep(time.Millisecond)

@@ -16,7 +16,7 @@ import (
 // bond device meets the calls:
 //
 //  1. The kernel stack queues the frame on the TAP (the bond's master
-//     NetDev); startTAPReader runs one reader goroutine per queue
+//     NetDev); startTAPReader runs one reader per queue
 //     (MultiQueue.Queues).
 //  2. runBatchReader (batch.go) takes every frame that is ready with
 //     BatchReader.ReadBatch, dropping runts; a master that cannot batch is

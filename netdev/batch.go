@@ -179,21 +179,45 @@ func (p *SlaveDev) WaitRead() error {
 	return p.batchErr(p.b.rc.Read(pollIn))
 }
 
-// ReadReady reports whether a frame (or an error) is queued on the
-// receive socket now (poll(2), no wait), true once the device is closed.
-// When none is, the reader is back from its last batch (RxPending).
-func (p *SlaveDev) ReadReady() bool {
+// WaitReadFor waits in the netpoller up to d (a read deadline) until the
+// receive socket has a frame or an error queued, without reading it (the
+// engine's reader before it parks, bond.Parker): true if one is, false if
+// none came. The reader is then back from its last batch (RxPending asks
+// the socket first, so a frame queued meanwhile still shows). True at once
+// after Close.
+func (p *SlaveDev) WaitReadFor(d time.Duration) (bool, error) {
 	if p.closed.Load() {
-		return true
+		return true, nil
 	}
+	p.b.rx.busy.Store(0)
+	return waitReadFor(p.c, p.b.rc, d, p.batchErr)
+}
+
+// deadliner is the read deadline of a socket.Conn or an os.File.
+type deadliner interface{ SetReadDeadline(time.Time) error }
+
+// waitReadFor is WaitReadFor on a descriptor in the netpoller; mapErr
+// turns a wait's error into the device's.
+func waitReadFor(c deadliner, rc syscall.RawConn, d time.Duration, mapErr func(error) error) (bool, error) {
+	// Ask first (no deadline to set and clear while frames are queued, and
+	// a wait whose deadline has passed does not even look).
 	ready := true
-	if err := p.b.rc.Control(func(fd uintptr) { ready = pollIn(fd) }); err != nil {
-		return true // closed: ReadBatch says so
+	if err := rc.Control(func(fd uintptr) { ready = pollIn(fd) }); err != nil || ready || d <= 0 {
+		return ready || err != nil, nil // closed: the read says so
 	}
-	if !ready {
-		p.b.rx.busy.Store(0)
+	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return true, nil // closed: the read says so
 	}
-	return ready
+	err := rc.Read(pollIn)
+	_ = c.SetReadDeadline(time.Time{})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return false, nil
+	default:
+		return false, mapErr(err)
+	}
 }
 
 // Park parks the engine's reader (bond.Parker): fn runs on a new goroutine

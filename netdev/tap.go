@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -165,17 +166,19 @@ func (q *tapQueue) WaitRead() error {
 	return err
 }
 
-// ReadReady reports whether the queue has a frame (or an error) now
-// (poll(2), no wait); true once the TAP is closed.
-func (q *tapQueue) ReadReady() bool {
+// WaitReadFor waits in the netpoller up to d (a read deadline) until the
+// queue has a frame or an error, without reading it (bond.Parker): true
+// if it has, false if none came; true at once after Close.
+func (q *tapQueue) WaitReadFor(d time.Duration) (bool, error) {
 	if q.closed.Load() {
-		return true
+		return true, nil
 	}
-	ready := true
-	if err := q.rc.Control(func(fd uintptr) { ready = q.wait(fd) }); err != nil {
-		return true
-	}
-	return ready
+	return waitReadFor(q.f, q.rc, d, func(err error) error {
+		if q.closed.Load() {
+			err = errors.Join(err, os.ErrClosed)
+		}
+		return err
+	})
 }
 
 // Park parks the engine's reader of this queue (bond.Parker): fn runs on a

@@ -20,9 +20,11 @@
 #   after BENCH_IDLE_SETTLE seconds).
 # Targets (issue 19): 100 bonds × 2 idle slaves at miimon 100 cost ≤ 2 % of a
 # core and ≤ 100 MB RSS; one idle slave ≤ 256 KB; after every bond is deleted
-# the memory is within 20 % of the baseline (anonymous RSS, RssAnon: the total
-# also counts the pages of the executable that creating bonds ran, which are
-# file-backed page cache and stay resident).
+# the memory is within 20 % of the baseline. That last one is shown twice: RSS,
+# the issue's measure, and anonymous RSS (RssAnon), the stricter one: it
+# leaves out the executable's pages (file-backed page cache, which stay
+# resident once the bonds ran their code) and so compares what the Go
+# runtime keeps against a baseline of about 5 MB.
 #
 # The Go runtime's share (heap live and in use, stacks, runtime metadata,
 # threads, goroutines) is printed at the baseline and after deleting every
@@ -259,5 +261,6 @@ target() { # target TEXT OK
     target "$N bonds × 2 idle slaves at miimon 100 ≤ 2 % of a core: ${CPU[100]} %" "$(awk -v c="${CPU[100]}" 'BEGIN { print (c <= 2) }')"
     target "$N bonds × 2 idle slaves ≤ 100 MB RSS: $RSS1 MB (after traffic and idle: $RSS2 MB)" "$(awk -v a="$RSS1" -v b="$RSS2" 'BEGIN { print (a <= 100 && b <= 100) }')"
     target "an idle slave ≤ 256 KB: $PER_SLAVE KB" "$(awk -v p="$PER_SLAVE" 'BEGIN { print (p <= 256) }')"
-    target "anonymous RSS after deleting every bond within 20 % of the baseline: $ANON4 MB vs $ANON0 MB (total $RSS4 vs $RSS0 MB: the binary's own pages, text the bonds ran, stay resident)" "$(awk -v a="$ANON4" -v b="$ANON0" 'BEGIN { print (a <= 1.2 * b) }')"
+    target "RSS after deleting every bond within 20 % of the baseline: $RSS4 MB vs $RSS0 MB" "$(awk -v a="$RSS4" -v b="$RSS0" 'BEGIN { print (a <= 1.2 * b) }')"
+    target "anonymous RSS (the Go runtime's share, less the executable's pages) after deleting every bond within 20 % of the baseline: $ANON4 MB vs $ANON0 MB" "$(awk -v a="$ANON4" -v b="$ANON0" 'BEGIN { print (a <= 1.2 * b) }')"
 } | tee "$OUT/idle.txt"
