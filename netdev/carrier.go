@@ -271,22 +271,46 @@ func decodeCarrier(m []byte) (bond.CarrierState, bool) {
 		Up:      flags&unix.IFF_UP != 0,
 		Carrier: flags&unix.IFF_LOWER_UP != 0,
 	}
-	a := m[unix.SizeofIfInfomsg:]
+	if s := findAttr(m[unix.SizeofIfInfomsg:], iflaStats64); len(s) >= stats64TxDropped+8 {
+		st.TxDropped = ne.Uint64(s[stats64TxDropped:])
+	}
+	return st, true
+}
+
+// findAttr returns the payload of the first of the route attributes in a
+// whose type (less NLA_F_NESTED and NLA_F_NET_BYTEORDER) is typ; nil when
+// none is, or the attributes are malformed before it. No allocation.
+func findAttr(a []byte, typ uint16) []byte {
+	ne := binary.NativeEndian
 	for len(a) >= unix.SizeofRtAttr {
 		l := int(ne.Uint16(a[0:2]))
 		if l < unix.SizeofRtAttr || l > len(a) {
-			break
+			return nil
 		}
-		if ne.Uint16(a[2:4])&nlaTypeMask == iflaStats64 && l >= unix.SizeofRtAttr+stats64TxDropped+8 {
-			st.TxDropped = ne.Uint64(a[unix.SizeofRtAttr+stats64TxDropped:])
+		if ne.Uint16(a[2:4])&nlaTypeMask == typ {
+			return a[unix.SizeofRtAttr:l]
 		}
 		next := rtaAlign(l)
 		if next > len(a) {
-			break
+			return nil
 		}
 		a = a[next:]
 	}
-	return st, true
+	return nil
+}
+
+// linkKind returns the kind of the link an RTM_NEWLINK payload (ifinfomsg
+// and attributes) describes: its IFLA_LINKINFO's IFLA_INFO_KIND without the
+// NUL, nil for a link with none (a NIC). No allocation.
+func linkKind(m []byte) []byte {
+	if len(m) < unix.SizeofIfInfomsg {
+		return nil
+	}
+	k := findAttr(findAttr(m[unix.SizeofIfInfomsg:], unix.IFLA_LINKINFO), unix.IFLA_INFO_KIND)
+	for len(k) > 0 && k[len(k)-1] == 0 {
+		k = k[:len(k)-1]
+	}
+	return k
 }
 
 func nlmAlign(l int) int { return (l + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }

@@ -60,6 +60,51 @@ func TestDecodeVLANs(t *testing.T) {
 	assert.Empty(t, got, "truncated: the header's length is beyond the datagram")
 }
 
+// TestDecodeVLANsSkipsOtherKinds: a dump the kernel did not filter (no
+// 8021q: it knows no "vlan" kind) costs nothing for the links that are not
+// VLANs: 300 veths and a link of an empty kind are skipped by their kind without
+// an allocation, and the one VLAN among them is still found.
+func TestDecodeVLANsSkipsOtherKinds(t *testing.T) {
+	var parts [][]byte
+	for i := int32(0); i < 300; i++ {
+		parts = append(parts, vlanMsg(7, 100+i, 2, "veth", 0))
+	}
+	nic := vlanMsg(7, 2, 0, "", 0)
+	parts = append(parts, nic, doneMsg(7))
+	b := cat(parts...)
+	if n := testing.AllocsPerRun(20, func() { _, _, _ = decodeVLANs(b, 7, nil) }); n != 0 {
+		t.Errorf("%v allocations to skip 301 links that are not VLANs", n)
+	}
+	got, done, err := decodeVLANs(cat(vlanMsg(7, 50, 2, "vlan", 9), b), 7, nil)
+	require.NoError(t, err)
+	assert.True(t, done)
+	require.Len(t, got, 1)
+	assert.Equal(t, 9, got[0].VlanId)
+}
+
+// TestLinkKind: the kind of an RTM_NEWLINK, with or without NLA_F_NESTED
+// on IFLA_LINKINFO; none for a link without IFLA_LINKINFO or a message too
+// short.
+func TestLinkKind(t *testing.T) {
+	m := vlanMsg(1, 10, 2, "vlan", 5)[unix.NLMSG_HDRLEN:]
+	assert.Equal(t, "vlan", string(linkKind(m)))
+	nested := append([]byte(nil), m...)
+	a := findAttr(nested[unix.SizeofIfInfomsg:], unix.IFLA_LINKINFO)
+	require.NotNil(t, a)
+	off := len(nested) - len(nested[unix.SizeofIfInfomsg:]) // attribute area start
+	for i := off; i+4 <= len(nested); {
+		l := int(binary.NativeEndian.Uint16(nested[i:]))
+		if binary.NativeEndian.Uint16(nested[i+2:]) == unix.IFLA_LINKINFO {
+			binary.NativeEndian.PutUint16(nested[i+2:], unix.IFLA_LINKINFO|unix.NLA_F_NESTED)
+			break
+		}
+		i += rtaAlign(l)
+	}
+	assert.Equal(t, "vlan", string(linkKind(nested)))
+	assert.Nil(t, linkKind(m[:unix.SizeofIfInfomsg-1]))
+	assert.Nil(t, linkKind(m[:unix.SizeofIfInfomsg]))
+}
+
 // FuzzDecodeVLANs: whatever a datagram holds, the decoder never panics and
 // keeps at most one VLAN per message.
 func FuzzDecodeVLANs(f *testing.F) {
