@@ -16,8 +16,8 @@ import (
 // 8021q module knows no "vlan" kind and so applies no filter
 // (rtnl_dump_ifinfo filters only by a kind it has ops for): every link
 // comes back, and each is skipped by its IFLA_INFO_KIND before anything is
-// decoded (linkKind). Decoding them all had been a third of the daemon's
-// allocations while 100 bonds came up (175 MB). Without a strict socket it
+// decoded (linkKind). Decoding them all had been 29 % of what the daemon
+// allocated over scripts/bench-idle.sh (175 of 607 MB, 100 bonds). Without a strict socket it
 // is vishvananda/netlink's LinkList of every link, as before.
 //
 // Why (issue 19): VLANUppers runs at every bond's gratuitous ARP
